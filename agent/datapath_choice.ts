@@ -1,0 +1,95 @@
+/**
+ * Which datapath a peer pair uses, and why. Pure: the agent feeds it what it knows (config
+ * mode, encryption, this kernel's probe, what the peer announced, the VXLAN heartbeat) and shows
+ * the reason in `status`, so an operator never has to guess why a pair is on the sleeve.
+ *
+ * @module
+ */
+
+import type { DatapathMode } from "../config/types.ts";
+
+/** What a kernel can do for the fast datapath, as probed at start-up. */
+export interface KernelDatapathCaps {
+  vxlan: boolean;
+  vxlanDetail: string;
+  esp: boolean;
+  espDetail: string;
+}
+
+/** Whether this box can run fast datapath at all, and why (not). */
+export interface FastdpCapability {
+  capable: boolean;
+  reason: string;
+}
+
+/** This box's fast-datapath capability under the config's mode and encryption. */
+export function localFastdpCapability(
+  mode: DatapathMode,
+  encrypted: boolean,
+  caps: KernelDatapathCaps,
+): FastdpCapability {
+  if (mode === "sleeve") return { capable: false, reason: "the config sets datapath: sleeve" };
+  if (!caps.vxlan) {
+    return {
+      capable: false,
+      reason: `this kernel cannot create VXLAN devices (${caps.vxlanDetail})`,
+    };
+  }
+  if (encrypted && !caps.esp) {
+    return {
+      capable: false,
+      reason: `this kernel lacks IPsec ESP with rfc4106(gcm(aes)) (${caps.espDetail})`,
+    };
+  }
+  return { capable: true, reason: encrypted ? "kernel VXLAN + ESP (AES-GCM)" : "kernel VXLAN" };
+}
+
+/** The datapath state of one peer pair. */
+export type PairDatapath = "pending" | "probing" | "fastdp" | "sleeve";
+
+/** The decision for a pair once both ends' capabilities are known. */
+export function pairStartDecision(
+  local: FastdpCapability,
+  remote: FastdpCapability,
+  remoteName: string,
+): { datapath: "probing" | "sleeve"; reason: string } {
+  if (!local.capable) return { datapath: "sleeve", reason: local.reason };
+  if (!remote.capable) {
+    return { datapath: "sleeve", reason: `peer ${remoteName}: ${remote.reason}` };
+  }
+  return { datapath: "probing", reason: "both ends can do fast datapath; heartbeat through VXLAN" };
+}
+
+/**
+ * The decider's verdict after the VXLAN heartbeats: fast datapath only when both directions got
+ * through. `remoteOk` null means the peer has not reported yet.
+ */
+export function pairProbeDecision(
+  localOk: boolean | null,
+  remoteOk: boolean | null,
+  timedOut: boolean,
+  remoteName: string,
+  timeoutMs: number,
+): { datapath: PairDatapath; reason: string } | null {
+  if (localOk === false || (timedOut && !localOk)) {
+    return {
+      datapath: "sleeve",
+      reason: `heartbeat through VXLAN to ${remoteName} got no answer within ${timeoutMs} ms`,
+    };
+  }
+  if (remoteOk === false || (timedOut && !remoteOk)) {
+    return {
+      datapath: "sleeve",
+      reason: `heartbeat through VXLAN from ${remoteName} got no answer within ${timeoutMs} ms`,
+    };
+  }
+  if (localOk && remoteOk) {
+    return { datapath: "fastdp", reason: "heartbeat through VXLAN answered both ways" };
+  }
+  return null;
+}
+
+/** Which side of a pair decides: the one whose name sorts first. Both compute the same. */
+export function isDecider(localName: string, remoteName: string): boolean {
+  return localName < remoteName;
+}

@@ -1,0 +1,77 @@
+/**
+ * The kernel state this box should have, from the config and the sessions. Pure: the agent
+ * calls it on every reconcile, `weave-agent plan` calls it without sessions.
+ *
+ * @module
+ */
+
+import type { Config, Network, Peer } from "../config/types.ts";
+import { networkMtu } from "../datapath/mtu.ts";
+import { deriveEspKeys, type DesiredHost } from "../datapath/fastdp/mod.ts";
+import type { SessionSecrets } from "./session_keys.ts";
+
+/** A peer on (or probing) fast datapath, with its session and announced MACs. */
+export interface FastPeer {
+  peer: Peer;
+  secrets: SessionSecrets;
+  /** Bridge MACs per VNI (decimal string keys). */
+  macs: Record<string, string[]>;
+}
+
+/** Networks `self` is a member of. */
+export function networksOf(config: Config, self: string): Network[] {
+  return config.networks.filter((n) => n.members.some((m) => m.peer === self));
+}
+
+/** The overlay MTU every member of every network uses under this config. */
+export function overlayMtu(config: Config, encrypted: boolean): number {
+  return networkMtu({
+    underlayMtu: config.underlayMtu,
+    family: config.peers.some((p) => p.family === 6) ? 6 : 4,
+    encrypted,
+    datapath: config.datapath,
+  });
+}
+
+export function buildDesiredHost(input: {
+  config: Config;
+  self: Peer;
+  encrypted: boolean;
+  fastdpCapable: boolean;
+  fastPeers: FastPeer[];
+}): DesiredHost {
+  const { config, self, encrypted, fastdpCapable, fastPeers } = input;
+  const mtu = overlayMtu(config, encrypted);
+  const networks = networksOf(config, self.name).map((n) => ({
+    name: n.name,
+    vni: n.vni,
+    mtu,
+    address: n.members.find((m) => m.peer === self.name)!.address,
+    prefixLength: n.prefixLength,
+    sleeve: config.datapath !== "fastdp",
+    fastdp: fastdpCapable,
+    fdb: fastdpCapable
+      ? fastPeers
+        .filter((p) => n.members.some((m) => m.peer === p.peer.name))
+        .map((p) => ({
+          peer: p.peer.name,
+          underlay: p.peer.address,
+          macs: p.macs[String(n.vni)] ?? [],
+        }))
+      : [],
+  }));
+  const esp = encrypted && fastdpCapable
+    ? fastPeers.map((p) => ({
+      peer: p.peer.name,
+      local: self.address,
+      remote: p.peer.address,
+      ...deriveEspKeys(p.secrets),
+    }))
+    : [];
+  return {
+    underlay: { address: self.address, family: self.family },
+    vxlanPort: config.vxlanPort,
+    networks,
+    esp,
+  };
+}

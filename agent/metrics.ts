@@ -1,0 +1,76 @@
+/**
+ * Prometheus text exposition of the agent's counters, served on the optional `metrics:`
+ * endpoint. Only counters and states: never keys, never the password source.
+ *
+ * @module
+ */
+
+import type { AgentStatus } from "./agent.ts";
+
+function esc(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+/** Flattens numeric leaves of a counters object into `prefix_key` names. */
+function numericLeaves(obj: unknown, prefix = ""): [string, number][] {
+  if (typeof obj === "number" && Number.isFinite(obj)) return [[prefix, obj]];
+  if (!obj || typeof obj !== "object") return [];
+  return Object.entries(obj as Record<string, unknown>).flatMap(([k, v]) =>
+    numericLeaves(v, prefix ? `${prefix}_${k}` : k)
+  );
+}
+
+function metricName(s: string): string {
+  return s.replace(/([a-z])([A-Z])/g, "$1_$2").replace(/[^a-zA-Z0-9_]/g, "_").toLowerCase();
+}
+
+/** Renders the status as Prometheus text format 0.0.4. */
+export function renderMetrics(status: AgentStatus): string {
+  const lines: string[] = [];
+  const seen = new Set<string>();
+  const emit = (name: string, labels: Record<string, string>, value: number, help?: string) => {
+    const full = `weave_${metricName(name)}`;
+    if (!seen.has(full)) {
+      seen.add(full);
+      if (help) lines.push(`# HELP ${full} ${help}`);
+    }
+    const l = Object.entries(labels).map(([k, v]) => `${k}="${esc(v)}"`).join(",");
+    lines.push(`${full}${l ? `{${l}}` : ""} ${value}`);
+  };
+  for (const p of status.peers) {
+    const labels = { peer: p.name };
+    emit("peer_up", labels, p.state === "up" ? 1 : 0, "1 when the control session is up");
+    emit(
+      "peer_fastdp",
+      labels,
+      p.datapath === "fastdp" ? 1 : 0,
+      "1 when the pair uses fast datapath",
+    );
+    if (p.rttMs !== null) emit("peer_rtt_ms", labels, p.rttMs, "control-connection RTT");
+    for (const [k, v] of numericLeaves(p.sleeve)) emit(`sleeve_${k}`, labels, v);
+    for (const [k, v] of numericLeaves((p.control as Record<string, unknown>)?.counters)) {
+      emit(`control_${k}`, labels, v);
+    }
+  }
+  for (const [k, v] of numericLeaves(status.controlDrops)) emit(`control_drops_${k}`, {}, v);
+  for (const [k, v] of numericLeaves(status.sleeveDrops)) emit(`sleeve_global_${k}`, {}, v);
+  for (const n of status.networks) emit("network_mtu", { network: n.name }, n.mtu);
+  return lines.join("\n") + "\n";
+}
+
+/** A tiny HTTP server answering GET /metrics. */
+export class MetricsServer {
+  #server: Deno.HttpServer;
+  constructor(host: string, port: number, render: () => string) {
+    this.#server = Deno.serve({ hostname: host, port, onListen: () => {} }, (req) => {
+      const url = new URL(req.url);
+      if (url.pathname !== "/metrics") return new Response("not found\n", { status: 404 });
+      return new Response(render(), {
+        headers: { "content-type": "text/plain; version=0.0.4" },
+      });
+    });
+  }
+  close(): void {
+    this.#server.shutdown().catch(() => {});
+  }
+}
