@@ -1,0 +1,92 @@
+/**
+ * Which peer this box is, and what the config means for it, in words an operator can check
+ * at a glance (`weave-agent validate`).
+ *
+ * @module
+ */
+
+import { networkMtu } from "../datapath/mtu.ts";
+import { didYouMean } from "./did_you_mean.ts";
+import { formatDiagnostic } from "./diagnostics.ts";
+import { formatHostPort } from "./ip.ts";
+import type { Config, Peer } from "./types.ts";
+
+/** The peer named `name`, if the config lists it. */
+export function findSelf(config: Config, name: string): Peer | undefined {
+  return config.peers.find((p) => p.name === name);
+}
+
+/** This box's peer name: the `--name` flag when given, else the host name. */
+export function selfName(flagName?: string): string {
+  return flagName !== undefined && flagName !== "" ? flagName : Deno.hostname();
+}
+
+/**
+ * A short summary of the config from the point of view of peer `name`: who it is, where it
+ * listens, the peers it connects to, its networks (subnet, own address, VNI, MTU, members),
+ * datapath and encryption (the password's source, never the password). When `name` is not a
+ * peer, a formatted error diagnostic instead, with a suggestion among the peer names.
+ */
+export function describeForPeer(config: Config, name: string): string {
+  const self = findSelf(config, name);
+  if (!self) {
+    const names = config.peers.map((p) => p.name);
+    return formatDiagnostic({
+      severity: "error",
+      file: config.path,
+      line: 1,
+      column: 1,
+      message: `this box is "${name}", which is not a peer in the config` +
+        didYouMean(name, names),
+      hint: `pass --name with one of: ${names.join(", ")}`,
+    });
+  }
+  const encrypted = config.password !== null;
+  const underlayFamily = config.peers.some((p) => p.family === 6) ? 6 : 4;
+  const mtu = networkMtu({
+    underlayMtu: config.underlayMtu,
+    family: underlayFamily,
+    encrypted,
+    datapath: config.datapath,
+  });
+  const lines: string[] = [];
+  lines.push(
+    `peer ${self.name} (peer ${self.index + 1} of ${config.peers.length}) in ${config.path}`,
+  );
+  lines.push(
+    `  underlay: ${formatHostPort(self.address, self.port)} (control TCP, sleeve UDP), ` +
+      `VXLAN UDP ${config.vxlanPort}, underlay MTU ${config.underlayMtu}`,
+  );
+  const others = config.peers.filter((p) => p !== self);
+  lines.push(
+    others.length === 0
+      ? "  connects to: nobody (the only peer)"
+      : `  connects to: ${
+        others.map((p) => `${p.name} ${formatHostPort(p.address, p.port)}`).join(", ")
+      }`,
+  );
+  lines.push(`  datapath: ${config.datapath}`);
+  const source = config.password;
+  lines.push(
+    source === null
+      ? "  encryption: OFF (no password; traffic crosses the underlay in clear text)"
+      : `  encryption: on, password from ${
+        source.kind === "file" ? `file ${source.path}` : `environment variable ${source.name}`
+      }`,
+  );
+  const mine = config.networks.filter((n) => n.members.some((m) => m.peer === self.name));
+  const notMine = config.networks.filter((n) => !mine.includes(n));
+  if (mine.length === 0) lines.push("  networks: none (this peer is a member of no network)");
+  for (const n of mine) {
+    const me = n.members.find((m) => m.peer === self.name)!;
+    lines.push(
+      `  network ${n.name}: ${n.subnet}, address ${me.address}${me.derived ? " (derived)" : ""}, ` +
+        `vni ${n.vni}${n.vniDerived ? " (derived)" : ""}, mtu ${mtu}`,
+    );
+    lines.push(`    members: ${n.members.map((m) => `${m.peer} ${m.address}`).join(", ")}`);
+  }
+  if (notMine.length > 0) {
+    lines.push(`  not a member of: ${notMine.map((n) => n.name).join(", ")}`);
+  }
+  return lines.join("\n");
+}

@@ -1,0 +1,104 @@
+import { strictEqual } from "node:assert";
+import { describeForPeer, findSelf, selfName } from "./describe.ts";
+import { parseConfig } from "./parse.ts";
+import type { Config } from "./types.ts";
+
+const YAML = `version: 1
+password: {env: WEAVE_PASSWORD}
+datapath: auto
+peers:
+  - name: edge-1
+    address: 192.0.2.10
+  - name: edge-2
+    address: 192.0.2.11:7000
+  - name: edge-3
+    address: 192.0.2.12
+networks:
+  - name: sensors
+    subnet: 10.32.1.0/24
+    vni: 101
+  - name: control
+    subnet: 10.32.2.0/24
+    members:
+      edge-2: 10.32.2.20
+      edge-3:
+`;
+
+function load(yaml: string, env: Record<string, string> = { WEAVE_PASSWORD: "pw" }): Config {
+  const r = parseConfig(yaml, "/etc/weave/weave.yaml", { env });
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  return r.config;
+}
+
+Deno.test("describeForPeer: who, where, whom it connects to, its networks", () => {
+  strictEqual(
+    describeForPeer(load(YAML), "edge-2"),
+    `peer edge-2 (peer 2 of 3) in /etc/weave/weave.yaml
+  underlay: 192.0.2.11:7000 (control TCP, sleeve UDP), VXLAN UDP 6784, underlay MTU 1500
+  connects to: edge-1 192.0.2.10:6783, edge-3 192.0.2.12:6783
+  datapath: auto
+  encryption: on, password from environment variable WEAVE_PASSWORD
+  network sensors: 10.32.1.0/24, address 10.32.1.2 (derived), vni 101, mtu 1416
+    members: edge-1 10.32.1.1, edge-2 10.32.1.2, edge-3 10.32.1.3
+  network control: 10.32.2.0/24, address 10.32.2.20, vni 13522570 (derived), mtu 1416
+    members: edge-2 10.32.2.20, edge-3 10.32.2.3`,
+  );
+});
+
+// Sleeve over IPv6 without encryption: 1500 - 40 IPv6 - 8 UDP - 16 header - 16 tag - 14 Ethernet.
+Deno.test("describeForPeer: a peer outside some networks, no encryption, IPv6 underlay", () => {
+  const yaml = YAML.replace("password: {env: WEAVE_PASSWORD}\n", "")
+    .replace("192.0.2.10", "2001:db8::10");
+  strictEqual(
+    describeForPeer(load(yaml, {}), "edge-1"),
+    `peer edge-1 (peer 1 of 3) in /etc/weave/weave.yaml
+  underlay: [2001:db8::10]:6783 (control TCP, sleeve UDP), VXLAN UDP 6784, underlay MTU 1500
+  connects to: edge-2 192.0.2.11:7000, edge-3 192.0.2.12:6783
+  datapath: auto
+  encryption: OFF (no password; traffic crosses the underlay in clear text)
+  network sensors: 10.32.1.0/24, address 10.32.1.1 (derived), vni 101, mtu 1406
+    members: edge-1 10.32.1.1, edge-2 10.32.1.2, edge-3 10.32.1.3
+  not a member of: control`,
+  );
+});
+
+Deno.test("describeForPeer never prints the password", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "weave-config-" });
+  try {
+    await Deno.writeTextFile(`${dir}/pw`, "do-not-print-me\n", { mode: 0o600 });
+    const yaml = YAML.replace("{env: WEAVE_PASSWORD}", "{file: pw}").replace(
+      "datapath: auto",
+      "datapath: sleeve",
+    );
+    const r = parseConfig(yaml, `${dir}/weave.yaml`);
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    const text = describeForPeer(r.config, "edge-3");
+    strictEqual(text.includes("do-not-print-me"), false);
+    strictEqual(text.split("\n")[4], `  encryption: on, password from file ${dir}/pw`);
+    strictEqual(text.split("\n")[5].endsWith("mtu 1426"), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("describeForPeer for a name not in the config: error with did-you-mean and --name", () => {
+  strictEqual(
+    describeForPeer(load(YAML), "edge2"),
+    `/etc/weave/weave.yaml:1:1: error: this box is "edge2", which is not a peer in the config; ` +
+      `did you mean "edge-2"?\n  hint: pass --name with one of: edge-1, edge-2, edge-3`,
+  );
+  strictEqual(
+    describeForPeer(load(YAML), "gateway"),
+    `/etc/weave/weave.yaml:1:1: error: this box is "gateway", which is not a peer in the ` +
+      `config\n  hint: pass --name with one of: edge-1, edge-2, edge-3`,
+  );
+});
+
+Deno.test("findSelf and selfName", () => {
+  const config = load(YAML);
+  strictEqual(findSelf(config, "edge-3")?.index, 2);
+  strictEqual(findSelf(config, "edge-4"), undefined);
+  strictEqual(selfName("edge-9"), "edge-9");
+  strictEqual(selfName(), Deno.hostname());
+  strictEqual(selfName(""), Deno.hostname());
+});
