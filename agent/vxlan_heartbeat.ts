@@ -8,6 +8,7 @@
  * @module
  */
 
+import dgram from "node:dgram";
 import type { Logger } from "./log.ts";
 
 const MAGIC = new TextEncoder().encode("WVHB0001");
@@ -36,10 +37,13 @@ export function toHex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-/** One UDP socket per overlay address this box holds. */
+/**
+ * One UDP socket per overlay address this box holds. node:dgram rather than
+ * Deno.listenDatagram: the latter still needs --unstable-net, and a few datagrams a second do
+ * not care about speed.
+ */
 export class VxlanHeartbeat {
-  #sockets = new Map<string, Deno.DatagramConn>();
-  #closed = false;
+  #sockets = new Map<string, dgram.Socket>();
   /** Datagrams that were not heartbeats: counted, never acted on. */
   dropped = 0;
 
@@ -59,58 +63,45 @@ export class VxlanHeartbeat {
     }
     for (const addr of addresses) {
       if (this.#sockets.has(addr)) continue;
-      try {
-        const sock = Deno.listenDatagram({ hostname: addr, port: this.port, transport: "udp" });
-        this.#sockets.set(addr, sock);
-        this.#receive(addr, sock);
-      } catch (e) {
-        this.log.warn("cannot bind heartbeat socket on overlay address", {
-          address: addr,
-          port: this.port,
-          error: `${e}`,
-        });
-      }
-    }
-  }
-
-  async #receive(addr: string, sock: Deno.DatagramConn): Promise<void> {
-    try {
-      for await (const [data, from] of sock) {
-        const nonce = decodeHeartbeat(data);
-        if (!nonce || from.transport !== "udp") {
+      const sock = dgram.createSocket(addr.includes(":") ? "udp6" : "udp4");
+      sock.on("message", (data: Uint8Array, from: { address: string }) => {
+        const nonce = decodeHeartbeat(new Uint8Array(data));
+        if (!nonce) {
           this.dropped++;
-          continue;
+          return;
         }
-        this.onHeartbeat(from.hostname, toHex(nonce));
-      }
-    } catch (e) {
-      if (!this.#closed && this.#sockets.get(addr) === sock) {
-        this.log.warn("heartbeat socket failed", { address: addr, error: `${e}` });
-        this.#sockets.delete(addr);
-      }
+        this.onHeartbeat(from.address, toHex(nonce));
+      });
+      sock.on("error", (e: Error) => {
+        this.log.warn("heartbeat socket failed", { address: addr, port: this.port, error: `${e}` });
+        if (this.#sockets.get(addr) === sock) this.#sockets.delete(addr);
+        try {
+          sock.close();
+        } catch { /* already closed */ }
+      });
+      sock.bind(this.port, addr);
+      this.#sockets.set(addr, sock);
     }
   }
 
   /** Sends a heartbeat from `fromAddress` to `toAddress`; returns its nonce (hex). */
-  async send(fromAddress: string, toAddress: string, toPort: number): Promise<string | null> {
+  send(fromAddress: string, toAddress: string, toPort: number): Promise<string | null> {
     const sock = this.#sockets.get(fromAddress);
-    if (!sock) return null;
+    if (!sock) return Promise.resolve(null);
     const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
-    try {
-      await sock.send(encodeHeartbeat(nonce), {
-        transport: "udp",
-        hostname: toAddress,
-        port: toPort,
-      });
-    } catch {
-      // No route or neighbour yet: the heartbeat simply does not arrive, which is the answer.
-    }
-    return toHex(nonce);
+    return new Promise((resolve) => {
+      // A send error (no route or neighbour yet) means the heartbeat does not arrive, which
+      // is the answer the probe is after.
+      sock.send(encodeHeartbeat(nonce), toPort, toAddress, () => resolve(toHex(nonce)));
+    });
   }
 
   close(): void {
-    this.#closed = true;
-    for (const s of this.#sockets.values()) s.close();
+    for (const s of this.#sockets.values()) {
+      try {
+        s.close();
+      } catch { /* already closed */ }
+    }
     this.#sockets.clear();
   }
 }

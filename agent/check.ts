@@ -1,0 +1,356 @@
+/**
+ * `weave-agent check`: a preflight of this box against the config. It reads, binds-and-closes
+ * and connects, but changes nothing, and finishes within a few seconds even when peers are
+ * unreachable (everything runs in parallel under timeouts).
+ *
+ * ```ts
+ * const report = await runCheck({ configPath: "/etc/weave/weave.yaml", name: "edge-1" });
+ * console.log(renderCheck(report, { color: Deno.stdout.isTerminal() }));
+ * Deno.exit(checkExitCode(report));
+ * ```
+ *
+ * `--json` prints the `CheckReport` object as is. The item ids are listed in `check_items.ts`.
+ *
+ * @module
+ */
+
+import { loadConfig } from "../config/mod.ts";
+import { didYouMean } from "../config/did_you_mean.ts";
+import { formatDiagnostic } from "../config/diagnostics.ts";
+import type { Config, Peer } from "../config/types.ts";
+import { probeKernel } from "../datapath/kernel_probe.ts";
+import { sleeveCapabilities } from "../datapath/sleeve/mod.ts";
+import { isOwnedLink } from "../datapath/link_names.ts";
+import {
+  type CheckItem,
+  type CheckStatus,
+  datapathItems,
+  datapathKernelFacts,
+  identityItem,
+  type IpAddrLink,
+  type IpDetailedLink,
+  kernelItems,
+  linkWithAddress,
+  parseCapEff,
+  passwordItems,
+  type PasswordObservation,
+  portItem,
+  type PortProbe,
+  privilegesItem,
+  reachabilityItem,
+  type SleeveCryptoCaps,
+  sleeveCryptoItem,
+  subnetItems,
+  toolItem,
+  underlayAddressItem,
+  underlayMtuItem,
+  vniItems,
+} from "./check_items.ts";
+import {
+  commandOutput,
+  probeTcp,
+  readAddresses,
+  readProcStatus,
+  readRoutes,
+  readVxlanLinks,
+  tryBind,
+  unixSocketAlive,
+  withTimeout,
+} from "./check_host.ts";
+import { DEFAULT_RUN_DIR, runPaths } from "./run_paths.ts";
+
+export type { CheckItem, CheckStatus } from "./check_items.ts";
+
+/** Counts by status, and what was checked. */
+export interface CheckSummary {
+  ok: number;
+  warning: number;
+  failure: number;
+  /** The peer name checked (from --name or the hostname). */
+  name: string;
+  configPath: string;
+  durationMs: number;
+}
+
+/** The whole report; `weave-agent check --json` prints exactly this. */
+export interface CheckReport {
+  items: CheckItem[];
+  summary: CheckSummary;
+}
+
+/** Options of `runCheck`. */
+export interface CheckOptions {
+  configPath: string;
+  /** This box's peer name; default the hostname. */
+  name?: string;
+  /** Where a running agent's control socket would be; default /run/weave-agent. */
+  runDir?: string;
+  /** Upper bound for each slow probe (kernel probe, tools); default 5000 ms. Peers get ≤ 2 s. */
+  timeoutMs?: number;
+}
+
+/** What the check asks other modules; replaceable to test the engine on its own. */
+export interface CheckDeps {
+  probeKernel: () => Promise<unknown>;
+  sleeveCapabilities: () => Promise<SleeveCryptoCaps> | SleeveCryptoCaps;
+}
+
+const DEFAULT_DEPS: CheckDeps = {
+  probeKernel: () => probeKernel(),
+  sleeveCapabilities: () => sleeveCapabilities() as unknown as SleeveCryptoCaps,
+};
+
+const PEER_TIMEOUT_MS = 2000;
+
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+async function observePassword(config: Config): Promise<PasswordObservation> {
+  const src = config.password;
+  if (!src) return { text: null, mode: null };
+  if (src.kind === "env") {
+    const v = Deno.env.get(src.name);
+    return { text: v ?? null, error: v === undefined ? "not set" : undefined, mode: null };
+  }
+  try {
+    let text = await Deno.readTextFile(src.path);
+    if (text.endsWith("\r\n")) text = text.slice(0, -2);
+    else if (text.endsWith("\n")) text = text.slice(0, -1);
+    const mode = (await Deno.stat(src.path)).mode;
+    return { text, mode };
+  } catch (e) {
+    return { text: null, error: message(e), mode: null };
+  }
+}
+
+async function probePorts(
+  config: Config,
+  self: Peer,
+  addressPresent: boolean,
+  runDir: string,
+  vxlanLinks: IpDetailedLink[],
+): Promise<CheckItem[]> {
+  const wildcard = self.family === 4 ? "0.0.0.0" : "::";
+  const bindAddr = addressPresent ? self.address : wildcard;
+  const socket = runPaths(runDir, self.name).socket;
+  let agentAlive: boolean | null = null;
+  const agent = async () => agentAlive ??= await unixSocketAlive(socket);
+  const explain = async (p: PortProbe): Promise<PortProbe> =>
+    p.kind === "in-use" && await agent() ? { kind: "agent", socket } : p;
+
+  const items = [
+    portItem(
+      "control",
+      bindAddr,
+      self.port,
+      await explain(await tryBind("tcp", bindAddr, self.port)),
+    ),
+    portItem(
+      "sleeve",
+      bindAddr,
+      self.port,
+      await explain(await tryBind("udp", bindAddr, self.port)),
+    ),
+  ];
+  if (config.datapath === "sleeve") {
+    items.push({
+      id: "port.vxlan",
+      group: "ports",
+      status: "ok",
+      found: `VXLAN UDP ${config.vxlanPort} not used (datapath: sleeve)`,
+    });
+    return items;
+  }
+  // The kernel's VXLAN socket is bound to the wildcard address: test exactly that.
+  let vxlan = await tryBind("udp", wildcard, config.vxlanPort);
+  if (vxlan.kind === "in-use") {
+    const own = vxlanLinks.filter((l) =>
+      isOwnedLink(l.ifname) && l.linkinfo?.info_data?.port === config.vxlanPort
+    ).map((l) => l.ifname);
+    vxlan = own.length ? { kind: "own-vxlan", devices: own } : await explain(vxlan);
+  }
+  items.push(portItem("vxlan", wildcard, config.vxlanPort, vxlan));
+  return items;
+}
+
+/** Runs every check; never throws for what it finds (only for programming errors). */
+export async function runCheck(opts: CheckOptions, deps: CheckDeps = DEFAULT_DEPS) {
+  const started = performance.now();
+  const timeoutMs = opts.timeoutMs ?? 5000;
+  const name = opts.name !== undefined && opts.name !== "" ? opts.name : Deno.hostname();
+  const runDir = opts.runDir ?? DEFAULT_RUN_DIR;
+
+  // Everything independent of the config starts at once.
+  const procStatus = readProcStatus();
+  const tools = Promise.all([
+    commandOutput(["ip", "-V"], timeoutMs),
+    commandOutput(["bridge", "-V"], timeoutMs),
+    commandOutput(["nft", "--version"], timeoutMs),
+  ]);
+  const probe: Promise<unknown | string> = withTimeout(
+    Promise.resolve().then(deps.probeKernel),
+    timeoutMs,
+    "kernel probe",
+  ).catch((e) => `kernel probe failed: ${message(e)}`);
+  const crypto: Promise<SleeveCryptoCaps | string> = withTimeout(
+    Promise.resolve().then(deps.sleeveCapabilities),
+    timeoutMs,
+    "sleeve capabilities",
+  ).catch((e) => message(e));
+  const addrs = readAddresses();
+  const routes = readRoutes();
+  const vxlanLinks = readVxlanLinks();
+  const loaded = loadConfig(opts.configPath).catch((e) => ({
+    ok: false as const,
+    diagnostics: [{
+      severity: "error" as const,
+      file: opts.configPath,
+      line: 1,
+      column: 1,
+      message: `cannot load: ${message(e)}`,
+    }],
+  }));
+
+  const items: CheckItem[] = [];
+  const caps = await procStatus;
+  items.push(privilegesItem(Deno.uid(), caps === null ? null : parseCapEff(caps)));
+  const [ipV, bridgeV, nftV] = await tools;
+  items.push(toolItem("ip", ipV), toolItem("bridge", bridgeV), toolItem("nft", nftV));
+
+  const result = await loaded;
+  const config = result.ok ? result.config : null;
+  const probeResult = await probe;
+  if (typeof probeResult === "string") {
+    items.push({
+      id: "kernel.probe",
+      group: "kernel",
+      status: "failure",
+      found: probeResult,
+      fix: "run as root; see the error above",
+    });
+  } else {
+    items.push(...kernelItems(probeResult, {
+      datapath: config?.datapath ?? null,
+      encrypted: config ? config.password !== null : null,
+    }));
+  }
+  items.push(sleeveCryptoItem(await crypto));
+
+  if (!result.ok) {
+    const errors = result.diagnostics.filter((d) => d.severity === "error");
+    items.push({
+      id: "config.valid",
+      group: "config",
+      status: "failure",
+      found: `${opts.configPath} has ${errors.length} error(s):\n` +
+        errors.map((d) => formatDiagnostic(d)).join("\n"),
+      fix: "fix the errors above (weave-agent validate shows them too)",
+    });
+    return finish(items, name, opts.configPath, started);
+  }
+  const cfg = result.config;
+  items.push({
+    id: "config.valid",
+    group: "config",
+    status: "ok",
+    found: `${cfg.path}: ${cfg.peers.length} peers, ${cfg.networks.length} network(s), ` +
+      `datapath ${cfg.datapath}`,
+  });
+  const passwordFile = cfg.password?.kind === "file" ? cfg.password.path : null;
+  const otherWarnings = result.diagnostics.filter((d) =>
+    d.severity === "warning" && d.file !== passwordFile &&
+    !/password/i.test(d.message)
+  );
+  if (otherWarnings.length > 0) {
+    items.push({
+      id: "config.warnings",
+      group: "config",
+      status: "warning",
+      found: otherWarnings.map((d) => formatDiagnostic(d)).join("\n"),
+      fix: "see the hints above",
+    });
+  }
+  const fromFlag = opts.name !== undefined && opts.name !== "";
+  items.push(identityItem(cfg, name, fromFlag, didYouMean));
+  const self = cfg.peers.find((p) => p.name === name);
+  if (!self) return finish(items, name, opts.configPath, started);
+
+  const links: IpAddrLink[] = await addrs;
+  const addressPresent = linkWithAddress(links, self.address) !== undefined;
+  const peerTimeout = Math.min(PEER_TIMEOUT_MS, timeoutMs);
+  const others = cfg.peers.filter((p) => p !== self);
+  const [reach, password, ports] = await Promise.all([
+    Promise.all(others.map((p) => probeTcp(p.address, p.port, peerTimeout))),
+    observePassword(cfg),
+    vxlanLinks.then((v) => probePorts(cfg, self, addressPresent, runDir, v)),
+  ]);
+  items.push(underlayAddressItem(self, links), underlayMtuItem(cfg, self, links));
+  items.push(...passwordItems(cfg, password));
+  items.push(...subnetItems(cfg, self, await routes, links));
+  items.push(...vniItems(cfg, self, await vxlanLinks));
+  items.push(...ports);
+  others.forEach((p, i) => items.push(reachabilityItem(p, self, reach[i], peerTimeout)));
+  items.push(
+    ...datapathItems(
+      cfg,
+      self,
+      typeof probeResult === "string" ? null : datapathKernelFacts(probeResult),
+    ),
+  );
+  return finish(items, name, opts.configPath, started);
+}
+
+function finish(items: CheckItem[], name: string, configPath: string, started: number) {
+  const count = (s: CheckStatus) => items.filter((i) => i.status === s).length;
+  return {
+    items,
+    summary: {
+      ok: count("ok"),
+      warning: count("warning"),
+      failure: count("failure"),
+      name,
+      configPath,
+      durationMs: Math.round(performance.now() - started),
+    },
+  } satisfies CheckReport as CheckReport;
+}
+
+/** 0 all ok, 1 any failure, 3 warnings only. */
+export function checkExitCode(report: CheckReport): 0 | 1 | 3 {
+  if (report.summary.failure > 0) return 1;
+  if (report.summary.warning > 0) return 3;
+  return 0;
+}
+
+const COLORS: Record<CheckStatus, string> = {
+  ok: "\x1b[32m",
+  warning: "\x1b[33m",
+  failure: "\x1b[31m",
+};
+const LABELS: Record<CheckStatus, string> = { ok: "ok", warning: "WARN", failure: "FAIL" };
+
+/** A compact table: status, item id, what was found, and the fix under it. */
+export function renderCheck(report: CheckReport, opts: { color: boolean }): string {
+  const paint = (s: CheckStatus, text: string) => opts.color ? `${COLORS[s]}${text}\x1b[0m` : text;
+  const dim = (text: string) => opts.color ? `\x1b[2m${text}\x1b[0m` : text;
+  const idWidth = Math.min(24, Math.max(...report.items.map((i) => i.id.length), 4));
+  const indent = " ".repeat(6 + idWidth + 2);
+  const lines = [`weave-agent check: ${report.summary.name} (${report.summary.configPath})`];
+  for (const it of report.items) {
+    const [first, ...more] = it.found.split("\n");
+    lines.push(
+      `${paint(it.status, LABELS[it.status].padEnd(4))}  ${it.id.padEnd(idWidth)}  ${first}`,
+    );
+    for (const m of more) lines.push(`${indent}${m}`);
+    if (it.fix && it.status !== "ok") lines.push(`${indent}${dim("fix:")} ${it.fix}`);
+  }
+  const { ok, warning, failure, durationMs } = report.summary;
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? "" : "s"}`;
+  const worst: CheckStatus = failure ? "failure" : warning ? "warning" : "ok";
+  lines.push(
+    paint(worst, `${ok} ok, ${plural(warning, "warning")}, ${plural(failure, "failure")}`) +
+      ` (${durationMs} ms)`,
+  );
+  return lines.join("\n");
+}

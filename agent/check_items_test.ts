@@ -1,0 +1,119 @@
+import { deepStrictEqual, match, ok, strictEqual } from "node:assert";
+import {
+  kernelItems,
+  parseCapEff,
+  parseIproute2Version,
+  parseNftVersion,
+  privilegesItem,
+  sleeveCryptoItem,
+  toolItem,
+} from "./check_items.ts";
+import { checkExitCode, type CheckReport, renderCheck } from "./check.ts";
+
+Deno.test("versions of ip, bridge and nft as each prints them", () => {
+  deepStrictEqual(parseIproute2Version("ip utility, iproute2-6.1.0, libbpf 1.1.2"), [6, 1, 0]);
+  deepStrictEqual(parseIproute2Version("bridge utility, 6.1.0"), [6, 1, 0]);
+  deepStrictEqual(parseIproute2Version("ip utility, iproute2-ss200127"), [5, 0, 0]);
+  deepStrictEqual(parseIproute2Version("ip utility, iproute2-ss161212"), [4, 0, 0]);
+  deepStrictEqual(parseNftVersion("nftables v1.0.6 (Lester Gooch #5)"), [1, 0, 6]);
+  deepStrictEqual(parseNftVersion("nftables v0.9.3 (Topsy)"), [0, 9, 3]);
+  strictEqual(parseNftVersion("something else"), null);
+  strictEqual(toolItem("ip", "ip utility, iproute2-ss161212").status, "failure");
+  strictEqual(toolItem("ip", "ip utility, iproute2-4.19.0").status, "warning");
+  strictEqual(toolItem("nft", "nftables v0.8.0").status, "failure");
+  strictEqual(toolItem("nft", null).status, "failure");
+  match(toolItem("nft", null).fix ?? "", /apt-get install nftables/);
+});
+
+Deno.test("privileges: CAP_NET_ADMIN (bit 12) is what counts", () => {
+  strictEqual(parseCapEff("Name:\tx\nCapEff:\t000001ffffffffff\n"), 0x1ffffffffffn);
+  strictEqual(privilegesItem(0, 0x1ffffffffffn).status, "ok");
+  strictEqual(privilegesItem(1000, 1n << 12n).status, "ok");
+  strictEqual(privilegesItem(0, 0n).status, "failure"); // root in a capability-less container
+  strictEqual(privilegesItem(1000, 0n).status, "failure");
+});
+
+const PROBE = {
+  bridge: { ok: true, detail: "ok" },
+  vxlan: { ok: false, detail: "no vxlan module" },
+  tun: { ok: false, detail: "no /dev/net/tun", fix: "modprobe tun" },
+  espGcm: { ok: false, detail: "no rfc4106(gcm(aes))", fix: "modprobe esp4" },
+  version: "6.1", // not a capability: ignored
+};
+
+Deno.test("kernel items: needed everywhere fails, fast-datapath-only warns or is not needed", () => {
+  const auto = kernelItems(PROBE, { datapath: "auto", encrypted: true });
+  deepStrictEqual(auto.map((i) => [i.id, i.status]), [
+    ["kernel.bridge", "ok"],
+    ["kernel.vxlan", "warning"],
+    ["kernel.tun", "failure"],
+    ["kernel.esp-gcm", "warning"],
+  ]);
+  strictEqual(auto[2].fix, "modprobe tun");
+  match(auto[3].found, /sleeve will be used for encrypted pairs/);
+  const fastdp = kernelItems(PROBE, { datapath: "fastdp", encrypted: true });
+  strictEqual(fastdp[3].status, "failure");
+  match(fastdp[3].fix ?? "", /datapath: auto/);
+  const sleeve = kernelItems(PROBE, { datapath: "sleeve", encrypted: true });
+  deepStrictEqual(sleeve.map((i) => i.status), ["ok", "ok", "failure", "ok"]);
+  const plain = kernelItems(PROBE, { datapath: "auto", encrypted: false });
+  strictEqual(plain[3].status, "ok");
+  match(plain[3].found, /not needed: no password/);
+});
+
+Deno.test("sleeve crypto: libcrypto or the slower @noble fallback with the fix", () => {
+  strictEqual(sleeveCryptoItem({ libcrypto: true, aesni: true }).status, "ok");
+  const slow = sleeveCryptoItem({ libcrypto: false });
+  strictEqual(slow.status, "warning");
+  match(slow.found, /slower fallback \(@noble\)/);
+  match(slow.fix ?? "", /libssl3/);
+});
+
+function report(statuses: ("ok" | "warning" | "failure")[]): CheckReport {
+  const items = statuses.map((status, i) => ({
+    id: `x.${i}`,
+    group: "x",
+    status,
+    found: `found ${i}\nsecond line`,
+    ...(status === "ok" ? {} : { fix: `fix ${i}` }),
+  }));
+  const n = (s: string) => statuses.filter((x) => x === s).length;
+  return {
+    items,
+    summary: {
+      ok: n("ok"),
+      warning: n("warning"),
+      failure: n("failure"),
+      name: "edge-1",
+      configPath: "/etc/weave/weave.yaml",
+      durationMs: 12,
+    },
+  };
+}
+
+Deno.test("exit code: 0 all ok, 3 warnings only, 1 any failure", () => {
+  strictEqual(checkExitCode(report(["ok", "ok"])), 0);
+  strictEqual(checkExitCode(report(["ok", "warning"])), 3);
+  strictEqual(checkExitCode(report(["warning", "failure", "ok"])), 1);
+});
+
+Deno.test("render: table with fixes under problems, colour only when asked", () => {
+  const r = report(["ok", "warning", "failure"]);
+  const plain = renderCheck(r, { color: false });
+  ok(!plain.includes("\x1b["), "escape codes without color");
+  deepStrictEqual(plain.split("\n"), [
+    "weave-agent check: edge-1 (/etc/weave/weave.yaml)",
+    "ok    x.0   found 0",
+    "            second line",
+    "WARN  x.1   found 1",
+    "            second line",
+    "            fix: fix 1",
+    "FAIL  x.2   found 2",
+    "            second line",
+    "            fix: fix 2",
+    "1 ok, 1 warning, 1 failure (12 ms)",
+  ]);
+  const colored = renderCheck(r, { color: true });
+  ok(colored.includes("\x1b[31mFAIL\x1b[0m"));
+  ok(colored.includes("\x1b[33mWARN\x1b[0m"));
+});
