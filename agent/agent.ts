@@ -104,7 +104,7 @@ export class Agent {
   #metrics: MetricsServer | null = null;
   #peers = new Map<string, PeerState>();
   #localMacs: Record<string, string[]> = {};
-  #timers: number[] = [];
+  #timers: ReturnType<typeof setInterval>[] = [];
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
   #lastReconcile: { at: string; changes: number; error?: string } | null = null;
@@ -731,7 +731,7 @@ export class Agent {
       this.log.warn("cannot watch the config folder; reload with SIGHUP", { error: `${e}` });
       return;
     }
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     (async () => {
       try {
         for await (const ev of this.#watcher!) {

@@ -13,6 +13,7 @@
 import { Lab } from "../tests/lab.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
+const deno = Deno.execPath();
 const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const tty = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
 const c = (code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
@@ -43,8 +44,8 @@ async function main(): Promise<number> {
     const [h1, h2, h3] = lab.hosts;
     ok(`lab up: ${lab.hosts.map((h) => `${h.name}=${h.address}`).join("  ")}`);
 
-    const secret = lab.writeFile("secret.txt", crypto.randomUUID() + crypto.randomUUID() + "\n", 0o600);
-    const config = lab.writeFile(
+    const secret = await lab.writeFile("secret.txt", crypto.randomUUID() + crypto.randomUUID() + "\n", 0o600);
+    const config = await lab.writeFile(
       "weave.yaml",
       [
         "version: 1",
@@ -66,13 +67,13 @@ async function main(): Promise<number> {
     );
     info(`weave.yaml written (${config}): password from a file, networks sensors (3) and control (2)`);
 
-    const v = await lab.exec(h1, ["deno", "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "validate", "-c", config, "--name", h1.name]);
+    const v = await lab.exec(h1, [deno, "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "validate", "-c", config, "--name", h1.name]);
     expect(v.code === 0, "weave-agent validate: config is valid", `validate failed:\n${v.stderr}`);
 
     info("starting 3 agents (weave-agent up) ...");
-    const agents = lab.hosts.map((h) =>
-      lab.startAgent(h, ["-c", config, "--name", h.name, "--run-dir", lab.runDir, "--log-level", "info"])
-    );
+    const agents = await Promise.all(lab.hosts.map((h) =>
+      lab.startAgent(h, ["-c", config, "--name", h.name, "--log-level", "info"])
+    ));
     const t0 = performance.now();
     for (const [i, a] of agents.entries()) {
       await a.waitForLog(/agent up/, 20_000);
@@ -111,13 +112,14 @@ async function main(): Promise<number> {
       expect(p.code === 0, `ping ${net}: ${from.name} → ${to.name} (${target}) ok, avg ${rtt} ms`, `ping ${net} ${from.name} → ${to.name} failed`);
     }
 
-    const payload = lab.writeFile("payload.bin", crypto.getRandomValues(new Uint8Array(65536)), 0o600);
+    const payload = await lab.writeFile("payload.bin", crypto.getRandomValues(new Uint8Array(65536)), 0o600);
     for (const [from, to, toS, net, port] of [[h1, h2, s2, "control", 7001], [h3, h2, s2, "sensors", 7002]] as const) {
       const dst = addr(toS, net);
-      const recv = lab.spawn(to, ["deno", "run", "-A", `${repo}/tests/tools/tcp_transfer.ts`, "listen", dst, String(port)]);
+      const recv = await lab.spawn(to, [deno, "run", "-A", `${repo}/tests/tools/tcp_transfer.ts`, "listen", dst, String(port)], { logFile: `recv-${port}.log` });
       await new Promise((r) => setTimeout(r, 700));
-      const sent = await lab.exec(from, ["deno", "run", "-A", `${repo}/tests/tools/tcp_transfer.ts`, "send", dst, String(port), payload]);
-      const got = (await recv.output()).trim();
+      const sent = await lab.exec(from, [deno, "run", "-A", `${repo}/tests/tools/tcp_transfer.ts`, "send", dst, String(port), payload]);
+      await recv.status;
+      const got = (await recv.readLog()).split("\n").filter((l) => /^\d+ [0-9a-f]{64}$/.test(l)).join("");
       expect(got !== "" && got === sent.stdout.trim(), `TCP ${net}: ${from.name} → ${to.name}: 64 KiB arrived, SHA-256 matches`, `TCP transfer ${net} ${from.name} → ${to.name} failed: sent "${sent.stdout.trim()}" got "${got}"`);
     }
 
@@ -128,10 +130,10 @@ async function main(): Promise<number> {
     const leak = await lab.exec(h3, ["ping", "-c", "2", "-i", "0.2", "-W", "1", ctl1]);
     expect(leak.code !== 0, `isolation: edge-3 (sensors only) cannot reach ${ctl1} on control, even with a route`, `isolation broken: edge-3 reached ${ctl1}`);
 
-    const iperfServer = lab.spawn(h2, ["iperf3", "-s", "-1", "-B", addr(s2, "sensors")]);
+    const iperfServer = await lab.spawn(h2, ["iperf3", "-s", "-1", "-B", addr(s2, "sensors")], { logFile: "iperf3-server.log" });
     await new Promise((r) => setTimeout(r, 500));
     const ip = await lab.exec(h1, ["iperf3", "-c", addr(s2, "sensors"), "-t", "3", "-J"]);
-    await iperfServer.output();
+    await iperfServer.stop();
     try {
       const j = JSON.parse(ip.stdout);
       const gbps = j.end.sum_received.bits_per_second / 1e9;
@@ -142,12 +144,12 @@ async function main(): Promise<number> {
       failures++;
     }
 
-    const st = await lab.exec(h1, ["deno", "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "status", "--name", h1.name, "--run-dir", lab.runDir]);
+    const st = await lab.exec(h1, [deno, "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "status", "--name", h1.name, "--run-dir", lab.agentRunDir]);
     console.log(c("2", st.stdout.trimEnd().split("\n").map((l) => "    " + l).join("\n")));
 
     info("stopping agents and removing what they created (weave-agent down) ...");
     for (const h of lab.hosts) {
-      await lab.exec(h, ["deno", "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "down", "--name", h.name, "--run-dir", lab.runDir]);
+      await lab.exec(h, [deno, "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "down", "--name", h.name, "--run-dir", lab.agentRunDir]);
     }
     ok("agents stopped, kernel state removed");
   } finally {
@@ -165,7 +167,7 @@ What to try next:
 }
 
 async function status(lab: Lab, h: Lab["hosts"][number]): Promise<AgentStatus | null> {
-  const r = await lab.exec(h, ["deno", "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "status", "--json", "--name", h.name, "--run-dir", lab.runDir]);
+  const r = await lab.exec(h, [deno, "run", "-A", "--unstable-ffi", `${repo}/main.ts`, "status", "--json", "--name", h.name, "--run-dir", lab.agentRunDir]);
   if (r.code !== 0) return null;
   try {
     return JSON.parse(r.stdout) as AgentStatus;

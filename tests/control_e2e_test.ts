@@ -1,0 +1,109 @@
+/**
+ * The control plane with real agent processes: mesh, wrong password, restart, hostile input.
+ */
+
+import { strictEqual } from "node:assert";
+import { Fleet } from "./fleet.ts";
+
+const root = Deno.uid() === 0;
+const PASSWORD = "a fleet password of reasonable length 4417";
+const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !root };
+
+Deno.test({
+  ...opts,
+  name: "control e2e: three agents form a full mesh of authenticated sessions",
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD });
+    const statuses = await fleet.settled();
+    for (const s of statuses.values()) {
+      strictEqual(s.peers.length, 2);
+      for (const p of s.peers) {
+        strictEqual(p.state, "up");
+        strictEqual(p.encrypted, true);
+        strictEqual(typeof p.rttMs === "number" || p.rttMs === null, true);
+      }
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "control e2e: a peer with the wrong password is refused on both sides, never a session",
+  async fn() {
+    await using fleet = await Fleet.start({
+      hosts: 3,
+      password: PASSWORD,
+      passwordFor: { "edge-3": "not the fleet password at all 0000" },
+    });
+    const [e1, e2, e3] = ["edge-1", "edge-2", "edge-3"].map((n) => fleet.host(n));
+    // edge-1 and edge-2 agree; edge-3 is refused by both.
+    await fleet.agents.get("edge-1")!.waitForLog(
+      new RegExp(`password mismatch with peer edge-3 at ${e3.address.replaceAll(".", "\\.")}`),
+      20_000,
+    );
+    await fleet.agents.get("edge-3")!.waitForLog(
+      new RegExp(`password mismatch with peer edge-(1|2) at 10\\.`),
+      20_000,
+    );
+    const s = await fleet.waitForStatus((all) => {
+      const s1 = all.get("edge-1")!;
+      return s1.peers.find((p) => p.name === "edge-2")?.state === "up";
+    });
+    for (const name of ["edge-1", "edge-2"]) {
+      const p3 = s.get(name)!.peers.find((p) => p.name === "edge-3")!;
+      strictEqual(p3.state === "up", false, `${name} has a session with edge-3`);
+      strictEqual(p3.handshakeAgeSeconds, null);
+    }
+    for (const p of s.get("edge-3")!.peers) strictEqual(p.state === "up", false);
+    void e1;
+    void e2;
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "control e2e: a killed and restarted peer is back within seconds",
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD });
+    await fleet.settled();
+    const victim = fleet.agents.get("edge-2")!;
+    await victim.stop("SIGKILL");
+    await fleet.agents.get("edge-1")!.waitForLog(/session down.*peer=edge-2/, 20_000);
+    const restartedAt = Date.now();
+    await fleet.startAgent(fleet.host("edge-2"));
+    await fleet.settled(undefined, 20_000);
+    const took = Date.now() - restartedAt;
+    strictEqual(took < 15_000, true, `reconnect took ${took} ms`);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "control e2e: thousands of malformed inputs at the port while the mesh stays up",
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD });
+    await fleet.settled();
+    const target = fleet.host("edge-1");
+    const attacker = fleet.host("edge-3");
+    // The attacker is a configured peer's box, so only hostile bytes are at stake, not who
+    // may connect.
+    const fuzz = await fleet.lab.exec(attacker, [
+      Deno.execPath(),
+      "run",
+      "-A",
+      new URL("./tools/control_fuzz.ts", import.meta.url).pathname,
+      target.address,
+      "6783",
+      "3000",
+    ], { timeoutMs: 120_000 });
+    strictEqual(fuzz.code, 0, fuzz.stderr);
+    const sent = Number(/sent (\d+)/.exec(fuzz.stdout)?.[1] ?? 0);
+    strictEqual(sent >= 3000, true, fuzz.stdout);
+    // Still a full mesh, and edge-1 counted the garbage.
+    const statuses = await fleet.settled(undefined, 20_000);
+    const drops = statuses.get("edge-1")!.controlDrops as Record<string, number>;
+    const total = Object.values(drops).reduce((a, b) => a + b, 0);
+    strictEqual(total > 100, true, JSON.stringify(drops));
+    strictEqual((await fleet.agents.get("edge-1")!.readLog()).includes("Uncaught"), false);
+  },
+});

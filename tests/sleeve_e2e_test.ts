@@ -1,0 +1,192 @@
+/**
+ * End to end over the encrypted sleeve, with real agent processes in lab namespaces.
+ */
+
+import { strictEqual } from "node:assert";
+import { cli, Fleet } from "./fleet.ts";
+import type { AgentStatus } from "../agent/agent.ts";
+
+const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const DENO = Deno.execPath();
+const PASSWORD = "correct horse battery staple, but longer 7731";
+const root = Deno.uid() === 0;
+
+/** A payload whose every 64 bytes carry a marker: any clear-text leak shows in a capture. */
+function markedPayload(bytes: number): Uint8Array {
+  const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER-0123456789");
+  const out = crypto.getRandomValues(new Uint8Array(bytes));
+  for (let off = 0; off + marker.length <= bytes; off += 64) out.set(marker, off);
+  return out;
+}
+
+function count(haystack: Uint8Array, needle: Uint8Array): number {
+  let n = 0;
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    n++;
+  }
+  return n;
+}
+
+/** Sends `file` from `from` to `to`'s overlay address; returns [sent, received] "size sha". */
+export async function transfer(
+  fleet: Fleet,
+  from: string,
+  to: string,
+  dst: string,
+  port: number,
+  file: string,
+): Promise<[string, string]> {
+  const lab = fleet.lab;
+  const recv = await lab.spawn(
+    lab.host(to),
+    [DENO, "run", "-A", `${REPO}/tests/tools/tcp_transfer.ts`, "listen", dst, String(port)],
+    { logFile: `recv-${to}-${port}.log` },
+  );
+  await recv.waitForLog(/listening/, 10_000);
+  const sent = await lab.exec(lab.host(from), [
+    DENO,
+    "run",
+    "-A",
+    `${REPO}/tests/tools/tcp_transfer.ts`,
+    "send",
+    dst,
+    String(port),
+    file,
+  ], { timeoutMs: 60_000 });
+  await Promise.race([recv.status, new Promise((r) => setTimeout(r, 20_000))]);
+  await recv.stop();
+  const got = (await recv.readLog()).split("\n").find((l) => /^\d+ [0-9a-f]{64}$/.test(l)) ?? "";
+  return [sent.stdout.trim(), got];
+}
+
+function sleeveOf(s: AgentStatus, peer: string): Record<string, unknown> {
+  return (s.peers.find((p) => p.name === peer)?.sleeve ?? {}) as Record<string, unknown>;
+}
+function drops(s: AgentStatus, peer: string): Record<string, number> {
+  return (sleeveOf(s, peer).drops ?? {}) as Record<string, number>;
+}
+
+Deno.test({
+  name: "sleeve e2e: two hosts with a password: ping, TCP bytes match, nothing in clear on the wire",
+  ignore: !root,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
+    const statuses = await fleet.settled("sleeve");
+    const [a, b] = fleet.lab.hosts;
+    const sa = statuses.get(a.name)!, sb = statuses.get(b.name)!;
+    strictEqual(sa.peers[0].reason, "the config sets datapath: sleeve");
+    strictEqual(sa.peers[0].encrypted, true);
+    const dst = fleet.overlayAddress(sb, "net1");
+
+    const pcap = `${fleet.lab.runDir}/underlay.pcap`;
+    const dump = await fleet.lab.spawn(b, ["tcpdump", "-i", b.link, "-U", "-w", pcap, "udp"], {
+      logFile: "tcpdump.log",
+    });
+    await dump.waitForLog(/listening on/, 10_000);
+
+    const ping = await fleet.lab.exec(a, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    strictEqual(ping.code, 0, ping.stdout + ping.stderr);
+
+    const file = await fleet.lab.writeFile("payload.bin", markedPayload(1 << 20));
+    const [sent, got] = await transfer(fleet, a.name, b.name, dst, 7100, file);
+    strictEqual(got, sent, "received bytes differ from sent bytes");
+    await new Promise((r) => setTimeout(r, 300));
+    await dump.stop("SIGINT");
+
+    const capture = await Deno.readFile(pcap);
+    const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER");
+    strictEqual(capture.length > 1_000_000, true, `capture too small: ${capture.length}`);
+    strictEqual(count(capture, marker), 0, "payload marker visible on the underlay");
+
+    const after = (await fleet.status(a.name))!;
+    const c = sleeveOf(after, b.name);
+    strictEqual((c.txBytes as number) > 1_000_000, true, JSON.stringify(c));
+  },
+});
+
+Deno.test({
+  name: "sleeve e2e: three hosts, full mesh, each pair carries a TCP transfer",
+  ignore: !root,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD, datapath: "sleeve" });
+    const statuses = await fleet.settled("sleeve");
+    const file = await fleet.lab.writeFile("payload.bin", markedPayload(256 * 1024));
+    let port = 7200;
+    for (const [from, to] of [["edge-1", "edge-2"], ["edge-2", "edge-3"], ["edge-3", "edge-1"]]) {
+      const dst = fleet.overlayAddress(statuses.get(to)!, "net1");
+      const [sent, got] = await transfer(fleet, from, to, dst, port++, file);
+      strictEqual(got, sent, `${from} -> ${to}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "sleeve e2e: a replayed datagram and a forged one are dropped and counted",
+  ignore: !root,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
+    const statuses = await fleet.settled("sleeve");
+    const [a, b] = fleet.lab.hosts;
+    const dst = fleet.overlayAddress(statuses.get(b.name)!, "net1");
+    const pcap = `${fleet.lab.runDir}/a-out.pcap`;
+    const dump = await fleet.lab.spawn(a, [
+      "tcpdump",
+      "-i",
+      a.link,
+      "-U",
+      "-w",
+      pcap,
+      "udp",
+      "and",
+      "dst",
+      b.address,
+      "and",
+      "dst",
+      "port",
+      "6783",
+    ], { logFile: "tcpdump-a.log" });
+    await dump.waitForLog(/listening on/, 10_000);
+    const ping = await fleet.lab.exec(a, ["ping", "-c", "5", "-i", "0.2", "-W", "2", dst]);
+    strictEqual(ping.code, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    await dump.stop("SIGINT");
+
+    const before = drops((await fleet.status(b.name))!, a.name);
+    const replay = await fleet.lab.exec(a, [
+      "python3",
+      `${REPO}/tests/tools/replay_pcap.py`,
+      pcap,
+      a.link,
+      "replay",
+      "6783",
+      "5",
+    ]);
+    strictEqual(replay.stdout.trim(), "5", replay.stderr);
+    const forge = await fleet.lab.exec(a, [
+      "python3",
+      `${REPO}/tests/tools/replay_pcap.py`,
+      pcap,
+      a.link,
+      "forge",
+      "6783",
+      "5",
+    ]);
+    strictEqual(forge.stdout.trim(), "5", forge.stderr);
+    await new Promise((r) => setTimeout(r, 500));
+    const afterStatus = (await fleet.status(b.name))!;
+    const after = drops(afterStatus, a.name);
+    strictEqual((after.replay ?? 0) - (before.replay ?? 0), 5, JSON.stringify(after));
+    strictEqual((after.auth ?? 0) - (before.auth ?? 0), 5, JSON.stringify(after));
+    // The agents are unharmed.
+    strictEqual((await fleet.lab.exec(a, ["ping", "-c", "2", "-i", "0.2", "-W", "2", dst])).code, 0);
+    const st = await cli(fleet.lab, b, ["status", "--name", b.name]);
+    strictEqual(st.code, 0);
+  },
+});
