@@ -32,6 +32,7 @@ import {
   pairStartDecision,
 } from "./datapath_choice.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
+import { isolationRuleset } from "../datapath/isolation_rules.ts";
 import { type ControlRequest, ControlSocketServer } from "./control_socket.ts";
 import { runPaths } from "./run_paths.ts";
 import { MetricsServer, renderMetrics } from "./metrics.ts";
@@ -107,6 +108,7 @@ export class Agent {
   #timers: ReturnType<typeof setInterval>[] = [];
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
+  #appliedIsolation = "";
   #lastReconcile: { at: string; changes: number; error?: string } | null = null;
   #lastReload: { at: string; ok: boolean; message: string } | null = null;
   #stopping = false;
@@ -295,6 +297,29 @@ export class Agent {
           if (line) this.log.debug(line);
         }
         await applyChanges(changes);
+      }
+      const isolation = isolationRuleset(
+        this.#myNetworks().map((n) => ({
+          name: n.name,
+          address: this.#memberAddress(n)!,
+          family: n.family,
+        })),
+      );
+      if (isolation !== this.#appliedIsolation || !observed.isolationTable) {
+        const r = await new Deno.Command("nft", {
+          args: ["-f", "-"],
+          stdin: "piped",
+          stderr: "piped",
+        })
+          .spawn();
+        const w = r.stdin.getWriter();
+        await w.write(new TextEncoder().encode(isolation));
+        await w.close();
+        const o = await r.output();
+        if (!o.success) {
+          throw new Error(`nft (isolation): ${new TextDecoder().decode(o.stderr).trim()}`);
+        }
+        this.#appliedIsolation = isolation;
       }
       this.#lastReconcile = { at, changes: changes.length };
     } catch (e) {

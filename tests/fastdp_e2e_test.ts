@@ -4,7 +4,7 @@
  */
 
 import { strictEqual } from "node:assert";
-import { cli, Fleet } from "./fleet.ts";
+import { cli, Fleet, randomBytes } from "./fleet.ts";
 import { transfer } from "./sleeve_e2e_test.ts";
 
 const root = Deno.uid() === 0;
@@ -17,7 +17,8 @@ async function json(fleet: Fleet, host: string, argv: string[]) {
 
 Deno.test({
   ...opts,
-  name: "fastdp e2e: three hosts without a password: VXLAN as planned, traffic, no-op reconcile, down",
+  name:
+    "fastdp e2e: three hosts without a password: VXLAN as planned, traffic, no-op reconcile, down",
   async fn() {
     await using fleet = await Fleet.start({ hosts: 3, password: null, datapath: "auto" });
     const statuses = await fleet.settled("fastdp");
@@ -29,7 +30,14 @@ Deno.test({
     for (const name of names) {
       const s = statuses.get(name)!;
       const vni = s.networks[0].vni;
-      const [link] = await json(fleet, name, ["ip", "-json", "-details", "link", "show", "wvx-net1"]);
+      const [link] = await json(fleet, name, [
+        "ip",
+        "-json",
+        "-details",
+        "link",
+        "show",
+        "wvx-net1",
+      ]);
       strictEqual(link.linkinfo.info_data.id, vni);
       strictEqual(link.linkinfo.info_data.learning, false);
       strictEqual(link.master, "wvb-net1");
@@ -40,11 +48,20 @@ Deno.test({
       strictEqual(JSON.stringify(flood), JSON.stringify(others), `${name} flood entries`);
     }
     // Traffic within the network, every pair.
-    const file = await fleet.lab.writeFile("payload.bin", crypto.getRandomValues(new Uint8Array(512 * 1024)));
+    const file = await fleet.lab.writeFile("payload.bin", randomBytes(512 * 1024));
     let port = 7300;
     for (const [from, to] of [["edge-1", "edge-2"], ["edge-2", "edge-3"], ["edge-3", "edge-1"]]) {
       const dst = fleet.overlayAddress(statuses.get(to)!, "net1");
-      const ping = await fleet.lab.exec(fleet.host(from), ["ping", "-c", "2", "-i", "0.2", "-W", "2", dst]);
+      const ping = await fleet.lab.exec(fleet.host(from), [
+        "ping",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        dst,
+      ]);
       strictEqual(ping.code, 0, `${from} -> ${to}: ${ping.stdout}`);
       const [sent, got] = await transfer(fleet, from, to, dst, port++, file);
       strictEqual(got, sent);
@@ -71,7 +88,8 @@ Deno.test({
 
 Deno.test({
   ...opts,
-  name: "fastdp e2e: blocked VXLAN between two hosts: that pair falls back to sleeve, the others stay fast",
+  name:
+    "fastdp e2e: blocked VXLAN between two hosts: that pair falls back to sleeve, the others stay fast",
   async fn() {
     await using fleet = await Fleet.start({
       hosts: 3,
@@ -83,8 +101,7 @@ Deno.test({
     await fleet.lab.blockUdp("edge-1", "edge-3", 6784);
     for (const h of fleet.lab.hosts) await fleet.startAgent(h);
     const statuses = await fleet.settled(undefined, 40_000);
-    const dp = (a: string, b: string) =>
-      statuses.get(a)!.peers.find((p) => p.name === b)!;
+    const dp = (a: string, b: string) => statuses.get(a)!.peers.find((p) => p.name === b)!;
     strictEqual(dp("edge-1", "edge-3").datapath, "sleeve");
     strictEqual(dp("edge-3", "edge-1").datapath, "sleeve");
     strictEqual(/heartbeat through VXLAN/.test(dp("edge-1", "edge-3").reason), true);
@@ -92,14 +109,24 @@ Deno.test({
     strictEqual(dp("edge-2", "edge-3").datapath, "fastdp");
     // And the fallen-back pair still carries traffic, over the sleeve.
     const dst = fleet.overlayAddress(statuses.get("edge-3")!, "net1");
-    const ping = await fleet.lab.exec(fleet.host("edge-1"), ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    const ping = await fleet.lab.exec(fleet.host("edge-1"), [
+      "ping",
+      "-c",
+      "3",
+      "-i",
+      "0.2",
+      "-W",
+      "2",
+      dst,
+    ]);
     strictEqual(ping.code, 0, ping.stdout);
   },
 });
 
 Deno.test({
   ...opts,
-  name: "fastdp e2e: with a password this kernel (no ESP) falls back to the encrypted sleeve; fastdp is an error",
+  name:
+    "fastdp e2e: with a password this kernel (no ESP) falls back to the encrypted sleeve; fastdp is an error",
   async fn() {
     await using fleet = await Fleet.start({
       hosts: 2,
@@ -113,7 +140,16 @@ Deno.test({
     const log = await fleet.agents.get("edge-1")!.readLog();
     strictEqual(/fast datapath unavailable on this box/.test(log), true);
     const dst = fleet.overlayAddress(statuses.get("edge-2")!, "net1");
-    const ping = await fleet.lab.exec(fleet.host("edge-1"), ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    const ping = await fleet.lab.exec(fleet.host("edge-1"), [
+      "ping",
+      "-c",
+      "3",
+      "-i",
+      "0.2",
+      "-W",
+      "2",
+      dst,
+    ]);
     strictEqual(ping.code, 0);
 
     // datapath: fastdp with a password on this kernel: a clear error at start-up.
@@ -123,6 +159,9 @@ Deno.test({
     const a = await fleet.startAgent(h);
     const st = await a.status;
     strictEqual(st.code, 1);
-    strictEqual(/datapath: fastdp is configured but this kernel lacks IPsec ESP/.test(await a.readLog()), true);
+    strictEqual(
+      /datapath: fastdp is configured but this kernel lacks IPsec ESP/.test(await a.readLog()),
+      true,
+    );
   },
 });

@@ -97,7 +97,10 @@ export class Fleet {
     const pwFile = password === null
       ? null
       : await this.lab.writeFile(`secret-${h.name}.txt`, password + "\n", 0o600);
-    const path = await this.lab.writeFile(`weave-${h.name}.yaml`, fleetYaml(this.lab, opts, pwFile));
+    const path = await this.lab.writeFile(
+      `weave-${h.name}.yaml`,
+      fleetYaml(this.lab, opts, pwFile),
+    );
     this.configs.set(h.name, path);
     return path;
   }
@@ -150,7 +153,8 @@ export class Fleet {
     throw new Error(
       `fleet: condition not met within ${timeoutMs} ms; last statuses:\n` +
         [...last.values()].map((s) =>
-          `${s.peer}: ` + s.peers.map((p) => `${p.name}=${p.state}/${p.datapath} (${p.reason})`).join(", ")
+          `${s.peer}: ` +
+          s.peers.map((p) => `${p.name}=${p.state}/${p.datapath} (${p.reason})`).join(", ")
         ).join("\n") + `\nlogs in ${this.lab.runDir}`,
     );
   }
@@ -158,13 +162,18 @@ export class Fleet {
   /** Waits until every pair of running agents has settled on `datapath` (or any final one). */
   settled(datapath?: "fastdp" | "sleeve", timeoutMs = 30_000) {
     const running = new Set(this.agents.keys());
-    return this.waitForStatus((all) =>
-      [...all.values()].every((s) =>
-        s.peers.filter((p) => running.has(p.name)).every((p) =>
-          p.state === "up" &&
-          (datapath ? p.datapath === datapath : p.datapath === "fastdp" || p.datapath === "sleeve")
-        )
-      ), timeoutMs);
+    return this.waitForStatus(
+      (all) =>
+        [...all.values()].every((s) =>
+          s.peers.filter((p) => running.has(p.name)).every((p) =>
+            p.state === "up" &&
+            (datapath
+              ? p.datapath === datapath
+              : p.datapath === "fastdp" || p.datapath === "sleeve")
+          )
+        ),
+      timeoutMs,
+    );
   }
 
   /** This host's overlay address on `network`. */
@@ -187,4 +196,13 @@ export class Fleet {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.destroy();
   }
+}
+
+/** Random bytes of any length (getRandomValues stops at 64 KiB per call). */
+export function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let off = 0; off < n; off += 65536) {
+    crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)));
+  }
+  return out;
 }

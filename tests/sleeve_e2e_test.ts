@@ -3,7 +3,7 @@
  */
 
 import { strictEqual } from "node:assert";
-import { cli, Fleet } from "./fleet.ts";
+import { cli, Fleet, randomBytes } from "./fleet.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -14,7 +14,7 @@ const root = Deno.uid() === 0;
 /** A payload whose every 64 bytes carry a marker: any clear-text leak shows in a capture. */
 function markedPayload(bytes: number): Uint8Array {
   const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER-0123456789");
-  const out = crypto.getRandomValues(new Uint8Array(bytes));
+  const out = randomBytes(bytes);
   for (let off = 0; off + marker.length <= bytes; off += 64) out.set(marker, off);
   return out;
 }
@@ -68,7 +68,8 @@ function drops(s: AgentStatus, peer: string): Record<string, number> {
 }
 
 Deno.test({
-  name: "sleeve e2e: two hosts with a password: ping, TCP bytes match, nothing in clear on the wire",
+  name:
+    "sleeve e2e: two hosts with a password: ping, TCP bytes match, nothing in clear on the wire",
   ignore: !root,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -185,7 +186,10 @@ Deno.test({
     strictEqual((after.replay ?? 0) - (before.replay ?? 0), 5, JSON.stringify(after));
     strictEqual((after.auth ?? 0) - (before.auth ?? 0), 5, JSON.stringify(after));
     // The agents are unharmed.
-    strictEqual((await fleet.lab.exec(a, ["ping", "-c", "2", "-i", "0.2", "-W", "2", dst])).code, 0);
+    strictEqual(
+      (await fleet.lab.exec(a, ["ping", "-c", "2", "-i", "0.2", "-W", "2", dst])).code,
+      0,
+    );
     const st = await cli(fleet.lab, b, ["status", "--name", b.name]);
     strictEqual(st.code, 0);
   },

@@ -4,7 +4,7 @@
  */
 
 import { strictEqual } from "node:assert";
-import { cli, Fleet } from "./fleet.ts";
+import { cli, Fleet, randomBytes } from "./fleet.ts";
 import { transfer } from "./sleeve_e2e_test.ts";
 
 const root = Deno.uid() === 0;
@@ -27,7 +27,8 @@ function metric(text: string, name: string, peer: string): number {
 
 Deno.test({
   ...opts,
-  name: "status e2e: counters move in status and metrics during a transfer; the socket is root-only",
+  name:
+    "status e2e: counters move in status and metrics during a transfer; the socket is root-only",
   async fn() {
     await using fleet = await Fleet.start({
       hosts: 2,
@@ -39,8 +40,15 @@ Deno.test({
     const [a, b] = fleet.lab.hosts;
     const before = (await fleet.status(a.name))!.peers[0].sleeve as Record<string, number>;
     const m0 = await metrics(fleet, a.name);
-    const file = await fleet.lab.writeFile("p.bin", crypto.getRandomValues(new Uint8Array(1 << 20)));
-    const [sent, got] = await transfer(fleet, a.name, b.name, fleet.overlayAddress(statuses.get(b.name)!, "net1"), 7400, file);
+    const file = await fleet.lab.writeFile("p.bin", randomBytes(1 << 20));
+    const [sent, got] = await transfer(
+      fleet,
+      a.name,
+      b.name,
+      fleet.overlayAddress(statuses.get(b.name)!, "net1"),
+      7400,
+      file,
+    );
     strictEqual(got, sent);
     const after = (await fleet.status(a.name))!.peers[0].sleeve as Record<string, number>;
     strictEqual(after.txBytes - before.txBytes >= 1 << 20, true, JSON.stringify({ before, after }));

@@ -3,8 +3,8 @@
 
 usage: replay_pcap.py PCAP IFACE MODE UDP_DPORT COUNT
   MODE replay: send the first COUNT UDP frames to UDP_DPORT exactly as captured.
-  MODE forge:  the same frames with one ciphertext byte flipped (UDP checksum zeroed so the
-               kernel still delivers them: IPv4 allows "no checksum").
+  MODE forge:  the same frames with a fresh sequence number and one ciphertext byte flipped
+               (UDP checksum zeroed so the kernel still delivers them: IPv4 allows "no checksum").
 Prints how many frames were sent.
 """
 import socket
@@ -42,9 +42,15 @@ def main():
         if d is None or d[0] != dport:
             continue
         udp = d[1]
+        # Captured on the sender, the UDP checksum may be left for the NIC to fill in (veth
+        # offload), so it is wrong on the wire as captured: zero it ("no checksum", allowed in
+        # IPv4). The datagram itself is resent byte for byte.
+        fr[udp + 6:udp + 8] = b"\x00\x00"
         if mode == "forge":
-            fr[udp + 6:udp + 8] = b"\x00\x00"
-            fr[-20] ^= 0x01  # inside the ciphertext, before the 16-byte tag
+            # A fresh sequence number (so the replay window lets it through to authentication)
+            # and a flipped ciphertext byte: only the tag can tell it is forged.
+            fr[udp + 16:udp + 24] = struct.pack("!Q", (1 << 40) + sent)
+            fr[-20] ^= 0x01
         s.send(bytes(fr))
         sent += 1
         if sent >= count:

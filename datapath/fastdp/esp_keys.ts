@@ -1,0 +1,50 @@
+/**
+ * ESP keys for a fast-datapath pair, per direction, from the session: key + salt (36 bytes,
+ * for rfc4106(gcm(aes)) with a 256-bit key) and SPI, with HKDF-SHA256 (salt = dialer nonce ‖
+ * listener nonce, info naming purpose and direction). New session, new nonces: new keys and new
+ * SPIs, so an SPI is never reused with another key.
+ *
+ * @module
+ */
+
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+
+/** The part of a session the ESP derivation needs. */
+export interface EspSessionInput {
+  sessionKey: Uint8Array;
+  dialerNonce: Uint8Array;
+  listenerNonce: Uint8Array;
+  localIsDialer: boolean;
+}
+
+function derive(s: EspSessionInput, info: string, length: number): Uint8Array {
+  const salt = new Uint8Array(64);
+  salt.set(s.dialerNonce);
+  salt.set(s.listenerNonce, 32);
+  return hkdf(sha256, s.sessionKey, salt, new TextEncoder().encode(info), length);
+}
+
+/** SPIs 0..255 are reserved by RFC 4303; ours also never collide with 0. */
+function spiFrom(b: Uint8Array): number {
+  const v = new DataView(b.buffer, b.byteOffset, 4).getUint32(0);
+  return v < 0x100 ? v + 0x100 : v;
+}
+
+/** One direction's ESP parameters. */
+export function deriveEspDirection(
+  s: EspSessionInput,
+  direction: "dialer->listener" | "listener->dialer",
+) {
+  return {
+    key: derive(s, `weave-agent v1 esp ${direction}`, 36),
+    spi: spiFrom(derive(s, `weave-agent v1 esp spi ${direction}`, 4)),
+  };
+}
+
+/** Outbound and inbound ESP parameters for this side of the pair. */
+export function deriveEspKeys(s: EspSessionInput) {
+  const d2l = deriveEspDirection(s, "dialer->listener");
+  const l2d = deriveEspDirection(s, "listener->dialer");
+  return s.localIsDialer ? { out: d2l, in: l2d } : { out: l2d, in: d2l };
+}

@@ -1,0 +1,164 @@
+/**
+ * Reads what the kernel has, with one process per kind of object: `ip -json -details link`,
+ * `ip -json addr`, `bridge -json fdb`, `ip xfrm state` / `policy` (text: iproute2 has no JSON
+ * for xfrm), `nft -j list tables` and our table.
+ *
+ * @module
+ */
+
+import type { ObservedHost, ObservedLink, ObservedPolicy, ObservedSa } from "./desired.ts";
+import { isOwnedLink } from "../link_names.ts";
+import { NFT_TABLE, ownsReqid } from "./plan.ts";
+
+/** Runs a command; `netns` runs it inside that namespace (tests). */
+export async function run(
+  cmd: string,
+  args: string[],
+  opts: { stdin?: string; netns?: string } = {},
+) {
+  const argv = opts.netns ? ["netns", "exec", opts.netns, cmd, ...args] : args;
+  const p = new Deno.Command(opts.netns ? "ip" : cmd, {
+    args: argv,
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = p.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const o = await p.output();
+  const td = new TextDecoder();
+  return { ok: o.success, stdout: td.decode(o.stdout), stderr: td.decode(o.stderr) };
+}
+
+interface JsonLink {
+  ifname: string;
+  mtu: number;
+  flags?: string[];
+  master?: string;
+  address?: string;
+  linkinfo?: {
+    info_kind?: string;
+    info_data?: { id?: number; port?: number; local?: string; learning?: boolean };
+    info_slave_data?: { isolated?: boolean };
+  };
+  addr_info?: { local: string; prefixlen: number }[];
+}
+
+/** Parses `ip xfrm state list` (text). */
+export function parseXfrmStates(text: string): ObservedSa[] {
+  const out: ObservedSa[] = [];
+  for (const block of text.split(/^(?=src )/m)) {
+    const head = /^src (\S+) dst (\S+)/.exec(block);
+    const spi = /proto esp spi 0x([0-9a-f]+) reqid (\d+)/.exec(block);
+    if (!head || !spi) continue;
+    const key = /aead \S+ 0x([0-9a-f]+)/.exec(block);
+    out.push({
+      src: head[1],
+      dst: head[2],
+      spi: parseInt(spi[1], 16),
+      reqid: Number(spi[2]),
+      keyHex: key?.[1] ?? null,
+    });
+  }
+  return out;
+}
+
+/** Parses `ip xfrm policy list` (text). */
+export function parseXfrmPolicies(text: string): ObservedPolicy[] {
+  const out: ObservedPolicy[] = [];
+  for (const block of text.split(/^(?=src )/m)) {
+    const head = /^src (\S+?)(?:\/\d+)? dst (\S+?)(?:\/\d+)?(?: |$)/m.exec(block);
+    const dir = /dir (in|out|fwd)/.exec(block);
+    const reqid = /reqid (\d+)/.exec(block);
+    if (!head || !dir || !reqid) continue;
+    const dport = /dport (\d+)/.exec(block);
+    out.push({
+      src: head[1],
+      dst: head[2],
+      dir: dir[1] as "in" | "out" | "fwd",
+      dport: dport ? Number(dport[1]) : null,
+      reqid: Number(reqid[1]),
+    });
+  }
+  return out;
+}
+
+/** Observes the host (or `netns`). */
+export async function observeHost(opts: { netns?: string } = {}): Promise<ObservedHost> {
+  const [links, addrs, states, policies, tables] = await Promise.all([
+    run("ip", ["-json", "-details", "link", "show"], opts),
+    run("ip", ["-json", "address", "show"], opts),
+    run("ip", ["xfrm", "state", "list"], opts),
+    run("ip", ["xfrm", "policy", "list"], opts),
+    run("nft", ["list", "tables"], opts),
+  ]);
+  if (!links.ok) throw new Error(`ip link show failed: ${links.stderr.trim()}`);
+  const addrBy = new Map<string, string[]>();
+  for (const a of JSON.parse(addrs.stdout || "[]") as JsonLink[]) {
+    addrBy.set(a.ifname, (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`));
+  }
+  const observed: ObservedLink[] = [];
+  const vxlans: string[] = [];
+  for (const l of JSON.parse(links.stdout) as JsonLink[]) {
+    if (!isOwnedLink(l.ifname)) continue;
+    const kind = l.linkinfo?.info_kind ?? "";
+    const d = l.linkinfo?.info_data;
+    if (kind === "vxlan") vxlans.push(l.ifname);
+    observed.push({
+      name: l.ifname,
+      kind,
+      mtu: l.mtu,
+      up: (l.flags ?? []).includes("UP"),
+      master: l.master ?? null,
+      address: l.address ?? null,
+      isolated: l.linkinfo?.info_slave_data?.isolated ?? null,
+      vxlan: kind === "vxlan" && d
+        ? { id: d.id ?? 0, port: d.port ?? 0, local: d.local ?? null, learning: d.learning ?? true }
+        : null,
+      addresses: addrBy.get(l.ifname) ?? [],
+    });
+  }
+  const fdb: Record<string, string[]> = {};
+  await Promise.all(vxlans.map(async (dev) => {
+    const r = await run("bridge", ["-json", "fdb", "show", "dev", dev], opts);
+    fdb[dev] = (JSON.parse(r.stdout || "[]") as {
+      mac: string;
+      dst?: string;
+      flags?: string[];
+      state?: string;
+    }[])
+      .filter((e) => e.dst && !(e.flags ?? []).includes("master"))
+      .map((e) => `${e.mac} ${e.dst}`);
+  }));
+  let nftTable: string | null = null;
+  const tableList = tables.stdout;
+  if (new RegExp(`table inet ${NFT_TABLE}$`, "m").test(tableList)) {
+    const t = await run("nft", ["list", "table", "inet", NFT_TABLE], opts);
+    nftTable = normaliseNft(t.stdout);
+  }
+  return {
+    links: observed,
+    fdb,
+    sas: parseXfrmStates(states.stdout).filter((s) => ownsReqid(s.reqid)),
+    policies: parseXfrmPolicies(policies.stdout).filter((p) => ownsReqid(p.reqid)),
+    nftTable,
+    isolationTable: /table inet weave_isolation$/m.test(tableList),
+  };
+}
+
+/** nft prints our chain back with tabs and counters: reduce it to the form we render. */
+export function normaliseNft(listing: string): string {
+  const lines = listing.split("\n").map((l) => l.trim()).filter((l) =>
+    l && !l.startsWith("table ") && l !== "}"
+  );
+  const body = lines.map((l) => l.replace(/counter packets \d+ bytes \d+/, "counter"));
+  const out: string[] = [];
+  for (const l of body) {
+    if (l.startsWith("chain ")) out.push(`  ${l}`);
+    else out.push(`    ${l}`);
+  }
+  return out.join("\n").replace(/\n    $/, "") + "\n  }";
+}

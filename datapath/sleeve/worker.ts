@@ -1,0 +1,330 @@
+/**
+ * The sleeve's packet loops, one Worker per direction: "tx" reads frames from the TAPs,
+ * seals them and sends them to peers; "rx" receives datagrams, authenticates, checks replay
+ * and membership, and writes frames into the right TAP. Both loops are synchronous FFI in
+ * batches, yielding to their event loop briefly so configuration messages get in.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { EAGAIN, errno, libc, POLLIN, sockaddr, sockaddrKey } from "./libc.ts";
+import { type Aead, type AeadBackend, type AeadName, createAead, TAG_BYTES } from "./aead.ts";
+import { HEADER_BYTES, readHeader, TYPE_DATA, writeHeader, writeNonce } from "./wire.ts";
+import { ReplayWindow } from "./replay_window.ts";
+import { F, FIELDS, G, GLOBAL_SLOT } from "./counters.ts";
+
+/** A peer as the workers see it. */
+export interface WorkerPeer {
+  slot: number;
+  name: string;
+  address: string;
+  port: number;
+  networks: number[];
+  active: boolean;
+  session: {
+    localIndex: number;
+    remoteIndex: number;
+    tx: Uint8Array;
+    rx: Uint8Array;
+    txDirection: 0 | 1;
+    aead: AeadName;
+  } | null;
+}
+
+export interface WorkerNetwork {
+  vni: number;
+  fd: number;
+  mtu: number;
+}
+
+export type WorkerMessage =
+  | {
+    type: "init";
+    role: "tx" | "rx";
+    counters: SharedArrayBuffer;
+    udpFd: number;
+    backend: AeadBackend;
+    port: MessagePort;
+  }
+  | { type: "networks"; networks: WorkerNetwork[] }
+  | { type: "peer"; peer: WorkerPeer }
+  | { type: "remove"; slot: number }
+  | { type: "stop" };
+
+interface PeerRuntime {
+  p: WorkerPeer;
+  members: Set<number>;
+  sa: Uint8Array;
+  aead: Aead | null;
+  sessionIndex: number;
+  txSeq: bigint;
+  window: ReplayWindow;
+}
+
+const MAX_FRAME = 65535;
+let role: "tx" | "rx" = "tx";
+let counters: Float64Array<ArrayBufferLike> = new Float64Array(0);
+let udpFd = -1;
+let backend: AeadBackend = "noble";
+let port: MessagePort | null = null;
+let networks = new Map<number, WorkerNetwork>();
+const peers = new Map<number, PeerRuntime>();
+const byAddress = new Map<string, PeerRuntime>();
+/** tx: learned MACs per VNI -> peer slot (fed by the rx worker). */
+const macs = new Map<number, Map<number, number>>();
+/** rx: what was last told to tx, to avoid repeating. */
+const told = new Map<string, number>();
+let running = true;
+
+function addressKey(address: string, p: number): string {
+  return sockaddrKey(sockaddr(address, p));
+}
+
+function upsert(p: WorkerPeer): void {
+  const old = peers.get(p.slot);
+  if (old) byAddress.delete(addressKey(old.p.address, old.p.port));
+  const sameSession = old && old.p.session && p.session &&
+    old.sessionIndex === p.session.localIndex &&
+    old.p.session.remoteIndex === p.session.remoteIndex;
+  let aead = sameSession ? old!.aead : null;
+  if (!sameSession) {
+    old?.aead?.free();
+    if (p.session) {
+      aead = createAead(p.session.aead, role === "tx" ? p.session.tx : p.session.rx, backend);
+    }
+  }
+  const rt: PeerRuntime = {
+    p,
+    members: new Set(p.networks),
+    sa: sockaddr(p.address, p.port),
+    aead,
+    sessionIndex: p.session?.localIndex ?? 0,
+    txSeq: sameSession ? old!.txSeq : 0n,
+    window: sameSession ? old!.window : new ReplayWindow(),
+  };
+  peers.set(p.slot, rt);
+  byAddress.set(addressKey(p.address, p.port), rt);
+}
+
+function remove(slot: number): void {
+  const old = peers.get(slot);
+  if (!old) return;
+  old.aead?.free();
+  peers.delete(slot);
+  byAddress.delete(addressKey(old.p.address, old.p.port));
+  for (const m of macs.values()) for (const [k, s] of m) if (s === slot) m.delete(k);
+}
+
+function handle(msg: WorkerMessage): void {
+  switch (msg.type) {
+    case "init":
+      role = msg.role;
+      counters = new Float64Array(msg.counters);
+      udpFd = msg.udpFd;
+      backend = msg.backend;
+      port = msg.port;
+      port.onmessage = (e) => {
+        const { vni, mac, slot } = e.data as { vni: number; mac: number; slot: number };
+        let m = macs.get(vni);
+        if (!m) macs.set(vni, m = new Map());
+        m.set(mac, slot);
+        if (m.size > 8192) m.delete(m.keys().next().value!);
+      };
+      loop();
+      break;
+    case "networks":
+      networks = new Map(msg.networks.map((n) => [n.vni, n]));
+      break;
+    case "peer":
+      upsert(msg.peer);
+      break;
+    case "remove":
+      remove(msg.slot);
+      break;
+    case "stop":
+      running = false;
+      break;
+  }
+}
+
+self.onmessage = (e: MessageEvent<WorkerMessage>) => handle(e.data);
+
+const yieldNow = () => new Promise((r) => setTimeout(r, 0));
+const count = (slot: number, field: number, n = 1) => counters[slot * FIELDS + field] += n;
+
+function mac48(b: Uint8Array, off: number): number {
+  return (b[off] * 0x10000000000) + (b[off + 1] * 0x100000000) + ((b[off + 2] << 24) >>> 0) +
+    (b[off + 3] << 16) + (b[off + 4] << 8) + b[off + 5];
+}
+
+async function loop(): Promise<void> {
+  const frame = new Uint8Array(MAX_FRAME);
+  const out = new Uint8Array(MAX_FRAME + HEADER_BYTES + TAG_BYTES);
+  const nonce = new Uint8Array(12);
+  const sa = new Uint8Array(28);
+  const saLen = new Uint32Array([28]);
+  const saLenBuf = new Uint8Array(saLen.buffer);
+  let pfds = new Uint8Array(0);
+  let pfdNets: WorkerNetwork[] = [];
+  let lastNets: Map<number, WorkerNetwork> | null = null;
+  let lastYield = performance.now();
+
+  const sendTo = (rt: PeerRuntime, vni: number, len: number) => {
+    const s = rt.p.session!;
+    const seq = ++rt.txSeq;
+    writeHeader(out, vni, s.remoteIndex, seq);
+    writeNonce(nonce, s.txDirection, seq);
+    const n = rt.aead!.seal(
+      nonce,
+      out.subarray(0, HEADER_BYTES),
+      frame.subarray(0, len),
+      out.subarray(HEADER_BYTES),
+    );
+    const r = libc.sendto(
+      udpFd,
+      out,
+      (HEADER_BYTES + n) as unknown as bigint,
+      0,
+      rt.sa,
+      rt.sa.length,
+    );
+    if (Number(r) < 0) count(rt.p.slot, F.txErrors);
+    else {
+      count(rt.p.slot, F.txPackets);
+      count(rt.p.slot, F.txBytes, len);
+    }
+  };
+
+  while (running) {
+    if (role === "tx") {
+      if (lastNets !== networks) {
+        lastNets = networks;
+        pfdNets = [...networks.values()];
+        pfds = new Uint8Array(8 * pfdNets.length);
+        const v = new DataView(pfds.buffer);
+        pfdNets.forEach((n, i) => {
+          v.setInt32(i * 8, n.fd, true);
+          v.setInt16(i * 8 + 4, POLLIN, true);
+        });
+      }
+      const ready = pfdNets.length ? libc.poll(pfds, BigInt(pfdNets.length), 20) : 0;
+      if (!pfdNets.length) await new Promise((r) => setTimeout(r, 20));
+      if (ready > 0) {
+        for (const net of pfdNets) {
+          for (let i = 0; i < 64; i++) {
+            const r = Number(libc.read(net.fd, frame, MAX_FRAME as unknown as bigint));
+            if (r < 0) break;
+            if (r < 14) continue;
+            if (r > net.mtu + 18) {
+              counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
+              continue;
+            }
+            const dstMulticast = (frame[0] & 1) === 1;
+            const known = dstMulticast ? undefined : macs.get(net.vni)?.get(mac48(frame, 0));
+            if (known !== undefined) {
+              const rt = peers.get(known);
+              if (rt && rt.p.active && rt.aead && rt.members.has(net.vni)) {
+                sendTo(rt, net.vni, r);
+                continue;
+              }
+            }
+            for (const rt of peers.values()) {
+              if (rt.p.active && rt.aead && rt.members.has(net.vni)) sendTo(rt, net.vni, r);
+            }
+          }
+        }
+      }
+    } else {
+      const pfd = new Uint8Array(8);
+      const v = new DataView(pfd.buffer);
+      v.setInt32(0, udpFd, true);
+      v.setInt16(4, POLLIN, true);
+      const ready = libc.poll(pfd, 1n, 20);
+      if (ready > 0) {
+        for (let i = 0; i < 128; i++) {
+          saLen[0] = 28;
+          const r = Number(
+            libc.recvfrom(udpFd, out, out.length as unknown as bigint, 0, sa, saLenBuf),
+          );
+          if (r < 0) {
+            if (errno() !== EAGAIN) counters[GLOBAL_SLOT * FIELDS + G.truncated] += 0;
+            break;
+          }
+          const rt = byAddress.get(sockaddrKey(sa));
+          if (!rt) {
+            counters[GLOBAL_SLOT * FIELDS + G.unknownPeer]++;
+            continue;
+          }
+          const slot = rt.p.slot;
+          if (r < HEADER_BYTES + TAG_BYTES + 14) {
+            count(slot, F.truncated);
+            continue;
+          }
+          const h = readHeader(out);
+          if (h.type !== TYPE_DATA) {
+            counters[GLOBAL_SLOT * FIELDS + G.badType]++;
+            continue;
+          }
+          const s = rt.p.session;
+          if (!s || !rt.aead || h.index !== s.localIndex) {
+            count(slot, F.noSession);
+            continue;
+          }
+          if (!rt.window.check(h.seq)) {
+            count(slot, F.replay);
+            continue;
+          }
+          writeNonce(nonce, 1 - s.txDirection, h.seq);
+          const n = rt.aead.open(
+            nonce,
+            out.subarray(0, HEADER_BYTES),
+            out.subarray(HEADER_BYTES, r),
+            frame,
+          );
+          if (n < 0) {
+            count(slot, F.auth);
+            continue;
+          }
+          rt.window.commit(h.seq);
+          const net = networks.get(h.vni);
+          if (!net) {
+            count(slot, F.unknownNetwork);
+            continue;
+          }
+          if (!rt.members.has(h.vni)) {
+            count(slot, F.notMember);
+            continue;
+          }
+          if (n > net.mtu + 18) {
+            count(slot, F.oversize);
+            continue;
+          }
+          const w = Number(libc.write(net.fd, frame, n as unknown as bigint));
+          if (w < 0) {
+            count(slot, F.txErrors);
+            continue;
+          }
+          count(slot, F.rxPackets);
+          count(slot, F.rxBytes, n);
+          if ((frame[6] & 1) === 0 && port) {
+            const mac = mac48(frame, 6);
+            const k = `${h.vni}/${mac}`;
+            if (told.get(k) !== slot) {
+              told.set(k, slot);
+              if (told.size > 16384) told.delete(told.keys().next().value!);
+              port.postMessage({ vni: h.vni, mac, slot });
+            }
+          }
+        }
+      }
+    }
+    const now = performance.now();
+    if (now - lastYield > 20) {
+      lastYield = now;
+      await yieldNow();
+    }
+  }
+  self.close();
+}
