@@ -616,13 +616,14 @@ export class Agent {
           this.#decide(s);
         }
         if (
-          now - s.probe.started > 2 * PROBE_TIMEOUT_MS && isDecider(this.opts.name, s.peer.name)
+          s.probe && now - s.probe.started > 2 * PROBE_TIMEOUT_MS &&
+          isDecider(this.opts.name, s.peer.name)
         ) {
           // The peer never reported: treat as failed rather than waiting forever.
           s.probe.remoteOk ??= false;
           this.#decide(s);
         }
-      } else if (s.datapath === "fastdp") {
+      } else if (s.datapath === "fastdp" && s.probe) {
         if (now % FASTDP_HEARTBEAT_MS < 1000) this.#sendProbes(s, 1);
         if (now - s.probe.lastAck > FASTDP_DEAD_MS) {
           const reason = `heartbeat through VXLAN lost for ${FASTDP_DEAD_MS} ms`;

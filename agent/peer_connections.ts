@@ -92,6 +92,10 @@ interface Session {
   recvSeq: bigint;
   lastRx: number;
   closed: boolean;
+  /** The handshake's reader: it may already hold the first sealed frames. */
+  reader: Reader;
+  /** Serialises writes so frames never interleave. */
+  queue: Promise<void>;
 }
 
 interface PeerRecord {
@@ -450,6 +454,8 @@ export class PeerConnections extends EventTarget {
         recvSeq: 0n,
         lastRx: Date.now(),
         closed: false,
+        reader,
+        queue: Promise.resolve(),
       };
       this.#pending--;
       established = true;
@@ -537,7 +543,7 @@ export class PeerConnections extends EventTarget {
   }
 
   async #readLoop(rec: PeerRecord, s: Session): Promise<void> {
-    const reader = new Reader(s.conn);
+    const reader = s.reader;
     let reason = "connection closed";
     try {
       while (!s.closed) {
@@ -619,9 +625,7 @@ export class PeerConnections extends EventTarget {
     frame.set(sealed, 4);
     rec.counters.messagesOut++;
     rec.counters.bytesOut += frame.length;
-    // Writes are serialised per session so frames never interleave.
-    const prev = (s as Session & { queue?: Promise<void> }).queue ?? Promise.resolve();
-    (s as Session & { queue?: Promise<void> }).queue = prev.then(() => writeAll(s.conn, frame))
+    s.queue = s.queue.then(() => writeAll(s.conn, frame))
       .catch(() => {
         if (rec.session === s) this.#endSession(rec, "write failed");
       });

@@ -3,11 +3,10 @@
  */
 
 import { strictEqual } from "node:assert";
-import { cli, Fleet, randomBytes } from "./fleet.ts";
+import { cli, Fleet, randomBytes, transfer } from "./fleet.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-const DENO = Deno.execPath();
 const PASSWORD = "correct horse battery staple, but longer 7731";
 const root = Deno.uid() === 0;
 
@@ -26,38 +25,6 @@ function count(haystack: Uint8Array, needle: Uint8Array): number {
     n++;
   }
   return n;
-}
-
-/** Sends `file` from `from` to `to`'s overlay address; returns [sent, received] "size sha". */
-export async function transfer(
-  fleet: Fleet,
-  from: string,
-  to: string,
-  dst: string,
-  port: number,
-  file: string,
-): Promise<[string, string]> {
-  const lab = fleet.lab;
-  const recv = await lab.spawn(
-    lab.host(to),
-    [DENO, "run", "-A", `${REPO}/tests/tools/tcp_transfer.ts`, "listen", dst, String(port)],
-    { logFile: `recv-${to}-${port}.log` },
-  );
-  await recv.waitForLog(/listening/, 10_000);
-  const sent = await lab.exec(lab.host(from), [
-    DENO,
-    "run",
-    "-A",
-    `${REPO}/tests/tools/tcp_transfer.ts`,
-    "send",
-    dst,
-    String(port),
-    file,
-  ], { timeoutMs: 60_000 });
-  await Promise.race([recv.status, new Promise((r) => setTimeout(r, 20_000))]);
-  await recv.stop();
-  const got = (await recv.readLog()).split("\n").find((l) => /^\d+ [0-9a-f]{64}$/.test(l)) ?? "";
-  return [sent.stdout.trim(), got];
 }
 
 function sleeveOf(s: AgentStatus, peer: string): Record<string, unknown> {

@@ -4,8 +4,7 @@
  */
 
 import { strictEqual } from "node:assert";
-import { cli, Fleet, randomBytes } from "./fleet.ts";
-import { transfer } from "./sleeve_e2e_test.ts";
+import { cli, Fleet, randomBytes, transfer } from "./fleet.ts";
 
 const root = Deno.uid() === 0;
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !root };
