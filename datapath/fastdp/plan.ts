@@ -112,7 +112,7 @@ function saArgs(src: string, dst: string, spi: number, reqid: number, key: Uint8
     "128",
   ];
 }
-const SA_KEY_ARG = 22;
+const SA_KEY_ARG = 21;
 
 function policyArgs(
   verb: "add" | "delete",
@@ -501,7 +501,18 @@ export function planHost(desired: DesiredHost, observed: ObservedHost): Change[]
       );
     }
   }
-  return [...early, ...esp, ...late, ...cleanup];
+  // Within a phase, order does not matter across tools, so group by tool: the applier then
+  // needs one `ip -batch` and one `bridge -batch` per phase instead of one per switch.
+  return [...byTool(early), ...byTool(esp), ...byTool(late), ...byTool(cleanup)];
+}
+
+const TOOL_ORDER = { ip: 0, bridge: 1, nft: 2 } as const;
+
+function byTool(changes: Change[]): Change[] {
+  return changes
+    .map((c, i) => ({ c, i }))
+    .sort((a, b) => TOOL_ORDER[a.c.tool] - TOOL_ORDER[b.c.tool] || a.i - b.i)
+    .map((x) => x.c);
 }
 
 /** Everything `down` removes: our links, our SAs and policies, our nft tables. */
