@@ -154,7 +154,7 @@ export async function probeKernel(): Promise<KernelCaps> {
         ? { ok: true, detail: "xfrm policies work" }
         : fail(xfrm.err, "the kernel needs CONFIG_XFRM_USER"),
       espGcm: esp.ok ? { ok: true, detail: "ESP with rfc4106(gcm(aes)) works" } : fail(
-        `ESP rfc4106(gcm(aes)) unavailable: ${esp.err}`,
+        esp.err.replace(/^Error: /, "").replace(/\.$/, ""),
         "modprobe esp4 esp6 gcm aesni_intel (or aes_generic); on minimal kernels install the distribution's full kernel (e.g. linux-image-amd64 / linux-modules-extra): CONFIG_INET_ESP, CONFIG_CRYPTO_GCM, CONFIG_CRYPTO_SEQIV",
       ),
     };

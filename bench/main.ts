@@ -1,0 +1,355 @@
+/**
+ * `deno task bench` (root): every figure measured side by side in one run, reported as ratios.
+ *
+ * 1. Datapaths between two lab hosts: raw underlay, plain kernel VXLAN, weave fast datapath
+ *    (no password: this kernel has no ESP), the encrypted sleeve — iperf3 single stream and
+ *    4 streams, ping RTT, and the agents' CPU seconds per GB.
+ * 2. Control plane: handshakes per second, and the time an N-peer mesh takes to converge.
+ * 3. Reconcile: plan and apply time for 10, 100, 1000 peers, with process spawns counted.
+ *
+ * `deno task bench --quick` shortens the iperf3 runs.
+ *
+ * @module
+ */
+
+import { Fleet } from "../tests/fleet.ts";
+import type { Lab, LabHost } from "../tests/lab.ts";
+import { PeerConnections } from "../agent/peer_connections.ts";
+import { Logger } from "../agent/log.ts";
+import {
+  confirmationMac,
+  deriveControlKeys,
+  deriveSharedSecret,
+  generateEphemeral,
+  sessionKeyFromShared,
+} from "../agent/session_keys.ts";
+import { applyChanges, observeHost, planHost } from "../datapath/fastdp/mod.ts";
+import type { DesiredHost } from "../datapath/fastdp/desired.ts";
+import { deriveEspKeys } from "../datapath/fastdp/esp_keys.ts";
+
+const quick = Deno.args.includes("--quick");
+const SECONDS = quick ? 3 : 8;
+const results: Record<string, unknown> = {};
+
+function line(s: string) {
+  console.log(s);
+}
+
+async function iperf(lab: Lab, server: LabHost, client: LabHost, addr: string, streams: number) {
+  const srv = await lab.spawn(server, ["iperf3", "-s", "-1", "-B", addr], {
+    logFile: `iperf-${addr}-${streams}.log`,
+  });
+  await srv.waitForLog(/Server listening/, 5000).catch(() => {});
+  const r = await lab.exec(client, [
+    "iperf3",
+    "-c",
+    addr,
+    "-t",
+    String(SECONDS),
+    "-P",
+    String(streams),
+    "-J",
+  ], {
+    timeoutMs: (SECONDS + 20) * 1000,
+  });
+  await srv.stop();
+  const j = JSON.parse(r.stdout);
+  return {
+    gbps: j.end.sum_received.bits_per_second / 1e9,
+    bytes: j.end.sum_received.bytes as number,
+  };
+}
+
+async function rtt(lab: Lab, from: LabHost, addr: string): Promise<number> {
+  const r = await lab.exec(from, ["ping", "-c", "30", "-i", "0.02", "-q", addr]);
+  return Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? NaN);
+}
+
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+}
+
+/** A plain kernel VXLAN between the two hosts, side by side with ours (VNI 999, port 4790). */
+async function kernelVxlan(lab: Lab, a: LabHost, b: LabHost, mtu: number) {
+  for (const [h, peer, i] of [[a, b, 1], [b, a, 2]] as const) {
+    await lab.exec(h, [
+      "ip",
+      "link",
+      "add",
+      "kvx0",
+      "type",
+      "vxlan",
+      "id",
+      "999",
+      "dstport",
+      "4790",
+      "local",
+      h.address,
+      "remote",
+      peer.address,
+    ], { check: true });
+    await lab.exec(h, ["ip", "link", "set", "kvx0", "mtu", String(mtu), "up"], { check: true });
+    await lab.exec(h, ["ip", "address", "add", `10.99.0.${i}/24`, "dev", "kvx0"], { check: true });
+  }
+  return ["10.99.0.1", "10.99.0.2"];
+}
+
+async function datapathBench() {
+  line("\n## Datapaths (two lab hosts, same run)\n");
+  const rows: { name: string; one: number; four: number; rtt: number; cpu: number | null }[] = [];
+
+  // Encrypted sleeve, with the raw underlay and plain kernel VXLAN measured on the same hosts.
+  {
+    await using fleet = await Fleet.start({
+      hosts: 2,
+      password: "benchmark password, long enough 9182",
+      datapath: "sleeve",
+      logLevel: "info",
+    });
+    const st = await fleet.settled("sleeve");
+    const [a, b] = fleet.lab.hosts;
+    const mtu = st.get(a.name)!.networks[0].mtu;
+    rows.push({
+      name: "raw underlay (veth)",
+      one: (await iperf(fleet.lab, b, a, b.address, 1)).gbps,
+      four: (await iperf(fleet.lab, b, a, b.address, 4)).gbps,
+      rtt: await rtt(fleet.lab, a, b.address),
+      cpu: null,
+    });
+    const [, kb] = await kernelVxlan(fleet.lab, a, b, mtu);
+    rows.push({
+      name: "kernel VXLAN (plain)",
+      one: (await iperf(fleet.lab, b, a, kb, 1)).gbps,
+      four: (await iperf(fleet.lab, b, a, kb, 4)).gbps,
+      rtt: await rtt(fleet.lab, a, kb),
+      cpu: null,
+    });
+    const dst = fleet.overlayAddress(st.get(b.name)!, "net1");
+    const pids = [...fleet.agents.values()].map((x) => x.pid);
+    const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+    const one = await iperf(fleet.lab, b, a, dst, 1);
+    const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+    const four = await iperf(fleet.lab, b, a, dst, 4);
+    const backend = st.get(a.name)!.sleeve ?? { backend: "?", aead: "?" };
+    rows.push({
+      name: `weave sleeve (${backend.backend} ${backend.aead})`,
+      one: one.gbps,
+      four: four.gbps,
+      rtt: await rtt(fleet.lab, a, dst),
+      cpu: (cpu1 - cpu0) / (one.bytes / 1e9),
+    });
+  }
+  // Fast datapath without a password (this kernel has no ESP), beside kernel VXLAN again.
+  {
+    await using fleet = await Fleet.start({
+      hosts: 2,
+      password: null,
+      datapath: "auto",
+      logLevel: "info",
+    });
+    const st = await fleet.settled("fastdp");
+    const [a, b] = fleet.lab.hosts;
+    const mtu = st.get(a.name)!.networks[0].mtu;
+    const [, kb] = await kernelVxlan(fleet.lab, a, b, mtu);
+    const k1 = (await iperf(fleet.lab, b, a, kb, 1)).gbps;
+    const dst = fleet.overlayAddress(st.get(b.name)!, "net1");
+    const f1 = (await iperf(fleet.lab, b, a, dst, 1)).gbps;
+    rows.push({
+      name: "weave fast datapath (plain)",
+      one: f1,
+      four: (await iperf(fleet.lab, b, a, dst, 4)).gbps,
+      rtt: await rtt(fleet.lab, a, dst),
+      cpu: null,
+    });
+    results.fastdpVsKernelVxlan = f1 / k1;
+    line(
+      `fast datapath / kernel VXLAN (same lab, single stream): ${(f1 / k1).toFixed(2)} (${
+        f1.toFixed(2)
+      } vs ${k1.toFixed(2)} Gbit/s)`,
+    );
+  }
+  const kv = rows.find((r) => r.name.startsWith("kernel VXLAN"))!;
+  const raw = rows[0];
+  line(
+    "\n| path | 1 stream Gbit/s | 4 streams Gbit/s | RTT ms | ×kernel VXLAN (1 stream) | ×underlay | RTT ×kernel VXLAN | agents CPU s/GB |",
+  );
+  line("|---|---|---|---|---|---|---|---|");
+  for (const r of rows) {
+    line(
+      `| ${r.name} | ${r.one.toFixed(2)} | ${r.four.toFixed(2)} | ${r.rtt.toFixed(3)} | ${
+        (r.one / kv.one).toFixed(3)
+      } | ${(r.one / raw.one).toFixed(3)} | ${(r.rtt / kv.rtt).toFixed(2)} | ${
+        r.cpu === null ? "-" : r.cpu.toFixed(1)
+      } |`,
+    );
+  }
+  results.datapaths = rows;
+}
+
+async function controlBench() {
+  line("\n## Control plane\n");
+  // Handshake crypto, both sides, one core.
+  const n = 300;
+  const password = new TextEncoder().encode("bench");
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const a = generateEphemeral(), b = generateEphemeral();
+    const ka = sessionKeyFromShared(deriveSharedSecret(a.privateKey, b.publicKey), password);
+    const kb = sessionKeyFromShared(deriveSharedSecret(b.privateKey, a.publicKey), password);
+    const dn = new Uint8Array(32), ln = new Uint8Array(32), tr = new Uint8Array(32);
+    deriveControlKeys(ka, dn, ln);
+    deriveControlKeys(kb, dn, ln);
+    confirmationMac(ka, dn, ln, "dialer->listener", tr);
+    confirmationMac(kb, dn, ln, "dialer->listener", tr);
+  }
+  const hps = n / ((performance.now() - t0) / 1000);
+  line(`handshake crypto (both sides, one core): ${hps.toFixed(0)} handshakes/s`);
+  results.handshakeCryptoPerSecond = hps;
+
+  // Full meshes over real TCP on loopback (one process; each peer its own port).
+  line("\n| peers | sessions | converge ms | sessions/s |");
+  line("|---|---|---|---|");
+  const mesh: Record<number, number> = {};
+  for (const size of [3, 10, 30]) {
+    const base = 20000 + size * 100;
+    const names = Array.from({ length: size }, (_, i) => `p${String(i).padStart(2, "0")}`);
+    let ups = 0;
+    const want = size * (size - 1);
+    const done = Promise.withResolvers<void>();
+    const pcs = names.map((name, i) => {
+      const pc = new PeerConnections({
+        localName: name,
+        listenAddress: "127.0.0.1",
+        listenPort: base + i,
+        peers: names.filter((x) => x !== name).map((x) => ({
+          name: x,
+          address: "127.0.0.1",
+          port: base + names.indexOf(x),
+        })),
+        password,
+        logger: new Logger(name, "error", "text", () => {}),
+      });
+      pc.addEventListener("session-up", () => {
+        if (++ups === want) done.resolve();
+      });
+      return pc;
+    });
+    const t = performance.now();
+    pcs.forEach((pc) => pc.start());
+    const timeout = setTimeout(() => done.resolve(), 60_000);
+    await done.promise;
+    clearTimeout(timeout);
+    const ms = performance.now() - t;
+    const sessions = size * (size - 1) / 2;
+    line(
+      `| ${size} | ${ups / 2}/${sessions} | ${ms.toFixed(0)} | ${
+        (sessions / (ms / 1000)).toFixed(0)
+      } |`,
+    );
+    mesh[size] = ms;
+    pcs.forEach((pc) => pc.close());
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  results.meshConvergeMs = mesh;
+}
+
+function desiredWithPeers(n: number, encrypted: boolean): DesiredHost {
+  const peers = Array.from(
+    { length: n },
+    (_, i) => ({ peer: `p${i}`, underlay: `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` }),
+  );
+  return {
+    underlay: { address: "192.0.2.1", family: 4 },
+    vxlanPort: 6784,
+    networks: [{
+      name: "bench",
+      vni: 77,
+      mtu: 1416,
+      address: "10.31.0.1",
+      prefixLength: 16,
+      sleeve: true,
+      fastdp: true,
+      fdb: peers.map((p) => ({ ...p, macs: [] })),
+    }],
+    esp: encrypted
+      ? peers.map((p, i) => ({
+        peer: p.peer,
+        local: "192.0.2.1",
+        remote: p.underlay,
+        ...deriveEspKeys({
+          sessionKey: new Uint8Array(32).fill(i & 255),
+          dialerNonce: new Uint8Array(32).fill(1),
+          listenerNonce: new Uint8Array(32).fill((i >> 8) + 2),
+          localIsDialer: true,
+        }),
+      }))
+      : [],
+  };
+}
+
+async function reconcileBench() {
+  line("\n## Reconcile (throwaway namespace, real ip/bridge)\n");
+  line(
+    "| peers | changes | plan ms | apply ms | processes | second plan (changes) | plan only, with ESP: changes / ms |",
+  );
+  line("|---|---|---|---|---|---|---|");
+  const rows = [];
+  for (const n of [10, 100, 1000]) {
+    const ns = `wvbench${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
+    await new Deno.Command("ip", { args: ["netns", "add", ns] }).output();
+    try {
+      const ip = (...a: string[]) =>
+        new Deno.Command("ip", { args: ["-n", ns, ...a], stdout: "null", stderr: "null" }).output();
+      await ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1");
+      await ip("address", "add", "192.0.2.1/24", "dev", "eth0");
+      await ip("link", "set", "eth0", "up");
+      const d = desiredWithPeers(n, false);
+      const observed = await observeHost({ netns: ns });
+      const t0 = performance.now();
+      const changes = planHost(d, observed);
+      const t1 = performance.now();
+      const r = await applyChanges(changes, { netns: ns });
+      const t2 = performance.now();
+      const again = planHost(d, await observeHost({ netns: ns }));
+      const enc = desiredWithPeers(n, true);
+      const t3 = performance.now();
+      const encChanges = planHost(enc, observed);
+      const t4 = performance.now();
+      line(
+        `| ${n} | ${changes.length} | ${(t1 - t0).toFixed(1)} | ${
+          (t2 - t1).toFixed(0)
+        } | ${r.spawns} | ${again.length} | ${encChanges.length} / ${(t4 - t3).toFixed(1)} |`,
+      );
+      rows.push({
+        peers: n,
+        changes: changes.length,
+        planMs: t1 - t0,
+        applyMs: t2 - t1,
+        spawns: r.spawns,
+        second: again.length,
+      });
+    } finally {
+      await new Deno.Command("ip", { args: ["netns", "del", ns] }).output();
+    }
+  }
+  results.reconcile = rows;
+}
+
+if (import.meta.main) {
+  if (Deno.uid() !== 0) {
+    console.error("deno task bench builds network namespaces: run it as root");
+    Deno.exit(1);
+  }
+  line(
+    `# weave-agent bench (${
+      new Date().toISOString()
+    }, ${Deno.build.arch}, iperf3 ${SECONDS} s per run)`,
+  );
+  await controlBench();
+  await reconcileBench();
+  await datapathBench();
+  await Deno.writeTextFile("/tmp/weave-bench.json", JSON.stringify(results, null, 2));
+  line("\n(raw numbers in /tmp/weave-bench.json)");
+}
