@@ -215,7 +215,8 @@ async function controlBench() {
   for (const size of [3, 10, 30]) {
     const base = 20000 + size * 100;
     const names = Array.from({ length: size }, (_, i) => `p${String(i).padStart(2, "0")}`);
-    let ups = 0;
+    // Distinct directed pairs currently up (a replaced session goes down, then up again).
+    const up = new Set<string>();
     const want = size * (size - 1);
     const done = Promise.withResolvers<void>();
     const pcs = names.map((name, i) => {
@@ -231,9 +232,14 @@ async function controlBench() {
         password,
         logger: new Logger(name, "error", "text", () => {}),
       });
-      pc.addEventListener("session-up", () => {
-        if (++ups === want) done.resolve();
+      pc.addEventListener("session-up", (e) => {
+        up.add(`${name}>${(e as CustomEvent).detail.peer}`);
+        if (up.size === want) done.resolve();
       });
+      pc.addEventListener(
+        "session-down",
+        (e) => up.delete(`${name}>${(e as CustomEvent).detail.peer}`),
+      );
       return pc;
     });
     const t = performance.now();
@@ -244,7 +250,7 @@ async function controlBench() {
     const ms = performance.now() - t;
     const sessions = size * (size - 1) / 2;
     line(
-      `| ${size} | ${ups / 2}/${sessions} | ${ms.toFixed(0)} | ${
+      `| ${size} | ${up.size / 2}/${sessions} | ${ms.toFixed(0)} | ${
         (sessions / (ms / 1000)).toFixed(0)
       } |`,
     );

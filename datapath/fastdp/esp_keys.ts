@@ -31,11 +31,17 @@ function spiFrom(b: Uint8Array): number {
   return v < 0x100 ? v + 0x100 : v;
 }
 
+/** ESP key (32-byte AES key + 4-byte salt) and SPI of one direction. */
+export interface EspDirection {
+  key: Uint8Array;
+  spi: number;
+}
+
 /** One direction's ESP parameters. */
 export function deriveEspDirection(
   s: EspSessionInput,
   direction: "dialer->listener" | "listener->dialer",
-) {
+): EspDirection {
   return {
     key: derive(s, `weave-agent v1 esp ${direction}`, 36),
     spi: spiFrom(derive(s, `weave-agent v1 esp spi ${direction}`, 4)),
@@ -43,7 +49,7 @@ export function deriveEspDirection(
 }
 
 /** Outbound and inbound ESP parameters for this side of the pair. */
-export function deriveEspKeys(s: EspSessionInput) {
+export function deriveEspKeys(s: EspSessionInput): { out: EspDirection; in: EspDirection } {
   const d2l = deriveEspDirection(s, "dialer->listener");
   const l2d = deriveEspDirection(s, "listener->dialer");
   return s.localIsDialer ? { out: d2l, in: l2d } : { out: l2d, in: d2l };

@@ -160,5 +160,5 @@ export function normaliseNft(listing: string): string {
     if (l.startsWith("chain ")) out.push(`  ${l}`);
     else out.push(`    ${l}`);
   }
-  return out.join("\n").replace(/\n    $/, "") + "\n  }";
+  return out.join("\n").replace(/\n {4}$/, "") + "\n  }";
 }

@@ -605,4 +605,4 @@ export function renderPlan(changes: Change[], opts: { showKeys?: boolean } = {})
 }
 
 /** Exposed for tests and golden files. */
-export { type DesiredEspPair };
+export type { DesiredEspPair };
