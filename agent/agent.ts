@@ -697,6 +697,7 @@ export class Agent {
             ? `${this.#sleeve.backend} ${s.remote?.aead ?? this.#sleeve.preferredAead}`
             : "none",
           handshakeAgeSeconds: s.sessionSince ? Math.round((now - s.sessionSince) / 1000) : null,
+          sleeveIndex: s.secrets ? s.localIndex : null,
           rttMs: (c.rttMs as number | undefined) ?? null,
           lastError: (c.lastError as string | undefined) ?? null,
           control: c,
@@ -926,6 +927,8 @@ export interface AgentStatus {
     encrypted: boolean;
     crypto: string;
     handshakeAgeSeconds: number | null;
+    /** The receiver index this box gave the peer's sleeve session (null without a session). */
+    sleeveIndex: number | null;
     rttMs: number | null;
     lastError: string | null;
     control: unknown;

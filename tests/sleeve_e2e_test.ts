@@ -161,3 +161,78 @@ Deno.test({
     strictEqual(st.code, 0);
   },
 });
+
+Deno.test({
+  name: "sleeve e2e: a datagram sealed under another password is dropped and counted as auth",
+  ignore: !root,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
+    const statuses = await fleet.settled("sleeve");
+    const [a, b] = fleet.lab.hosts;
+    const sb = statuses.get(b.name)!;
+    const index = sb.peers.find((p) => p.name === a.name)!.sleeveIndex!;
+    const vni = sb.networks[0].vni;
+    // Capture real datagrams edge-1 -> edge-2, then put forged ones of the same size on the
+    // wire in their place: right address, port, index and format, wrong password.
+    const pcap = `${fleet.lab.runDir}/forge.pcap`;
+    const dump = await fleet.lab.spawn(a, [
+      "tcpdump",
+      "-i",
+      a.link,
+      "-U",
+      "-w",
+      pcap,
+      "udp",
+      "and",
+      "dst",
+      b.address,
+      "and",
+      "dst",
+      "port",
+      "6783",
+    ], { logFile: "tcpdump-forge.log" });
+    await dump.waitForLog(/listening on/, 10_000);
+    const dst = fleet.overlayAddress(sb, "net1");
+    strictEqual(
+      (await fleet.lab.exec(a, ["ping", "-c", "5", "-i", "0.2", "-W", "2", dst])).code,
+      0,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    await dump.stop("SIGINT");
+    // The size of the ping datagrams (the most common one in the capture).
+    const sizes = await fleet.lab.exec(a, ["tcpdump", "-r", pcap, "-nn"]);
+    const counts = new Map<number, number>();
+    for (const m of sizes.stdout.matchAll(/length (\d+)\s*$/gm)) {
+      counts.set(Number(m[1]), (counts.get(Number(m[1])) ?? 0) + 1);
+    }
+    const size = [...counts].sort((x, y) => y[1] - x[1])[0]?.[0] ?? 0;
+    strictEqual(size > 32, true, sizes.stdout + sizes.stderr);
+    const forged = await fleet.lab.exec(a, [
+      Deno.execPath(),
+      "run",
+      "-A",
+      `${REPO}/tests/tools/sleeve_forge.ts`,
+      String(vni),
+      String(index),
+      "5",
+      String(size),
+    ]);
+    strictEqual(forged.stdout.trim().split("\n").length, 5, forged.stderr);
+    const before = drops((await fleet.status(b.name))!, a.name);
+    const sent = await fleet.lab.exec(a, [
+      "python3",
+      `${REPO}/tests/tools/replay_pcap.py`,
+      pcap,
+      a.link,
+      "substitute",
+      "6783",
+      "5",
+    ], { stdin: forged.stdout });
+    strictEqual(sent.stdout.trim(), "5", sent.stderr);
+    await new Promise((r) => setTimeout(r, 500));
+    const after = drops((await fleet.status(b.name))!, a.name);
+    strictEqual((after.auth ?? 0) - (before.auth ?? 0), 5, JSON.stringify(after));
+  },
+});

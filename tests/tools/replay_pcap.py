@@ -3,6 +3,8 @@
 
 usage: replay_pcap.py PCAP IFACE MODE UDP_DPORT COUNT
   MODE replay: send the first COUNT UDP frames to UDP_DPORT exactly as captured.
+  MODE substitute: the same frames with their UDP payload replaced by the hex datagrams read
+               from stdin, one per line, each of the captured payload's size.
   MODE forge:  the same frames with a fresh sequence number and one ciphertext byte flipped
                (UDP checksum zeroed so the kernel still delivers them: IPv4 allows "no checksum").
 Prints how many frames were sent.
@@ -34,6 +36,7 @@ def udp_dport(frame):
 
 def main():
     path, iface, mode, dport, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+    subs = [bytes.fromhex(l.strip()) for l in sys.stdin if l.strip()] if mode == "substitute" else []
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
     sent = 0
@@ -46,6 +49,11 @@ def main():
         # offload), so it is wrong on the wire as captured: zero it ("no checksum", allowed in
         # IPv4). The datagram itself is resent byte for byte.
         fr[udp + 6:udp + 8] = b"\x00\x00"
+        if mode == "substitute":
+            payload = subs[sent]
+            if len(payload) != len(fr) - (udp + 8):
+                continue  # only frames of the forged datagrams' size are replaced
+            fr[udp + 8:] = payload
         if mode == "forge":
             # A fresh sequence number (so the replay window lets it through to authentication)
             # and a flipped ciphertext byte: only the tag can tell it is forged.
