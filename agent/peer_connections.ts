@@ -58,6 +58,13 @@ export interface PeerConnectionsOptions {
   handshakeTimeoutMs?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
+  /**
+   * Protocol versions this side speaks; default PROTOCOL_MIN..PROTOCOL_MAX. Only a future
+   * release (or a test of the negotiation) sets it.
+   */
+  versions?: { min: number; max: number };
+  /** Delay before the side with the larger name dials first; default 1–1.5 s. */
+  largerNameDialDelayMs?: number;
 }
 
 /** Why bad input was dropped. */
@@ -201,6 +208,8 @@ export class PeerConnections extends EventTarget {
       handshakeTimeoutMs: 5000,
       backoffBaseMs: 250,
       backoffMaxMs: 10_000,
+      versions: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
+      largerNameDialDelayMs: 1000,
       ...opts,
     };
     this.#log = opts.logger;
@@ -222,7 +231,8 @@ export class PeerConnections extends EventTarget {
 
   /** The side with the larger name waits a moment so that usually only one side dials. */
   #initialDelay(p: PeerRecord): number {
-    return this.#o.localName < p.endpoint.name ? 0 : 1000 + Math.random() * 500;
+    const d = this.#o.largerNameDialDelayMs;
+    return this.#o.localName < p.endpoint.name ? 0 : d + Math.random() * d / 2;
   }
 
   #addPeer(endpoint: PeerEndpoint): void {
@@ -349,7 +359,8 @@ export class PeerConnections extends EventTarget {
     this.#pending++;
     let established = false;
     try {
-      const myHeader = concat(PROTOCOL_MAGIC, new Uint8Array([PROTOCOL_MIN, PROTOCOL_MAX]));
+      const { min: vmin, max: vmax } = this.#o.versions;
+      const myHeader = concat(PROTOCOL_MAGIC, new Uint8Array([vmin, vmax]));
       await writeAll(conn, myHeader);
       const theirHeader = await reader.exact(HEADER_BYTES, deadline);
       if (!equalBytes(theirHeader.subarray(0, PROTOCOL_MAGIC.length), PROTOCOL_MAGIC)) {
@@ -359,11 +370,13 @@ export class PeerConnections extends EventTarget {
         theirHeader[PROTOCOL_MAGIC.length],
         theirHeader[PROTOCOL_MAGIC.length + 1],
       ];
-      if (tmax < PROTOCOL_MIN || tmin > PROTOCOL_MAX || tmin > tmax) {
+      if (tmax < vmin || tmin > vmax || tmin > tmax) {
         if (dialled) this.#setState(dialled, "version-mismatch");
         throw new ProtocolError(
           "bad-version",
-          `incompatible protocol versions: peer speaks ${tmin}..${tmax}, this agent ${PROTOCOL_MIN}..${PROTOCOL_MAX}`,
+          `incompatible protocol versions: ${
+            dialled ? `peer ${peerName} at ${remoteAddr}` : `the peer at ${remoteAddr}`
+          } speaks ${tmin}..${tmax}, this agent ${vmin}..${vmax}`,
         );
       }
 
