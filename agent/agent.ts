@@ -33,6 +33,7 @@ import {
 } from "./datapath_choice.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
 import { isolationRuleset } from "../datapath/isolation_rules.ts";
+import { runCommand } from "../datapath/command.ts";
 import { type ControlRequest, ControlSocketServer } from "./control_socket.ts";
 import { runPaths } from "./run_paths.ts";
 import { MetricsServer, renderMetrics } from "./metrics.ts";
@@ -306,19 +307,8 @@ export class Agent {
         })),
       );
       if (isolation !== this.#appliedIsolation || !observed.isolationTable) {
-        const r = await new Deno.Command("nft", {
-          args: ["-f", "-"],
-          stdin: "piped",
-          stderr: "piped",
-        })
-          .spawn();
-        const w = r.stdin.getWriter();
-        await w.write(new TextEncoder().encode(isolation));
-        await w.close();
-        const o = await r.output();
-        if (!o.success) {
-          throw new Error(`nft (isolation): ${new TextDecoder().decode(o.stderr).trim()}`);
-        }
+        const r = await runCommand("nft", ["-f", "-"], { stdin: isolation });
+        if (!r.ok) throw new Error(`nft (isolation): ${r.stderr.trim()}`);
         this.#appliedIsolation = isolation;
       }
       this.#lastReconcile = { at, changes: changes.length };
@@ -331,13 +321,9 @@ export class Agent {
   async #refreshLocalMacs(): Promise<void> {
     const macs: Record<string, string[]> = {};
     for (const n of this.#myNetworks()) {
-      const out = await new Deno.Command("ip", {
-        args: ["-json", "link", "show", "dev", bridgeName(n.name)],
-        stdout: "piped",
-        stderr: "null",
-      }).output();
-      if (!out.success) continue;
-      const [link] = JSON.parse(new TextDecoder().decode(out.stdout)) as { address?: string }[];
+      const out = await runCommand("ip", ["-json", "link", "show", "dev", bridgeName(n.name)]);
+      if (!out.ok) continue;
+      const [link] = JSON.parse(out.stdout) as { address?: string }[];
       if (link?.address) macs[String(n.vni)] = [link.address];
     }
     const changed = JSON.stringify(macs) !== JSON.stringify(this.#localMacs);
@@ -555,11 +541,15 @@ export class Agent {
   /** After a pair changes datapath, MACs the bridges learned on the old port would blackhole. */
   async #flushLearned(s: PeerState): Promise<void> {
     for (const n of this.#sharedNetworks(s.peer.name)) {
-      await new Deno.Command("ip", {
-        args: ["link", "set", "dev", bridgeName(n.name), "type", "bridge", "fdb_flush"],
-        stdout: "null",
-        stderr: "null",
-      }).output().catch(() => {});
+      await runCommand("ip", [
+        "link",
+        "set",
+        "dev",
+        bridgeName(n.name),
+        "type",
+        "bridge",
+        "fdb_flush",
+      ]);
     }
   }
 

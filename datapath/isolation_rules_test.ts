@@ -1,5 +1,6 @@
 import { strictEqual } from "node:assert";
 import { isolationRuleset } from "./isolation_rules.ts";
+import { runCommand } from "./command.ts";
 
 const nets = [
   { name: "sensors", address: "10.32.1.1", family: 4 as const },
@@ -33,22 +34,8 @@ Deno.test({
   async fn() {
     const ns = `wviso${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
     const run = async (args: string[], stdin?: string) => {
-      const p = new Deno.Command(args[0], {
-        args: args.slice(1),
-        stdin: stdin === undefined ? "null" : "piped",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      if (stdin !== undefined) {
-        const w = p.stdin.getWriter();
-        await w.write(new TextEncoder().encode(stdin));
-        await w.close();
-      }
-      const o = await p.output();
-      return {
-        ok: o.success,
-        out: new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr),
-      };
+      const r = await runCommand(args[0], args.slice(1), { stdin });
+      return { ok: r.ok, out: r.stdout + r.stderr };
     };
     try {
       await run(["ip", "netns", "add", ns]);

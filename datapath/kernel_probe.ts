@@ -6,6 +6,9 @@
  * @module
  */
 
+import { runCommand } from "./command.ts";
+import { policyArgs, saArgs } from "./fastdp/plan.ts";
+
 /** One probed capability. */
 export interface ProbeItem {
   ok: boolean;
@@ -24,26 +27,9 @@ export interface KernelCaps {
 }
 
 async function sh(args: string[], stdin?: string): Promise<{ ok: boolean; err: string }> {
-  try {
-    const p = new Deno.Command(args[0], {
-      args: args.slice(1),
-      stdin: stdin === undefined ? "null" : "piped",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
-    if (stdin !== undefined) {
-      const w = p.stdin.getWriter();
-      await w.write(new TextEncoder().encode(stdin));
-      await w.close();
-    }
-    const o = await p.output();
-    return { ok: o.success, err: new TextDecoder().decode(o.stderr).trim().split("\n")[0] };
-  } catch (e) {
-    return { ok: false, err: e instanceof Error ? e.message : String(e) };
-  }
+  const r = await runCommand(args[0], args.slice(1), { stdin });
+  return { ok: r.ok, err: r.stderr.trim().split("\n")[0] };
 }
-
-const KEY = "0x" + "11".repeat(36);
 
 /** Probes in a namespace of its own, always removed. */
 export async function probeKernel(): Promise<KernelCaps> {
@@ -84,57 +70,9 @@ export async function probeKernel(): Promise<KernelCaps> {
         ["ip", "netns", "exec", ns, "nft", "-f", "-"],
         "table inet probe { chain c { type filter hook input priority 0; meta secpath missing accept; }; }\n",
       ),
-      ip(
-        "xfrm",
-        "policy",
-        "add",
-        "src",
-        "192.0.2.1/32",
-        "dst",
-        "192.0.2.2/32",
-        "proto",
-        "udp",
-        "dport",
-        "4789",
-        "dir",
-        "out",
-        "tmpl",
-        "src",
-        "192.0.2.1",
-        "dst",
-        "192.0.2.2",
-        "proto",
-        "esp",
-        "reqid",
-        "1",
-        "mode",
-        "transport",
-      ),
-      ip(
-        "xfrm",
-        "state",
-        "add",
-        "src",
-        "192.0.2.1",
-        "dst",
-        "192.0.2.2",
-        "proto",
-        "esp",
-        "spi",
-        "0x1000",
-        "reqid",
-        "1",
-        "mode",
-        "transport",
-        "replay-window",
-        "256",
-        "flag",
-        "esn",
-        "aead",
-        "rfc4106(gcm(aes))",
-        KEY,
-        "128",
-      ),
+      // Exactly the commands reconcile runs, so "ok" here means our plan works on this kernel.
+      ip(...policyArgs("add", "192.0.2.1", "192.0.2.2", "out", 4789, 1)),
+      ip(...saArgs("192.0.2.1", "192.0.2.2", 0x1000, 1, new Uint8Array(36).fill(0x11))),
     ]);
     return {
       bridge: bridge.ok

@@ -10,20 +10,16 @@
  * @module
  */
 
-import { Lab } from "../tests/lab.ts";
+import { cli, Fleet, randomBytes, transfer } from "../tests/fleet.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
-const deno = Deno.execPath();
-const repo = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const tty = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
 const c = (code: string, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
 const ok = (s: string) => console.log(`${c("32", "✔")} ${s}`);
 const info = (s: string) => console.log(`${c("36", "•")} ${s}`);
 const bad = (s: string) => console.log(`${c("31", "✘")} ${s}`);
 
-const NAMES = ["edge-1", "edge-2", "edge-3"];
 let failures = 0;
-
 function expect(cond: boolean, yes: string, no: string): void {
   if (cond) ok(yes);
   else {
@@ -38,86 +34,39 @@ async function main(): Promise<number> {
     return 1;
   }
   const started = performance.now();
-  info("building the lab: 3 boxes (network namespaces) on one underlay switch");
-  const lab = await Lab.create({ hosts: NAMES });
+  info("building the lab: 3 boxes (network namespaces) on one underlay switch, starting 3 agents");
+  const fleet = await Fleet.start({
+    hosts: ["edge-1", "edge-2", "edge-3"],
+    password: crypto.randomUUID() + crypto.randomUUID(),
+    datapath: "auto",
+    logLevel: "info",
+    networks: [
+      { name: "sensors", subnet: "10.32.1.0/24" },
+      { name: "control", subnet: "10.32.2.0/24", members: ["edge-1", "edge-2"] },
+    ],
+  });
   try {
+    const lab = fleet.lab;
     const [h1, h2, h3] = lab.hosts;
     ok(`lab up: ${lab.hosts.map((h) => `${h.name}=${h.address}`).join("  ")}`);
-
-    const secret = await lab.writeFile(
-      "secret.txt",
-      crypto.randomUUID() + crypto.randomUUID() + "\n",
-      0o600,
-    );
-    const config = await lab.writeFile(
-      "weave.yaml",
-      [
-        "version: 1",
-        "password:",
-        `  file: ${secret}`,
-        "datapath: auto",
-        "peers:",
-        ...lab.hosts.map((h) => `  - name: ${h.name}\n    address: ${h.address}`),
-        "networks:",
-        "  - name: sensors            # all three boxes",
-        "    subnet: 10.32.1.0/24",
-        "  - name: control            # edge-1 and edge-2 only",
-        "    subnet: 10.32.2.0/24",
-        "    members:",
-        "      edge-1:",
-        "      edge-2:",
-        "",
-      ].join("\n"),
-    );
-    info(
-      `weave.yaml written (${config}): password from a file, networks sensors (3) and control (2)`,
-    );
-
-    const v = await lab.exec(h1, [
-      deno,
-      "run",
-      "-A",
-      "--unstable-ffi",
-      `${repo}/main.ts`,
+    info(`weave.yaml: password from a 0600 file, networks sensors (3 boxes) and control (2 boxes)`);
+    const v = await cli(lab, h1, [
       "validate",
       "-c",
-      config,
+      fleet.configs.get(h1.name)!,
       "--name",
       h1.name,
     ]);
     expect(v.code === 0, "weave-agent validate: config is valid", `validate failed:\n${v.stderr}`);
 
-    info("starting 3 agents (weave-agent up) ...");
-    const agents = await Promise.all(
-      lab.hosts.map((h) =>
-        lab.startAgent(h, ["-c", config, "--name", h.name, "--log-level", "info"])
-      ),
-    );
     const t0 = performance.now();
-    for (const [i, a] of agents.entries()) {
-      await a.waitForLog(/agent up/, 20_000);
-      await a.waitForLog(/session up.*peer=/, 20_000);
-      void i;
-    }
-    // Each agent has two peers; wait until every pair has settled on a datapath.
-    const statuses = await waitFor(async () => {
-      const all = await Promise.all(lab.hosts.map((h) => status(lab, h)));
-      return all.every((s) =>
-          s && s.peers.every((p) => p.datapath === "fastdp" || p.datapath === "sleeve")
-        )
-        ? all as AgentStatus[]
-        : null;
-    }, 30_000);
-    if (!statuses) {
-      bad("the agents did not settle within 30 s; logs: " + agents.map((a) => a.logPath).join(" "));
-      return 1;
-    }
+    const statuses = await fleet.settled(undefined, 40_000);
     ok(
-      `handshakes done: 3 pairs, ephemeral X25519 + password, in ${
+      `handshakes done: 3 pairs, ephemeral X25519 + password, key confirmation, in ${
         ((performance.now() - t0) / 1000).toFixed(1)
       } s`,
     );
-    for (const s of statuses) {
+    for (const s of statuses.values()) {
       for (const p of s.peers) {
         if (s.peer < p.name) {
           info(`  ${s.peer} ⇄ ${p.name}: ${c("1", p.datapath)} (${p.reason}); crypto ${p.crypto}`);
@@ -125,29 +74,18 @@ async function main(): Promise<number> {
       }
     }
 
-    const addr = (s: AgentStatus, net: string) => s.networks.find((n) => n.name === net)!.address;
-    const [s1, s2, s3] = statuses;
+    const st = (name: string) => statuses.get(name)!;
+    const addr = (s: AgentStatus, net: string) => fleet.overlayAddress(s, net);
     for (
-      const [from, fromS, to, toS, net] of [
-        [h1, s1, h2, s2, "sensors"],
-        [h1, s1, h3, s3, "sensors"],
-        [h2, s2, h3, s3, "sensors"],
-        [h1, s1, h2, s2, "control"],
+      const [from, to, net] of [
+        [h1, h2, "sensors"],
+        [h1, h3, "sensors"],
+        [h2, h3, "sensors"],
+        [h1, h2, "control"],
       ] as const
     ) {
-      const target = addr(toS, net);
-      const p = await lab.exec(from, [
-        "ping",
-        "-c",
-        "3",
-        "-i",
-        "0.2",
-        "-W",
-        "2",
-        "-I",
-        addr(fromS, net),
-        target,
-      ]);
+      const target = addr(st(to.name), net);
+      const p = await lab.exec(from, ["ping", "-c", "3", "-i", "0.2", "-W", "2", target]);
       const rtt = /= [\d.]+\/([\d.]+)\//.exec(p.stdout)?.[1];
       expect(
         p.code === 0,
@@ -156,54 +94,28 @@ async function main(): Promise<number> {
       );
     }
 
-    const payload = await lab.writeFile(
-      "payload.bin",
-      crypto.getRandomValues(new Uint8Array(65536)),
-      0o600,
-    );
+    const payload = await lab.writeFile("payload.bin", randomBytes(1 << 20), 0o600);
     for (
-      const [from, to, toS, net, port] of [[h1, h2, s2, "control", 7001], [
-        h3,
-        h2,
-        s2,
-        "sensors",
-        7002,
-      ]] as const
+      const [from, to, net, port] of [[h1, h2, "control", 7001], [h3, h2, "sensors", 7002]] as const
     ) {
-      const dst = addr(toS, net);
-      const recv = await lab.spawn(to, [
-        deno,
-        "run",
-        "-A",
-        `${repo}/tests/tools/tcp_transfer.ts`,
-        "listen",
-        dst,
-        String(port),
-      ], { logFile: `recv-${port}.log` });
-      await new Promise((r) => setTimeout(r, 700));
-      const sent = await lab.exec(from, [
-        deno,
-        "run",
-        "-A",
-        `${repo}/tests/tools/tcp_transfer.ts`,
-        "send",
-        dst,
-        String(port),
+      const [sent, got] = await transfer(
+        fleet,
+        from.name,
+        to.name,
+        addr(st(to.name), net),
+        port,
         payload,
-      ]);
-      await recv.status;
-      const got = (await recv.readLog()).split("\n").filter((l) => /^\d+ [0-9a-f]{64}$/.test(l))
-        .join("");
+      );
       expect(
-        got !== "" && got === sent.stdout.trim(),
-        `TCP ${net}: ${from.name} → ${to.name}: 64 KiB arrived, SHA-256 matches`,
-        `TCP transfer ${net} ${from.name} → ${to.name} failed: sent "${sent.stdout.trim()}" got "${got}"`,
+        got !== "" && got === sent,
+        `TCP ${net}: ${from.name} → ${to.name}: 1 MiB arrived, SHA-256 matches`,
+        `TCP transfer ${net} ${from.name} → ${to.name} failed: sent "${sent}" got "${got}"`,
       );
     }
 
     // edge-3 is not on `control`: even with a hand-made route through its sensors bridge, it
     // must not reach edge-1's control address.
-    const ctl1 = addr(s1, "control");
+    const ctl1 = addr(st(h1.name), "control");
     await lab.exec(h3, ["ip", "route", "add", "10.32.2.0/24", "dev", "wvb-sensors"]);
     const leak = await lab.exec(h3, ["ping", "-c", "2", "-i", "0.2", "-W", "1", ctl1]);
     expect(
@@ -212,60 +124,37 @@ async function main(): Promise<number> {
       `isolation broken: edge-3 reached ${ctl1}`,
     );
 
-    const iperfServer = await lab.spawn(h2, ["iperf3", "-s", "-1", "-B", addr(s2, "sensors")], {
+    const server = addr(st(h2.name), "sensors");
+    const iperfServer = await lab.spawn(h2, ["iperf3", "-s", "-1", "-B", server], {
       logFile: "iperf3-server.log",
     });
     await new Promise((r) => setTimeout(r, 500));
-    const ip = await lab.exec(h1, ["iperf3", "-c", addr(s2, "sensors"), "-t", "3", "-J"]);
+    const ip = await lab.exec(h1, ["iperf3", "-c", server, "-t", "3", "-J"]);
     await iperfServer.stop();
     try {
-      const j = JSON.parse(ip.stdout);
-      const gbps = j.end.sum_received.bits_per_second / 1e9;
-      const dp = s1.peers.find((p) => p.name === h2.name)!;
+      const gbps = JSON.parse(ip.stdout).end.sum_received.bits_per_second / 1e9;
+      const dp = st(h1.name).peers.find((p) => p.name === h2.name)!;
       ok(
         `throughput edge-1 → edge-2 over ${dp.datapath}: ${
           gbps.toFixed(2)
         } Gbit/s (iperf3, 1 stream, 3 s)`,
       );
     } catch {
-      bad("iperf3 did not produce a result");
       failures++;
+      bad("iperf3 did not produce a result");
     }
 
-    const st = await lab.exec(h1, [
-      deno,
-      "run",
-      "-A",
-      "--unstable-ffi",
-      `${repo}/main.ts`,
-      "status",
-      "--name",
-      h1.name,
-      "--run-dir",
-      lab.agentRunDir,
-    ]);
-    console.log(c("2", st.stdout.trimEnd().split("\n").map((l) => "    " + l).join("\n")));
-
+    const status = await cli(lab, h1, ["status", "--name", h1.name]);
+    console.log(c("2", status.stdout.trimEnd().split("\n").map((l) => "    " + l).join("\n")));
     info("stopping agents and removing what they created (weave-agent down) ...");
-    for (const h of lab.hosts) {
-      await lab.exec(h, [
-        deno,
-        "run",
-        "-A",
-        "--unstable-ffi",
-        `${repo}/main.ts`,
-        "down",
-        "--name",
-        h.name,
-        "--run-dir",
-        lab.agentRunDir,
-      ]);
-    }
-    ok("agents stopped, kernel state removed");
   } finally {
-    await lab.destroy();
+    await fleet.destroy();
   }
-  ok(`lab torn down (${((performance.now() - started) / 1000).toFixed(0)} s in all)`);
+  ok(
+    `agents stopped, kernel state removed, lab torn down (${
+      ((performance.now() - started) / 1000).toFixed(0)
+    } s in all)`,
+  );
   console.log(`
 What to try next:
   deno task agent validate -c examples/three-peers.yaml --name edge-1   explain a config
@@ -275,38 +164,6 @@ What to try next:
   deno task bench                                                       sleeve vs kernel vs underlay`);
   if (failures) bad(`${failures} step(s) failed`);
   return failures ? 1 : 0;
-}
-
-async function status(lab: Lab, h: Lab["hosts"][number]): Promise<AgentStatus | null> {
-  const r = await lab.exec(h, [
-    deno,
-    "run",
-    "-A",
-    "--unstable-ffi",
-    `${repo}/main.ts`,
-    "status",
-    "--json",
-    "--name",
-    h.name,
-    "--run-dir",
-    lab.agentRunDir,
-  ]);
-  if (r.code !== 0) return null;
-  try {
-    return JSON.parse(r.stdout) as AgentStatus;
-  } catch {
-    return null;
-  }
-}
-
-async function waitFor<T>(fn: () => Promise<T | null>, timeoutMs: number): Promise<T | null> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await fn();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  return null;
 }
 
 if (import.meta.main) Deno.exit(await main());

@@ -4,6 +4,7 @@
 
 import { strictEqual } from "node:assert";
 import { cli, Fleet, randomBytes, transfer } from "./fleet.ts";
+import type { LabHost } from "./lab.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
@@ -25,6 +26,24 @@ function count(haystack: Uint8Array, needle: Uint8Array): number {
     n++;
   }
   return n;
+}
+
+/**
+ * Captures the sleeve datagrams `a` sends to `b` while `a` pings `dst` over the overlay:
+ * real datagrams, from the real address and port, to replay or tamper with.
+ */
+async function captureSleeve(fleet: Fleet, a: LabHost, b: LabHost, dst: string, name: string) {
+  const pcap = `${fleet.lab.runDir}/${name}.pcap`;
+  const filter = ["udp", "and", "dst", b.address, "and", "dst", "port", "6783"];
+  const dump = await fleet.lab.spawn(a, ["tcpdump", "-i", a.link, "-U", "-w", pcap, ...filter], {
+    logFile: `tcpdump-${name}.log`,
+  });
+  await dump.waitForLog(/listening on/, 10_000);
+  const ping = await fleet.lab.exec(a, ["ping", "-c", "5", "-i", "0.2", "-W", "2", dst]);
+  strictEqual(ping.code, 0, ping.stdout);
+  await new Promise((r) => setTimeout(r, 300));
+  await dump.stop("SIGINT");
+  return pcap;
 }
 
 function sleeveOf(s: AgentStatus, peer: string): Record<string, unknown> {
@@ -103,28 +122,7 @@ Deno.test({
     const statuses = await fleet.settled("sleeve");
     const [a, b] = fleet.lab.hosts;
     const dst = fleet.overlayAddress(statuses.get(b.name)!, "net1");
-    const pcap = `${fleet.lab.runDir}/a-out.pcap`;
-    const dump = await fleet.lab.spawn(a, [
-      "tcpdump",
-      "-i",
-      a.link,
-      "-U",
-      "-w",
-      pcap,
-      "udp",
-      "and",
-      "dst",
-      b.address,
-      "and",
-      "dst",
-      "port",
-      "6783",
-    ], { logFile: "tcpdump-a.log" });
-    await dump.waitForLog(/listening on/, 10_000);
-    const ping = await fleet.lab.exec(a, ["ping", "-c", "5", "-i", "0.2", "-W", "2", dst]);
-    strictEqual(ping.code, 0);
-    await new Promise((r) => setTimeout(r, 300));
-    await dump.stop("SIGINT");
+    const pcap = await captureSleeve(fleet, a, b, dst, "replay");
 
     const before = drops((await fleet.status(b.name))!, a.name);
     const replay = await fleet.lab.exec(a, [
@@ -176,31 +174,7 @@ Deno.test({
     const vni = sb.networks[0].vni;
     // Capture real datagrams edge-1 -> edge-2, then put forged ones of the same size on the
     // wire in their place: right address, port, index and format, wrong password.
-    const pcap = `${fleet.lab.runDir}/forge.pcap`;
-    const dump = await fleet.lab.spawn(a, [
-      "tcpdump",
-      "-i",
-      a.link,
-      "-U",
-      "-w",
-      pcap,
-      "udp",
-      "and",
-      "dst",
-      b.address,
-      "and",
-      "dst",
-      "port",
-      "6783",
-    ], { logFile: "tcpdump-forge.log" });
-    await dump.waitForLog(/listening on/, 10_000);
-    const dst = fleet.overlayAddress(sb, "net1");
-    strictEqual(
-      (await fleet.lab.exec(a, ["ping", "-c", "5", "-i", "0.2", "-W", "2", dst])).code,
-      0,
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    await dump.stop("SIGINT");
+    const pcap = await captureSleeve(fleet, a, b, fleet.overlayAddress(sb, "net1"), "forge");
     // The size of the ping datagrams (the most common one in the capture).
     const sizes = await fleet.lab.exec(a, ["tcpdump", "-r", pcap, "-nn"]);
     const counts = new Map<number, number>();

@@ -6,7 +6,7 @@
  */
 
 import type { Change } from "./plan.ts";
-import { run } from "./observe.ts";
+import { runCommand as run } from "../command.ts";
 
 /** Result of applying: how many processes it took. */
 export interface ApplyResult {

@@ -84,3 +84,13 @@ export interface ObservedHost {
   nftTable: string | null;
   isolationTable: boolean;
 }
+
+/** A host with nothing of ours on it. */
+export const EMPTY_OBSERVED: ObservedHost = Object.freeze({
+  links: [],
+  fdb: {},
+  sas: [],
+  policies: [],
+  nftTable: null,
+  isolationTable: false,
+}) as ObservedHost;

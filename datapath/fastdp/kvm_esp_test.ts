@@ -8,19 +8,11 @@
 
 import { strictEqual } from "node:assert";
 import { deriveEspKeys } from "./esp_keys.ts";
-import type { DesiredHost, ObservedHost } from "./desired.ts";
+import { type DesiredHost, EMPTY_OBSERVED as empty } from "./desired.ts";
 import { planHost } from "./plan.ts";
 import { vxlanEspMtu } from "../mtu.ts";
 
 const RUN = new URL("../../../shared/tools/kvm-esp/run.sh", import.meta.url).pathname;
-const empty: ObservedHost = {
-  links: [],
-  fdb: {},
-  sas: [],
-  policies: [],
-  nftTable: null,
-  isolationTable: false,
-};
 
 /** One side's desired state: VXLAN on the harness's default port, ESP to the other side. */
 function side(local: string, remote: string, overlay: string, dialer: boolean): DesiredHost {

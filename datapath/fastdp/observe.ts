@@ -9,29 +9,7 @@
 import type { ObservedHost, ObservedLink, ObservedPolicy, ObservedSa } from "./desired.ts";
 import { isOwnedLink } from "../link_names.ts";
 import { NFT_TABLE, ownsReqid } from "./plan.ts";
-
-/** Runs a command; `netns` runs it inside that namespace (tests). */
-export async function run(
-  cmd: string,
-  args: string[],
-  opts: { stdin?: string; netns?: string } = {},
-) {
-  const argv = opts.netns ? ["netns", "exec", opts.netns, cmd, ...args] : args;
-  const p = new Deno.Command(opts.netns ? "ip" : cmd, {
-    args: argv,
-    stdin: opts.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = p.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin));
-    await w.close();
-  }
-  const o = await p.output();
-  const td = new TextDecoder();
-  return { ok: o.success, stdout: td.decode(o.stdout), stderr: td.decode(o.stderr) };
-}
+import { runCommand as run } from "../command.ts";
 
 interface JsonLink {
   ifname: string;

@@ -85,7 +85,14 @@ export function nftGuard(desired: DesiredHost): string | null {
   ].join("\n");
 }
 
-function saArgs(src: string, dst: string, spi: number, reqid: number, key: Uint8Array): string[] {
+/** `xfrm state add` of an ESP SA exactly as reconcile runs it (the kernel probe uses it too). */
+export function saArgs(
+  src: string,
+  dst: string,
+  spi: number,
+  reqid: number,
+  key: Uint8Array,
+): string[] {
   return [
     "xfrm",
     "state",
@@ -97,7 +104,7 @@ function saArgs(src: string, dst: string, spi: number, reqid: number, key: Uint8
     "proto",
     "esp",
     "spi",
-    `0x${spi.toString(16).padStart(8, "0")}`,
+    spiHex(spi),
     "reqid",
     String(reqid),
     "mode",
@@ -114,7 +121,17 @@ function saArgs(src: string, dst: string, spi: number, reqid: number, key: Uint8
 }
 const SA_KEY_ARG = 21;
 
-function policyArgs(
+/** `xfrm state delete` of one of our SAs. */
+function saDeleteArgs(src: string, dst: string, spi: number): string[] {
+  return ["xfrm", "state", "delete", "src", src, "dst", dst, "proto", "esp", "spi", spiHex(spi)];
+}
+
+function spiHex(spi: number): string {
+  return `0x${spi.toString(16).padStart(8, "0")}`;
+}
+
+/** `xfrm policy add|delete` for VXLAN between two hosts (the kernel probe uses it too). */
+export function policyArgs(
   verb: "add" | "delete",
   src: string,
   dst: string,
@@ -485,19 +502,11 @@ export function planHost(desired: DesiredHost, observed: ObservedHost): Change[]
   for (const s of observed.sas) {
     if (ownsReqid(s.reqid) && !wantSa.has(`${s.src} ${s.dst} ${s.spi}`)) {
       cleanup.push(
-        ip("xfrm-state", `remove old SA ${s.src} -> ${s.dst} spi 0x${s.spi.toString(16)}`, [
-          "xfrm",
-          "state",
-          "delete",
-          "src",
-          s.src,
-          "dst",
-          s.dst,
-          "proto",
-          "esp",
-          "spi",
-          `0x${s.spi.toString(16).padStart(8, "0")}`,
-        ]),
+        ip(
+          "xfrm-state",
+          `remove old SA ${s.src} -> ${s.dst} spi 0x${s.spi.toString(16)}`,
+          saDeleteArgs(s.src, s.dst, s.spi),
+        ),
       );
     }
   }
@@ -555,19 +564,7 @@ export function teardownPlan(observed: ObservedHost): Change[] {
         kind: "xfrm-state",
         description: `remove SA ${s.src} -> ${s.dst}`,
         tool: "ip",
-        args: [
-          "xfrm",
-          "state",
-          "delete",
-          "src",
-          s.src,
-          "dst",
-          s.dst,
-          "proto",
-          "esp",
-          "spi",
-          `0x${s.spi.toString(16).padStart(8, "0")}`,
-        ],
+        args: saDeleteArgs(s.src, s.dst, s.spi),
       });
     }
   }

@@ -5,20 +5,12 @@
 
 import { deepStrictEqual, strictEqual, throws } from "node:assert";
 import { deriveEspKeys } from "./esp_keys.ts";
-import type { DesiredHost, ObservedHost } from "./desired.ts";
+import { type DesiredHost, EMPTY_OBSERVED as empty, type ObservedHost } from "./desired.ts";
 import { planHost, renderPlan, reqidFor, teardownPlan } from "./plan.ts";
 import { observeHost } from "./observe.ts";
 import { applyChanges } from "./apply.ts";
 
 const GOLDEN = new URL("./testdata/encrypted_plan.golden", import.meta.url);
-const empty: ObservedHost = {
-  links: [],
-  fdb: {},
-  sas: [],
-  policies: [],
-  nftTable: null,
-  isolationTable: false,
-};
 
 function secrets(seed: number, localIsDialer: boolean) {
   return {
