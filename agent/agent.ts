@@ -110,6 +110,7 @@ export class Agent {
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
   #appliedIsolation = "";
+  #oversizeReported = 0;
   #lastReconcile: { at: string; changes: number; error?: string } | null = null;
   #lastReload: { at: string; ok: boolean; message: string } | null = null;
   #stopping = false;
@@ -592,6 +593,7 @@ export class Agent {
   /** Once a second: VXLAN heartbeats for probing and fast-datapath pairs, timeouts. */
   #tick(): void {
     const now = Date.now();
+    this.#reportOversize();
     for (const s of this.#peers.values()) {
       if (!s.probe || !s.secrets) continue;
       if (s.datapath === "probing") {
@@ -626,6 +628,21 @@ export class Agent {
           }
         }
       }
+    }
+  }
+
+  /** Frames dropped for exceeding the MTU are counted by the sleeve; say so, at most once a tick. */
+  #reportOversize(): void {
+    const c = this.#sleeve?.counters();
+    if (!c) return;
+    const total = c.global.oversize +
+      Object.values(c.peers).reduce((a, p) => a + p.drops.oversize, 0);
+    if (total > this.#oversizeReported) {
+      this.log.warn(
+        `${total - this.#oversizeReported} frame(s) larger than the overlay MTU (${this.#mtu()}) ` +
+          "dropped by the sleeve; set the MTU of interfaces on the overlay bridges to at most this",
+      );
+      this.#oversizeReported = total;
     }
   }
 

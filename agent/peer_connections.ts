@@ -352,6 +352,11 @@ export class PeerConnections extends EventTarget {
    */
   async #handshake(conn: Deno.TcpConn, dialled: PeerRecord | null): Promise<void> {
     const remoteAddr = (conn.remoteAddr as Deno.NetAddr).hostname;
+    // Control messages are small and latency matters (heartbeat RTT, datapath decisions):
+    // Nagle plus delayed ACKs would add tens of milliseconds.
+    try {
+      conn.setNoDelay(true);
+    } catch { /* already closed */ }
     const deadline = Date.now() + this.#o.handshakeTimeoutMs;
     const reader = new Reader(conn);
     const isDialer = dialled !== null;

@@ -164,3 +164,32 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "fastdp e2e: an agent killed with SIGKILL and restarted adopts its kernel state and resumes",
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 2, password: null, datapath: "auto" });
+    const statuses = await fleet.settled("fastdp");
+    const [a, b] = fleet.lab.hosts;
+    const dst = fleet.overlayAddress(statuses.get(b.name)!, "net1");
+    await fleet.agents.get(a.name)!.stop("SIGKILL");
+    // The kernel state outlives the agent: fast-datapath traffic keeps flowing meanwhile.
+    const during = await fleet.lab.exec(a, ["ping", "-c", "2", "-i", "0.2", "-W", "2", dst]);
+    strictEqual(during.code, 0, "traffic stopped with the agent");
+    const restarted = await fleet.startAgent(a);
+    await restarted.waitForLog(/agent up/, 20_000);
+    await fleet.settled("fastdp", 30_000);
+    const after = await fleet.lab.exec(a, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    strictEqual(after.code, 0);
+    const plan = await cli(fleet.lab, a, ["plan", "--json", "--name", a.name]);
+    strictEqual(JSON.parse(plan.stdout).changes, 0, plan.stdout);
+    // Exactly one VXLAN and one bridge: adopted, not duplicated.
+    const links = await json(fleet, a.name, ["ip", "-json", "link", "show"]);
+    const ours = links.map((l: { ifname: string }) => l.ifname).filter((n: string) =>
+      n.startsWith("wv")
+    ).sort();
+    strictEqual(ours.join(","), "wvb-net1,wvt-net1,wvx-net1");
+  },
+});
