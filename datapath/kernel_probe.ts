@@ -68,7 +68,7 @@ export async function probeKernel(): Promise<KernelCaps> {
       ip("tuntap", "add", "dev", "pt0", "mode", "tap", "multi_queue", "vnet_hdr"),
       sh(
         ["ip", "netns", "exec", ns, "nft", "-f", "-"],
-        "table inet probe { chain c { type filter hook input priority 0; meta secpath missing accept; }; }\n",
+        "table inet probe { chain c { type filter hook input priority 0; meta ipsec missing accept; }; }\n",
       ),
       // Exactly the commands reconcile runs, so "ok" here means our plan works on this kernel.
       ip(...policyArgs("add", "192.0.2.1", "192.0.2.2", "out", 4789, 1)),

@@ -67,14 +67,14 @@ export function nftGuard(desired: DesiredHost): string | null {
     rules.push(
       `    ip saddr { ${
         v4.join(", ")
-      } } udp dport ${desired.vxlanPort} meta secpath missing counter drop`,
+      } } udp dport ${desired.vxlanPort} meta ipsec missing counter drop`,
     );
   }
   if (v6.length) {
     rules.push(
       `    ip6 saddr { ${
         v6.join(", ")
-      } } udp dport ${desired.vxlanPort} meta secpath missing counter drop`,
+      } } udp dport ${desired.vxlanPort} meta ipsec missing counter drop`,
     );
   }
   return [

@@ -277,3 +277,25 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the ESP guard the planner writes loads into nftables as one transaction",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const ns = `wvnft${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
+    await new Deno.Command("ip", { args: ["netns", "add", ns] }).output();
+    try {
+      const guard = planHost(encryptedDesired(), empty).filter((c) => c.kind === "nft");
+      strictEqual(guard.length, 1);
+      await applyChanges(guard, { netns: ns });
+      const observed = await observeHost({ netns: ns });
+      strictEqual(observed.nftTable !== null, true);
+      // Observed back, it is what the planner wants: no change on the next pass.
+      strictEqual(planHost(encryptedDesired(), observed).filter((c) => c.kind === "nft").length, 0);
+      await applyChanges(teardownPlan(observed), { netns: ns });
+      strictEqual((await observeHost({ netns: ns })).nftTable, null);
+    } finally {
+      await new Deno.Command("ip", { args: ["netns", "del", ns] }).output();
+    }
+  },
+});
