@@ -213,3 +213,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...opts,
+  name: "peers not in the config, or claiming a name from the wrong address, are refused",
+  async fn() {
+    const base = (nextPort += 50);
+    const lines: string[] = [];
+    const ups: string[] = [];
+    // a knows b at 127.0.0.2; every dial on loopback comes from 127.0.0.1.
+    const a = new PeerConnections({
+      localName: "a",
+      listenAddress: "127.0.0.1",
+      listenPort: base,
+      peers: [{ name: "b", address: "127.0.0.2", port: base + 1 }],
+      password: enc.encode("pw"),
+      logger: new Logger("a", "debug", "text", (l) => lines.push(l)),
+    });
+    a.addEventListener("session-up", (e) => ups.push((e as CustomEvent).detail.peer));
+    const impostors = ["b", "stranger"].map((name, i) =>
+      new PeerConnections({
+        localName: name,
+        listenAddress: "127.0.0.1",
+        listenPort: base + 2 + i,
+        peers: [{ name: "a", address: "127.0.0.1", port: base }],
+        password: enc.encode("pw"),
+        logger: new Logger(name, "error", "text", () => {}),
+        largerNameDialDelayMs: 0,
+      })
+    );
+    try {
+      a.start();
+      impostors.forEach((p) => p.start());
+      strictEqual(await until(() => a.status().drops["unknown-peer"] >= 2), true);
+      strictEqual(ups.length, 0);
+      strictEqual(
+        lines.some((l) =>
+          l.includes('refused "b" from 127.0.0.1') && l.includes("expected from 127.0.0.2")
+        ),
+        true,
+      );
+      strictEqual(
+        lines.some((l) =>
+          l.includes('refused "stranger" from 127.0.0.1: not a peer in weave.yaml')
+        ),
+        true,
+      );
+    } finally {
+      a.close();
+      impostors.forEach((p) => p.close());
+    }
+  },
+});
