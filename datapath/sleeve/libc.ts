@@ -32,6 +32,7 @@ export const TUNSETIFF = 0x400454can;
 export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 export const IFF_MULTI_QUEUE = 0x0100;
+export const IFF_VNET_HDR = 0x4000;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCK_DGRAM = 2;
@@ -69,7 +70,13 @@ export function openTap(name: string): number {
   if (fd < 0) throw new Error(`open /dev/net/tun: ${errnoText()}`);
   const ifr = new Uint8Array(40);
   ifr.set(new TextEncoder().encode(name));
-  new DataView(ifr.buffer).setUint16(16, IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE, true);
+  // IFF_VNET_HDR: every frame carries a virtio-net header, so received TCP segments can be
+  // written back as one GSO super-frame (see coalesce.ts).
+  new DataView(ifr.buffer).setUint16(
+    16,
+    IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE | IFF_VNET_HDR,
+    true,
+  );
   if (libc.ioctl(fd, TUNSETIFF, ifr) < 0) {
     const e = errnoText();
     libc.close(fd);
