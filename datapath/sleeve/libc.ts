@@ -11,6 +11,7 @@ const LIBC = Deno.dlopen("libc.so.6", {
   open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  ioctl_int: { name: "ioctl", parameters: ["i32", "u64", "u64"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
@@ -33,6 +34,10 @@ export const IFF_TAP = 0x0002;
 export const IFF_NO_PI = 0x1000;
 export const IFF_MULTI_QUEUE = 0x0100;
 export const IFF_VNET_HDR = 0x4000;
+export const TUNSETOFFLOAD = 0x400454d0n;
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCK_DGRAM = 2;
@@ -82,6 +87,10 @@ export function openTap(name: string): number {
     libc.close(fd);
     throw new Error(`attach to TAP ${name}: ${e}`);
   }
+  // We are the "NIC": the kernel may hand us unfinished checksums and 64 KB TCP super-frames,
+  // which the sleeve completes and segments (segment.ts). Far fewer reads and stack passes.
+  // Without it (old kernels) frames simply arrive ready-made.
+  libc.ioctl_int(fd, TUNSETOFFLOAD, BigInt(TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6));
   return fd;
 }
 

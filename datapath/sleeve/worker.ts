@@ -15,6 +15,7 @@ import { HEADER_BYTES, readHeader, TYPE_DATA, writeHeader, writeNonce } from "./
 import { ReplayWindow } from "./replay_window.ts";
 import { F, FIELDS, G, GLOBAL_SLOT } from "./counters.ts";
 import { Coalescer, VNET_HDR_BYTES } from "./coalesce.ts";
+import { completeChecksum, GSO_NONE, segmentTcp, VIRTIO_NET_HDR_F_NEEDS_CSUM } from "./segment.ts";
 
 /** A peer as the workers see it. */
 export interface WorkerPeer {
@@ -179,7 +180,7 @@ async function loop(): Promise<void> {
   let lastNets: Map<number, WorkerNetwork> | null = null;
   let lastYield = performance.now();
 
-  const sendTo = (rt: PeerRuntime, vni: number, len: number) => {
+  const sendTo = (rt: PeerRuntime, vni: number, src: Uint8Array, len: number) => {
     const s = rt.p.session!;
     const seq = ++rt.txSeq;
     writeHeader(out, vni, s.remoteIndex, seq);
@@ -187,7 +188,7 @@ async function loop(): Promise<void> {
     const n = rt.aead!.seal(
       nonce,
       out.subarray(0, HEADER_BYTES),
-      frame.subarray(0, len),
+      src.subarray(0, len),
       out.subarray(HEADER_BYTES),
     );
     const r = libc.sendto(
@@ -202,6 +203,26 @@ async function loop(): Promise<void> {
     else {
       count(rt.p.slot, F.txPackets);
       count(rt.p.slot, F.txBytes, len);
+    }
+  };
+
+  const seg = new Uint8Array(MAX_FRAME);
+  /** Sends one frame of network `net` to the peer that owns its MAC, or floods it. */
+  const forward = (net: WorkerNetwork, f: Uint8Array, len: number) => {
+    if (len > net.mtu + 18) {
+      counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
+      return;
+    }
+    const known = (f[0] & 1) === 1 ? undefined : macs.get(net.vni)?.get(mac48(f, 0));
+    if (known !== undefined) {
+      const rt = peers.get(known);
+      if (rt && rt.p.active && rt.aead && rt.members.has(net.vni)) {
+        sendTo(rt, net.vni, f, len);
+        return;
+      }
+    }
+    for (const rt of peers.values()) {
+      if (rt.p.active && rt.aead && rt.members.has(net.vni)) sendTo(rt, net.vni, f, len);
     }
   };
 
@@ -226,22 +247,19 @@ async function loop(): Promise<void> {
             if (rr < 0) break;
             const r = rr - VNET_HDR_BYTES;
             if (r < 14) continue;
-            if (r > net.mtu + 18) {
-              counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
+            const gsoType = raw[1];
+            if (gsoType !== GSO_NONE) {
+              // A TCP super-frame from the kernel's TSO: cut it into MTU-sized segments here.
+              const mss = raw[4] | (raw[5] << 8);
+              if (segmentTcp(frame, r, gsoType, mss, seg, (b, l) => forward(net, b, l)) < 0) {
+                counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
+              }
               continue;
             }
-            const dstMulticast = (frame[0] & 1) === 1;
-            const known = dstMulticast ? undefined : macs.get(net.vni)?.get(mac48(frame, 0));
-            if (known !== undefined) {
-              const rt = peers.get(known);
-              if (rt && rt.p.active && rt.aead && rt.members.has(net.vni)) {
-                sendTo(rt, net.vni, r);
-                continue;
-              }
+            if ((raw[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+              completeChecksum(frame, r, raw[6] | (raw[7] << 8), raw[8] | (raw[9] << 8));
             }
-            for (const rt of peers.values()) {
-              if (rt.p.active && rt.aead && rt.members.has(net.vni)) sendTo(rt, net.vni, r);
-            }
+            forward(net, frame, r);
           }
         }
       }

@@ -1,0 +1,105 @@
+/**
+ * Transmit-side offload for the sleeve. With TUNSETOFFLOAD (checksum + TSO) the kernel hands the
+ * TAP reader whole 64 KB TCP super-frames, and frames whose checksum it left to "the NIC"; here
+ * the sleeve is the NIC: it completes partial checksums and cuts super-frames into MSS-sized
+ * segments, each a normal frame of at most the overlay MTU.
+ *
+ * @module
+ */
+
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+export const GSO_NONE = 0;
+export const GSO_TCPV4 = 1;
+export const GSO_TCPV6 = 4;
+const GSO_ECN = 0x80;
+
+function sum16(buf: Uint8Array, off: number, len: number, acc = 0): number {
+  let s = acc;
+  const end = off + (len & ~1);
+  for (let i = off; i < end; i += 2) s += (buf[i] << 8) | buf[i + 1];
+  if (len & 1) s += buf[off + len - 1] << 8;
+  return s;
+}
+
+function fold(s: number): number {
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+/** Finishes a CHECKSUM_PARTIAL frame: the field already holds the pseudo-header sum. */
+export function completeChecksum(
+  f: Uint8Array,
+  len: number,
+  start: number,
+  offset: number,
+): boolean {
+  const at = start + offset;
+  if (start >= len || at + 2 > len) return false;
+  const c = ~fold(sum16(f, start, len - start)) & 0xffff;
+  f[at] = c >> 8;
+  f[at + 1] = c & 0xff;
+  return true;
+}
+
+/**
+ * Splits the TCP super-frame `f[0:len]` into segments of `mss` payload bytes, calling
+ * `emit(seg, segLen)` for each (the same `seg` buffer is reused). Returns the number of
+ * segments, or -1 for a frame it does not understand (the caller drops and counts it).
+ */
+export function segmentTcp(
+  f: Uint8Array,
+  len: number,
+  gsoType: number,
+  mss: number,
+  seg: Uint8Array,
+  emit: (seg: Uint8Array, segLen: number) => void,
+): number {
+  const type = gsoType & ~GSO_ECN;
+  const v4 = type === GSO_TCPV4;
+  if (!v4 && type !== GSO_TCPV6) return -1;
+  const ethType = (f[12] << 8) | f[13];
+  if (v4 ? ethType !== 0x0800 : ethType !== 0x86dd) return -1;
+  const ipOff = 14;
+  const ipHl = v4 ? (f[ipOff] & 0x0f) * 4 : 40;
+  if (!v4 && f[ipOff + 6] !== 6) return -1; // extension headers: not ours to parse
+  const tcpOff = ipOff + ipHl;
+  const tcpHl = (f[tcpOff + 12] >> 4) * 4;
+  const hdrLen = tcpOff + tcpHl;
+  if (mss <= 0 || tcpHl < 20 || hdrLen > len) return -1;
+  const total = len - hdrLen;
+  const v = new DataView(f.buffer, f.byteOffset, len);
+  const seq0 = v.getUint32(tcpOff + 4);
+  const id0 = v4 ? v.getUint16(ipOff + 4) : 0;
+  const flags0 = f[tcpOff + 13];
+  // Pseudo-header: addresses and protocol are the same for every segment.
+  const addrSum = v4 ? sum16(f, ipOff + 12, 8) : sum16(f, ipOff + 8, 32);
+  const sv = new DataView(seg.buffer, seg.byteOffset);
+  let n = 0;
+  for (let off = 0; off < total || (total === 0 && n === 0); off += mss) {
+    const chunk = Math.min(mss, total - off);
+    seg.set(f.subarray(0, hdrLen), 0);
+    seg.set(f.subarray(hdrLen + off, hdrLen + off + chunk), hdrLen);
+    const last = off + chunk >= total;
+    if (v4) {
+      sv.setUint16(ipOff + 2, ipHl + tcpHl + chunk);
+      sv.setUint16(ipOff + 4, (id0 + n) & 0xffff);
+      sv.setUint16(ipOff + 10, 0);
+      sv.setUint16(ipOff + 10, ~fold(sum16(seg, ipOff, ipHl)) & 0xffff);
+    } else {
+      sv.setUint16(ipOff + 4, tcpHl + chunk);
+    }
+    sv.setUint32(tcpOff + 4, (seq0 + off) >>> 0);
+    let flags = flags0;
+    if (!last) flags &= ~0x09; // FIN and PSH only on the last segment
+    if (n > 0) flags &= ~0x80; // CWR only on the first
+    seg[tcpOff + 13] = flags;
+    sv.setUint16(tcpOff + 16, 0);
+    const tcpLen = tcpHl + chunk;
+    const c = ~fold(sum16(seg, tcpOff, tcpLen, addrSum + 6 + tcpLen)) & 0xffff;
+    sv.setUint16(tcpOff + 16, c);
+    emit(seg, hdrLen + chunk);
+    n++;
+    if (total === 0) break;
+  }
+  return n;
+}
