@@ -20,6 +20,7 @@ const LIBC = Deno.dlopen("libc.so.6", {
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i32" },
   recvfrom: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"], result: "i32" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 });
@@ -49,6 +50,8 @@ export const SO_RCVBUF = 8;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
 export const POLLIN = 1;
+export const SOL_UDP = 17;
+export const UDP_SEGMENT = 103;
 export const EAGAIN = 11;
 export const EINTR = 4;
 
@@ -165,4 +168,38 @@ export function openUdp(address: string, port: number): number {
     throw new Error(`bind UDP ${address}:${port}: ${e}`);
   }
   return fd;
+}
+
+/**
+ * One sendmsg with UDP_SEGMENT: the kernel cuts `buf[0:len]` into datagrams of `segment` bytes
+ * (the last may be shorter) and sends them as one pass through the stack (UDP GSO).
+ */
+export class UdpGsoSender {
+  #msg = new Uint8Array(56);
+  #iov = new Uint8Array(16);
+  #ctl = new Uint8Array(24);
+  #mv = new DataView(this.#msg.buffer);
+  #iv = new DataView(this.#iov.buffer);
+  #cv = new DataView(this.#ctl.buffer);
+
+  constructor(private readonly fd: number, private readonly buf: Uint8Array) {
+    const ptr = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+    this.#iv.setBigUint64(0, ptr(buf), true);
+    this.#mv.setBigUint64(16, ptr(this.#iov), true);
+    this.#mv.setBigUint64(24, 1n, true);
+    this.#mv.setBigUint64(32, ptr(this.#ctl), true);
+    this.#mv.setBigUint64(40, 24n, true);
+    this.#cv.setBigUint64(0, 18n, true); // CMSG_LEN(sizeof(u16))
+    this.#cv.setInt32(8, SOL_UDP, true);
+    this.#cv.setInt32(12, UDP_SEGMENT, true);
+  }
+
+  /** Sends `len` bytes of the buffer to `sa` in datagrams of `segment` bytes; <0 on error. */
+  send(sa: Uint8Array, len: number, segment: number): number {
+    this.#mv.setBigUint64(0, BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(sa))), true);
+    this.#mv.setUint32(8, sa.length, true);
+    this.#iv.setBigUint64(8, BigInt(len), true);
+    this.#cv.setUint16(16, segment, true);
+    return libc.sendmsg(this.fd, this.#msg, 0);
+  }
 }
