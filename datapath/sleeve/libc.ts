@@ -21,6 +21,7 @@ const LIBC = Deno.dlopen("libc.so.6", {
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i32" },
   recvfrom: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"], result: "i32" },
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 });
@@ -52,6 +53,7 @@ export const SO_RCVBUFFORCE = 33;
 export const POLLIN = 1;
 export const SOL_UDP = 17;
 export const UDP_SEGMENT = 103;
+export const UDP_GRO = 104;
 export const EAGAIN = 11;
 export const EINTR = 4;
 
@@ -201,5 +203,58 @@ export class UdpGsoSender {
     this.#iv.setBigUint64(8, BigInt(len), true);
     this.#cv.setUint16(16, segment, true);
     return libc.sendmsg(this.fd, this.#msg, 0);
+  }
+}
+
+/** recvmsg with UDP_GRO: one call returns a run of same-sized datagrams and their size. */
+export class UdpGroReceiver {
+  #msg = new Uint8Array(56);
+  #iov = new Uint8Array(16);
+  #ctl = new Uint8Array(64);
+  #mv = new DataView(this.#msg.buffer);
+  #cv = new DataView(this.#ctl.buffer);
+
+  private constructor(
+    private readonly fd: number,
+    buf: Uint8Array,
+    private readonly sa: Uint8Array,
+  ) {
+    const ptr = (b: Uint8Array) => BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(b)));
+    const iv = new DataView(this.#iov.buffer);
+    iv.setBigUint64(0, ptr(buf), true);
+    iv.setBigUint64(8, BigInt(buf.length), true);
+    this.#mv.setBigUint64(0, ptr(sa), true);
+    this.#mv.setBigUint64(16, ptr(this.#iov), true);
+    this.#mv.setBigUint64(24, 1n, true);
+    this.#mv.setBigUint64(32, ptr(this.#ctl), true);
+  }
+
+  /** Turns UDP_GRO on for `fd`; null when the kernel does not have it (plain recvfrom then). */
+  static enable(fd: number, buf: Uint8Array, sa: Uint8Array): UdpGroReceiver | null {
+    const one = new Uint8Array(new Int32Array([1]).buffer);
+    if (libc.setsockopt(fd, SOL_UDP, UDP_GRO, one, 4) < 0) return null;
+    return new UdpGroReceiver(fd, buf, sa);
+  }
+
+  /** Receives into the buffer; `segment` is the datagram size (0: a single datagram). */
+  receive(): { len: number; segment: number } {
+    this.#mv.setUint32(8, this.sa.length, true);
+    this.#mv.setBigUint64(40, BigInt(this.#ctl.length), true);
+    const len = libc.recvmsg(this.fd, this.#msg, 0);
+    if (len < 0) return { len, segment: 0 };
+    let segment = 0;
+    const ctlLen = Number(this.#mv.getBigUint64(40, true));
+    for (let off = 0; off + 16 <= ctlLen;) {
+      const cl = Number(this.#cv.getBigUint64(off, true));
+      if (cl < 16) break;
+      if (
+        this.#cv.getInt32(off + 8, true) === SOL_UDP &&
+        this.#cv.getInt32(off + 12, true) === UDP_GRO
+      ) {
+        segment = this.#cv.getInt32(off + 16, true);
+      }
+      off += (cl + 7) & ~7;
+    }
+    return { len, segment };
   }
 }

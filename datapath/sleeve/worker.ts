@@ -9,7 +9,16 @@
 
 /// <reference lib="deno.worker" />
 
-import { EAGAIN, errno, libc, POLLIN, sockaddr, sockaddrKey, UdpGsoSender } from "./libc.ts";
+import {
+  EAGAIN,
+  errno,
+  libc,
+  POLLIN,
+  sockaddr,
+  sockaddrKey,
+  UdpGroReceiver,
+  UdpGsoSender,
+} from "./libc.ts";
 import { type Aead, type AeadBackend, type AeadName, createAead, TAG_BYTES } from "./aead.ts";
 import { HEADER_BYTES, readHeader, TYPE_DATA, writeHeader, writeNonce } from "./wire.ts";
 import { ReplayWindow } from "./replay_window.ts";
@@ -207,6 +216,8 @@ async function loop(): Promise<void> {
   };
 
   const seg = new Uint8Array(MAX_FRAME);
+  // UDP GRO: the kernel hands over runs of datagrams from one sender in one receive.
+  const grecv = role === "rx" ? UdpGroReceiver.enable(udpFd, out, sa) : null;
   // UDP GSO: the sealed datagrams of one super-frame to one peer leave in one sendmsg.
   const batch = new Uint8Array(65000);
   const gso = role === "tx" ? new UdpGsoSender(udpFd, batch) : null;
@@ -298,6 +309,71 @@ async function loop(): Promise<void> {
     }
   };
 
+  /** One received sleeve datagram `d[0:r]` from the address in `sa`. */
+  const processDatagram = (d: Uint8Array, r: number) => {
+    const rt = byAddress.get(sockaddrKey(sa));
+    if (!rt) {
+      counters[GLOBAL_SLOT * FIELDS + G.unknownPeer]++;
+      return;
+    }
+    const slot = rt.p.slot;
+    if (r < HEADER_BYTES + TAG_BYTES + 14) {
+      count(slot, F.truncated);
+      return;
+    }
+    const h = readHeader(d);
+    if (h.type !== TYPE_DATA) {
+      counters[GLOBAL_SLOT * FIELDS + G.badType]++;
+      return;
+    }
+    const s = rt.p.session;
+    if (!s || !rt.aead || h.index !== s.localIndex) {
+      count(slot, F.noSession);
+      return;
+    }
+    if (!rt.window.check(h.seq)) {
+      count(slot, F.replay);
+      return;
+    }
+    writeNonce(nonce, 1 - s.txDirection, h.seq);
+    const n = rt.aead.open(
+      nonce,
+      d.subarray(0, HEADER_BYTES),
+      d.subarray(HEADER_BYTES, r),
+      frame,
+    );
+    if (n < 0) {
+      count(slot, F.auth);
+      return;
+    }
+    rt.window.commit(h.seq);
+    const net = networks.get(h.vni);
+    if (!net) {
+      count(slot, F.unknownNetwork);
+      return;
+    }
+    if (!rt.members.has(h.vni)) {
+      count(slot, F.notMember);
+      return;
+    }
+    if (n > net.mtu + 18) {
+      count(slot, F.oversize);
+      return;
+    }
+    coalescer.add(net.fd, frame, n);
+    count(slot, F.rxPackets);
+    count(slot, F.rxBytes, n);
+    if ((frame[6] & 1) === 0 && port) {
+      const mac = mac48(frame, 6);
+      const k = `${h.vni}/${mac}`;
+      if (told.get(k) !== slot) {
+        told.set(k, slot);
+        if (told.size > 16384) told.delete(told.keys().next().value!);
+        port.postMessage({ vni: h.vni, mac, slot });
+      }
+    }
+  };
+
   while (running) {
     if (role === "tx") {
       if (lastNets !== networks) {
@@ -345,75 +421,22 @@ async function loop(): Promise<void> {
       v.setInt16(4, POLLIN, true);
       const ready = libc.poll(pfd, 1n, 20);
       if (ready > 0) {
-        for (let i = 0; i < 128; i++) {
-          saLen[0] = 28;
-          const r = Number(
-            libc.recvfrom(udpFd, out, out.length as unknown as bigint, 0, sa, saLenBuf),
-          );
-          if (r < 0) {
-            if (errno() !== EAGAIN) counters[GLOBAL_SLOT * FIELDS + G.truncated] += 0;
-            break;
+        for (let i = 0; i < 64; i++) {
+          const got = grecv ? grecv.receive() : null;
+          let r: number, segSize: number;
+          if (got) {
+            if (got.len < 0) break;
+            r = got.len;
+            segSize = got.segment || got.len;
+          } else {
+            saLen[0] = 28;
+            r = libc.recvfrom(udpFd, out, out.length as unknown as bigint, 0, sa, saLenBuf);
+            if (r < 0) break;
+            segSize = r;
           }
-          const rt = byAddress.get(sockaddrKey(sa));
-          if (!rt) {
-            counters[GLOBAL_SLOT * FIELDS + G.unknownPeer]++;
-            continue;
-          }
-          const slot = rt.p.slot;
-          if (r < HEADER_BYTES + TAG_BYTES + 14) {
-            count(slot, F.truncated);
-            continue;
-          }
-          const h = readHeader(out);
-          if (h.type !== TYPE_DATA) {
-            counters[GLOBAL_SLOT * FIELDS + G.badType]++;
-            continue;
-          }
-          const s = rt.p.session;
-          if (!s || !rt.aead || h.index !== s.localIndex) {
-            count(slot, F.noSession);
-            continue;
-          }
-          if (!rt.window.check(h.seq)) {
-            count(slot, F.replay);
-            continue;
-          }
-          writeNonce(nonce, 1 - s.txDirection, h.seq);
-          const n = rt.aead.open(
-            nonce,
-            out.subarray(0, HEADER_BYTES),
-            out.subarray(HEADER_BYTES, r),
-            frame,
-          );
-          if (n < 0) {
-            count(slot, F.auth);
-            continue;
-          }
-          rt.window.commit(h.seq);
-          const net = networks.get(h.vni);
-          if (!net) {
-            count(slot, F.unknownNetwork);
-            continue;
-          }
-          if (!rt.members.has(h.vni)) {
-            count(slot, F.notMember);
-            continue;
-          }
-          if (n > net.mtu + 18) {
-            count(slot, F.oversize);
-            continue;
-          }
-          coalescer.add(net.fd, frame, n);
-          count(slot, F.rxPackets);
-          count(slot, F.rxBytes, n);
-          if ((frame[6] & 1) === 0 && port) {
-            const mac = mac48(frame, 6);
-            const k = `${h.vni}/${mac}`;
-            if (told.get(k) !== slot) {
-              told.set(k, slot);
-              if (told.size > 16384) told.delete(told.keys().next().value!);
-              port.postMessage({ vni: h.vni, mac, slot });
-            }
+          // With UDP_GRO one receive may hold many datagrams of segSize bytes, back to back.
+          for (let off = 0; off < r; off += segSize) {
+            processDatagram(out.subarray(off), Math.min(segSize, r - off));
           }
         }
         // End of the batch: nothing waits behind a partial run.
