@@ -8,7 +8,7 @@ Deno.test("text and JSON log lines: one line per event, fields kept, level filte
   text.warn("session down", { peer: "edge-2", reason: "no message for 7000 ms" });
   strictEqual(lines.length, 1);
   strictEqual(
-    /^\S+Z warn  agent: session down peer=edge-2 reason="no message for 7000 ms"$/.test(lines[0]),
+    /^\S+Z warn {2}agent: session down peer=edge-2 reason="no message for 7000 ms"$/.test(lines[0]),
     true,
     lines[0],
   );

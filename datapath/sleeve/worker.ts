@@ -9,16 +9,7 @@
 
 /// <reference lib="deno.worker" />
 
-import {
-  EAGAIN,
-  errno,
-  libc,
-  POLLIN,
-  sockaddr,
-  sockaddrKey,
-  UdpGroReceiver,
-  UdpGsoSender,
-} from "./libc.ts";
+import { libc, POLLIN, sockaddr, sockaddrKey, UdpGroReceiver, UdpGsoSender } from "./libc.ts";
 import { type Aead, type AeadBackend, type AeadName, createAead, TAG_BYTES } from "./aead.ts";
 import { HEADER_BYTES, readHeader, TYPE_DATA, writeHeader, writeNonce } from "./wire.ts";
 import { ReplayWindow } from "./replay_window.ts";
