@@ -11,7 +11,7 @@
 
 import { libc, POLLIN, sockaddr, sockaddrKey, UdpGroReceiver, UdpGsoSender } from "./libc.ts";
 import { type Aead, type AeadBackend, type AeadName, createAead, TAG_BYTES } from "./aead.ts";
-import { HEADER_BYTES, readHeader, TYPE_DATA, writeHeader, writeNonce } from "./wire.ts";
+import { HEADER_BYTES, MAX_SEQ, readHeader, TYPE_DATA, writeHeader, writeNonce } from "./wire.ts";
 import { ReplayWindow } from "./replay_window.ts";
 import { F, FIELDS, G, GLOBAL_SLOT } from "./counters.ts";
 import { Coalescer, VNET_HDR_BYTES } from "./coalesce.ts";
@@ -61,7 +61,9 @@ interface PeerRuntime {
   sa: Uint8Array;
   aead: Aead | null;
   sessionIndex: number;
-  txSeq: bigint;
+  txSeq: number;
+  /** rx: the source MAC last reported to tx (per VNI), so learning costs nothing per packet. */
+  learned: Map<number, number>;
   window: ReplayWindow;
 }
 
@@ -103,7 +105,8 @@ function upsert(p: WorkerPeer): void {
     sa: sockaddr(p.address, p.port),
     aead,
     sessionIndex: p.session?.localIndex ?? 0,
-    txSeq: sameSession ? old!.txSeq : 0n,
+    txSeq: sameSession ? old!.txSeq : 0,
+    learned: sameSession ? old!.learned : new Map(),
     window: sameSession ? old!.window : new ReplayWindow(),
   };
   peers.set(p.slot, rt);
@@ -182,6 +185,7 @@ async function loop(): Promise<void> {
 
   const sendTo = (rt: PeerRuntime, vni: number, src: Uint8Array, len: number) => {
     const s = rt.p.session!;
+    if (rt.txSeq >= MAX_SEQ) return; // exhausted: only a new session (new key) may send
     const seq = ++rt.txSeq;
     writeHeader(out, vni, s.remoteIndex, seq);
     writeNonce(nonce, s.txDirection, seq);
@@ -253,6 +257,7 @@ async function loop(): Promise<void> {
       (batchCount > 0 && batchLen % batchSize !== 0) || batchCount >= 64
     ) flushBatch();
     const s = rt.p.session!;
+    if (rt.txSeq >= MAX_SEQ) return;
     const seq = ++rt.txSeq;
     const at = batch.subarray(batchLen);
     writeHeader(at, vni, s.remoteIndex, seq);
@@ -356,11 +361,14 @@ async function loop(): Promise<void> {
     count(slot, F.rxBytes, n);
     if ((frame[6] & 1) === 0 && port) {
       const mac = mac48(frame, 6);
-      const k = `${h.vni}/${mac}`;
-      if (told.get(k) !== slot) {
-        told.set(k, slot);
-        if (told.size > 16384) told.delete(told.keys().next().value!);
-        port.postMessage({ vni: h.vni, mac, slot });
+      if (rt.learned.get(h.vni) !== mac) {
+        rt.learned.set(h.vni, mac);
+        const k = `${h.vni}/${mac}`;
+        if (told.get(k) !== slot) {
+          told.set(k, slot);
+          if (told.size > 16384) told.delete(told.keys().next().value!);
+          port.postMessage({ vni: h.vni, mac, slot });
+        }
       }
     }
   };

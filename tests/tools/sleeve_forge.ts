@@ -25,7 +25,7 @@ const keys = deriveSleeveKeys({
 const frame = new Uint8Array(Number(size) - 32).fill(0xee);
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 for (let i = 0; i < Number(count); i++) {
-  const seq = (1n << 40n) + BigInt(i);
+  const seq = 2 ** 40 + i;
   const header = new Uint8Array(16);
   writeHeader(header, Number(vni), Number(index), seq);
   const nonce = new Uint8Array(12);
