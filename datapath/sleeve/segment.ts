@@ -13,16 +13,26 @@ export const GSO_TCPV4 = 1;
 export const GSO_TCPV6 = 4;
 const GSO_ECN = 0x80;
 
+/**
+ * One's-complement sum of `buf[off:off+len]` as 16-bit big-endian words, added to `acc`,
+ * unfolded. It adds 32-bit words (RFC 1071's deferred carries: 2^16 ≡ 1 modulo 2^16 − 1), half
+ * the loop of a 16-bit sum; a JS number holds the carries exactly for any frame.
+ */
 function sum16(buf: Uint8Array, off: number, len: number, acc = 0): number {
+  const v = new DataView(buf.buffer, buf.byteOffset + off, len);
   let s = acc;
-  const end = off + (len & ~1);
-  for (let i = off; i < end; i += 2) s += (buf[i] << 8) | buf[i + 1];
-  if (len & 1) s += buf[off + len - 1] << 8;
+  let i = 0;
+  for (; i + 4 <= len; i += 4) s += v.getUint32(i);
+  if (i + 2 <= len) {
+    s += v.getUint16(i);
+    i += 2;
+  }
+  if (i < len) s += buf[off + i] << 8;
   return s;
 }
 
 function fold(s: number): number {
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
   return s;
 }
 
