@@ -183,22 +183,39 @@ async function loop(): Promise<void> {
   let lastNets: Map<number, WorkerNetwork> | null = null;
   let lastYield = performance.now();
 
-  const sendTo = (rt: PeerRuntime, vni: number, src: Uint8Array, len: number) => {
+  /**
+   * Seals frame `src[0:len]` for `rt` into `dst` (header + ciphertext + tag) under the next
+   * sequence number; returns the datagram's length, or -1 once the session's sequence numbers
+   * are exhausted (only a new session, with a new key, may send then).
+   */
+  const sealInto = (
+    rt: PeerRuntime,
+    vni: number,
+    src: Uint8Array,
+    len: number,
+    dst: Uint8Array,
+  ) => {
     const s = rt.p.session!;
-    if (rt.txSeq >= MAX_SEQ) return; // exhausted: only a new session (new key) may send
+    if (rt.txSeq >= MAX_SEQ) return -1;
     const seq = ++rt.txSeq;
-    writeHeader(out, vni, s.remoteIndex, seq);
+    writeHeader(dst, vni, s.remoteIndex, seq);
     writeNonce(nonce, s.txDirection, seq);
-    const n = rt.aead!.seal(
-      nonce,
-      out.subarray(0, HEADER_BYTES),
-      src.subarray(0, len),
-      out.subarray(HEADER_BYTES),
-    );
+    return HEADER_BYTES +
+      rt.aead!.seal(
+        nonce,
+        dst.subarray(0, HEADER_BYTES),
+        src.subarray(0, len),
+        dst.subarray(HEADER_BYTES),
+      );
+  };
+
+  const sendTo = (rt: PeerRuntime, vni: number, src: Uint8Array, len: number) => {
+    const n = sealInto(rt, vni, src, len, out);
+    if (n < 0) return;
     const r = libc.sendto(
       udpFd,
       out,
-      (HEADER_BYTES + n) as unknown as bigint,
+      n as unknown as bigint,
       0,
       rt.sa,
       rt.sa.length,
@@ -256,21 +273,11 @@ async function loop(): Promise<void> {
       batchPeer !== rt || (batchCount > 0 && size > batchSize) || batchLen + size > batch.length ||
       (batchCount > 0 && batchLen % batchSize !== 0) || batchCount >= 64
     ) flushBatch();
-    const s = rt.p.session!;
-    if (rt.txSeq >= MAX_SEQ) return;
-    const seq = ++rt.txSeq;
-    const at = batch.subarray(batchLen);
-    writeHeader(at, vni, s.remoteIndex, seq);
-    writeNonce(nonce, s.txDirection, seq);
-    const n = rt.aead!.seal(
-      nonce,
-      at.subarray(0, HEADER_BYTES),
-      f.subarray(0, len),
-      at.subarray(HEADER_BYTES),
-    );
-    if (batchCount === 0) batchSize = HEADER_BYTES + n;
+    const n = sealInto(rt, vni, f, len, batch.subarray(batchLen));
+    if (n < 0) return;
+    if (batchCount === 0) batchSize = n;
     batchPeer = rt;
-    batchLen += HEADER_BYTES + n;
+    batchLen += n;
     batchCount++;
     batchBytes += len;
   };
