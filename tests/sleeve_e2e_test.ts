@@ -10,6 +10,8 @@ import type { AgentStatus } from "../agent/agent.ts";
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const PASSWORD = "correct horse battery staple, but longer 7731";
 const root = Deno.uid() === 0;
+/** Lab tests need root and leave agent processes' ops to the lab's teardown. */
+const labTest = { ignore: !root, sanitizeOps: false, sanitizeResources: false };
 
 /** A payload whose every 64 bytes carry a marker: any clear-text leak shows in a capture. */
 function markedPayload(bytes: number): Uint8Array {
@@ -56,9 +58,7 @@ function drops(s: AgentStatus, peer: string): Record<string, number> {
 Deno.test({
   name:
     "sleeve e2e: two hosts with a password: ping, TCP bytes match, nothing in clear on the wire",
-  ignore: !root,
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...labTest,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -96,9 +96,7 @@ Deno.test({
 
 Deno.test({
   name: "sleeve e2e: three hosts, full mesh, each pair carries a TCP transfer",
-  ignore: !root,
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...labTest,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -114,9 +112,7 @@ Deno.test({
 
 Deno.test({
   name: "sleeve e2e: a replayed datagram and a forged one are dropped and counted",
-  ignore: !root,
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...labTest,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -162,9 +158,7 @@ Deno.test({
 
 Deno.test({
   name: "sleeve e2e: a datagram sealed under another password is dropped and counted as auth",
-  ignore: !root,
-  sanitizeOps: false,
-  sanitizeResources: false,
+  ...labTest,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");

@@ -537,27 +537,17 @@ export function teardownPlan(observed: ObservedHost): Change[] {
       });
     }
   }
-  // Links before SAs: nothing may send VXLAN in clear once policies are gone.
-  for (const l of observed.links) {
-    if (isOwnedLink(l.name) && l.kind === "vxlan") {
-      out.unshift({
-        kind: "link",
-        description: `remove ${l.name}`,
-        tool: "ip",
-        args: ["link", "del", "dev", l.name],
-      });
-    }
-  }
-  for (const l of observed.links) {
-    if (isOwnedLink(l.name) && l.kind !== "vxlan") {
-      out.push({
-        kind: "link",
-        description: `remove ${l.name}`,
-        tool: "ip",
-        args: ["link", "del", "dev", l.name],
-      });
-    }
-  }
+  // VXLAN links go first, before the policies: nothing may send VXLAN in clear once policies
+  // are gone. Then the other links, then the SAs.
+  const linkDel = (name: string): Change => ({
+    kind: "link",
+    description: `remove ${name}`,
+    tool: "ip",
+    args: ["link", "del", "dev", name],
+  });
+  const owned = observed.links.filter((l) => isOwnedLink(l.name));
+  out.unshift(...owned.filter((l) => l.kind === "vxlan").map((l) => linkDel(l.name)));
+  out.push(...owned.filter((l) => l.kind !== "vxlan").map((l) => linkDel(l.name)));
   for (const s of observed.sas) {
     if (ownsReqid(s.reqid)) {
       out.push({
