@@ -1,85 +1,84 @@
 /**
- * One TCP control connection per pair of peers: dial and accept, handshake with ephemeral
- * X25519 keys and key confirmation, sealed length-framed JSON messages, heartbeats with RTT,
- * reconnect with backoff and jitter, and a deterministic tie-break so a pair ends up with one
- * session even when both sides dial at once.
+ * The connection manager of the control plane: one authenticated session per pair of peers.
  *
- * Wire format, both sides, in this order:
- *   header   "weave-agent\0" ‖ u8 min version ‖ u8 max version                     (14 bytes)
- *   hello    u8 name length ‖ name ‖ X25519 public key (32) ‖ nonce (32)
- *   confirm  u8 1 ‖ HMAC (32)   — or u8 2 ("your confirmation did not verify")
- *   then     u32 length ‖ ChaCha20-Poly1305(JSON), nonce = u32 polarity ‖ u64 sequence
+ * It listens, and dials every configured peer; each TCP connection runs the handshake of
+ * `handshake.ts`. When both sides dial at once, the side with the lexicographically smaller
+ * name decides which confirmed connection becomes the session (the first to complete there)
+ * and tells the other side with a sealed "keep" or "duplicate", so both ends agree without
+ * flapping. Heartbeats measure RTT and detect silent peers; lost sessions are redialled with
+ * exponential backoff and jitter. Bad input is dropped, counted by reason and logged at a
+ * bounded rate.
+ *
+ * Events (CustomEvent detail):
+ * - `session-up`   `{peer, secrets: SessionSecrets, remoteAddress}`
+ * - `session-down` `{peer, reason}`
+ * - `message`      `{peer, msg}` (every message except the heartbeats handled here)
+ * - `auth-failed`  `{peer, address}`
  *
  * @module
  */
 
-import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
-import { sha256 } from "@noble/hashes/sha2.js";
+import {
+  agreeOnSession,
+  PROTOCOL_MAX_VERSION,
+  PROTOCOL_MIN_VERSION,
+  runHandshake,
+  type VersionRange,
+} from "./handshake.ts";
+import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
 import type { Logger } from "./log.ts";
 import { RateLimitedLog } from "./log.ts";
-import {
-  confirmationMac,
-  deriveControlKeys,
-  deriveSharedSecret,
-  type Direction,
-  equalBytes,
-  generateEphemeral,
-  sessionKeyFromShared,
-  type SessionSecrets,
-} from "./session_keys.ts";
+import { canonicalAddress } from "./peer_address.ts";
+import { type ControlMessage, type SecureChannel, TAG_BYTES } from "./secure_channel.ts";
+import type { SessionSecrets } from "./session_keys.ts";
+import { type ByteStream, DenoConnStream, dialTcp } from "./tcp_stream.ts";
+import { DROP_REASONS, type DropReason, WireError } from "./wire_error.ts";
 
-export const PROTOCOL_MAGIC = new TextEncoder().encode("weave-agent\0");
-export const PROTOCOL_MIN = 1;
-export const PROTOCOL_MAX = 1;
-const HEADER_BYTES = PROTOCOL_MAGIC.length + 2;
-const MAX_FRAME = 64 * 1024;
-const MAX_NAME = 63;
-const MAX_PENDING = 64;
-const CONFIRM_OK = 1;
-const CONFIRM_FAILED = 2;
+export type { DropReason } from "./wire_error.ts";
 
-/** A peer this box may talk to. */
+/** A peer this box may talk to (from weave.yaml). */
 export interface PeerEndpoint {
   name: string;
   address: string;
   port: number;
 }
 
-/** Options of PeerConnections. */
+/** Construction options of PeerConnections. */
 export interface PeerConnectionsOptions {
   localName: string;
+  /** Address to listen on; also the source address of our dials unless it is a wildcard. */
   listenAddress: string;
   listenPort: number;
   peers: PeerEndpoint[];
+  /** Null: sessions are unauthenticated (the caller warns). */
   password: Uint8Array | null;
   logger: Logger;
+  /** Heartbeat period (default 2000 ms). */
   heartbeatMs?: number;
+  /** A session with nothing received for this long is down (default 7000 ms). */
   deadAfterMs?: number;
+  /** Connect plus handshake must finish within this (default 5000 ms). */
   handshakeTimeoutMs?: number;
+  /** First reconnect delay (default 250 ms); doubles per failed attempt. */
   backoffBaseMs?: number;
+  /** Reconnect delay cap (default 10 000 ms). */
   backoffMaxMs?: number;
   /**
-   * Protocol versions this side speaks; default PROTOCOL_MIN..PROTOCOL_MAX. Only a future
-   * release (or a test of the negotiation) sets it.
+   * The side with the larger name waits this long (plus up to as much jitter) before dialling,
+   * so usually only the deciding side's connection is made (default 300 ms; 0 dials at once).
    */
-  versions?: { min: number; max: number };
-  /** Delay before the side with the larger name dials first; default 1–1.5 s. */
-  largerNameDialDelayMs?: number;
+  deferDialMs?: number;
+  /** Accepted, unauthenticated connections at once: in total (default 64), per source (8). */
+  maxPendingHandshakes?: number;
+  maxPendingPerSource?: number;
+  /** Bytes of queued outgoing frames after which a session is ended (default 1 MiB). */
+  maxQueuedBytes?: number;
+  /** Protocol versions spoken (default: this build's); tests pretend to be other builds. */
+  versions?: VersionRange;
 }
 
-/** Why bad input was dropped. */
-export type DropReason =
-  | "bad-header"
-  | "bad-version"
-  | "truncated"
-  | "timeout"
-  | "oversize"
-  | "unknown-peer"
-  | "auth"
-  | "garbage"
-  | "too-many-pending";
-
-type PeerStateName =
+/** Where a peer stands. */
+export type PeerStateName =
   | "connecting"
   | "handshaking"
   | "up"
@@ -87,118 +86,99 @@ type PeerStateName =
   | "auth-failed"
   | "version-mismatch";
 
+/** Message and byte counters of one peer, summed over its sessions. */
+export interface PeerCounters {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One peer in `status()`. */
+export interface PeerStatus {
+  state: PeerStateName;
+  /** `address:port` from the config. */
+  address: string;
+  /** When the state last changed (ms since the epoch). */
+  since: number;
+  sinceSeconds: number;
+  /** Seconds since the current session's handshake; null without a session. */
+  handshakeAgeSeconds: number | null;
+  /** Last heartbeat round trip; null before the first. */
+  rttMs: number | null;
+  sessionId: number | null;
+  authenticated: boolean | null;
+  counters: PeerCounters;
+  lastError: string | null;
+}
+
+/** What `status()` returns. */
+export interface PeerConnectionsStatus {
+  peers: Record<string, PeerStatus>;
+  /** Bad input dropped, by reason. */
+  drops: Record<DropReason, number>;
+  /** Accepted connections still handshaking. */
+  pendingHandshakes: number;
+  /** Confirmed connections closed because the pair already had a session (simultaneous dial). */
+  duplicatesClosed: number;
+}
+
 interface Session {
-  conn: Deno.TcpConn;
+  stream: ByteStream;
+  reader: FrameReader;
+  channel: SecureChannel;
   secrets: SessionSecrets;
-  dialer: string;
-  sendKey: Uint8Array;
-  recvKey: Uint8Array;
-  sendPolarity: number;
-  recvPolarity: number;
-  sendSeq: bigint;
-  recvSeq: bigint;
+  establishedAt: number;
   lastRx: number;
   closed: boolean;
-  /** The handshake's reader: it may already hold the first sealed frames. */
-  reader: Reader;
-  /** Serialises writes so frames never interleave. */
+  /** Writes in order; frames never interleave. */
   queue: Promise<void>;
+  queuedBytes: number;
 }
 
 interface PeerRecord {
   endpoint: PeerEndpoint;
+  canonical: string;
   state: PeerStateName;
   since: number;
   session: Session | null;
-  sessionSince: number | null;
   rttMs: number | null;
   lastError: string | null;
   attempts: number;
   dialTimer: ReturnType<typeof setTimeout> | null;
   dialing: boolean;
-  counters: { messagesIn: number; messagesOut: number; bytesIn: number; bytesOut: number };
-}
-
-class ProtocolError extends Error {
-  constructor(readonly reason: DropReason, message: string) {
-    super(message);
-  }
-}
-
-/** Buffered, bounded reads with a deadline. */
-class Reader {
-  #buf = new Uint8Array(0);
-  constructor(private readonly conn: Deno.Conn) {}
-
-  async exact(n: number, deadline: number): Promise<Uint8Array> {
-    while (this.#buf.length < n) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new ProtocolError("timeout", "timed out");
-      const chunk = new Uint8Array(Math.max(4096, n - this.#buf.length));
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const got = await Promise.race([
-        this.conn.read(chunk),
-        new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), left)),
-      ]).finally(() => clearTimeout(timer));
-      if (got === "timeout") throw new ProtocolError("timeout", "timed out");
-      if (got === null) throw new ProtocolError("truncated", "connection closed");
-      const next = new Uint8Array(this.#buf.length + got);
-      next.set(this.#buf);
-      next.set(chunk.subarray(0, got), this.#buf.length);
-      this.#buf = next;
-    }
-    const out = this.#buf.slice(0, n);
-    this.#buf = this.#buf.slice(n);
-    return out;
-  }
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
-
-function nonceFor(polarity: number, seq: bigint): Uint8Array {
-  const n = new Uint8Array(12);
-  const v = new DataView(n.buffer);
-  v.setUint32(0, polarity);
-  v.setBigUint64(4, seq);
-  return n;
+  /** Accepted connections that named this peer in their HELLO and are still handshaking. */
+  inbound: number;
+  /** The last dial was put off because the peer was connecting to us. */
+  deferred: boolean;
+  removed: boolean;
+  counters: PeerCounters;
 }
 
 let nextSessionId = 1;
 
-/** The control plane's connection manager. Events: session-up, session-down, message, auth-failed. */
+const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]"]);
+
+/** The control plane's connection manager. See the module doc for its events. */
 export class PeerConnections extends EventTarget {
-  #peers = new Map<string, PeerRecord>();
-  #listener: Deno.TcpListener | null = null;
-  #pending = 0;
-  #closed = false;
-  #heartbeat: ReturnType<typeof setInterval> | null = null;
-  #log: Logger;
-  #limited: RateLimitedLog;
-  readonly drops: Record<DropReason, number> = {
-    "bad-header": 0,
-    "bad-version": 0,
-    truncated: 0,
-    timeout: 0,
-    oversize: 0,
-    "unknown-peer": 0,
-    auth: 0,
-    garbage: 0,
-    "too-many-pending": 0,
-  };
   readonly #o: Required<PeerConnectionsOptions>;
+  readonly #log: Logger;
+  readonly #limited: RateLimitedLog;
+  #peers = new Map<string, PeerRecord>();
+  #byAddress = new Map<string, Set<string>>();
+  #listener: Deno.TcpListener | null = null;
+  #heartbeat: ReturnType<typeof setInterval> | null = null;
+  #streams = new Set<ByteStream>();
+  #tasks = new Set<Promise<unknown>>();
+  #pending = 0;
+  #pendingBySource = new Map<string, number>();
+  #duplicates = 0;
+  #closed = false;
+  readonly #abort = new AbortController();
+  readonly #drops = Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<
+    DropReason,
+    number
+  >;
 
   constructor(opts: PeerConnectionsOptions) {
     super();
@@ -208,8 +188,11 @@ export class PeerConnections extends EventTarget {
       handshakeTimeoutMs: 5000,
       backoffBaseMs: 250,
       backoffMaxMs: 10_000,
-      versions: { min: PROTOCOL_MIN, max: PROTOCOL_MAX },
-      largerNameDialDelayMs: 1000,
+      deferDialMs: 300,
+      maxPendingHandshakes: 64,
+      maxPendingPerSource: 8,
+      maxQueuedBytes: 1 << 20,
+      versions: { min: PROTOCOL_MIN_VERSION, max: PROTOCOL_MAX_VERSION },
       ...opts,
     };
     this.#log = opts.logger;
@@ -217,38 +200,22 @@ export class PeerConnections extends EventTarget {
     for (const p of opts.peers) this.#addPeer(p);
   }
 
-  /** Starts listening and dialling. */
+  /** The address and port actually listened on (port 0 picks one). */
+  get listenAddr(): Deno.NetAddr | null {
+    return this.#listener ? this.#listener.addr as Deno.NetAddr : null;
+  }
+
+  /** Starts listening and dialling. Throws if the listen address is unavailable. */
   start(): void {
+    if (this.#closed || this.#listener) return;
     this.#listener = Deno.listen({
       hostname: this.#o.listenAddress,
       port: this.#o.listenPort,
       transport: "tcp",
     });
-    this.#accept(this.#listener);
-    for (const p of this.#peers.values()) this.#scheduleDial(p, this.#initialDelay(p));
+    this.#track(this.#acceptLoop(this.#listener));
+    for (const rec of this.#peers.values()) this.#scheduleDial(rec, this.#firstDelay(rec));
     this.#heartbeat = setInterval(() => this.#beat(), this.#o.heartbeatMs);
-  }
-
-  /** The side with the larger name waits a moment so that usually only one side dials. */
-  #initialDelay(p: PeerRecord): number {
-    const d = this.#o.largerNameDialDelayMs;
-    return this.#o.localName < p.endpoint.name ? 0 : d + Math.random() * d / 2;
-  }
-
-  #addPeer(endpoint: PeerEndpoint): void {
-    this.#peers.set(endpoint.name, {
-      endpoint,
-      state: "connecting",
-      since: Date.now(),
-      session: null,
-      sessionSince: null,
-      rttMs: null,
-      lastError: null,
-      attempts: 0,
-      dialTimer: null,
-      dialing: false,
-      counters: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
-    });
   }
 
   /** Replaces the set of peers (config reload): removed or moved peers are disconnected. */
@@ -256,344 +223,517 @@ export class PeerConnections extends EventTarget {
     const next = new Map(list.map((p) => [p.name, p]));
     for (const [name, rec] of this.#peers) {
       const n = next.get(name);
-      if (!n || n.address !== rec.endpoint.address || n.port !== rec.endpoint.port) {
-        if (rec.dialTimer) clearTimeout(rec.dialTimer);
-        this.#endSession(rec, "peer removed or moved by config reload");
-        this.#peers.delete(name);
-      }
+      if (n && n.address === rec.endpoint.address && n.port === rec.endpoint.port) continue;
+      rec.removed = true;
+      if (rec.dialTimer) clearTimeout(rec.dialTimer);
+      rec.dialTimer = null;
+      this.#endSession(rec, n ? "peer moved by config reload" : "peer removed by config reload");
+      this.#peers.delete(name);
+      this.#byAddress.get(rec.canonical)?.delete(name);
     }
     for (const p of list) {
-      if (!this.#peers.has(p.name)) {
-        this.#addPeer(p);
-        if (this.#listener) {
-          this.#scheduleDial(
-            this.#peers.get(p.name)!,
-            this.#initialDelay(this.#peers.get(p.name)!),
-          );
-        }
-      }
+      if (this.#peers.has(p.name)) continue;
+      const rec = this.#addPeer(p);
+      if (this.#listener) this.#scheduleDial(rec, this.#firstDelay(rec));
     }
   }
 
-  #drop(reason: DropReason, key: string, msg: string, fields: Record<string, unknown> = {}): void {
-    this.drops[reason]++;
-    this.#limited.log("warn", `${reason}:${key}`, msg, { reason, ...fields });
+  /** Sends a sealed message on the peer's current session; false when there is none. */
+  send(peer: string, msg: ControlMessage | Record<string, unknown>): boolean {
+    const rec = this.#peers.get(peer);
+    if (!rec?.session || typeof msg.type !== "string") return false;
+    return this.#sendOn(rec, rec.session, msg as ControlMessage);
   }
 
-  async #accept(listener: Deno.TcpListener): Promise<void> {
-    try {
-      for await (const conn of listener) {
-        if (this.#pending >= MAX_PENDING) {
-          this.#drop(
-            "too-many-pending",
-            "accept",
-            "too many unauthenticated connections; refusing",
-          );
-          conn.close();
-          continue;
-        }
-        this.#handshake(conn, null).catch(() => {});
-      }
-    } catch (e) {
-      if (!this.#closed) this.#log.error("control listener failed", { error: `${e}` });
+  /** Per-peer state and counters, and dropped bad input by reason. */
+  status(): PeerConnectionsStatus {
+    const now = Date.now();
+    const peers: Record<string, PeerStatus> = {};
+    for (const [name, r] of this.#peers) {
+      peers[name] = {
+        state: r.state,
+        address: `${r.endpoint.address}:${r.endpoint.port}`,
+        since: r.since,
+        sinceSeconds: Math.round((now - r.since) / 1000),
+        handshakeAgeSeconds: r.session ? Math.round((now - r.session.establishedAt) / 1000) : null,
+        rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 1000) / 1000,
+        sessionId: r.session?.secrets.id ?? null,
+        authenticated: r.session?.secrets.authenticated ?? null,
+        counters: { ...r.counters },
+        lastError: r.lastError,
+      };
     }
+    return {
+      peers,
+      drops: { ...this.#drops },
+      pendingHandshakes: this.#pending,
+      duplicatesClosed: this.#duplicates,
+    };
   }
 
-  #scheduleDial(rec: PeerRecord, delay: number): void {
-    if (this.#closed || rec.dialTimer || rec.session) return;
-    rec.dialTimer = setTimeout(() => {
-      rec.dialTimer = null;
-      this.#dial(rec);
-    }, delay);
+  /** Closes the listener and every connection; resolves when all their tasks have ended. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#abort.abort();
+      if (this.#heartbeat) clearInterval(this.#heartbeat);
+      try {
+        this.#listener?.close();
+      } catch {
+        // Already closed.
+      }
+      for (const rec of this.#peers.values()) {
+        if (rec.dialTimer) clearTimeout(rec.dialTimer);
+        rec.dialTimer = null;
+        if (rec.session) rec.session.closed = true;
+      }
+      for (const s of this.#streams) s.close();
+    }
+    while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
+  }
+
+  // ---- peers ----
+
+  #addPeer(endpoint: PeerEndpoint): PeerRecord {
+    const rec: PeerRecord = {
+      endpoint,
+      canonical: canonicalAddress(endpoint.address),
+      state: "connecting",
+      since: Date.now(),
+      session: null,
+      rttMs: null,
+      lastError: null,
+      attempts: 0,
+      dialTimer: null,
+      dialing: false,
+      inbound: 0,
+      deferred: false,
+      removed: false,
+      counters: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
+    };
+    this.#peers.set(endpoint.name, rec);
+    let names = this.#byAddress.get(rec.canonical);
+    if (!names) this.#byAddress.set(rec.canonical, names = new Set());
+    names.add(endpoint.name);
+    return rec;
+  }
+
+  #setState(rec: PeerRecord, state: PeerStateName): void {
+    if (rec.state === state) return;
+    rec.state = state;
+    rec.since = Date.now();
+  }
+
+  #decides(peer: string): boolean {
+    return this.#o.localName < peer;
+  }
+
+  #track<T>(p: Promise<T>): Promise<T> {
+    this.#tasks.add(p);
+    p.finally(() => this.#tasks.delete(p)).catch(() => {});
+    return p;
+  }
+
+  #drop(reason: DropReason, key: string, msg: string, level: "warn" | "error" = "warn"): void {
+    this.#drops[reason]++;
+    this.#limited.log(level, `${reason}:${key}`, msg, { reason });
+  }
+
+  // ---- dialling ----
+
+  #firstDelay(rec: PeerRecord): number {
+    if (this.#decides(rec.endpoint.name)) return 0;
+    return this.#o.deferDialMs * (1 + Math.random());
   }
 
   #backoff(rec: PeerRecord): number {
     const exp = Math.min(
       this.#o.backoffMaxMs,
-      this.#o.backoffBaseMs * 2 ** Math.min(rec.attempts, 10),
+      this.#o.backoffBaseMs * 2 ** Math.min(Math.max(rec.attempts - 1, 0), 16),
     );
     return exp / 2 + Math.random() * exp / 2;
   }
 
+  #scheduleDial(rec: PeerRecord, delay: number): void {
+    if (this.#closed || rec.removed || rec.dialTimer || rec.session || rec.dialing) return;
+    rec.dialTimer = setTimeout(() => {
+      rec.dialTimer = null;
+      this.#track(this.#dial(rec));
+    }, delay);
+  }
+
   async #dial(rec: PeerRecord): Promise<void> {
-    if (this.#closed || rec.session || rec.dialing || !this.#peers.has(rec.endpoint.name)) return;
+    if (this.#closed || rec.removed || rec.session || rec.dialing) return;
+    const alone = this.#byAddress.get(rec.canonical)?.size === 1;
+    const incoming = rec.inbound > 0 ||
+      (alone && (this.#pendingBySource.get(rec.canonical) ?? 0) > 0);
+    if (incoming && !rec.deferred) {
+      // The peer is connecting to us already: a second connection would only be its twin. Only
+      // once in a row, so stalled connections from that address cannot keep us from dialling.
+      rec.deferred = true;
+      this.#scheduleDial(rec, this.#o.handshakeTimeoutMs / 2);
+      return;
+    }
+    rec.deferred = false;
     rec.dialing = true;
     rec.attempts++;
+    const started = Date.now();
     try {
-      const conn = await Deno.connect({
-        hostname: rec.endpoint.address,
-        port: rec.endpoint.port,
-        transport: "tcp",
-      });
-      await this.#handshake(conn, rec);
-    } catch (e) {
-      if (rec.state !== "auth-failed" && rec.state !== "version-mismatch") {
-        rec.lastError = e instanceof Error ? e.message : String(e);
-        if (rec.state !== "up") this.#setState(rec, "connecting");
-      }
-    } finally {
-      rec.dialing = false;
-      if (!rec.session && this.#peers.get(rec.endpoint.name) === rec) {
-        this.#scheduleDial(rec, this.#backoff(rec));
-      }
-    }
-  }
-
-  #setState(rec: PeerRecord, state: PeerStateName): void {
-    if (rec.state !== state) {
-      rec.state = state;
-      rec.since = Date.now();
-    }
-  }
-
-  /**
-   * Runs the handshake on `conn`. `dialled` is the peer we dialled, or null for an accepted
-   * connection (the peer is identified by its hello and must come from its configured address).
-   */
-  async #handshake(conn: Deno.TcpConn, dialled: PeerRecord | null): Promise<void> {
-    const remoteAddr = (conn.remoteAddr as Deno.NetAddr).hostname;
-    // Control messages are small and latency matters (heartbeat RTT, datapath decisions):
-    // Nagle plus delayed ACKs would add tens of milliseconds.
-    try {
-      conn.setNoDelay(true);
-    } catch { /* already closed */ }
-    const deadline = Date.now() + this.#o.handshakeTimeoutMs;
-    const reader = new Reader(conn);
-    const isDialer = dialled !== null;
-    let peerName = dialled?.endpoint.name ?? `unknown@${remoteAddr}`;
-    this.#pending++;
-    let established = false;
-    try {
-      const { min: vmin, max: vmax } = this.#o.versions;
-      const myHeader = concat(PROTOCOL_MAGIC, new Uint8Array([vmin, vmax]));
-      await writeAll(conn, myHeader);
-      const theirHeader = await reader.exact(HEADER_BYTES, deadline);
-      if (!equalBytes(theirHeader.subarray(0, PROTOCOL_MAGIC.length), PROTOCOL_MAGIC)) {
-        throw new ProtocolError("bad-header", "not the weave-agent protocol");
-      }
-      const [tmin, tmax] = [
-        theirHeader[PROTOCOL_MAGIC.length],
-        theirHeader[PROTOCOL_MAGIC.length + 1],
-      ];
-      if (tmax < vmin || tmin > vmax || tmin > tmax) {
-        if (dialled) this.#setState(dialled, "version-mismatch");
-        throw new ProtocolError(
-          "bad-version",
-          `incompatible protocol versions: ${
-            dialled ? `peer ${peerName} at ${remoteAddr}` : `the peer at ${remoteAddr}`
-          } speaks ${tmin}..${tmax}, this agent ${vmin}..${vmax}`,
-        );
-      }
-
-      const eph = generateEphemeral();
-      const myNonce = crypto.getRandomValues(new Uint8Array(32));
-      const nameBytes = new TextEncoder().encode(this.#o.localName);
-      const myHello = concat(new Uint8Array([nameBytes.length]), nameBytes, eph.publicKey, myNonce);
-      await writeAll(conn, myHello);
-      const nameLen = (await reader.exact(1, deadline))[0];
-      if (nameLen === 0 || nameLen > MAX_NAME) {
-        throw new ProtocolError("garbage", "bad name length");
-      }
-      const rest = await reader.exact(nameLen + 64, deadline);
-      const theirName = new TextDecoder("utf-8", { fatal: false }).decode(
-        rest.subarray(0, nameLen),
-      );
-      const theirPub = rest.slice(nameLen, nameLen + 32);
-      const theirNonce = rest.slice(nameLen + 32, nameLen + 64);
-      const theirHello = concat(new Uint8Array([nameLen]), rest);
-
-      const rec = this.#peers.get(theirName);
-      if (dialled) {
-        if (theirName !== dialled.endpoint.name) {
-          throw new ProtocolError(
-            "unknown-peer",
-            `dialled ${dialled.endpoint.name} but ${JSON.stringify(theirName)} answered`,
-          );
-        }
-      } else if (!rec || rec.endpoint.address !== remoteAddr) {
-        throw new ProtocolError(
-          "unknown-peer",
-          `refused ${JSON.stringify(theirName)} from ${remoteAddr}: not a peer in weave.yaml${
-            rec ? ` (expected from ${rec.endpoint.address})` : ""
-          }`,
-        );
-      }
-      peerName = theirName;
-      const peer = dialled ?? rec!;
-      this.#setState(peer, peer.state === "up" ? "up" : "handshaking");
-
-      const shared = deriveSharedSecret(eph.privateKey, theirPub);
-      const sessionKey = sessionKeyFromShared(shared, this.#o.password);
-      const dialerNonce = isDialer ? myNonce : theirNonce;
-      const listenerNonce = isDialer ? theirNonce : myNonce;
-      const transcript = sha256(
-        isDialer
-          ? concat(myHeader, theirHeader, myHello, theirHello)
-          : concat(theirHeader, myHeader, theirHello, myHello),
-      );
-      const myDir: Direction = isDialer ? "dialer->listener" : "listener->dialer";
-      const theirDir: Direction = isDialer ? "listener->dialer" : "dialer->listener";
-      const myMac = confirmationMac(sessionKey, dialerNonce, listenerNonce, myDir, transcript);
-      await writeAll(conn, concat(new Uint8Array([CONFIRM_OK]), myMac));
-      const kind = (await reader.exact(1, deadline))[0];
-      const mismatch = `password mismatch with peer ${peerName} at ${peer.endpoint.address}`;
-      if (kind === CONFIRM_FAILED) throw new ProtocolError("auth", mismatch);
-      if (kind !== CONFIRM_OK) throw new ProtocolError("garbage", "bad confirmation frame");
-      const theirMac = await reader.exact(32, deadline);
-      const expected = confirmationMac(
-        sessionKey,
-        dialerNonce,
-        listenerNonce,
-        theirDir,
-        transcript,
-      );
-      if (!equalBytes(theirMac, expected)) {
-        await writeAll(conn, new Uint8Array([CONFIRM_FAILED])).catch(() => {});
-        throw new ProtocolError("auth", mismatch);
-      }
-
-      const keys = deriveControlKeys(sessionKey, dialerNonce, listenerNonce);
-      const session: Session = {
-        conn,
-        dialer: isDialer ? this.#o.localName : peerName,
-        secrets: {
-          sessionKey,
-          dialerNonce,
-          listenerNonce,
-          localIsDialer: isDialer,
-          authenticated: this.#o.password !== null,
-          id: nextSessionId++,
-        },
-        sendKey: isDialer ? keys.dialerToListener : keys.listenerToDialer,
-        recvKey: isDialer ? keys.listenerToDialer : keys.dialerToListener,
-        sendPolarity: isDialer ? 0 : 1,
-        recvPolarity: isDialer ? 1 : 0,
-        sendSeq: 0n,
-        recvSeq: 0n,
-        lastRx: Date.now(),
-        closed: false,
-        reader,
-        queue: Promise.resolve(),
-      };
-      this.#pending--;
-      established = true;
-      this.#install(peer, session);
-    } catch (e) {
-      const err = e instanceof ProtocolError
-        ? e
-        : new ProtocolError("truncated", e instanceof Error ? e.message : String(e));
-      const rec = this.#peers.get(peerName);
-      if (err.reason === "auth" && rec) {
-        this.#setState(rec, "auth-failed");
-        rec.lastError = err.message;
-        this.drops.auth++;
-        this.#limited.log("error", `auth:${peerName}`, err.message);
-        this.dispatchEvent(
-          new CustomEvent("auth-failed", {
-            detail: { peer: peerName, address: rec.endpoint.address },
-          }),
-        );
-      } else if (err.reason === "bad-version") {
-        if (rec) rec.lastError = err.message;
-        this.#drop("bad-version", remoteAddr, err.message, { from: remoteAddr });
-      } else if (!dialled) {
-        this.#drop(
-          err.reason,
-          remoteAddr,
-          `control connection from ${remoteAddr} dropped: ${err.message}`,
-        );
-      } else if (rec) {
-        rec.lastError = err.message;
-      }
+      if (rec.state !== "up") this.#setState(rec, this.#sticky(rec) ?? "connecting");
+      const local = WILDCARDS.has(this.#o.listenAddress) ? undefined : this.#o.listenAddress;
+      let stream: ByteStream;
       try {
-        conn.close();
-      } catch { /* closed */ }
-      throw err;
-    } finally {
-      if (!established) this.#pending--;
-    }
-  }
-
-  /** Keeps one session per pair: the one dialled by the smaller name, else the newest. */
-  #install(rec: PeerRecord, session: Session): void {
-    const old = rec.session;
-    if (old && !old.closed) {
-      const preferred = this.#o.localName < rec.endpoint.name
-        ? this.#o.localName
-        : rec.endpoint.name;
-      const keepOld = old.dialer === preferred && session.dialer !== preferred;
-      if (keepOld) {
-        session.closed = true;
-        try {
-          session.conn.close();
-        } catch { /* closed */ }
+        stream = await dialTcp({
+          hostname: rec.endpoint.address,
+          port: rec.endpoint.port,
+          localAddress: local,
+          timeoutMs: this.#o.handshakeTimeoutMs,
+          signal: this.#abort.signal,
+        });
+      } catch (e) {
+        rec.lastError = `connect to ${rec.endpoint.address}:${rec.endpoint.port}: ${message(e)}`;
+        this.#log.debug("dial failed", { peer: rec.endpoint.name, error: rec.lastError });
         return;
       }
-      old.closed = true;
+      if (this.#closed || rec.removed) {
+        stream.close();
+        return;
+      }
+      const left = this.#o.handshakeTimeoutMs - (Date.now() - started);
+      await this.#runConnection(stream, rec.endpoint.address, rec, Math.max(left, 1000));
+    } finally {
+      rec.dialing = false;
+      if (!rec.session) this.#scheduleDial(rec, this.#backoff(rec));
+    }
+  }
+
+  /** States that describe a configuration problem outlive transient connecting/handshaking. */
+  #sticky(rec: PeerRecord): PeerStateName | null {
+    return rec.state === "auth-failed" || rec.state === "version-mismatch" ? rec.state : null;
+  }
+
+  // ---- accepting ----
+
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    while (!this.#closed) {
+      let conn: Deno.TcpConn;
       try {
-        old.conn.close();
-      } catch { /* closed */ }
-      this.dispatchEvent(
-        new CustomEvent("session-down", {
-          detail: { peer: rec.endpoint.name, reason: "replaced by a newer connection" },
-        }),
+        conn = await listener.accept();
+      } catch (e) {
+        if (this.#closed || e instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors and the like: keep listening once the pressure is off.
+        this.#limited.log("error", "accept", "accepting a control connection failed", {
+          error: message(e),
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      this.#onAccept(conn);
+    }
+  }
+
+  #onAccept(conn: Deno.TcpConn): void {
+    const from = canonicalAddress((conn.remoteAddr as Deno.NetAddr).hostname);
+    if (this.#closed) {
+      conn.close();
+      return;
+    }
+    // Cheap refusals first: no key exchange for addresses that no configured peer has.
+    if (!this.#byAddress.get(from)?.size) {
+      conn.close();
+      // One rate-limit key for all unknown addresses: there can be any number of them.
+      this.#drop(
+        "unknown-peer",
+        "unconfigured address",
+        `refused control connection from ${from}: no peer in weave.yaml has that address`,
       );
+      return;
     }
-    if (rec.dialTimer) {
-      clearTimeout(rec.dialTimer);
-      rec.dialTimer = null;
+    const fromSource = this.#pendingBySource.get(from) ?? 0;
+    if (
+      this.#pending >= this.#o.maxPendingHandshakes || fromSource >= this.#o.maxPendingPerSource
+    ) {
+      conn.close();
+      this.#drop(
+        "too-many-pending",
+        from,
+        `refused control connection from ${from}: too many unauthenticated connections`,
+      );
+      return;
     }
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // Already reset by the peer: the handshake will notice.
+    }
+    this.#track(this.#runConnection(new DenoConnStream(conn), from, null, 0));
+  }
+
+  /** Who may claim `name` from `from`: null admits, a string is the refusal. */
+  #admit(name: string, from: string): string | null {
+    const rec = this.#peers.get(name);
+    if (!rec) return `peer name ${name} is not in weave.yaml of ${this.#o.localName}`;
+    if (rec.canonical !== from) {
+      return `peer ${name} must connect from ${rec.endpoint.address}, not ${from}`;
+    }
+    return null;
+  }
+
+  // ---- one connection ----
+
+  /**
+   * Handshake, agreement and (on "keep") installation of one connection. `dialled` is the
+   * peer we dialled, or null for an accepted connection.
+   */
+  async #runConnection(
+    stream: ByteStream,
+    remote: string,
+    dialled: PeerRecord | null,
+    timeoutMs: number,
+  ): Promise<void> {
+    const started = Date.now();
+    this.#streams.add(stream);
+    // Only accepted connections count against the caps on unauthenticated connections.
+    if (!dialled) {
+      this.#pending++;
+      this.#pendingBySource.set(remote, (this.#pendingBySource.get(remote) ?? 0) + 1);
+    }
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stream.close();
+    }, timeoutMs || this.#o.handshakeTimeoutMs);
+    let peerName = dialled?.endpoint.name ?? null;
+    let installed = false;
+    let inboundOf: PeerRecord | undefined;
+    const reader = new FrameReader(stream, MAX_FRAME_BYTES + 4);
+    try {
+      const hs = await runHandshake({
+        stream,
+        reader,
+        role: dialled ? "dialer" : "listener",
+        localName: this.#o.localName,
+        password: this.#o.password,
+        remoteAddress: remote,
+        expectedPeer: dialled?.endpoint.name,
+        versions: this.#o.versions,
+        admit: (name) => this.#admit(name, remote),
+        onIdentified: (name) => {
+          peerName = name;
+          const rec = this.#peers.get(name);
+          if (rec && !dialled) (inboundOf = rec).inbound++;
+          if (rec && !rec.session && !this.#sticky(rec)) this.#setState(rec, "handshaking");
+        },
+      });
+      const rec = this.#peers.get(hs.peerName);
+      if (!rec || rec.removed || (dialled && rec !== dialled)) {
+        throw new WireError("unknown-peer", `peer ${hs.peerName} was removed from the config`);
+      }
+      const verdict = await agreeOnSession(hs, {
+        stream,
+        reader,
+        decider: this.#decides(hs.peerName),
+        remoteAddress: remote,
+        decide: () => {
+          const s = rec.session;
+          // A session younger than a handshake can take was made by a simultaneous dial: this
+          // connection is its twin. An older one is stale (the peer lost it and redialled).
+          const twin = s !== null &&
+            Date.now() - s.establishedAt < this.#o.handshakeTimeoutMs + 1000;
+          return twin ? "duplicate" : "keep";
+        },
+      });
+      clearTimeout(timer);
+      if (this.#closed || rec.removed) throw new WireError("truncated", "shutting down");
+      if (verdict === "duplicate") {
+        this.#duplicates++;
+        this.#log.debug("closed a duplicate connection", { peer: hs.peerName });
+        stream.close();
+        return;
+      }
+      installed = true;
+      this.#install(rec, stream, reader, {
+        channel: hs.channel,
+        secrets: {
+          sessionKey: hs.sessionKey,
+          dialerNonce: hs.dialerNonce,
+          listenerNonce: hs.listenerNonce,
+          localIsDialer: hs.localIsDialer,
+          authenticated: hs.authenticated,
+          id: nextSessionId++,
+        },
+      });
+    } catch (e) {
+      this.#onConnectionFailed(e, timedOut, remote, peerName, dialled, started);
+    } finally {
+      clearTimeout(timer);
+      if (inboundOf) inboundOf.inbound--;
+      if (!dialled) {
+        this.#pending--;
+        const left = (this.#pendingBySource.get(remote) ?? 1) - 1;
+        if (left > 0) this.#pendingBySource.set(remote, left);
+        else this.#pendingBySource.delete(remote);
+      }
+      if (!installed) {
+        stream.close();
+        this.#streams.delete(stream);
+      }
+    }
+  }
+
+  #onConnectionFailed(
+    e: unknown,
+    timedOut: boolean,
+    remote: string,
+    peerName: string | null,
+    dialled: PeerRecord | null,
+    started: number,
+  ): void {
+    if (this.#closed) return;
+    const err = timedOut
+      ? new WireError("timeout", `handshake did not complete in ${Date.now() - started} ms`)
+      : e instanceof WireError
+      ? e
+      : new WireError("truncated", `connection failed: ${message(e)}`);
+    const rec = peerName ? this.#peers.get(peerName) : undefined;
+    // The pair got its session on another connection meanwhile: this one is just its twin.
+    if (rec?.session && rec.session.establishedAt >= started && err.reason !== "auth") {
+      this.#log.debug("connection ended after the session came up elsewhere", {
+        peer: peerName,
+        error: err.message,
+      });
+      return;
+    }
+    const key = peerName ?? remote;
+    switch (err.reason) {
+      case "auth": {
+        if (rec?.session) {
+          // A live session proves the password matches: this was a replay or tampering.
+          this.#drop(
+            "auth",
+            key,
+            `key confirmation failed on a new connection from ${remote} claiming ${peerName} ` +
+              `(replayed or tampered handshake); the current session stays`,
+          );
+          return;
+        }
+        this.#drops.auth++;
+        // The exact text operators grep for; no fields after it.
+        this.#limited.log("error", `auth:${key}`, err.message);
+        if (rec) {
+          rec.lastError = err.message;
+          this.#setState(rec, "auth-failed");
+          this.dispatchEvent(
+            new CustomEvent("auth-failed", {
+              detail: { peer: rec.endpoint.name, address: remote },
+            }),
+          );
+        }
+        return;
+      }
+      case "refused": {
+        if (rec) rec.lastError = err.message;
+        this.#limited.log("warn", `refused:${key}`, err.message);
+        return;
+      }
+      case "bad-version": {
+        const target = rec ?? this.#onlyPeerAt(remote);
+        if (target) {
+          target.lastError = err.message;
+          if (!target.session) this.#setState(target, "version-mismatch");
+        }
+        this.#drop(
+          "bad-version",
+          key,
+          `control connection with ${remote}: ${err.message}`,
+          "error",
+        );
+        return;
+      }
+      default: {
+        if (rec) {
+          rec.lastError = err.message;
+          if (!rec.session && !this.#sticky(rec)) {
+            this.#setState(rec, dialled ? "connecting" : "down");
+          }
+        }
+        this.#drop(
+          err.reason,
+          key,
+          `control connection ${dialled ? "to" : "from"} ${remote}${
+            peerName ? ` (${peerName})` : ""
+          } dropped: ${err.message}`,
+        );
+      }
+    }
+  }
+
+  #onlyPeerAt(address: string): PeerRecord | undefined {
+    const names = this.#byAddress.get(canonicalAddress(address));
+    return names?.size === 1 ? this.#peers.get([...names][0]) : undefined;
+  }
+
+  // ---- sessions ----
+
+  #install(
+    rec: PeerRecord,
+    stream: ByteStream,
+    reader: FrameReader,
+    s: { channel: SecureChannel; secrets: SessionSecrets },
+  ): void {
+    if (rec.session) this.#endSession(rec, "replaced by a new session", false);
+    const now = Date.now();
+    const session: Session = {
+      stream,
+      reader,
+      channel: s.channel,
+      secrets: s.secrets,
+      establishedAt: now,
+      lastRx: now,
+      closed: false,
+      queue: Promise.resolve(),
+      queuedBytes: 0,
+    };
+    if (rec.dialTimer) clearTimeout(rec.dialTimer);
+    rec.dialTimer = null;
     rec.session = session;
-    rec.sessionSince = Date.now();
     rec.attempts = 0;
     rec.lastError = null;
+    rec.rttMs = null;
     this.#setState(rec, "up");
+    this.#log.debug("session established", {
+      peer: rec.endpoint.name,
+      session: s.secrets.id,
+      dialer: s.secrets.localIsDialer ? this.#o.localName : rec.endpoint.name,
+    });
+    this.#track(this.#readLoop(rec, session));
     this.dispatchEvent(
       new CustomEvent("session-up", {
         detail: {
           peer: rec.endpoint.name,
-          secrets: session.secrets,
+          secrets: s.secrets,
           remoteAddress: rec.endpoint.address,
         },
       }),
     );
-    this.#readLoop(rec, session);
   }
 
   async #readLoop(rec: PeerRecord, s: Session): Promise<void> {
-    const reader = s.reader;
-    let reason = "connection closed";
+    let reason = "connection closed by the peer";
     try {
       while (!s.closed) {
-        const lenBytes = await reader.exact(4, Date.now() + this.#o.deadAfterMs + 60_000);
-        const len = new DataView(lenBytes.buffer).getUint32(0);
-        if (len < 16 || len > MAX_FRAME) {
-          throw new ProtocolError("oversize", `frame of ${len} bytes`);
-        }
-        const sealed = await reader.exact(len, Date.now() + this.#o.deadAfterMs);
-        s.recvSeq++;
-        let plain: Uint8Array;
-        try {
-          plain = chacha20poly1305(s.recvKey, nonceFor(s.recvPolarity, s.recvSeq)).decrypt(sealed);
-        } catch {
-          throw new ProtocolError(
-            "auth",
-            "a control message failed authentication (forged, replayed or out of order)",
-          );
-        }
+        const body = await s.reader.frame(MAX_FRAME_BYTES, TAG_BYTES);
+        if (body === null) break;
+        const msg = s.channel.open(body);
         s.lastRx = Date.now();
         rec.counters.messagesIn++;
-        rec.counters.bytesIn += len + 4;
-        let msg: Record<string, unknown>;
-        try {
-          msg = JSON.parse(new TextDecoder().decode(plain));
-        } catch {
-          throw new ProtocolError("garbage", "a control message is not JSON");
-        }
+        rec.counters.bytesIn += body.length + 4;
         if (msg.type === "heartbeat") {
           this.#sendOn(rec, s, { type: "heartbeat-ack", t: msg.t });
         } else if (msg.type === "heartbeat-ack") {
-          if (typeof msg.t === "number") rec.rttMs = Math.max(0, performance.now() - msg.t);
+          const t = msg.t;
+          const now = performance.now();
+          if (typeof t === "number" && Number.isFinite(t) && t <= now) rec.rttMs = now - t;
         } else {
           this.dispatchEvent(
             new CustomEvent("message", { detail: { peer: rec.endpoint.name, msg } }),
@@ -601,59 +741,59 @@ export class PeerConnections extends EventTarget {
         }
       }
     } catch (e) {
-      if (e instanceof ProtocolError && e.reason !== "truncated") {
-        this.#drop(
-          e.reason,
-          rec.endpoint.name,
-          `session with ${rec.endpoint.name} ended: ${e.message}`,
-        );
+      if (s.closed) return;
+      if (e instanceof WireError && e.reason !== "refused") {
+        this.#drop(e.reason, rec.endpoint.name, `session with ${rec.endpoint.name}: ${e.message}`);
+        reason = e.message;
+      } else {
+        reason = `connection failed: ${message(e)}`;
       }
-      reason = e instanceof Error ? e.message : String(e);
     }
     if (rec.session === s) this.#endSession(rec, reason);
   }
 
-  #endSession(rec: PeerRecord, reason: string): void {
+  #endSession(rec: PeerRecord, reason: string, redial = true): void {
     const s = rec.session;
     if (!s) return;
     s.closed = true;
-    try {
-      s.conn.close();
-    } catch { /* closed */ }
+    s.stream.close();
+    this.#streams.delete(s.stream);
     rec.session = null;
-    rec.sessionSince = null;
     rec.rttMs = null;
     rec.lastError = reason;
     this.#setState(rec, "down");
     this.dispatchEvent(
       new CustomEvent("session-down", { detail: { peer: rec.endpoint.name, reason } }),
     );
-    if (!this.#closed && this.#peers.get(rec.endpoint.name) === rec) {
-      this.#scheduleDial(rec, this.#initialDelay(rec) + this.#backoff(rec));
+    if (redial && !this.#closed && !rec.removed) {
+      this.#scheduleDial(rec, this.#firstDelay(rec) + this.#backoff(rec));
     }
   }
 
-  #sendOn(rec: PeerRecord, s: Session, msg: Record<string, unknown>): boolean {
+  #sendOn(rec: PeerRecord, s: Session, msg: ControlMessage): boolean {
     if (s.closed) return false;
-    s.sendSeq++;
-    const plain = new TextEncoder().encode(JSON.stringify(msg));
-    const sealed = chacha20poly1305(s.sendKey, nonceFor(s.sendPolarity, s.sendSeq)).encrypt(plain);
-    const frame = new Uint8Array(4 + sealed.length);
-    new DataView(frame.buffer).setUint32(0, sealed.length);
-    frame.set(sealed, 4);
+    let frame: Uint8Array;
+    try {
+      frame = s.channel.seal(msg);
+    } catch (e) {
+      this.#log.error("control message not sent", { peer: rec.endpoint.name, error: message(e) });
+      return false;
+    }
+    if (s.queuedBytes + frame.length > this.#o.maxQueuedBytes) {
+      this.#endSession(rec, `peer is not reading (${s.queuedBytes} bytes queued)`);
+      return false;
+    }
     rec.counters.messagesOut++;
     rec.counters.bytesOut += frame.length;
-    s.queue = s.queue.then(() => writeAll(s.conn, frame))
-      .catch(() => {
-        if (rec.session === s) this.#endSession(rec, "write failed");
-      });
+    s.queuedBytes += frame.length;
+    s.queue = s.queue.then(async () => {
+      if (s.closed) return;
+      await s.stream.write(frame);
+      s.queuedBytes -= frame.length;
+    }).catch((e) => {
+      if (rec.session === s) this.#endSession(rec, `write failed: ${message(e)}`);
+    });
     return true;
-  }
-
-  /** Sends a sealed message on the peer's current session; false when there is none. */
-  send(peer: string, msg: Record<string, unknown>): boolean {
-    const rec = this.#peers.get(peer);
-    return rec?.session ? this.#sendOn(rec, rec.session, msg) : false;
   }
 
   #beat(): void {
@@ -662,50 +802,15 @@ export class PeerConnections extends EventTarget {
       const s = rec.session;
       if (!s) continue;
       if (now - s.lastRx > this.#o.deadAfterMs) {
-        this.#endSession(rec, `no message for ${this.#o.deadAfterMs} ms`);
+        this.#drops.timeout++;
+        this.#endSession(rec, `nothing received for ${now - s.lastRx} ms`);
         continue;
       }
       this.#sendOn(rec, s, { type: "heartbeat", t: performance.now() });
     }
   }
+}
 
-  /** Per-peer state and counters, and bad-input drops by reason. */
-  status(): { peers: Record<string, unknown>; drops: Record<DropReason, number> } {
-    const now = Date.now();
-    const peers: Record<string, unknown> = {};
-    for (const [name, r] of this.#peers) {
-      peers[name] = {
-        state: r.state,
-        address: `${r.endpoint.address}:${r.endpoint.port}`,
-        sinceSeconds: Math.round((now - r.since) / 1000),
-        handshakeAgeSeconds: r.sessionSince ? Math.round((now - r.sessionSince) / 1000) : null,
-        rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 100) / 100,
-        sessionId: r.session?.secrets.id ?? null,
-        authenticated: r.session?.secrets.authenticated ?? null,
-        lastError: r.lastError,
-        counters: { ...r.counters },
-      };
-    }
-    return { peers, drops: { ...this.drops } };
-  }
-
-  /** Closes every connection and the listener. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    if (this.#heartbeat) clearInterval(this.#heartbeat);
-    try {
-      this.#listener?.close();
-    } catch { /* closed */ }
-    for (const rec of this.#peers.values()) {
-      if (rec.dialTimer) clearTimeout(rec.dialTimer);
-      if (rec.session) {
-        rec.session.closed = true;
-        try {
-          rec.session.conn.close();
-        } catch { /* closed */ }
-        rec.session = null;
-      }
-    }
-  }
+function message(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
