@@ -14,15 +14,7 @@
 
 import { Fleet } from "../tests/fleet.ts";
 import type { Lab, LabHost } from "../tests/lab.ts";
-import { PeerConnections } from "../agent/peer_connections.ts";
-import { Logger } from "../agent/log.ts";
-import {
-  confirmationMac,
-  deriveControlKeys,
-  deriveSharedSecret,
-  generateEphemeral,
-  sessionKeyFromShared,
-} from "../agent/session_keys.ts";
+import { formatHandshakeBench, runHandshakeBench } from "./handshake_bench.ts";
 import { applyChanges, observeHost, planHost } from "../datapath/fastdp/mod.ts";
 import type { DesiredHost } from "../datapath/fastdp/desired.ts";
 import { deriveEspKeys } from "../datapath/fastdp/esp_keys.ts";
@@ -189,76 +181,10 @@ async function datapathBench() {
 }
 
 async function controlBench() {
-  line("\n## Control plane\n");
-  // Handshake crypto, both sides, one core.
-  const n = 300;
-  const password = new TextEncoder().encode("bench");
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const a = generateEphemeral(), b = generateEphemeral();
-    const ka = sessionKeyFromShared(deriveSharedSecret(a.privateKey, b.publicKey), password);
-    const kb = sessionKeyFromShared(deriveSharedSecret(b.privateKey, a.publicKey), password);
-    const dn = new Uint8Array(32), ln = new Uint8Array(32), tr = new Uint8Array(32);
-    deriveControlKeys(ka, dn, ln);
-    deriveControlKeys(kb, dn, ln);
-    confirmationMac(ka, dn, ln, "dialer->listener", tr);
-    confirmationMac(kb, dn, ln, "dialer->listener", tr);
-  }
-  const hps = n / ((performance.now() - t0) / 1000);
-  line(`handshake crypto (both sides, one core): ${hps.toFixed(0)} handshakes/s`);
-  results.handshakeCryptoPerSecond = hps;
-
-  // Full meshes over real TCP on loopback (one process; each peer its own port).
-  line("\n| peers | sessions | converge ms | sessions/s |");
-  line("|---|---|---|---|");
-  const mesh: Record<number, number> = {};
-  for (const size of [3, 10, 30]) {
-    const base = 20000 + size * 100;
-    const names = Array.from({ length: size }, (_, i) => `p${String(i).padStart(2, "0")}`);
-    // Distinct directed pairs currently up (a replaced session goes down, then up again).
-    const up = new Set<string>();
-    const want = size * (size - 1);
-    const done = Promise.withResolvers<void>();
-    const pcs = names.map((name, i) => {
-      const pc = new PeerConnections({
-        localName: name,
-        listenAddress: "127.0.0.1",
-        listenPort: base + i,
-        peers: names.filter((x) => x !== name).map((x) => ({
-          name: x,
-          address: "127.0.0.1",
-          port: base + names.indexOf(x),
-        })),
-        password,
-        logger: new Logger(name, "error", "text", () => {}),
-      });
-      pc.addEventListener("session-up", (e) => {
-        up.add(`${name}>${(e as CustomEvent).detail.peer}`);
-        if (up.size === want) done.resolve();
-      });
-      pc.addEventListener(
-        "session-down",
-        (e) => up.delete(`${name}>${(e as CustomEvent).detail.peer}`),
-      );
-      return pc;
-    });
-    const t = performance.now();
-    pcs.forEach((pc) => pc.start());
-    const timeout = setTimeout(() => done.resolve(), 60_000);
-    await done.promise;
-    clearTimeout(timeout);
-    const ms = performance.now() - t;
-    const sessions = size * (size - 1) / 2;
-    line(
-      `| ${size} | ${up.size / 2}/${sessions} | ${ms.toFixed(0)} | ${
-        (sessions / (ms / 1000)).toFixed(0)
-      } |`,
-    );
-    mesh[size] = ms;
-    pcs.forEach((pc) => pc.close());
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  results.meshConvergeMs = mesh;
+  line("\n## Control plane (real TCP on loopback, one process)\n");
+  const r = await runHandshakeBench({ handshakes: quick ? 100 : 400 });
+  line(formatHandshakeBench(r));
+  results.control = r;
 }
 
 function desiredWithPeers(n: number, encrypted: boolean): DesiredHost {
