@@ -37,7 +37,18 @@ function count(haystack: Uint8Array, needle: Uint8Array): number {
 async function captureSleeve(fleet: Fleet, a: LabHost, b: LabHost, dst: string, name: string) {
   const pcap = `${fleet.lab.runDir}/${name}.pcap`;
   const filter = ["udp", "and", "dst", b.address, "and", "dst", "port", "6783"];
-  const dump = await fleet.lab.spawn(a, ["tcpdump", "-i", a.link, "-U", "-w", pcap, ...filter], {
+  const dump = await fleet.lab.spawn(a, [
+    "tcpdump",
+    "-i",
+    a.link,
+    "-U",
+    "--immediate-mode",
+    "-B",
+    "32768",
+    "-w",
+    pcap,
+    ...filter,
+  ], {
     logFile: `tcpdump-${name}.log`,
   });
   await dump.waitForLog(/listening on/, 10_000);
@@ -69,7 +80,18 @@ Deno.test({
     const dst = fleet.overlayAddress(sb, "net1");
 
     const pcap = `${fleet.lab.runDir}/underlay.pcap`;
-    const dump = await fleet.lab.spawn(b, ["tcpdump", "-i", b.link, "-U", "-w", pcap, "udp"], {
+    const dump = await fleet.lab.spawn(b, [
+      "tcpdump",
+      "-i",
+      b.link,
+      "-U",
+      "--immediate-mode",
+      "-B",
+      "32768",
+      "-w",
+      pcap,
+      "udp",
+    ], {
       logFile: "tcpdump.log",
     });
     await dump.waitForLog(/listening on/, 10_000);
@@ -85,7 +107,12 @@ Deno.test({
 
     const capture = await Deno.readFile(pcap);
     const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER");
-    strictEqual(capture.length > 1_000_000, true, `capture too small: ${capture.length}`);
+    // Immediate mode: without it, packets still in a ring block at SIGINT are never written.
+    strictEqual(
+      capture.length > 1_000_000,
+      true,
+      `capture too small: ${capture.length}; tcpdump said: ${await dump.readLog()}`,
+    );
     strictEqual(count(capture, marker), 0, "payload marker visible on the underlay");
 
     const after = (await fleet.status(a.name))!;

@@ -12,6 +12,7 @@
 
 import type { Logger } from "../../agent/log.ts";
 import { libc, normaliseV6, openTap, openUdp } from "./libc.ts";
+import { closeDoorbell, createDoorbell, type DoorbellHandle, ring } from "./doorbell.ts";
 import { type AeadBackend, type AeadName, cpuHasAes, libcrypto } from "./aead.ts";
 import { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 import {
@@ -71,6 +72,7 @@ export class Sleeve {
   #udpFd: number;
   #taps = new Map<number, { fd: number; net: SleeveNetwork }>();
   #workers: Worker[] = [];
+  #bells: DoorbellHandle[] = [];
   #counters: SharedArrayBuffer;
   #view: Float64Array;
   #slots = new Map<string, number>();
@@ -104,7 +106,8 @@ export class Sleeve {
     const fd = openUdp(opts.listenAddress, opts.port);
     const s = new Sleeve(fd, backend, aead, opts.logger);
     const channel = new MessageChannel();
-    for (const [role, port] of [["tx", channel.port1], ["rx", channel.port2]] as const) {
+    s.#bells = [createDoorbell(), createDoorbell()];
+    for (const [i, role, port] of [[0, "tx", channel.port1], [1, "rx", channel.port2]] as const) {
       const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
       w.onerror = (e) => {
         e.preventDefault();
@@ -118,9 +121,12 @@ export class Sleeve {
           udpFd: fd,
           backend,
           port,
+          bell: s.#bells[i],
+          otherBell: s.#bells[1 - i],
         } satisfies WorkerMessage,
         [port],
       );
+      ring(s.#bells[i]);
       s.#workers.push(w);
     }
     s.setNetworks(opts.networks);
@@ -128,7 +134,10 @@ export class Sleeve {
   }
 
   #post(msg: WorkerMessage): void {
-    for (const w of this.#workers) w.postMessage(msg);
+    this.#workers.forEach((w, i) => {
+      w.postMessage(msg);
+      ring(this.#bells[i]);
+    });
   }
 
   /** Attaches to new networks' TAPs and lets go of removed ones. */
@@ -221,6 +230,7 @@ export class Sleeve {
     this.#post({ type: "stop" });
     await new Promise((r) => setTimeout(r, 100));
     for (const w of this.#workers) w.terminate();
+    for (const b of this.#bells) closeDoorbell(b);
     for (const t of this.#taps.values()) libc.close(t.fd);
     libc.close(this.#udpFd);
   }

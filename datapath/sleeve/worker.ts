@@ -15,6 +15,7 @@ import { HEADER_BYTES, MAX_SEQ, readHeader, TYPE_DATA, writeHeader, writeNonce }
 import { ReplayWindow } from "./replay_window.ts";
 import { F, FIELDS, G, GLOBAL_SLOT } from "./counters.ts";
 import { Coalescer, VNET_HDR_BYTES } from "./coalesce.ts";
+import { type DoorbellHandle, DoorbellListener, ring } from "./doorbell.ts";
 import { completeChecksum, GSO_NONE, segmentTcp, VIRTIO_NET_HDR_F_NEEDS_CSUM } from "./segment.ts";
 
 /** A peer as the workers see it. */
@@ -49,6 +50,10 @@ export type WorkerMessage =
     udpFd: number;
     backend: AeadBackend;
     port: MessagePort;
+    /** Rung by whoever posts to this worker. */
+    bell: DoorbellHandle;
+    /** The other worker's doorbell (rx tells tx where MACs were learned). */
+    otherBell: DoorbellHandle;
   }
   | { type: "networks"; networks: WorkerNetwork[] }
   | { type: "peer"; peer: WorkerPeer }
@@ -73,6 +78,9 @@ let counters: Float64Array<ArrayBufferLike> = new Float64Array(0);
 let udpFd = -1;
 let backend: AeadBackend = "noble";
 let port: MessagePort | null = null;
+let listener: DoorbellListener | null = null;
+let otherBell: DoorbellHandle | null = null;
+let otherPosted: Int32Array | null = null;
 let networks = new Map<number, WorkerNetwork>();
 const peers = new Map<number, PeerRuntime>();
 const byAddress = new Map<string, PeerRuntime>();
@@ -123,14 +131,20 @@ function remove(slot: number): void {
 }
 
 function handle(msg: WorkerMessage): void {
+  if (listener) listener.handled++;
   switch (msg.type) {
     case "init":
       role = msg.role;
+      listener = new DoorbellListener(msg.bell);
+      listener.handled = 1;
+      otherBell = msg.otherBell;
+      otherPosted = new Int32Array(msg.otherBell.posted);
       counters = new Float64Array(msg.counters);
       udpFd = msg.udpFd;
       backend = msg.backend;
       port = msg.port;
       port.onmessage = (e) => {
+        listener!.handled++;
         const { vni, mac, slot } = e.data as { vni: number; mac: number; slot: number };
         let m = macs.get(vni);
         if (!m) macs.set(vni, m = new Map());
@@ -156,7 +170,22 @@ function handle(msg: WorkerMessage): void {
 
 self.onmessage = (e: MessageEvent<WorkerMessage>) => handle(e.data);
 
-const yieldNow = () => new Promise((r) => setTimeout(r, 0));
+/** One turn of the event loop, much cheaper than setTimeout(0) (milliseconds in a Worker). */
+const tick = () =>
+  new Promise<void>((resolve) => {
+    const c = new MessageChannel();
+    c.port1.onmessage = () => {
+      c.port1.close();
+      resolve();
+    };
+    c.port2.postMessage(null);
+  });
+
+/** Lets the event loop deliver every message posted so far (ring() counted them). */
+async function catchUp(l: DoorbellListener): Promise<void> {
+  for (let i = 0; l.pending() && i < 1000; i++) await tick();
+  if (l.pending()) await new Promise((r) => setTimeout(r, 1));
+}
 const count = (slot: number, field: number, n = 1) => counters[slot * FIELDS + field] += n;
 
 function mac48(b: Uint8Array, off: number): number {
@@ -181,7 +210,6 @@ async function loop(): Promise<void> {
   let pfds = new Uint8Array(0);
   let pfdNets: WorkerNetwork[] = [];
   let lastNets: Map<number, WorkerNetwork> | null = null;
-  let lastYield = performance.now();
 
   /**
    * Seals frame `src[0:len]` for `rt` into `dst` (header + ciphertext + tag) under the next
@@ -375,25 +403,38 @@ async function loop(): Promise<void> {
           told.set(k, slot);
           if (told.size > 16384) told.delete(told.keys().next().value!);
           port.postMessage({ vni: h.vni, mac, slot });
+          ring(otherBell!, otherPosted!);
         }
       }
     }
   };
 
+  // Slot 0 of the poll set is the doorbell; then the TAPs (tx) or the UDP socket (rx).
+  const bell = listener!;
   while (running) {
+    if (lastNets !== networks) {
+      lastNets = networks;
+      pfdNets = role === "tx" ? [...networks.values()] : [];
+      const fds = [bell.bell.fd, ...(role === "tx" ? pfdNets.map((n) => n.fd) : [udpFd])];
+      pfds = new Uint8Array(8 * fds.length);
+      const v = new DataView(pfds.buffer);
+      fds.forEach((fd, i) => {
+        v.setInt32(i * 8, fd, true);
+        v.setInt16(i * 8 + 4, POLLIN, true);
+      });
+    }
+    // No timeout needed: packets and messages both wake the poll. A long one only bounds how
+    // late a lost wake-up could be noticed.
+    let ready = libc.poll(pfds, BigInt(pfds.length / 8), 1000);
+    if (ready > 0 && (pfds[6] & POLLIN) !== 0) {
+      bell.drain();
+      ready--;
+    }
+    if (bell.pending()) {
+      await catchUp(bell);
+      continue;
+    }
     if (role === "tx") {
-      if (lastNets !== networks) {
-        lastNets = networks;
-        pfdNets = [...networks.values()];
-        pfds = new Uint8Array(8 * pfdNets.length);
-        const v = new DataView(pfds.buffer);
-        pfdNets.forEach((n, i) => {
-          v.setInt32(i * 8, n.fd, true);
-          v.setInt16(i * 8 + 4, POLLIN, true);
-        });
-      }
-      const ready = pfdNets.length ? libc.poll(pfds, BigInt(pfdNets.length), 20) : 0;
-      if (!pfdNets.length) await new Promise((r) => setTimeout(r, 20));
       if (ready > 0) {
         for (const net of pfdNets) {
           for (let i = 0; i < 64; i++) {
@@ -421,11 +462,6 @@ async function loop(): Promise<void> {
         }
       }
     } else {
-      const pfd = new Uint8Array(8);
-      const v = new DataView(pfd.buffer);
-      v.setInt32(0, udpFd, true);
-      v.setInt16(4, POLLIN, true);
-      const ready = libc.poll(pfd, 1n, 20);
       if (ready > 0) {
         for (let i = 0; i < 64; i++) {
           const got = grecv ? grecv.receive() : null;
@@ -448,11 +484,6 @@ async function loop(): Promise<void> {
         // End of the batch: nothing waits behind a partial run.
         coalescer.flush();
       }
-    }
-    const now = performance.now();
-    if (now - lastYield > 20) {
-      lastYield = now;
-      await yieldNow();
     }
   }
   self.close();
