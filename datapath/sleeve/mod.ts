@@ -105,30 +105,20 @@ export class Sleeve {
     const aead: AeadName = cpuHasAes() ? "aes-256-gcm" : "chacha20-poly1305";
     const fd = openUdp(opts.listenAddress, opts.port);
     const s = new Sleeve(fd, backend, aead, opts.logger);
-    const channel = new MessageChannel();
-    s.#bells = [createDoorbell(), createDoorbell()];
-    for (const [i, role, port] of [[0, "tx", channel.port1], [1, "rx", channel.port2]] as const) {
-      const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
-      w.onerror = (e) => {
-        e.preventDefault();
-        opts.logger?.error(`sleeve ${role} worker failed: ${e.message}`);
-      };
-      w.postMessage(
-        {
-          type: "init",
-          role,
-          counters: s.#counters,
-          udpFd: fd,
-          backend,
-          port,
-          bell: s.#bells[i],
-          otherBell: s.#bells[1 - i],
-        } satisfies WorkerMessage,
-        [port],
-      );
-      ring(s.#bells[i]);
-      s.#workers.push(w);
-    }
+    s.#bells = [createDoorbell()];
+    const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    w.onerror = (e) => {
+      e.preventDefault();
+      opts.logger?.error(`sleeve packet worker failed: ${e.message}`);
+    };
+    s.#workers.push(w);
+    s.#post({
+      type: "init",
+      counters: s.#counters,
+      udpFd: fd,
+      backend,
+      bell: s.#bells[0],
+    });
     s.setNetworks(opts.networks);
     return Promise.resolve(s);
   }
