@@ -14,12 +14,30 @@ export type AeadName = "aes-256-gcm" | "chacha20-poly1305";
 export type AeadBackend = "libcrypto" | "noble";
 export const TAG_BYTES = 16;
 
-/** Seals and opens with one key. Output/input layout: ciphertext ‖ 16-byte tag. */
+/**
+ * Seals and opens with one key. Output/input layout: ciphertext ‖ 16-byte tag. The optional
+ * lengths let the packet path pass whole buffers instead of a fresh subarray per packet.
+ */
 export interface Aead {
-  /** Writes ciphertext+tag of `plain` into `out` (length plain+16); returns bytes written. */
-  seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): number;
-  /** Writes the plaintext of `sealed` into `out`; returns its length, or -1 if it is forged. */
-  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number;
+  /** Writes ciphertext+tag of `plain[0:len]` into `out` (room for len+16); returns bytes written. */
+  seal(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plain: Uint8Array,
+    out: Uint8Array,
+    len?: number,
+  ): number;
+  /**
+   * Writes the plaintext of `sealed[0:len]` into `out`; returns its length, or -1 if it is
+   * forged.
+   */
+  open(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    out: Uint8Array,
+    len?: number,
+  ): number;
   free(): void;
 }
 
@@ -84,7 +102,7 @@ class LibcryptoAead implements Aead {
   #len = new Int32Array(1);
   #lenBuf = new Uint8Array(this.#len.buffer);
   #tag = new Uint8Array(TAG_BYTES);
-  #nil = new Uint8Array(0);
+  #scratch = new Uint8Array(64);
 
   constructor(private readonly l: Lib, name: AeadName, key: Uint8Array) {
     const cipher = name === "aes-256-gcm" ? l.EVP_aes_256_gcm() : l.EVP_chacha20_poly1305();
@@ -97,37 +115,50 @@ class LibcryptoAead implements Aead {
     ) throw new Error(`libcrypto: cannot initialise ${name}`);
   }
 
-  seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): number {
+  // GCM and ChaCha20-Poly1305 are stream modes: Update writes exactly its input length and
+  // Final writes nothing, so Final gets the scratch buffer instead of a view past the output.
+  seal(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plain: Uint8Array,
+    out: Uint8Array,
+    len = plain.length,
+  ): number {
     const l = this.l;
     l.EVP_EncryptInit_ex(this.#enc, null, null, null, nonce);
     l.EVP_EncryptUpdate(this.#enc, null, this.#lenBuf, aad, aad.length);
-    l.EVP_EncryptUpdate(this.#enc, out, this.#lenBuf, plain, plain.length);
-    let n = this.#len[0];
-    l.EVP_EncryptFinal_ex(this.#enc, out.subarray(n), this.#lenBuf);
-    n += this.#len[0];
+    l.EVP_EncryptUpdate(this.#enc, out, this.#lenBuf, plain, len);
+    const n = this.#len[0];
+    l.EVP_EncryptFinal_ex(this.#enc, this.#scratch, this.#lenBuf);
     l.EVP_CIPHER_CTX_ctrl(this.#enc, CTRL_AEAD_GET_TAG, TAG_BYTES, this.#tag);
     out.set(this.#tag, n);
     return n + TAG_BYTES;
   }
 
-  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number {
-    if (sealed.length < TAG_BYTES) return -1;
+  open(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    out: Uint8Array,
+    len = sealed.length,
+  ): number {
+    if (len < TAG_BYTES) return -1;
     const l = this.l;
-    const ctLen = sealed.length - TAG_BYTES;
-    this.#tag.set(sealed.subarray(ctLen));
+    const ctLen = len - TAG_BYTES;
+    const tag = this.#tag;
+    for (let i = 0; i < TAG_BYTES; i++) tag[i] = sealed[ctLen + i];
     l.EVP_DecryptInit_ex(this.#dec, null, null, null, nonce);
     l.EVP_DecryptUpdate(this.#dec, null, this.#lenBuf, aad, aad.length);
-    l.EVP_DecryptUpdate(this.#dec, out, this.#lenBuf, sealed.subarray(0, ctLen), ctLen);
+    l.EVP_DecryptUpdate(this.#dec, out, this.#lenBuf, sealed, ctLen);
     const n = this.#len[0];
-    l.EVP_CIPHER_CTX_ctrl(this.#dec, CTRL_AEAD_SET_TAG, TAG_BYTES, this.#tag);
-    if (l.EVP_DecryptFinal_ex(this.#dec, out.subarray(n), this.#lenBuf) !== 1) return -1;
-    return n + this.#len[0];
+    l.EVP_CIPHER_CTX_ctrl(this.#dec, CTRL_AEAD_SET_TAG, TAG_BYTES, tag);
+    if (l.EVP_DecryptFinal_ex(this.#dec, this.#scratch, this.#lenBuf) !== 1) return -1;
+    return n;
   }
 
   free(): void {
     this.l.EVP_CIPHER_CTX_free(this.#enc);
     this.l.EVP_CIPHER_CTX_free(this.#dec);
-    void this.#nil;
   }
 }
 
@@ -138,14 +169,26 @@ class NobleAead implements Aead {
       ? gcm(this.key, nonce, aad)
       : chacha20poly1305(this.key, nonce, aad);
   }
-  seal(nonce: Uint8Array, aad: Uint8Array, plain: Uint8Array, out: Uint8Array): number {
-    const s = this.#cipher(nonce, aad).encrypt(plain);
+  seal(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plain: Uint8Array,
+    out: Uint8Array,
+    len = plain.length,
+  ): number {
+    const s = this.#cipher(nonce, aad).encrypt(plain.subarray(0, len));
     out.set(s);
     return s.length;
   }
-  open(nonce: Uint8Array, aad: Uint8Array, sealed: Uint8Array, out: Uint8Array): number {
+  open(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    out: Uint8Array,
+    len = sealed.length,
+  ): number {
     try {
-      const p = this.#cipher(nonce, aad).decrypt(sealed);
+      const p = this.#cipher(nonce, aad).decrypt(sealed.subarray(0, len));
       out.set(p);
       return p.length;
     } catch {

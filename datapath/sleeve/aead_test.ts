@@ -108,3 +108,30 @@ Deno.test("open: round trip, and a flipped bit anywhere (ciphertext, tag, AAD, n
     }
   }
 });
+
+Deno.test("explicit lengths: sealing and opening inside larger buffers gives the same bytes", () => {
+  const key = new Uint8Array(32).map((_, i) => i * 3);
+  const nonce = new Uint8Array(12).fill(9);
+  const aad = new Uint8Array(16).fill(1);
+  const pt = new Uint8Array(300).map((_, i) => i);
+  for (const name of ["aes-256-gcm", "chacha20-poly1305"] as const) {
+    for (const b of backends) {
+      const a = createAead(name, key, b);
+      const exact = new Uint8Array(316);
+      strictEqual(a.seal(nonce, aad, pt, exact), 316);
+      const big = new Uint8Array(1000).fill(0xee);
+      const padded = new Uint8Array(1000).fill(0x77);
+      padded.set(pt);
+      strictEqual(a.seal(nonce, aad, padded, big, 300), 316, `${name} ${b}`);
+      strictEqual(hex(big.subarray(0, 316)), hex(exact), `${name} ${b}: same ciphertext and tag`);
+      strictEqual(big[316], 0xee, "nothing written past the tag");
+      const back = new Uint8Array(1000);
+      strictEqual(a.open(nonce, aad, big, back, 316), 300);
+      strictEqual(hex(back.subarray(0, 300)), hex(pt));
+      big[5] ^= 1;
+      strictEqual(a.open(nonce, aad, big, back, 316), -1, "forged");
+      strictEqual(a.open(nonce, aad, big, back, 10), -1, "shorter than a tag");
+      a.free();
+    }
+  }
+});

@@ -73,16 +73,22 @@ export class Coalescer {
   #closed = false;
   #tcpHl = 0;
   #fd = -1;
+  /** Where the first frame's partial TCP checksum is to be finished (0: it is complete). */
+  #csumStart = 0;
   /** Super-frames written (more than one segment), for tests and counters. */
   merged = 0;
 
   constructor(private readonly write: (fd: number, buf: Uint8Array, len: number) => void) {}
 
-  /** Adds one Ethernet frame (no vnet header) destined for the TAP `fd`. */
-  add(fd: number, f: Uint8Array, len: number): void {
+  /**
+   * Adds one Ethernet frame (no vnet header) destined for the TAP `fd`. `csumStart`, when not
+   * 0, says the frame's TCP checksum is partial and where its TCP header starts.
+   */
+  add(fd: number, f: Uint8Array, len: number, csumStart = 0): void {
     if (this.#segments > 0 && this.#tryMerge(fd, f, len)) return;
     this.flush();
     this.#fd = fd;
+    this.#csumStart = csumStart;
     this.#buf.set(f.subarray(0, len), VNET_HDR_BYTES);
     this.#len = len;
     this.#segments = 1;
@@ -159,6 +165,11 @@ export class Coalescer {
       v.setUint16(6, ETH + 20, true); // csum_start
       v.setUint16(8, 16, true); // csum_offset (TCP checksum field)
       this.merged++;
+    } else if (this.#csumStart !== 0) {
+      // One segment with a partial checksum: the kernel finishes it if the frame leaves the box.
+      v.setUint8(0, 1); // VIRTIO_NET_HDR_F_NEEDS_CSUM
+      v.setUint16(6, this.#csumStart, true);
+      v.setUint16(8, 16, true);
     }
     this.write(this.#fd, p, VNET_HDR_BYTES + this.#len);
     this.#segments = 0;

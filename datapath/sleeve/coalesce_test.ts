@@ -75,3 +75,15 @@ Deno.test("gaps, other flags, other flows and short segments are not merged", ()
   strictEqual(writes.at(-1)!.data.length, VNET_HDR_BYTES + 60);
   strictEqual(writes.at(-1)!.data.subarray(0, VNET_HDR_BYTES).every((b) => b === 0), true);
 });
+
+Deno.test("a lone segment with a partial checksum is written with NEEDS_CSUM, not GSO", () => {
+  const { c, writes } = collect();
+  c.add(3, segment(0, 100), 166, 34);
+  c.add(3, segment(1000, 100), 166); // not contiguous: a separate, complete frame
+  c.flush();
+  strictEqual(writes.length, 2);
+  const v = new DataView(writes[0].data.buffer);
+  deepStrictEqual([writes[0].data[0], writes[0].data[1]], [1, 0], "NEEDS_CSUM, no GSO");
+  deepStrictEqual([v.getUint16(6, true), v.getUint16(8, true)], [34, 16]);
+  strictEqual(writes[1].data.subarray(0, VNET_HDR_BYTES).every((b) => b === 0), true);
+});

@@ -23,6 +23,8 @@ export const F = {
   notMember: 9,
   noSession: 10,
   txErrors: 11,
+  /** Authentic, but not what its type says (a partial checksum on something that is not TCP). */
+  malformed: 12,
 } as const;
 
 /** Global fields (slot GLOBAL_SLOT). */
@@ -46,6 +48,7 @@ export interface PeerCounters {
     truncated: number;
     notMember: number;
     noSession: number;
+    malformed: number;
   };
   txErrors: number;
 }
@@ -73,6 +76,7 @@ export function readPeer(view: Float64Array, slot: number): PeerCounters {
       truncated: view[b + F.truncated],
       notMember: view[b + F.notMember],
       noSession: view[b + F.noSession],
+      malformed: view[b + F.malformed],
     },
     txErrors: view[b + F.txErrors],
   };

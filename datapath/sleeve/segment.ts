@@ -18,22 +18,43 @@ const GSO_ECN = 0x80;
  * unfolded. It adds 32-bit words (RFC 1071's deferred carries: 2^16 ≡ 1 modulo 2^16 − 1), half
  * the loop of a 16-bit sum; a JS number holds the carries exactly for any frame.
  */
-function sum16(buf: Uint8Array, off: number, len: number, acc = 0): number {
-  const v = new DataView(buf.buffer, buf.byteOffset + off, len);
+function sum16(v: DataView, off: number, len: number, acc = 0): number {
   let s = acc;
-  let i = 0;
-  for (; i + 4 <= len; i += 4) s += v.getUint32(i);
-  if (i + 2 <= len) {
+  let i = off;
+  const end = off + len;
+  for (; i + 4 <= end; i += 4) s += v.getUint32(i);
+  if (i + 2 <= end) {
     s += v.getUint16(i);
     i += 2;
   }
-  if (i < len) s += buf[off + i] << 8;
+  if (i < end) s += v.getUint8(i) << 8;
   return s;
 }
+
+const viewOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 function fold(s: number): number {
   while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
   return s;
+}
+
+/**
+ * Where the TCP header starts in an Ethernet frame carrying IPv4 or IPv6 (no extension headers)
+ * TCP, with room for the checksum field; -1 for anything else. For frames that arrive with a
+ * partial checksum (wire type 2), to tell the kernel where to finish it.
+ */
+export function tcpChecksumStart(f: Uint8Array, len: number): number {
+  if (len < 14 + 40) return -1;
+  const ethType = (f[12] << 8) | f[13];
+  let start: number;
+  if (ethType === 0x0800) {
+    if (f[14 + 9] !== 6 || (f[14] >> 4) !== 4) return -1;
+    start = 14 + (f[14] & 0x0f) * 4;
+  } else if (ethType === 0x86dd) {
+    if (f[14 + 6] !== 6 || (f[14] >> 4) !== 6) return -1;
+    start = 14 + 40;
+  } else return -1;
+  return start + 20 <= len ? start : -1;
 }
 
 /** Finishes a CHECKSUM_PARTIAL frame: the field already holds the pseudo-header sum. */
@@ -45,7 +66,7 @@ export function completeChecksum(
 ): boolean {
   const at = start + offset;
   if (start >= len || at + 2 > len) return false;
-  const c = ~fold(sum16(f, start, len - start)) & 0xffff;
+  const c = ~fold(sum16(viewOf(f), start, len - start)) & 0xffff;
   f[at] = c >> 8;
   f[at + 1] = c & 0xff;
   return true;
@@ -55,6 +76,11 @@ export function completeChecksum(
  * Splits the TCP super-frame `f[0:len]` into segments of `mss` payload bytes, calling
  * `emit(seg, segLen)` for each (the same `seg` buffer is reused). Returns the number of
  * segments, or -1 for a frame it does not understand (the caller drops and counts it).
+ *
+ * With `partial`, each segment's TCP checksum field gets only the pseudo-header sum
+ * (CHECKSUM_PARTIAL): summing every payload byte in JavaScript was the largest single cost of
+ * the send path, and a receiver that knows (wire type 2) lets its kernel finish the sum only if
+ * the frame leaves the box. Without it, each segment carries its full checksum.
  */
 export function segmentTcp(
   f: Uint8Array,
@@ -63,6 +89,7 @@ export function segmentTcp(
   mss: number,
   seg: Uint8Array,
   emit: (seg: Uint8Array, segLen: number) => void,
+  partial = false,
 ): number {
   const type = gsoType & ~GSO_ECN;
   const v4 = type === GSO_TCPV4;
@@ -77,24 +104,25 @@ export function segmentTcp(
   const hdrLen = tcpOff + tcpHl;
   if (mss <= 0 || tcpHl < 20 || hdrLen > len) return -1;
   const total = len - hdrLen;
-  const v = new DataView(f.buffer, f.byteOffset, len);
+  const v = viewOf(f);
   const seq0 = v.getUint32(tcpOff + 4);
   const id0 = v4 ? v.getUint16(ipOff + 4) : 0;
   const flags0 = f[tcpOff + 13];
   // Pseudo-header: addresses and protocol are the same for every segment.
-  const addrSum = v4 ? sum16(f, ipOff + 12, 8) : sum16(f, ipOff + 8, 32);
-  const sv = new DataView(seg.buffer, seg.byteOffset);
+  const addrSum = v4 ? sum16(v, ipOff + 12, 8) : sum16(v, ipOff + 8, 32);
+  const sv = viewOf(seg);
+  // Every header field that differs between segments is rewritten below: copy the header once.
+  seg.set(f.subarray(0, hdrLen), 0);
   let n = 0;
   for (let off = 0; off < total || (total === 0 && n === 0); off += mss) {
     const chunk = Math.min(mss, total - off);
-    seg.set(f.subarray(0, hdrLen), 0);
     seg.set(f.subarray(hdrLen + off, hdrLen + off + chunk), hdrLen);
     const last = off + chunk >= total;
     if (v4) {
       sv.setUint16(ipOff + 2, ipHl + tcpHl + chunk);
       sv.setUint16(ipOff + 4, (id0 + n) & 0xffff);
       sv.setUint16(ipOff + 10, 0);
-      sv.setUint16(ipOff + 10, ~fold(sum16(seg, ipOff, ipHl)) & 0xffff);
+      sv.setUint16(ipOff + 10, ~fold(sum16(sv, ipOff, ipHl)) & 0xffff);
     } else {
       sv.setUint16(ipOff + 4, tcpHl + chunk);
     }
@@ -103,10 +131,13 @@ export function segmentTcp(
     if (!last) flags &= ~0x09; // FIN and PSH only on the last segment
     if (n > 0) flags &= ~0x80; // CWR only on the first
     seg[tcpOff + 13] = flags;
-    sv.setUint16(tcpOff + 16, 0);
     const tcpLen = tcpHl + chunk;
-    const c = ~fold(sum16(seg, tcpOff, tcpLen, addrSum + 6 + tcpLen)) & 0xffff;
-    sv.setUint16(tcpOff + 16, c);
+    if (partial) {
+      sv.setUint16(tcpOff + 16, fold(addrSum + 6 + tcpLen));
+    } else {
+      sv.setUint16(tcpOff + 16, 0);
+      sv.setUint16(tcpOff + 16, ~fold(sum16(sv, tcpOff, tcpLen, addrSum + 6 + tcpLen)) & 0xffff);
+    }
     emit(seg, hdrLen + chunk);
     n++;
     if (total === 0) break;

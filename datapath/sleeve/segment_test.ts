@@ -1,5 +1,5 @@
 import { strictEqual } from "node:assert";
-import { completeChecksum, GSO_TCPV4, segmentTcp } from "./segment.ts";
+import { completeChecksum, GSO_TCPV4, segmentTcp, tcpChecksumStart } from "./segment.ts";
 
 /** One's-complement sum over 16-bit words, written plainly (the property every checksum meets). */
 function onesSum(bytes: number[]): number {
@@ -60,4 +60,43 @@ Deno.test("partial checksum completion gives a valid TCP checksum", () => {
   strictEqual(completeChecksum(f, f.length, 34, 16), true);
   strictEqual(tcpValid(f, f.length), true);
   strictEqual(completeChecksum(f, 40, 34, 16), false, "field outside the frame");
+});
+
+Deno.test("partial mode: each segment carries the pseudo-header sum, and completes to valid", () => {
+  const mss = 1000, payload = 2500;
+  const f = superFrame(payload);
+  const seg = new Uint8Array(2000);
+  const out: Uint8Array[] = [];
+  segmentTcp(f, f.length, GSO_TCPV4, mss, seg, (s, l) => out.push(s.slice(0, l)), true);
+  strictEqual(out.length, 3);
+  for (const s of out) {
+    const tcpLen = s.length - 34;
+    const pseudo = onesSum([...s.subarray(26, 34), 0, 6, tcpLen >> 8, tcpLen & 255]);
+    strictEqual((s[50] << 8) | s[51], pseudo, "field holds the pseudo-header sum");
+    strictEqual(onesSum([...s.subarray(14, 34)]), 0xffff, "IP checksum still complete");
+    strictEqual(tcpValid(s, s.length), false, "not a complete checksum yet");
+    // What the receiving kernel does with NEEDS_CSUM at csum_start 34, offset 16.
+    strictEqual(completeChecksum(s, s.length, tcpChecksumStart(s, s.length), 16), true);
+    strictEqual(tcpValid(s, s.length), true);
+  }
+});
+
+Deno.test("tcpChecksumStart: IPv4 with and without options, IPv6, and what is not TCP", () => {
+  const v4 = superFrame(10);
+  strictEqual(tcpChecksumStart(v4, v4.length), 34);
+  const opts = superFrame(10);
+  opts[14] = 0x46; // 24-byte IP header
+  strictEqual(tcpChecksumStart(opts, opts.length), 38);
+  const v6 = new Uint8Array(14 + 40 + 20);
+  v6[12] = 0x86;
+  v6[13] = 0xdd;
+  v6[14] = 0x60;
+  v6[20] = 6;
+  strictEqual(tcpChecksumStart(v6, v6.length), 54);
+  v6[20] = 17;
+  strictEqual(tcpChecksumStart(v6, v6.length), -1, "UDP");
+  const udp = superFrame(10);
+  udp[23] = 17;
+  strictEqual(tcpChecksumStart(udp, udp.length), -1);
+  strictEqual(tcpChecksumStart(v4, 40), -1, "truncated");
 });

@@ -2,49 +2,77 @@
  * The sleeve datagram: a 16-byte header, authenticated as associated data, then one sealed
  * Ethernet frame.
  *
- *   u8 type (1 = data) | u24 VNI | u32 receiver index | u64 sequence number (big-endian)
+ *   u8 type | u24 VNI | u32 receiver index | u64 sequence number (big-endian)
+ *
+ * Types: 1 = a frame as it was on the wire; 2 = a TCP segment whose checksum is left partial
+ * (the TCP checksum field holds the pseudo-header sum, as with CHECKSUM_PARTIAL): the sender cut
+ * it from a TSO super-frame and did not sum its payload, and the receiver hands it to its TAP
+ * with NEEDS_CSUM, so the kernel finishes the checksum only if the frame ever leaves the box.
+ * The AEAD tag already guarantees the bytes arrived intact.
  *
  * The nonce is u32 direction (0: sent by the dialer, 1: by the listener) ‖ u64 sequence.
  *
  * Sequence numbers are handled as JS numbers, exact below 2^53 (decades at line rate; a sender
  * stops before and the session is re-keyed): a BigInt per packet costs more than it protects.
+ * Nothing here allocates: these run for every packet.
  *
  * @module
  */
 
 export const HEADER_BYTES = 16;
 export const TYPE_DATA = 1;
+export const TYPE_DATA_CSUM_PARTIAL = 2;
+
+function put32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = v >>> 16;
+  b[o + 2] = v >>> 8;
+  b[o + 3] = v;
+}
+
+function get32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
 
 export function writeHeader(
   buf: Uint8Array,
   vni: number,
   receiverIndex: number,
   seq: number,
+  type = TYPE_DATA,
 ): void {
-  const v = new DataView(buf.buffer, buf.byteOffset, HEADER_BYTES);
-  v.setUint32(0, (TYPE_DATA << 24) | (vni & 0xffffff));
-  v.setUint32(4, receiverIndex >>> 0);
-  v.setUint32(8, Math.floor(seq / 0x100000000));
-  v.setUint32(12, seq >>> 0);
+  put32(buf, 0, (type << 24) | (vni & 0xffffff));
+  put32(buf, 4, receiverIndex >>> 0);
+  put32(buf, 8, Math.floor(seq / 0x100000000));
+  put32(buf, 12, seq >>> 0);
 }
 
 /** Largest sequence number a sender uses (2^53 - 1). */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
+export const headerType = (buf: Uint8Array): number => buf[0];
+export const headerVni = (buf: Uint8Array): number => get32(buf, 0) & 0xffffff;
+export const headerIndex = (buf: Uint8Array): number => get32(buf, 4);
+
+/** The sequence number; beyond 2^53 no honest sender goes, so those read as 0 (never valid). */
+export function headerSeq(buf: Uint8Array): number {
+  const hi = get32(buf, 8);
+  return hi >= 0x200000 ? 0 : hi * 0x100000000 + get32(buf, 12);
+}
+
 export function readHeader(
   buf: Uint8Array,
 ): { type: number; vni: number; index: number; seq: number } {
-  const v = new DataView(buf.buffer, buf.byteOffset, HEADER_BYTES);
-  const w = v.getUint32(0);
-  const hi = v.getUint32(8);
-  // Beyond 2^53 no honest sender goes: 0 is never accepted by the replay window.
-  const seq = hi >= 0x200000 ? 0 : hi * 0x100000000 + v.getUint32(12);
-  return { type: w >>> 24, vni: w & 0xffffff, index: v.getUint32(4), seq };
+  return {
+    type: headerType(buf),
+    vni: headerVni(buf),
+    index: headerIndex(buf),
+    seq: headerSeq(buf),
+  };
 }
 
 export function writeNonce(nonce: Uint8Array, direction: number, seq: number): void {
-  const v = new DataView(nonce.buffer, nonce.byteOffset, 12);
-  v.setUint32(0, direction);
-  v.setUint32(4, Math.floor(seq / 0x100000000));
-  v.setUint32(8, seq >>> 0);
+  put32(nonce, 0, direction);
+  put32(nonce, 4, Math.floor(seq / 0x100000000));
+  put32(nonce, 8, seq >>> 0);
 }
