@@ -3,7 +3,10 @@
  *
  * 1. Datapaths between two lab hosts: raw underlay, plain kernel VXLAN, weave fast datapath
  *    (no password: this kernel has no ESP), the encrypted sleeve — iperf3 single stream and
- *    4 streams, ping RTT, and the agents' CPU seconds per GB.
+ *    4 streams, ping RTT, and the agents' CPU seconds per GB. The underlay, kernel VXLAN and
+ *    the sleeve run in interleaved rounds on the same hosts, and each figure is the median over
+ *    the rounds (ratios: the median of the per-round ratios): single runs on 2 shared vCPUs
+ *    drift by ±30%.
  * 2. Control plane: handshakes per second, and the time an N-peer mesh takes to converge.
  * 3. Reconcile: plan and apply time for 10, 100, 1000 peers, with process spawns counted.
  *
@@ -20,7 +23,8 @@ import type { DesiredHost } from "../datapath/fastdp/desired.ts";
 import { deriveEspKeys } from "../datapath/fastdp/esp_keys.ts";
 
 const quick = Deno.args.includes("--quick");
-const SECONDS = quick ? 3 : 8;
+const SECONDS = quick ? 3 : 5;
+const ROUNDS = quick ? 1 : 3;
 const results: Record<string, unknown> = {};
 
 function line(s: string) {
@@ -52,9 +56,17 @@ async function iperf(lab: Lab, server: LabHost, client: LabHost, addr: string, s
   };
 }
 
+/** Median round-trip time in ms of 100 pings, 20 ms apart (the median: a few late replies on a
+ * busy VM say nothing about the path). */
 async function rtt(lab: Lab, from: LabHost, addr: string): Promise<number> {
-  const r = await lab.exec(from, ["ping", "-c", "30", "-i", "0.02", "-q", addr]);
-  return Number(/= [\d.]+\/([\d.]+)\//.exec(r.stdout)?.[1] ?? NaN);
+  const r = await lab.exec(from, ["ping", "-c", "100", "-i", "0.02", addr]);
+  return median([...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])));
+}
+
+function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
 function cpuSeconds(pid: number): number {
@@ -91,6 +103,7 @@ async function kernelVxlan(lab: Lab, a: LabHost, b: LabHost, mtu: number) {
 async function datapathBench() {
   line("\n## Datapaths (two lab hosts, same run)\n");
   const rows: { name: string; one: number; four: number; rtt: number; cpu: number | null }[] = [];
+  let sleeveRatios = { one: NaN, rtt: NaN };
 
   // Encrypted sleeve, with the raw underlay and plain kernel VXLAN measured on the same hosts.
   {
@@ -103,35 +116,54 @@ async function datapathBench() {
     const st = await fleet.settled("sleeve");
     const [a, b] = fleet.lab.hosts;
     const mtu = st.get(a.name)!.networks[0].mtu;
-    rows.push({
-      name: "raw underlay (veth)",
-      one: (await iperf(fleet.lab, b, a, b.address, 1)).gbps,
-      four: (await iperf(fleet.lab, b, a, b.address, 4)).gbps,
-      rtt: await rtt(fleet.lab, a, b.address),
-      cpu: null,
-    });
     const [, kb] = await kernelVxlan(fleet.lab, a, b, mtu);
-    rows.push({
-      name: "kernel VXLAN (plain)",
-      one: (await iperf(fleet.lab, b, a, kb, 1)).gbps,
-      four: (await iperf(fleet.lab, b, a, kb, 4)).gbps,
-      rtt: await rtt(fleet.lab, a, kb),
-      cpu: null,
-    });
     const dst = fleet.overlayAddress(st.get(b.name)!, "net1");
     const pids = [...fleet.agents.values()].map((x) => x.pid);
-    const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-    const one = await iperf(fleet.lab, b, a, dst, 1);
-    const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-    const four = await iperf(fleet.lab, b, a, dst, 4);
     const backend = st.get(a.name)!.sleeve ?? { backend: "?", aead: "?" };
-    rows.push({
-      name: `weave sleeve (${backend.backend} ${backend.aead})`,
-      one: one.gbps,
-      four: four.gbps,
-      rtt: await rtt(fleet.lab, a, dst),
-      cpu: (cpu1 - cpu0) / (one.bytes / 1e9),
-    });
+    const paths = [
+      { name: "raw underlay (veth)", addr: b.address, agents: false },
+      { name: "kernel VXLAN (plain)", addr: kb, agents: false },
+      { name: `weave sleeve (${backend.backend} ${backend.aead})`, addr: dst, agents: true },
+    ];
+    const m = paths.map(() => ({ one: [] as number[], four: [] as number[], rtt: [] as number[] }));
+    let cpu = 0, bytes = 0;
+    const perRound: { sleeveVsKernel: number; rttVsKernel: number }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [i, p] of paths.entries()) {
+        const c0 = p.agents ? pids.reduce((s, x) => s + cpuSeconds(x), 0) : 0;
+        const one = await iperf(fleet.lab, b, a, p.addr, 1);
+        if (p.agents) {
+          cpu += pids.reduce((s, x) => s + cpuSeconds(x), 0) - c0;
+          bytes += one.bytes;
+        }
+        m[i].one.push(one.gbps);
+        m[i].four.push((await iperf(fleet.lab, b, a, p.addr, 4)).gbps);
+        m[i].rtt.push(await rtt(fleet.lab, a, p.addr));
+      }
+      perRound.push({
+        sleeveVsKernel: m[2].one[round] / m[1].one[round],
+        rttVsKernel: m[2].rtt[round] / m[1].rtt[round],
+      });
+    }
+    paths.forEach((p, i) =>
+      rows.push({
+        name: p.name,
+        one: median(m[i].one),
+        four: median(m[i].four),
+        rtt: median(m[i].rtt),
+        cpu: p.agents ? cpu / (bytes / 1e9) : null,
+      })
+    );
+    results.rounds = perRound;
+    line(
+      `${ROUNDS} interleaved rounds; sleeve / kernel VXLAN per round, 1 stream: ${
+        perRound.map((r) => r.sleeveVsKernel.toFixed(3)).join(", ")
+      }; RTT: ${perRound.map((r) => r.rttVsKernel.toFixed(2)).join(", ")}`,
+    );
+    sleeveRatios = {
+      one: median(perRound.map((r) => r.sleeveVsKernel)),
+      rtt: median(perRound.map((r) => r.rttVsKernel)),
+    };
   }
   // Fast datapath without a password (this kernel has no ESP), beside kernel VXLAN again.
   {
@@ -165,19 +197,22 @@ async function datapathBench() {
   const kv = rows.find((r) => r.name.startsWith("kernel VXLAN"))!;
   const raw = rows[0];
   line(
-    "\n| path | 1 stream Gbit/s | 4 streams Gbit/s | RTT ms | ×kernel VXLAN (1 stream) | ×underlay | RTT ×kernel VXLAN | agents CPU s/GB |",
+    "\n| path | 1 stream Gbit/s | 4 streams Gbit/s | RTT ms (median) | ×kernel VXLAN (1 stream) | ×underlay | RTT ×kernel VXLAN | agents CPU s/GB |",
   );
   line("|---|---|---|---|---|---|---|---|");
   for (const r of rows) {
+    // The sleeve's ratios are medians of per-round ratios; the others are ratios of medians.
+    const sleeve = r.cpu !== null;
     line(
       `| ${r.name} | ${r.one.toFixed(2)} | ${r.four.toFixed(2)} | ${r.rtt.toFixed(3)} | ${
-        (r.one / kv.one).toFixed(3)
-      } | ${(r.one / raw.one).toFixed(3)} | ${(r.rtt / kv.rtt).toFixed(2)} | ${
-        r.cpu === null ? "-" : r.cpu.toFixed(1)
-      } |`,
+        (sleeve ? sleeveRatios.one : r.one / kv.one).toFixed(3)
+      } | ${(r.one / raw.one).toFixed(3)} | ${
+        (sleeve ? sleeveRatios.rtt : r.rtt / kv.rtt).toFixed(2)
+      } | ${r.cpu === null ? "-" : r.cpu.toFixed(1)} |`,
     );
   }
   results.datapaths = rows;
+  results.sleeveRatios = sleeveRatios;
 }
 
 async function controlBench() {
@@ -277,7 +312,7 @@ if (import.meta.main) {
   line(
     `# weave-agent bench (${
       new Date().toISOString()
-    }, ${Deno.build.arch}, iperf3 ${SECONDS} s per run)`,
+    }, ${Deno.build.arch}, iperf3 ${SECONDS} s per run, ${ROUNDS} rounds)`,
   );
   await controlBench();
   await reconcileBench();
