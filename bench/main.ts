@@ -24,7 +24,7 @@ import { deriveEspKeys } from "../datapath/fastdp/esp_keys.ts";
 
 const quick = Deno.args.includes("--quick");
 const SECONDS = quick ? 3 : 5;
-const ROUNDS = quick ? 1 : 3;
+const ROUNDS = quick ? 1 : 5;
 const results: Record<string, unknown> = {};
 
 function line(s: string) {

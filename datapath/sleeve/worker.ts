@@ -340,7 +340,10 @@ async function loop(): Promise<void> {
       forward(net, f, len, TYPE_DATA_CSUM_PARTIAL);
     }
   };
-  /** Sends one frame of network `net` to the peer that owns its MAC, or floods it. */
+  /**
+   * Sends one frame of network `net` to the peer that owns its MAC (through the batch, so a run
+   * of TCP ACKs read from the TAP leaves in one GSO send), or floods it.
+   */
   const forward = (net: WorkerNetwork, f: Uint8Array, len: number, type = TYPE_DATA) => {
     if (len > net.mtu + 18) {
       counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
@@ -350,10 +353,13 @@ async function loop(): Promise<void> {
     if (known !== undefined) {
       const rt = peers.get(known);
       if (rt && rt.p.active && rt.txAead && rt.members.has(net.vni)) {
-        sendTo(rt, net.vni, f, len, type);
+        if (gsoWorks) batchTo(rt, net.vni, f, len, type);
+        else sendTo(rt, net.vni, f, len, type);
         return;
       }
     }
+    // What is batched goes first: a peer sees our frames in the order we read them.
+    flushBatch();
     for (const rt of peers.values()) {
       if (rt.p.active && rt.txAead && rt.members.has(net.vni)) sendTo(rt, net.vni, f, len, type);
     }
@@ -516,6 +522,7 @@ async function loop(): Promise<void> {
         }
         forward(net, frame, r);
       }
+      flushBatch();
     }
   }
   self.close();
