@@ -31,16 +31,21 @@ function count(haystack: Uint8Array, needle: Uint8Array): number {
 }
 
 /**
- * Captures the sleeve datagrams `a` sends to `b` while `a` pings `dst` over the overlay:
- * real datagrams, from the real address and port, to replay or tamper with.
+ * Starts tcpdump on `host`'s underlay link, writing `pcap`. Immediate mode: without it, packets
+ * still in a ring block at SIGINT are never written; a 32 MB buffer keeps it from losing packets
+ * while both CPUs are busy.
  */
-async function captureSleeve(fleet: Fleet, a: LabHost, b: LabHost, dst: string, name: string) {
-  const pcap = `${fleet.lab.runDir}/${name}.pcap`;
-  const filter = ["udp", "and", "dst", b.address, "and", "dst", "port", "6783"];
-  const dump = await fleet.lab.spawn(a, [
+async function startCapture(
+  fleet: Fleet,
+  host: LabHost,
+  pcap: string,
+  filter: string[],
+  logFile: string,
+) {
+  const dump = await fleet.lab.spawn(host, [
     "tcpdump",
     "-i",
-    a.link,
+    host.link,
     "-U",
     "--immediate-mode",
     "-B",
@@ -48,10 +53,19 @@ async function captureSleeve(fleet: Fleet, a: LabHost, b: LabHost, dst: string, 
     "-w",
     pcap,
     ...filter,
-  ], {
-    logFile: `tcpdump-${name}.log`,
-  });
+  ], { logFile });
   await dump.waitForLog(/listening on/, 10_000);
+  return dump;
+}
+
+/**
+ * Captures the sleeve datagrams `a` sends to `b` while `a` pings `dst` over the overlay:
+ * real datagrams, from the real address and port, to replay or tamper with.
+ */
+async function captureSleeve(fleet: Fleet, a: LabHost, b: LabHost, dst: string, name: string) {
+  const pcap = `${fleet.lab.runDir}/${name}.pcap`;
+  const filter = ["udp", "and", "dst", b.address, "and", "dst", "port", "6783"];
+  const dump = await startCapture(fleet, a, pcap, filter, `tcpdump-${name}.log`);
   const ping = await fleet.lab.exec(a, ["ping", "-c", "5", "-i", "0.2", "-W", "2", dst]);
   strictEqual(ping.code, 0, ping.stdout);
   await new Promise((r) => setTimeout(r, 300));
@@ -80,21 +94,7 @@ Deno.test({
     const dst = fleet.overlayAddress(sb, "net1");
 
     const pcap = `${fleet.lab.runDir}/underlay.pcap`;
-    const dump = await fleet.lab.spawn(b, [
-      "tcpdump",
-      "-i",
-      b.link,
-      "-U",
-      "--immediate-mode",
-      "-B",
-      "32768",
-      "-w",
-      pcap,
-      "udp",
-    ], {
-      logFile: "tcpdump.log",
-    });
-    await dump.waitForLog(/listening on/, 10_000);
+    const dump = await startCapture(fleet, b, pcap, ["udp"], "tcpdump.log");
 
     const ping = await fleet.lab.exec(a, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
     strictEqual(ping.code, 0, ping.stdout + ping.stderr);
@@ -107,7 +107,6 @@ Deno.test({
 
     const capture = await Deno.readFile(pcap);
     const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER");
-    // Immediate mode: without it, packets still in a ring block at SIGINT are never written.
     strictEqual(
       capture.length > 1_000_000,
       true,
