@@ -28,7 +28,15 @@ export const F = {
 } as const;
 
 /** Global fields (slot GLOBAL_SLOT). */
-export const G = { unknownPeer: 0, truncated: 1, badType: 2, oversize: 3, txErrors: 4 } as const;
+export const G = {
+  unknownPeer: 0,
+  truncated: 1,
+  badType: 2,
+  oversize: 3,
+  txErrors: 4,
+  /** Packets dropped because handling them threw (a bug): the loop goes on. */
+  internalErrors: 5,
+} as const;
 
 export function newCounters(): SharedArrayBuffer {
   return new SharedArrayBuffer((MAX_PEERS + 1) * FIELDS * 8);
@@ -59,6 +67,7 @@ export interface GlobalCounters {
   badType: number;
   oversize: number;
   txErrors: number;
+  internalErrors: number;
 }
 
 export function readPeer(view: Float64Array, slot: number): PeerCounters {
@@ -90,5 +99,6 @@ export function readGlobal(view: Float64Array): GlobalCounters {
     badType: view[b + G.badType],
     oversize: view[b + G.oversize],
     txErrors: view[b + G.txErrors],
+    internalErrors: view[b + G.internalErrors],
   };
 }

@@ -443,6 +443,16 @@ async function loop(): Promise<void> {
     }
   };
 
+  /**
+   * A bug met by one packet costs that packet, never the datapath of every peer: counted, the
+   * first few printed (they end up in the agent's log).
+   */
+  const fault = (e: unknown) => {
+    if (counters[GLOBAL_SLOT * FIELDS + G.internalErrors]++ < 5) {
+      console.error(`sleeve packet worker: dropped a packet after an internal error: ${e}`);
+    }
+  };
+
   // Poll set: the doorbell, the UDP socket, then one TAP per network.
   const bell = listener!;
   const TAPS = 2;
@@ -488,7 +498,11 @@ async function loop(): Promise<void> {
         // all from the same sender.
         const rt = byAddress.get(sockaddrKey(sa));
         for (let off = 0; off < r; off += segSize) {
-          processDatagram(rt, off, Math.min(segSize, r - off));
+          try {
+            processDatagram(rt, off, Math.min(segSize, r - off));
+          } catch (e) {
+            fault(e);
+          }
         }
         delivered = true;
       }
@@ -505,22 +519,33 @@ async function loop(): Promise<void> {
         if (rr < 0) break;
         const r = rr - VNET_HDR_BYTES;
         if (r < 14) continue;
-        const gsoType = raw[1];
-        if (gsoType !== GSO_NONE) {
-          // A TCP super-frame from the kernel's TSO: cut it into MTU-sized segments here.
-          const mss = raw[4] | (raw[5] << 8);
-          if (
-            segmentTcp(frame, r, gsoType, mss, seg, (b, l) => forwardSegment(net, b, l), true) < 0
-          ) {
-            counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
+        try {
+          const gsoType = raw[1];
+          if (gsoType !== GSO_NONE) {
+            // A TCP super-frame from the kernel's TSO: cut it into MTU-sized segments here.
+            const mss = raw[4] | (raw[5] << 8);
+            if (
+              segmentTcp(frame, r, gsoType, mss, seg, (b, l) => forwardSegment(net, b, l), true) <
+                0
+            ) {
+              counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
+            }
+            flushBatch();
+            continue;
           }
-          flushBatch();
-          continue;
+          if ((raw[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
+            completeChecksum(frame, r, raw[6] | (raw[7] << 8), raw[8] | (raw[9] << 8));
+          }
+          forward(net, frame, r);
+        } catch (e) {
+          fault(e);
+          batchLen =
+            batchSize =
+            batchCount =
+            batchBytes =
+              0;
+          batchPeer = null;
         }
-        if ((raw[0] & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
-          completeChecksum(frame, r, raw[6] | (raw[7] << 8), raw[8] | (raw[9] << 8));
-        }
-        forward(net, frame, r);
       }
       flushBatch();
     }
