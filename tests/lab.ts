@@ -69,7 +69,7 @@ export interface LabHost {
   prefixLength: number;
   /** Name of its underlay link inside `ns` (`eth0`). */
   link: string;
-  /** Position in `lab.hosts`. */
+  /** Position in `lab.hosts` (-1 for a machine added with `addMachine`). */
   index: number;
 }
 
@@ -260,6 +260,8 @@ export class Lab {
   readonly switchNs: string;
   #processes = new Set<LabProcess>();
   #namespaces: string[] = [];
+  /** Bare namespaces added with `addMachine` (no underlay, no agent). */
+  #machines: LabHost[] = [];
   #destroyed = false;
   #failed = false;
   #faultCount = 0;
@@ -384,13 +386,40 @@ export class Lab {
     }
   }
 
+  /**
+   * A bare namespace `<prefix>-<name>` (loopback up, nothing else), torn down with the lab: a
+   * machine behind one of the hosts, which the test wires up itself. `exec`, `spawn` and
+   * `host()` accept its name.
+   */
+  async addMachine(name: string): Promise<LabHost> {
+    this.#assertLive();
+    if (
+      !HOST_NAME_RE.test(name) || name === "sw" ||
+      [...this.hosts, ...this.#machines].some((h) => h.name === name)
+    ) {
+      throw new Error(`lab: invalid or taken machine name ${JSON.stringify(name)}`);
+    }
+    const m: LabHost = {
+      name,
+      ns: `${this.prefix}-${name}`,
+      address: "",
+      prefixLength: 0,
+      link: "",
+      index: -1,
+    };
+    await this.#addNs(m.ns);
+    this.#machines.push(m);
+    return m;
+  }
+
   /** The host `ref` names (object, name or index); throws for an unknown one. */
   host(ref: HostRef): LabHost {
+    const all = [...this.hosts, ...this.#machines];
     const h = typeof ref === "number"
       ? this.hosts[ref]
       : typeof ref === "string"
-      ? this.hosts.find((x) => x.name === ref)
-      : this.hosts.find((x) => x === ref || x.name === ref.name);
+      ? all.find((x) => x.name === ref)
+      : all.find((x) => x === ref || x.name === ref.name);
     if (!h) throw new Error(`lab: no host ${JSON.stringify(ref)}`);
     return h;
   }

@@ -75,6 +75,15 @@ Deno.test("lab: two hosts reach each other over the underlay, nothing is left", 
     }).output();
     const dev = decoder.decode(root.stdout);
     assert(!dev.includes(prefix), "lab underlay leaked into the root namespace");
+
+    // A machine behind a host: a bare namespace of the lab, reachable by name, gone with it.
+    const m = await lab.addMachine("behind");
+    assertEquals(m.ns, `${prefix}-behind`);
+    assert((await rootNames()).netns.includes(m.ns));
+    assertEquals((await lab.exec("behind", ["ip", "-o", "link", "show", "lo"])).code, 0);
+    await rejects(() => lab.addMachine("a"), /taken/, "a host's name");
+    await rejects(() => lab.addMachine("sw"), /taken/, "the switch's name");
+    await rejects(() => lab.addMachine("Bad_name"), /invalid/);
   }
   await assertNothingLeft(prefix);
   await rejects(() => Deno.stat(runDir), Deno.errors.NotFound, "run dir kept");

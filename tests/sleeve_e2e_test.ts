@@ -230,3 +230,73 @@ Deno.test({
     strictEqual((after.auth ?? 0) - (before.auth ?? 0), 5, JSON.stringify(after));
   },
 });
+
+Deno.test({
+  name:
+    "sleeve e2e: TCP segments sent with a partial checksum leave the far box with a valid one, routed through a link without checksum offload",
+  ...labTest,
+  async fn() {
+    await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
+    const statuses = await fleet.settled("sleeve");
+    const lab = fleet.lab;
+    const [a, b] = lab.hosts;
+    // A machine C behind B: a veth whose B end cannot offload checksums, so B's kernel must
+    // finish every partial checksum in software before the segment leaves; C verifies them.
+    const c = await lab.addMachine("behind-b");
+    const [bEnd, cEnd] = [`${lab.prefix}fb`, `${lab.prefix}fc`];
+    const ok = async (host: LabHost, argv: string[]) => await lab.exec(host, argv, { check: true });
+    await lab.exec(b, ["ip", "link", "add", bEnd, "type", "veth", "peer", "name", cEnd], {
+      check: true,
+    });
+    await ok(b, ["ip", "link", "set", cEnd, "netns", c.ns]);
+    await ok(b, ["ip", "address", "add", "10.77.0.1/24", "dev", bEnd]);
+    await ok(b, ["ip", "link", "set", bEnd, "up"]);
+    await ok(b, ["ethtool", "-K", bEnd, "tx", "off"]);
+    await ok(b, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    await ok(c, ["ip", "address", "add", "10.77.0.2/24", "dev", cEnd]);
+    await ok(c, ["ip", "link", "set", cEnd, "up"]);
+    await ok(c, ["ethtool", "-K", cEnd, "rx", "off"]);
+    await ok(c, ["ip", "route", "add", "default", "via", "10.77.0.1"]);
+    const viaB = fleet.overlayAddress(statuses.get(b.name)!, "net1");
+    await ok(a, ["ip", "route", "add", "10.77.0.0/24", "via", viaB]);
+
+    const pcap = `${lab.runDir}/behind-b.pcap`;
+    const dump = await lab.spawn(c, [
+      "tcpdump",
+      "-i",
+      cEnd,
+      "-U",
+      "--immediate-mode",
+      "-w",
+      pcap,
+      "tcp",
+      "and",
+      "port",
+      "7400",
+    ], { logFile: "tcpdump-behind-b.log" });
+    await dump.waitForLog(/listening on/, 10_000);
+    const file = await lab.writeFile("payload.bin", randomBytes(2 << 20));
+    const [sent, got] = await transfer(fleet, a.name, c.name, "10.77.0.2", 7400, file);
+    strictEqual(got, sent, "bytes differ after routing out of B");
+    await new Promise((r) => setTimeout(r, 300));
+    await dump.stop("SIGINT");
+
+    const fromA = fleet.overlayAddress(statuses.get(a.name)!, "net1");
+    const read = await lab.exec(c, ["tcpdump", "-r", pcap, "-nn", "-vv", "src", "host", fromA]);
+    // With -vv each packet is an IP line, then a TCP line with its checksum and payload length.
+    const segments = read.stdout.split("\n").filter((l) => /cksum .*length [1-9]\d*$/.test(l));
+    strictEqual(segments.length > 100, true, `few data segments captured: ${segments.length}`);
+    const bad = segments.filter((l) => !/\(correct\)/.test(l));
+    strictEqual(
+      bad.length,
+      0,
+      `segments without a correct TCP checksum:\n${bad.slice(0, 3).join("\n")}`,
+    );
+    const after = (await fleet.status(a.name))!;
+    strictEqual(
+      (sleeveOf(after, b.name).txBytes as number) > 2_000_000,
+      true,
+      "went over the sleeve",
+    );
+  },
+});
