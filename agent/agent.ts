@@ -18,7 +18,7 @@ import {
   planHost,
   renderPlan,
 } from "../datapath/fastdp/mod.ts";
-import { Sleeve, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
+import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./peer_connections.ts";
 import type { SessionSecrets } from "./session_keys.ts";
 import type { Logger } from "./log.ts";
@@ -98,6 +98,7 @@ export class Agent {
   #self!: Peer;
   #password: Uint8Array | null = null;
   #caps!: KernelDatapathCaps;
+  #sleeveCrypto: "auto" | "libcrypto" | "noble" = "auto";
   #capability!: FastdpCapability;
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
@@ -127,6 +128,8 @@ export class Agent {
   /** Starts everything; resolves once the agent is serving. Throws on fatal start-up errors. */
   async start(): Promise<void> {
     const paths = runPaths(this.opts.runDir, this.opts.name);
+    // Before anything touches the kernel: a bad value is a start-up error, not a half-built box.
+    this.#sleeveCrypto = sleeveCryptoFromEnv();
     const loaded = await this.#load();
     this.#config = loaded.config;
     this.#configText = loaded.text;
@@ -179,6 +182,7 @@ export class Agent {
       port: self.port,
       networks: this.#sleeveNetworks(),
       logger: this.log.child("sleeve"),
+      backend: this.#sleeveCrypto,
     });
     this.log.info("sleeve ready", {
       backend: this.#sleeve.backend,
@@ -843,6 +847,7 @@ export class Agent {
           port: self.port,
           networks: this.#sleeveNetworks(),
           logger: this.log.child("sleeve"),
+          backend: this.#sleeveCrypto,
         });
       }
       this.#startControl();

@@ -34,6 +34,8 @@ export interface FleetOptions {
   /** Hosts not to start (their config entry still exists). */
   skip?: string[];
   logLevel?: string;
+  /** Extra environment for one host's agent. */
+  envFor?: Record<string, Record<string, string>>;
 }
 
 /** The CLI of this checkout, run inside a host's namespace. */
@@ -113,7 +115,7 @@ export class Fleet {
       h.name,
       "--log-level",
       this.opts.logLevel ?? "debug",
-    ]);
+    ], this.opts.envFor?.[h.name]);
     this.agents.set(h.name, a);
     return a;
   }

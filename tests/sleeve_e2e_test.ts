@@ -300,3 +300,32 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "sleeve e2e: a box on the pure-JS crypto path (WEAVE_SLEEVE_CRYPTO=noble) interoperates with libcrypto",
+  ...labTest,
+  async fn() {
+    await using fleet = await Fleet.start({
+      hosts: 2,
+      password: PASSWORD,
+      datapath: "sleeve",
+      envFor: { "edge-2": { WEAVE_SLEEVE_CRYPTO: "noble" } },
+    });
+    const statuses = await fleet.settled("sleeve");
+    const [a, b] = fleet.lab.hosts;
+    strictEqual(statuses.get(a.name)!.sleeve?.backend, "libcrypto");
+    strictEqual(statuses.get(b.name)!.sleeve?.backend, "noble");
+    const dst = fleet.overlayAddress(statuses.get(b.name)!, "net1");
+    const ping = await fleet.lab.exec(a, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    strictEqual(ping.code, 0, ping.stdout + ping.stderr);
+    const file = await fleet.lab.writeFile("payload.bin", randomBytes(512 * 1024));
+    const [sent, got] = await transfer(fleet, a.name, b.name, dst, 7500, file);
+    strictEqual(got, sent, "libcrypto -> noble");
+    const back = fleet.overlayAddress(statuses.get(a.name)!, "net1");
+    const [sent2, got2] = await transfer(fleet, b.name, a.name, back, 7501, file);
+    strictEqual(got2, sent2, "noble -> libcrypto");
+    const s = (await fleet.status(b.name))!;
+    strictEqual(drops(s, a.name).auth, 0);
+  },
+});

@@ -52,6 +52,21 @@ export interface SleevePeer {
   active: boolean;
 }
 
+/**
+ * The sleeve's crypto backend as `WEAVE_SLEEVE_CRYPTO` asks (`auto`, the default: the system's
+ * libcrypto where it loads, else @noble; `libcrypto`: that or fail; `noble`: the pure-JS path,
+ * e.g. to rule libcrypto out while debugging). Anything else is an error naming the variable.
+ */
+export function sleeveCryptoFromEnv(
+  value = Deno.env.get("WEAVE_SLEEVE_CRYPTO"),
+): "auto" | AeadBackend {
+  const v = (value ?? "").trim() || "auto";
+  if (v === "auto" || v === "libcrypto" || v === "noble") return v;
+  throw new Error(
+    `WEAVE_SLEEVE_CRYPTO must be auto, libcrypto or noble, not ${JSON.stringify(value)}`,
+  );
+}
+
 /** What this box can do for the sleeve. */
 export function sleeveCapabilities(): { libcrypto: boolean; aesni: boolean; detail: string } {
   const lc = libcrypto() !== null;
