@@ -208,7 +208,10 @@ async function loop(): Promise<void> {
   const frame = raw.subarray(VNET_HDR_BYTES);
   // Opened frames, on their way into the coalescer.
   const plain = new Uint8Array(MAX_FRAME);
+  /** The TAPs written to in this turn of the loop (their answers may already be queued). */
+  const wroteTo = new Set<number>();
   const coalescer = new Coalescer((fd, buf, len) => {
+    wroteTo.add(fd);
     if (libc.write(fd, buf, len as unknown as bigint) < 0) {
       counters[GLOBAL_SLOT * FIELDS + G.txErrors]++;
     }
@@ -479,7 +482,7 @@ async function loop(): Promise<void> {
       await catchUp(bell);
       continue;
     }
-    let delivered = false;
+    wroteTo.clear();
     if ((pfds[8 + 6] & POLLIN) !== 0) {
       for (let i = 0; i < 64; i++) {
         const got = grecv ? grecv.receive() : null;
@@ -504,7 +507,6 @@ async function loop(): Promise<void> {
             fault(e);
           }
         }
-        delivered = true;
       }
       // End of the batch: nothing waits behind a partial run.
       coalescer.flush();
@@ -512,8 +514,8 @@ async function loop(): Promise<void> {
     for (let t = 0; t < pfdNets.length; t++) {
       // What we just wrote into a bridge often has its answer (echo reply, TCP ACK) queued on
       // the TAP already, before poll could say so: read it now, while this thread is warm.
-      if (!delivered && (pfds[(TAPS + t) * 8 + 6] & POLLIN) === 0) continue;
       const net = pfdNets[t];
+      if ((pfds[(TAPS + t) * 8 + 6] & POLLIN) === 0 && !wroteTo.has(net.fd)) continue;
       for (let i = 0; i < 64; i++) {
         const rr = libc.read(net.fd, raw, raw.length as unknown as bigint);
         if (rr < 0) break;
