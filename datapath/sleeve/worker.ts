@@ -283,6 +283,14 @@ async function loop(): Promise<void> {
   let gsoWorks = true;
   let batchLen = 0, batchSize = 0, batchCount = 0, batchBytes = 0;
   let batchPeer: PeerRuntime | null = null;
+  const resetBatch = () => {
+    batchLen =
+      batchSize =
+      batchCount =
+      batchBytes =
+        0;
+    batchPeer = null;
+  };
   const flushBatch = () => {
     const rt = batchPeer;
     if (!rt || batchCount === 0) return;
@@ -306,12 +314,7 @@ async function loop(): Promise<void> {
       count(rt.p.slot, F.txPackets, batchCount);
       count(rt.p.slot, F.txBytes, batchBytes);
     }
-    batchLen =
-      batchSize =
-      batchCount =
-      batchBytes =
-        0;
-    batchPeer = null;
+    resetBatch();
   };
   /** Seals a segment into the batch for `rt` (flushing when it cannot join). */
   const batchTo = (rt: PeerRuntime, vni: number, f: Uint8Array, len: number, type: number) => {
@@ -327,21 +330,6 @@ async function loop(): Promise<void> {
     batchLen += n;
     batchCount++;
     batchBytes += len;
-  };
-  /**
-   * A segment of a super-frame (its TCP checksum left partial): batched when it goes to one
-   * known peer, else forwarded.
-   */
-  const forwardSegment = (net: WorkerNetwork, f: Uint8Array, len: number) => {
-    const known = (f[0] & 1) === 1 ? undefined : macs.get(net.vni)?.get(mac48(f, 0));
-    const rt = known === undefined ? undefined : peers.get(known);
-    if (
-      gsoWorks && rt && rt.p.active && rt.txAead && rt.members.has(net.vni) && len <= net.mtu + 18
-    ) {
-      batchTo(rt, net.vni, f, len, TYPE_DATA_CSUM_PARTIAL);
-    } else {
-      forward(net, f, len, TYPE_DATA_CSUM_PARTIAL);
-    }
   };
   /**
    * Sends one frame of network `net` to the peer that owns its MAC (through the batch, so a run
@@ -524,12 +512,11 @@ async function loop(): Promise<void> {
         try {
           const gsoType = raw[1];
           if (gsoType !== GSO_NONE) {
-            // A TCP super-frame from the kernel's TSO: cut it into MTU-sized segments here.
+            // A TCP super-frame from the kernel's TSO: cut it into MTU-sized segments here,
+            // their TCP checksums left partial (and the datagrams typed so).
             const mss = raw[4] | (raw[5] << 8);
-            if (
-              segmentTcp(frame, r, gsoType, mss, seg, (b, l) => forwardSegment(net, b, l), true) <
-                0
-            ) {
+            const emit = (b: Uint8Array, l: number) => forward(net, b, l, TYPE_DATA_CSUM_PARTIAL);
+            if (segmentTcp(frame, r, gsoType, mss, seg, emit, true) < 0) {
               counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
             }
             flushBatch();
@@ -541,12 +528,7 @@ async function loop(): Promise<void> {
           forward(net, frame, r);
         } catch (e) {
           fault(e);
-          batchLen =
-            batchSize =
-            batchCount =
-            batchBytes =
-              0;
-          batchPeer = null;
+          resetBatch();
         }
       }
       flushBatch();
