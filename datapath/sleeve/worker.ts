@@ -333,22 +333,28 @@ async function loop(): Promise<void> {
   };
   /**
    * Sends one frame of network `net` to the peer that owns its MAC (through the batch, so a run
-   * of TCP ACKs read from the TAP leaves in one GSO send), or floods it.
+   * of TCP ACKs read from the TAP leaves in one GSO send), or floods it. Kept small, with the
+   * two cases apart: it runs for every segment of every super-frame.
    */
   const forward = (net: WorkerNetwork, f: Uint8Array, len: number, type = TYPE_DATA) => {
     if (len > net.mtu + 18) {
       counters[GLOBAL_SLOT * FIELDS + G.oversize]++;
       return;
     }
-    const known = (f[0] & 1) === 1 ? undefined : macs.get(net.vni)?.get(mac48(f, 0));
-    if (known !== undefined) {
-      const rt = peers.get(known);
-      if (rt && rt.p.active && rt.txAead && rt.members.has(net.vni)) {
-        if (gsoWorks) batchTo(rt, net.vni, f, len, type);
-        else sendTo(rt, net.vni, f, len, type);
-        return;
-      }
-    }
+    if (!toOwner(net, f, len, type)) flood(net, f, len, type);
+  };
+  /** Sends to the peer where the destination MAC was learned; false if there is none. */
+  const toOwner = (net: WorkerNetwork, f: Uint8Array, len: number, type: number) => {
+    if ((f[0] & 1) === 1) return false;
+    const known = macs.get(net.vni)?.get(mac48(f, 0));
+    const rt = known === undefined ? undefined : peers.get(known);
+    if (!rt || !rt.p.active || !rt.txAead || !rt.members.has(net.vni)) return false;
+    if (gsoWorks) batchTo(rt, net.vni, f, len, type);
+    else sendTo(rt, net.vni, f, len, type);
+    return true;
+  };
+  /** Broadcast, multicast and unknown unicast: to every member peer of the network. */
+  const flood = (net: WorkerNetwork, f: Uint8Array, len: number, type: number) => {
     // What is batched goes first: a peer sees our frames in the order we read them.
     flushBatch();
     for (const rt of peers.values()) {
