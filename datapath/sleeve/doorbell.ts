@@ -26,11 +26,8 @@ export function createDoorbell(): DoorbellHandle {
 }
 
 /** Records one more message posted to the worker and wakes it. Call after postMessage. */
-export function ring(
-  bell: DoorbellHandle,
-  posted: Int32Array<ArrayBufferLike> = new Int32Array(bell.posted),
-): void {
-  Atomics.add(posted, 0, 1);
+export function ring(bell: DoorbellHandle): void {
+  Atomics.add(new Int32Array(bell.posted), 0, 1);
   libc.write(bell.fd, ONE, 8n);
 }
 

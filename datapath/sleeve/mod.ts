@@ -4,8 +4,8 @@
  * datagrams to the peers that are members of that network; datagrams from peers are
  * authenticated, replay-checked and written into the TAP of their network only.
  *
- * The main thread owns the file descriptors and the peer table; two Workers run the packet
- * loops; counters live in a SharedArrayBuffer.
+ * The main thread owns the file descriptors and the peer table; one Worker runs the packet loop
+ * for both directions (worker.ts); counters live in a SharedArrayBuffer.
  *
  * @module
  */
@@ -86,8 +86,9 @@ export function sleeveCapabilities(): { libcrypto: boolean; aesni: boolean; deta
 export class Sleeve {
   #udpFd: number;
   #taps = new Map<number, { fd: number; net: SleeveNetwork }>();
-  #workers: Worker[] = [];
-  #bells: DoorbellHandle[] = [];
+  /** The packet worker, and the doorbell that wakes it for each message. */
+  #worker: Worker;
+  #bell: DoorbellHandle = createDoorbell();
   #counters: SharedArrayBuffer;
   #view: Float64Array;
   #slots = new Map<string, number>();
@@ -104,9 +105,14 @@ export class Sleeve {
     this.#udpFd = udpFd;
     this.#counters = newCounters();
     this.#view = new Float64Array(this.#counters);
+    this.#worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    this.#worker.onerror = (e) => {
+      e.preventDefault();
+      log?.error(`sleeve packet worker failed: ${e.message}`);
+    };
   }
 
-  /** Binds the UDP port, attaches to the TAPs, starts the packet workers. */
+  /** Binds the UDP port, attaches to the TAPs, starts the packet worker. */
   static start(opts: {
     listenAddress: string;
     port: number;
@@ -120,29 +126,14 @@ export class Sleeve {
     const aead: AeadName = cpuHasAes() ? "aes-256-gcm" : "chacha20-poly1305";
     const fd = openUdp(opts.listenAddress, opts.port);
     const s = new Sleeve(fd, backend, aead, opts.logger);
-    s.#bells = [createDoorbell()];
-    const w = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
-    w.onerror = (e) => {
-      e.preventDefault();
-      opts.logger?.error(`sleeve packet worker failed: ${e.message}`);
-    };
-    s.#workers.push(w);
-    s.#post({
-      type: "init",
-      counters: s.#counters,
-      udpFd: fd,
-      backend,
-      bell: s.#bells[0],
-    });
+    s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
     s.setNetworks(opts.networks);
     return Promise.resolve(s);
   }
 
   #post(msg: WorkerMessage): void {
-    this.#workers.forEach((w, i) => {
-      w.postMessage(msg);
-      ring(this.#bells[i]);
-    });
+    this.#worker.postMessage(msg);
+    ring(this.#bell);
   }
 
   /** Attaches to new networks' TAPs and lets go of removed ones. */
@@ -228,14 +219,14 @@ export class Sleeve {
     return { peers, global: readGlobal(this.#view) };
   }
 
-  /** Stops the workers and closes every descriptor. */
+  /** Stops the packet worker and closes every descriptor. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#post({ type: "stop" });
     await new Promise((r) => setTimeout(r, 100));
-    for (const w of this.#workers) w.terminate();
-    for (const b of this.#bells) closeDoorbell(b);
+    this.#worker.terminate();
+    closeDoorbell(this.#bell);
     for (const t of this.#taps.values()) libc.close(t.fd);
     libc.close(this.#udpFd);
   }
