@@ -31,7 +31,8 @@ function count(haystack: Uint8Array, needle: Uint8Array): number {
 }
 
 /**
- * Starts tcpdump on `host`'s underlay link, writing `pcap`. Immediate mode: without it, packets
+ * Starts tcpdump in `host`'s namespace on `iface` (its underlay link unless given), writing
+ * `pcap`. Immediate mode: without it, packets
  * still in a ring block at SIGINT are never written; a 32 MB buffer keeps it from losing packets
  * while both CPUs are busy.
  */
@@ -41,11 +42,12 @@ async function startCapture(
   pcap: string,
   filter: string[],
   logFile: string,
+  iface = host.link,
 ) {
   const dump = await fleet.lab.spawn(host, [
     "tcpdump",
     "-i",
-    host.link,
+    iface,
     "-U",
     "--immediate-mode",
     "-B",
@@ -261,20 +263,8 @@ Deno.test({
     await ok(a, ["ip", "route", "add", "10.77.0.0/24", "via", viaB]);
 
     const pcap = `${lab.runDir}/behind-b.pcap`;
-    const dump = await lab.spawn(c, [
-      "tcpdump",
-      "-i",
-      cEnd,
-      "-U",
-      "--immediate-mode",
-      "-w",
-      pcap,
-      "tcp",
-      "and",
-      "port",
-      "7400",
-    ], { logFile: "tcpdump-behind-b.log" });
-    await dump.waitForLog(/listening on/, 10_000);
+    const filter = ["tcp", "and", "port", "7400"];
+    const dump = await startCapture(fleet, c, pcap, filter, "tcpdump-behind-b.log", cEnd);
     const file = await lab.writeFile("payload.bin", randomBytes(2 << 20));
     const [sent, got] = await transfer(fleet, a.name, c.name, "10.77.0.2", 7400, file);
     strictEqual(got, sent, "bytes differ after routing out of B");

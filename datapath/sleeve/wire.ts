@@ -60,17 +60,6 @@ export function headerSeq(buf: Uint8Array): number {
   return hi >= 0x200000 ? 0 : hi * 0x100000000 + get32(buf, 12);
 }
 
-export function readHeader(
-  buf: Uint8Array,
-): { type: number; vni: number; index: number; seq: number } {
-  return {
-    type: headerType(buf),
-    vni: headerVni(buf),
-    index: headerIndex(buf),
-    seq: headerSeq(buf),
-  };
-}
-
 export function writeNonce(nonce: Uint8Array, direction: number, seq: number): void {
   put32(nonce, 0, direction);
   put32(nonce, 4, Math.floor(seq / 0x100000000));
