@@ -98,7 +98,7 @@ export class Agent {
   #self!: Peer;
   #password: Uint8Array | null = null;
   #caps!: KernelDatapathCaps;
-  #sleeveCrypto: "auto" | "libcrypto" | "noble" = "auto";
+  #sleeveCrypto: ReturnType<typeof sleeveCryptoFromEnv> = "auto";
   #capability!: FastdpCapability;
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
