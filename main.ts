@@ -5,7 +5,7 @@
  * @module
  */
 
-import { commandHelp, mainHelp, parseCommandLine, UsageError } from "./agent/cli.ts";
+import { commandHelp, mainHelp, parseCommandLine, UsageError } from "./agent/cli/args.ts";
 import {
   checkCommand,
   downCommand,
@@ -13,7 +13,7 @@ import {
   statusCommand,
   upCommand,
   validateCommand,
-} from "./agent/commands.ts";
+} from "./agent/cli/commands.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 async function main(argv: string[]): Promise<number> {

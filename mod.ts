@@ -39,7 +39,7 @@ export {
   deriveSessionKey,
   deriveSharedSecret,
   type SessionSecrets,
-} from "./agent/session_keys.ts";
+} from "./agent/control/session_keys.ts";
 
 /** Sleeve and ESP key derivations. */
 export { deriveSleeveKeys } from "./datapath/sleeve/keys.ts";
@@ -52,6 +52,6 @@ export {
   planHost,
   renderPlan,
   teardownPlan,
-} from "./datapath/fastdp/mod.ts";
+} from "./datapath/host/mod.ts";
 export { networkMtu, sleeveMtu, vxlanEspMtu, vxlanMtu } from "./datapath/mtu.ts";
-export { isolationRuleset } from "./datapath/isolation_rules.ts";
+export { isolationRuleset } from "./datapath/host/isolation_rules.ts";

@@ -17,11 +17,11 @@ import {
   observeHost,
   planHost,
   renderPlan,
-} from "../datapath/fastdp/mod.ts";
+} from "../datapath/host/mod.ts";
 import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
-import { PeerConnections } from "./peer_connections.ts";
-import type { SessionSecrets } from "./session_keys.ts";
-import type { Logger } from "./log.ts";
+import { PeerConnections } from "./control/peer_connections.ts";
+import type { SessionSecrets } from "./control/session_keys.ts";
+import type { Logger } from "./ops/log.ts";
 import {
   type FastdpCapability,
   isDecider,
@@ -32,11 +32,11 @@ import {
   pairStartDecision,
 } from "./datapath_choice.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
-import { isolationRuleset } from "../datapath/isolation_rules.ts";
+import { isolationRuleset } from "../datapath/host/isolation_rules.ts";
 import { runCommand } from "../datapath/command.ts";
-import { type ControlRequest, ControlSocketServer } from "./control_socket.ts";
-import { runPaths } from "./run_paths.ts";
-import { MetricsServer, renderMetrics } from "./metrics.ts";
+import { type ControlRequest, ControlSocketServer } from "./ops/control_socket.ts";
+import { runPaths } from "./ops/run_paths.ts";
+import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { diffConfigs } from "./config_diff.ts";
 
 /** Options of `weave-agent up`. */

@@ -7,8 +7,9 @@
 
 import type { Config, Network, Peer } from "../config/types.ts";
 import { networkMtu } from "../datapath/mtu.ts";
-import { deriveEspKeys, type DesiredHost } from "../datapath/fastdp/mod.ts";
-import type { SessionSecrets } from "./session_keys.ts";
+import type { DesiredHost } from "../datapath/host/mod.ts";
+import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
+import type { SessionSecrets } from "./control/session_keys.ts";
 
 /** A peer on (or probing) fast datapath, with its session and announced MACs. */
 export interface FastPeer {

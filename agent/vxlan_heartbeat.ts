@@ -9,7 +9,7 @@
  */
 
 import dgram from "node:dgram";
-import type { Logger } from "./log.ts";
+import type { Logger } from "./ops/log.ts";
 
 const MAGIC = new TextEncoder().encode("WVHB0001");
 const NONCE_BYTES = 16;

@@ -11,11 +11,11 @@
  * @module
  */
 
-import { FrameReader } from "../agent/frame_reader.ts";
-import { agreeOnSession, runHandshake } from "../agent/handshake.ts";
-import { Logger } from "../agent/log.ts";
-import { PeerConnections } from "../agent/peer_connections.ts";
-import { DenoConnStream, dialTcp } from "../agent/tcp_stream.ts";
+import { FrameReader } from "../agent/control/frame_reader.ts";
+import { agreeOnSession, runHandshake } from "../agent/control/handshake.ts";
+import { Logger } from "../agent/ops/log.ts";
+import { PeerConnections } from "../agent/control/peer_connections.ts";
+import { DenoConnStream, dialTcp } from "../agent/control/tcp_stream.ts";
 
 /** One mesh size's result. */
 export interface MeshResult {

@@ -15,11 +15,11 @@
  * @module
  */
 
-import { Fleet } from "../tests/fleet.ts";
-import type { Lab, LabHost } from "../tests/lab.ts";
+import { Fleet } from "../tests/lab/fleet.ts";
+import type { Lab, LabHost } from "../tests/lab/lab.ts";
 import { formatHandshakeBench, runHandshakeBench } from "./handshake_bench.ts";
-import { applyChanges, observeHost, planHost } from "../datapath/fastdp/mod.ts";
-import type { DesiredHost } from "../datapath/fastdp/desired.ts";
+import { applyChanges, observeHost, planHost } from "../datapath/host/mod.ts";
+import type { DesiredHost } from "../datapath/host/desired.ts";
 import { deriveEspKeys } from "../datapath/fastdp/esp_keys.ts";
 
 const quick = Deno.args.includes("--quick");

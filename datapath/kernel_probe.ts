@@ -7,7 +7,7 @@
  */
 
 import { runCommand } from "./command.ts";
-import { policyArgs, saArgs } from "./fastdp/plan.ts";
+import { policyArgs, saArgs } from "./host/plan.ts";
 
 /** One probed capability. */
 export interface ProbeItem {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { cli, Fleet, randomBytes, transfer } from "../tests/fleet.ts";
+import { cli, Fleet, randomBytes, transfer } from "../tests/lab/fleet.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
 const tty = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");

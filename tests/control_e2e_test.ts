@@ -3,7 +3,7 @@
  */
 
 import { strictEqual } from "node:assert";
-import { Fleet } from "./fleet.ts";
+import { Fleet } from "./lab/fleet.ts";
 
 const root = Deno.uid() === 0;
 const PASSWORD = "a fleet password of reasonable length 4417";

@@ -3,8 +3,8 @@
  */
 
 import { strictEqual } from "node:assert";
-import { cli, Fleet, randomBytes, transfer } from "./fleet.ts";
-import type { LabHost } from "./lab.ts";
+import { cli, Fleet, randomBytes, transfer } from "./lab/fleet.ts";
+import type { LabHost } from "./lab/lab.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");

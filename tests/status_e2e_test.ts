@@ -4,7 +4,7 @@
  */
 
 import { strictEqual } from "node:assert";
-import { cli, Fleet, randomBytes, transfer } from "./fleet.ts";
+import { cli, Fleet, randomBytes, transfer } from "./lab/fleet.ts";
 
 const root = Deno.uid() === 0;
 const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !root };

@@ -1,6 +1,6 @@
 import { strictEqual } from "node:assert";
 import { deriveEspKeys } from "./esp_keys.ts";
-import { hex, opensslHkdf } from "../../tests/openssl.ts";
+import { hex, opensslHkdf } from "../../tests/lab/openssl.ts";
 
 Deno.test("ESP keys and SPIs: HKDF per direction as openssl derives them; the ends mirror", async () => {
   const sessionKey = new Uint8Array(32).fill(0x5a);

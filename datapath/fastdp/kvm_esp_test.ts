@@ -8,8 +8,8 @@
 
 import { strictEqual } from "node:assert";
 import { deriveEspKeys } from "./esp_keys.ts";
-import { type DesiredHost, EMPTY_OBSERVED as empty } from "./desired.ts";
-import { planHost } from "./plan.ts";
+import { type DesiredHost, EMPTY_OBSERVED as empty } from "../host/desired.ts";
+import { planHost } from "../host/plan.ts";
 import { vxlanEspMtu } from "../mtu.ts";
 
 const RUN = new URL("../../../shared/tools/kvm-esp/run.sh", import.meta.url).pathname;

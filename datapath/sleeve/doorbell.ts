@@ -8,7 +8,7 @@
  * @module
  */
 
-import { EFD_CLOEXEC, EFD_NONBLOCK, errnoText, libc } from "./libc.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK, errnoText, libc } from "./sys/libc.ts";
 
 /** What a worker needs to know about its doorbell (structured-clonable). */
 export interface DoorbellHandle {

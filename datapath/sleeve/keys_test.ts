@@ -1,6 +1,6 @@
 import { strictEqual } from "node:assert";
 import { deriveSleeveKeys } from "./keys.ts";
-import { hex, opensslHkdf } from "../../tests/openssl.ts";
+import { hex, opensslHkdf } from "../../tests/lab/openssl.ts";
 
 Deno.test("sleeve keys: HKDF per direction as openssl derives them; the two ends mirror", async () => {
   const sessionKey = new Uint8Array(32).fill(9);

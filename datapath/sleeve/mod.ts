@@ -10,8 +10,8 @@
  * @module
  */
 
-import type { Logger } from "../../agent/log.ts";
-import { libc, normaliseV6, openTap, openUdp } from "./libc.ts";
+import type { Logger } from "../../agent/ops/log.ts";
+import { libc, normaliseV6, openTap, openUdp } from "./sys/libc.ts";
 import { closeDoorbell, createDoorbell, type DoorbellHandle, ring } from "./doorbell.ts";
 import { type AeadBackend, type AeadName, cpuHasAes, libcrypto } from "./aead.ts";
 import { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";

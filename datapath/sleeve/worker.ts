@@ -15,7 +15,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { libc, POLLIN, sockaddr, sockaddrKey, UdpGroReceiver, UdpGsoSender } from "./libc.ts";
+import { libc, POLLIN, sockaddr, sockaddrKey, UdpGroReceiver, UdpGsoSender } from "./sys/libc.ts";
 import { type Aead, type AeadBackend, type AeadName, createAead, TAG_BYTES } from "./aead.ts";
 import {
   HEADER_BYTES,

@@ -14,13 +14,13 @@
  * @module
  */
 
-import { loadConfig } from "../config/mod.ts";
-import { didYouMean } from "../config/did_you_mean.ts";
-import { formatDiagnostic } from "../config/diagnostics.ts";
-import type { Config, Peer } from "../config/types.ts";
-import { probeKernel } from "../datapath/kernel_probe.ts";
-import { sleeveCapabilities } from "../datapath/sleeve/mod.ts";
-import { isOwnedLink } from "../datapath/link_names.ts";
+import { loadConfig } from "../../config/mod.ts";
+import { didYouMean } from "../../config/did_you_mean.ts";
+import { formatDiagnostic } from "../../config/diagnostics.ts";
+import type { Config, Peer } from "../../config/types.ts";
+import { probeKernel } from "../../datapath/kernel_probe.ts";
+import { sleeveCapabilities } from "../../datapath/sleeve/mod.ts";
+import { isOwnedLink } from "../../datapath/link_names.ts";
 import {
   type CheckItem,
   type CheckStatus,
@@ -45,7 +45,7 @@ import {
   underlayAddressItem,
   underlayMtuItem,
   vniItems,
-} from "./check_items.ts";
+} from "./items.ts";
 import {
   commandOutput,
   probeTcp,
@@ -56,10 +56,10 @@ import {
   tryBind,
   unixSocketAlive,
   withTimeout,
-} from "./check_host.ts";
-import { DEFAULT_RUN_DIR, runPaths } from "./run_paths.ts";
+} from "./host_facts.ts";
+import { DEFAULT_RUN_DIR, runPaths } from "../ops/run_paths.ts";
 
-export type { CheckItem, CheckStatus } from "./check_items.ts";
+export type { CheckItem, CheckStatus } from "./items.ts";
 
 /** Counts by status, and what was checked. */
 export interface CheckSummary {

@@ -4,7 +4,7 @@
  */
 
 import { deepStrictEqual, strictEqual, throws } from "node:assert";
-import { hex, run } from "../tests/openssl.ts";
+import { hex, run } from "../../tests/lab/openssl.ts";
 import {
   controlNonce,
   openControl,

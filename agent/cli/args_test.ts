@@ -1,5 +1,5 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert";
-import { commandHelp, COMMANDS, mainHelp, parseCommandLine, UsageError } from "./cli.ts";
+import { commandHelp, COMMANDS, mainHelp, parseCommandLine, UsageError } from "./args.ts";
 
 Deno.test("every command is listed in --help and has its own --help", () => {
   for (const c of ["up", "validate", "plan", "check", "status", "down"]) {
@@ -47,7 +47,7 @@ Deno.test("the CLI process exits 2 on usage errors and 0 on help", async () => {
         "run",
         "-A",
         "--unstable-ffi",
-        new URL("../main.ts", import.meta.url).pathname,
+        new URL("../../main.ts", import.meta.url).pathname,
         ...args,
       ],
       stdout: "piped",

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { IpAddrLink, IpDetailedLink, IpRoute, PortProbe, ReachProbe } from "./check_items.ts";
+import type { IpAddrLink, IpDetailedLink, IpRoute, PortProbe, ReachProbe } from "./items.ts";
 
 import dgram from "node:dgram";
 

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { bridgeName } from "./link_names.ts";
+import { bridgeName } from "../link_names.ts";
 
 /** The nft table that holds the isolation rules; nothing else of ours or anyone's is touched. */
 export const ISOLATION_TABLE = "weave_isolation";

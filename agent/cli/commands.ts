@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Config } from "../config/types.ts";
+import type { Config } from "../../config/types.ts";
 import {
   describeForPeer,
   findSelf,
@@ -13,23 +13,23 @@ import {
   loadConfig,
   readPassword,
   selfName,
-} from "../config/mod.ts";
-import { probeKernel } from "../datapath/kernel_probe.ts";
+} from "../../config/mod.ts";
+import { probeKernel } from "../../datapath/kernel_probe.ts";
 import {
   applyChanges,
   observeHost,
   planHost,
   renderPlan,
   teardownPlan,
-} from "../datapath/fastdp/mod.ts";
-import { Agent, type AgentStatus } from "./agent.ts";
-import type { CommonFlags } from "./cli.ts";
-import { Logger } from "./log.ts";
-import { controlRequest, controlSocketAlive } from "./control_socket.ts";
-import { resolveRunDir, runPaths } from "./run_paths.ts";
-import { localFastdpCapability } from "./datapath_choice.ts";
-import { buildDesiredHost } from "./desired_host.ts";
-import { checkExitCode, renderCheck, runCheck } from "./check.ts";
+} from "../../datapath/host/mod.ts";
+import { Agent, type AgentStatus } from "../agent.ts";
+import type { CommonFlags } from "./args.ts";
+import { Logger } from "../ops/log.ts";
+import { controlRequest, controlSocketAlive } from "../ops/control_socket.ts";
+import { resolveRunDir, runPaths } from "../ops/run_paths.ts";
+import { localFastdpCapability } from "../datapath_choice.ts";
+import { buildDesiredHost } from "../desired_host.ts";
+import { checkExitCode, renderCheck, runCheck } from "../check/check.ts";
 
 const out = (s: string) => console.log(s);
 

@@ -6,8 +6,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_CONFIG_PATH, DEFAULT_RUN_DIR } from "./run_paths.ts";
-import type { LogFormat, LogLevel } from "./log.ts";
+import { DEFAULT_CONFIG_PATH, DEFAULT_RUN_DIR } from "../ops/run_paths.ts";
+import type { LogFormat, LogLevel } from "../ops/log.ts";
 
 /** Flags shared by every command, after parsing. */
 export interface CommonFlags {

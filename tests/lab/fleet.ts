@@ -7,9 +7,9 @@
  */
 
 import { type AgentHandle, Lab, type LabHost } from "./lab.ts";
-import type { AgentStatus } from "../agent/agent.ts";
+import type { AgentStatus } from "../../agent/agent.ts";
 
-const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const DENO = Deno.execPath();
 
 /** A network of the fleet's weave.yaml. */

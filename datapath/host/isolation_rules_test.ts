@@ -1,6 +1,6 @@
 import { strictEqual } from "node:assert";
 import { isolationRuleset } from "./isolation_rules.ts";
-import { runCommand } from "./command.ts";
+import { runCommand } from "../command.ts";
 
 const nets = [
   { name: "sensors", address: "10.32.1.1", family: 4 as const },

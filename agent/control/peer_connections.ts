@@ -26,8 +26,8 @@ import {
   type VersionRange,
 } from "./handshake.ts";
 import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
-import type { Logger } from "./log.ts";
-import { RateLimitedLog } from "./log.ts";
+import type { Logger } from "../ops/log.ts";
+import { RateLimitedLog } from "../ops/log.ts";
 import { canonicalAddress } from "./peer_address.ts";
 import { type ControlMessage, type SecureChannel, TAG_BYTES } from "./secure_channel.ts";
 import type { SessionSecrets } from "./session_keys.ts";

@@ -40,7 +40,7 @@ export const LAB_PREFIX_BASE = "wl";
 /** Where owner markers live (tmpfs: a reboot clears both namespaces and markers). */
 export const LAB_MARKER_DIR = "/run/weave-lab";
 
-const REPO_ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const HOST_NAME_RE = /^[a-z][a-z0-9-]{0,23}$/;
 const PREFIX_RE = /^[a-z][a-z0-9]{1,9}$/;
 const STALE_PREFIX_RE = new RegExp(`^(${LAB_PREFIX_BASE}[a-z0-9]{6})(-|$)`);

@@ -7,7 +7,7 @@ import {
   privilegesItem,
   sleeveCryptoItem,
   toolItem,
-} from "./check_items.ts";
+} from "./items.ts";
 import { checkExitCode, type CheckReport, renderCheck } from "./check.ts";
 
 Deno.test("versions of ip, bridge and nft as each prints them", () => {

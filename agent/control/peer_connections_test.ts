@@ -15,7 +15,7 @@ import {
   runHandshake,
 } from "./handshake.ts";
 import { FrameReader } from "./frame_reader.ts";
-import { Logger } from "./log.ts";
+import { Logger } from "../ops/log.ts";
 import { PeerConnections, type PeerConnectionsOptions } from "./peer_connections.ts";
 import type { SessionSecrets } from "./session_keys.ts";
 import { type ByteStream, DenoConnStream, dialTcp } from "./tcp_stream.ts";

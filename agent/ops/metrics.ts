@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { AgentStatus } from "./agent.ts";
+import type { AgentStatus } from "../agent.ts";
 
 function esc(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");

@@ -3,10 +3,10 @@
 // sockets and nft, and each scenario breaks one thing and looks for the item that says so.
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert";
-import { Lab } from "../tests/lab.ts";
+import { Lab } from "../../tests/lab/lab.ts";
 import type { CheckItem, CheckReport } from "./check.ts";
 
-const ENTRY = new URL("../tests/testdata/check_entry.ts", import.meta.url).pathname;
+const ENTRY = new URL("../../tests/testdata/check_entry.ts", import.meta.url).pathname;
 // Only for running this test before datapath/kernel_probe.ts and datapath/sleeve/mod.ts exist.
 const IMPORT_MAP = Deno.env.get("WEAVE_TEST_IMPORT_MAP");
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatIp, parseIp } from "../config/ip.ts";
+import { formatIp, parseIp } from "../../config/ip.ts";
 
 /** The canonical form of an IPv4 or IPv6 address; anything unparsable is returned lowercased. */
 export function canonicalAddress(address: string): string {

@@ -13,7 +13,7 @@ import {
   deriveSharedSecret,
   sessionKeyFromShared,
 } from "./session_keys.ts";
-import { hex, opensslHkdf, run, unhex } from "../tests/openssl.ts";
+import { hex, opensslHkdf, run, unhex } from "../../tests/lab/openssl.ts";
 
 const td = new TextDecoder();
 

@@ -4,7 +4,7 @@
  */
 
 import { deepStrictEqual, strictEqual, throws } from "node:assert";
-import { deriveEspKeys } from "./esp_keys.ts";
+import { deriveEspKeys } from "../fastdp/esp_keys.ts";
 import { type DesiredHost, EMPTY_OBSERVED as empty, type ObservedHost } from "./desired.ts";
 import { planHost, renderPlan, reqidFor, teardownPlan } from "./plan.ts";
 import { observeHost } from "./observe.ts";

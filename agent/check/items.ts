@@ -29,10 +29,10 @@
  * @module
  */
 
-import type { Config, Network, Peer } from "../config/types.ts";
-import { formatHostPort, subnetsOverlap } from "../config/ip.ts";
-import { isOwnedLink } from "../datapath/link_names.ts";
-import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
+import type { Config, Network, Peer } from "../../config/types.ts";
+import { formatHostPort, subnetsOverlap } from "../../config/ip.ts";
+import { isOwnedLink } from "../../datapath/link_names.ts";
+import { type FastdpCapability, localFastdpCapability } from "../datapath_choice.ts";
 import { estimatePasswordStrength, WEAK_PASSWORD_BITS } from "./password_strength.ts";
 
 /** Outcome of one item. */

@@ -5,7 +5,7 @@
  */
 
 import { deepStrictEqual, notDeepStrictEqual, rejects, strictEqual, throws } from "node:assert";
-import { hex, run } from "../tests/openssl.ts";
+import { hex, run } from "../../tests/lab/openssl.ts";
 import { FrameReader } from "./frame_reader.ts";
 import {
   agreeOnSession,
