@@ -10,7 +10,7 @@ import type { Config, Network, Peer } from "../config/types.ts";
 import { findSelf, formatDiagnostic, loadConfig, readPassword } from "../config/mod.ts";
 import { buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { bridgeName, tapName } from "../datapath/link_names.ts";
-import { probeKernel } from "../datapath/kernel_probe.ts";
+import { datapathCaps, probeKernel } from "../datapath/kernel_probe.ts";
 import {
   applyChanges,
   type DesiredHost,
@@ -145,12 +145,7 @@ export class Agent {
     }
 
     const probe = await probeKernel();
-    this.#caps = {
-      vxlan: probe.vxlan.ok,
-      vxlanDetail: probe.vxlan.detail,
-      esp: probe.espGcm.ok,
-      espDetail: probe.espGcm.detail,
-    };
+    this.#caps = datapathCaps(probe);
     this.#capability = localFastdpCapability(
       this.#config.datapath,
       this.#password !== null,

@@ -7,14 +7,9 @@
  */
 
 import type { DatapathMode } from "../config/types.ts";
+import type { KernelDatapathCaps } from "../datapath/kernel_probe.ts";
 
-/** What a kernel can do for the fast datapath, as probed at start-up. */
-export interface KernelDatapathCaps {
-  vxlan: boolean;
-  vxlanDetail: string;
-  esp: boolean;
-  espDetail: string;
-}
+export type { KernelDatapathCaps } from "../datapath/kernel_probe.ts";
 
 /** Whether this box can run fast datapath at all, and why (not). */
 export interface FastdpCapability {

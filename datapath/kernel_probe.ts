@@ -26,6 +26,24 @@ export interface KernelCaps {
   espGcm: ProbeItem;
 }
 
+/** What a kernel can do for the fast datapath: the two probe items the datapath choice needs. */
+export interface KernelDatapathCaps {
+  vxlan: boolean;
+  vxlanDetail: string;
+  esp: boolean;
+  espDetail: string;
+}
+
+/** The one mapping from a probe result to fast-datapath capabilities (agent, plan, check). */
+export function datapathCaps(caps: Pick<KernelCaps, "vxlan" | "espGcm">): KernelDatapathCaps {
+  return {
+    vxlan: caps.vxlan.ok,
+    vxlanDetail: caps.vxlan.detail,
+    esp: caps.espGcm.ok,
+    espDetail: caps.espGcm.detail,
+  };
+}
+
 async function sh(args: string[], stdin?: string): Promise<{ ok: boolean; err: string }> {
   const r = await runCommand(args[0], args.slice(1), { stdin });
   return { ok: r.ok, err: r.stderr.trim().split("\n")[0] };

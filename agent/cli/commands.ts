@@ -14,7 +14,7 @@ import {
   readPassword,
   selfName,
 } from "../../config/mod.ts";
-import { probeKernel } from "../../datapath/kernel_probe.ts";
+import { datapathCaps, probeKernel } from "../../datapath/kernel_probe.ts";
 import {
   applyChanges,
   observeHost,
@@ -209,12 +209,7 @@ export async function planCommand(flags: CommonFlags): Promise<number> {
   }
   const password = readPassword(config);
   const probe = await probeKernel();
-  const cap = localFastdpCapability(config.datapath, password !== null, {
-    vxlan: probe.vxlan.ok,
-    vxlanDetail: probe.vxlan.detail,
-    esp: probe.espGcm.ok,
-    espDetail: probe.espGcm.detail,
-  });
+  const cap = localFastdpCapability(config.datapath, password !== null, datapathCaps(probe));
   const desired = buildDesiredHost({
     config,
     self,
