@@ -84,7 +84,4 @@ export function pairProbeDecision(
   return null;
 }
 
-/** Which side of a pair decides: the one whose name sorts first. Both compute the same. */
-export function isDecider(localName: string, remoteName: string): boolean {
-  return localName < remoteName;
-}
+export { isDecider } from "./control/pair_roles.ts";

@@ -18,6 +18,7 @@
  * @module
  */
 
+import { isDecider } from "./pair_roles.ts";
 import {
   agreeOnSession,
   PROTOCOL_MAX_VERSION,
@@ -325,7 +326,7 @@ export class PeerConnections extends EventTarget {
   }
 
   #decides(peer: string): boolean {
-    return this.#o.localName < peer;
+    return isDecider(this.#o.localName, peer);
   }
 
   #track<T>(p: Promise<T>): Promise<T> {
