@@ -31,6 +31,8 @@ export interface ControlContext {
   track<T>(p: Promise<T>): Promise<T>;
   /** Dials `rec` after `delayMs`, unless it is up, dialling or already scheduled. */
   scheduleDial(rec: PeerRecord, delayMs: number): void;
+  /** Forgets a pending dial of `rec` (its session is up). */
+  cancelDial(rec: PeerRecord): void;
   /** Whether this side decides for the pair with `peer`. */
   decides(peer: string): boolean;
 }

@@ -9,11 +9,17 @@
 const MAX_DOUBLINGS = 16;
 
 /**
- * The first dial: the deciding side dials at once; the other waits `deferMs` plus up to as
- * much jitter, so usually only the decider's connection is made and no twin needs closing.
+ * The first dial: the deciding side dials within `jitterMs` (spread, so a fleet that boots
+ * together does not dial in one burst); the other waits `deferMs` plus up to as much jitter, as
+ * a fallback, so usually only the decider's connection is made and no twin needs closing.
  */
-export function firstDialDelay(decides: boolean, deferMs: number, random = Math.random): number {
-  return decides ? 0 : deferMs * (1 + random());
+export function firstDialDelay(
+  decides: boolean,
+  deferMs: number,
+  jitterMs = 0,
+  random = Math.random,
+): number {
+  return decides ? jitterMs * random() : deferMs * (1 + random());
 }
 
 /**

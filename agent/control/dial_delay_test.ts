@@ -3,11 +3,12 @@ import { backoffDelay, firstDialDelay } from "./dial_delay.ts";
 
 const fixed = (x: number) => () => x;
 
-Deno.test("first dial: the decider dials at once, the other side after defer plus jitter", () => {
-  strictEqual(firstDialDelay(true, 300, fixed(0.9)), 0);
-  strictEqual(firstDialDelay(false, 300, fixed(0)), 300);
-  strictEqual(firstDialDelay(false, 300, fixed(0.5)), 450);
-  strictEqual(firstDialDelay(false, 0, fixed(0.5)), 0);
+Deno.test("first dial: the decider within its jitter, the other side after defer plus jitter", () => {
+  strictEqual(firstDialDelay(true, 300, 0, fixed(0.9)), 0);
+  strictEqual(firstDialDelay(true, 300, 200, fixed(0.5)), 100);
+  strictEqual(firstDialDelay(false, 300, 200, fixed(0)), 300);
+  strictEqual(firstDialDelay(false, 300, 200, fixed(0.5)), 450);
+  strictEqual(firstDialDelay(false, 0, 200, fixed(0.5)), 0);
 });
 
 Deno.test("backoff doubles per failed attempt, is capped, and jitters in the upper half", () => {

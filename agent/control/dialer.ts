@@ -1,15 +1,25 @@
 /**
- * Dialling configured peers: one timer per peer that is neither up nor being dialled, a TCP
- * connect from our listen address, then the handshake. A dial is put off once when the peer is
- * already connecting to us (its connection would only be our dial's twin); a failed dial is
- * retried after a backoff step (`dial_delay.ts`).
+ * Dialling configured peers, in the order a dial lives:
+ *
+ * 1. scheduled: the first dial (`dial_delay.ts`: the decider within a short jitter, the other
+ *    side only as a late fallback), or a retry after a backoff step that doubles per failure;
+ * 2. queued: due, waiting for one of a bounded number of dial slots (`dial_queue.ts`: one timer
+ *    for all peers, a pace between starts, a window that halves on timeouts);
+ * 3. connect: a TCP connect from our listen address, with its own deadline;
+ * 4. handshake: `session_agreement.ts`, with a deadline that started when the slot was taken.
+ *
+ * A dial is put off once when the peer is connecting to us already (its connection would only
+ * be our dial's twin), and the fallback dial of the side that does not decide is put off while
+ * the peer has connected to us recently: it is alive and dialling, its dial will make the pair.
  *
  * @module
  */
 
 import { type ControlContext, errorMessage } from "./context.ts";
-import { backoffDelay } from "./dial_delay.ts";
 import type { Admission } from "./admission.ts";
+import { backoffDelay } from "./dial_delay.ts";
+import { type DialPhase, DialQueue, type DialResult } from "./dial_queue.ts";
+import { logPeerFailure } from "./episode_log.ts";
 import { type PeerRecord, setState, stickyState } from "./peer_record.ts";
 import { runConnection } from "./session_agreement.ts";
 import { type ByteStream, dialTcp } from "./tcp_stream.ts";
@@ -19,62 +29,104 @@ const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]"]);
 /** Least time a dialled connection gets for its handshake after a slow connect. */
 const MIN_HANDSHAKE_MS = 1000;
 
+/** How a connect failed: refused (box up, agent not listening) is cheap to retry soon. */
+type ConnectFailure = "refused" | "other";
+
 /** Schedules and runs the dials of one manager. */
 export class Dialer {
-  constructor(private readonly ctx: ControlContext, private readonly admission: Admission) {}
+  readonly #queue: DialQueue<PeerRecord>;
 
-  /** Dials `rec` after `delayMs`, unless it is up, dialling or already scheduled. */
+  constructor(private readonly ctx: ControlContext, private readonly admission: Admission) {
+    this.#queue = new DialQueue({
+      maxConcurrent: ctx.o.maxConcurrentDials,
+      paceMs: ctx.o.dialPaceMs,
+      run: (rec) => this.#dial(rec),
+    });
+  }
+
+  /** Dials `rec` after `delayMs`, unless it is up or a dial is already pending or running. */
   schedule(rec: PeerRecord, delayMs: number): void {
-    const ctx = this.ctx;
-    if (ctx.closed() || rec.removed || rec.dialTimer || rec.session || rec.dialing) return;
-    rec.dialTimer = setTimeout(() => {
-      rec.dialTimer = null;
-      ctx.track(this.#dial(rec));
-    }, delayMs);
+    if (this.ctx.closed() || rec.removed || rec.session) return;
+    this.#queue.schedule(rec, delayMs);
   }
 
-  /** Stops the peer's pending dial, if any. */
+  /** Forgets the peer's pending dial, if any (a running one ends by itself). */
   cancel(rec: PeerRecord): void {
-    if (rec.dialTimer) clearTimeout(rec.dialTimer);
-    rec.dialTimer = null;
+    this.#queue.cancel(rec);
   }
 
-  async #dial(rec: PeerRecord): Promise<void> {
+  /** Stops scheduling; running dials end with their connections. */
+  close(): void {
+    this.#queue.close();
+  }
+
+  /** Where the peer's dial stands, and when it is due. */
+  phase(rec: PeerRecord): { phase: DialPhase; due: number | null } | null {
+    return this.#queue.phase(rec);
+  }
+
+  /** The dial slots: allowed at once now, running, and due ones waiting. */
+  slots(): { window: number; running: number; queued: number } {
+    return { window: this.#queue.window, running: this.#queue.running, queued: this.#queue.queued };
+  }
+
+  async #dial(rec: PeerRecord): Promise<DialResult> {
     const ctx = this.ctx;
-    if (ctx.closed() || rec.removed || rec.session || rec.dialing) return;
+    if (ctx.closed() || rec.removed || rec.session) return { outcome: "done", retryInMs: null };
+    const putOff = this.#putOff(rec);
+    if (putOff !== null) return { outcome: "done", retryInMs: putOff };
+    rec.attempts++;
+    rec.stats.dials++;
+    const started = Date.now();
+    let result: DialResult["outcome"] = "failed";
+    let refused = false;
+    try {
+      if (rec.state !== "up") setState(rec, stickyState(rec) ?? "connecting");
+      rec.dialStep = "connect";
+      const conn = await this.#connect(rec);
+      if (typeof conn === "string") {
+        refused = conn === "refused";
+      } else if (ctx.closed() || rec.removed) {
+        conn.close();
+      } else {
+        rec.dialStep = "handshake";
+        const left = Math.max(ctx.o.handshakeTimeoutMs - (Date.now() - started), MIN_HANDSHAKE_MS);
+        const r = await runConnection(ctx, conn, rec.endpoint.address, rec, left);
+        result = r === "timeout" ? "timeout" : r === "failed" ? "failed" : "done";
+      }
+    } finally {
+      rec.dialStep = null;
+    }
+    if (rec.session || ctx.closed() || rec.removed) return { outcome: result, retryInMs: null };
+    const cap = Math.max(
+      refused ? ctx.o.refusedBackoffMaxMs : ctx.o.backoffMaxMs,
+      ctx.o.backoffBaseMs,
+    );
+    return { outcome: result, retryInMs: backoffDelay(rec.attempts, ctx.o.backoffBaseMs, cap) };
+  }
+
+  /** Null to dial now; else the dial is better made later, in this many ms. */
+  #putOff(rec: PeerRecord): number | null {
+    const ctx = this.ctx;
     const alone = ctx.peers.countAt(rec.canonical) === 1;
     const incoming = rec.inbound > 0 || (alone && this.admission.pendingFrom(rec.canonical) > 0);
     if (incoming && !rec.deferred) {
       // The peer is connecting to us already: a second connection would only be its twin. Only
       // once in a row, so stalled connections from that address cannot keep us from dialling.
       rec.deferred = true;
-      this.schedule(rec, ctx.o.handshakeTimeoutMs / 2);
-      return;
+      return ctx.o.handshakeTimeoutMs / 2;
     }
     rec.deferred = false;
-    rec.dialing = true;
-    rec.attempts++;
-    const started = Date.now();
-    try {
-      if (rec.state !== "up") setState(rec, stickyState(rec) ?? "connecting");
-      const stream = await this.#connect(rec);
-      if (!stream) return;
-      if (ctx.closed() || rec.removed) {
-        stream.close();
-        return;
-      }
-      const left = ctx.o.handshakeTimeoutMs - (Date.now() - started);
-      await runConnection(ctx, stream, rec.endpoint.address, rec, Math.max(left, MIN_HANDSHAKE_MS));
-    } finally {
-      rec.dialing = false;
-      if (!rec.session) {
-        this.schedule(rec, backoffDelay(rec.attempts, ctx.o.backoffBaseMs, ctx.o.backoffMaxMs));
-      }
+    const since = Date.now() - rec.lastInboundAt;
+    if (!ctx.decides(rec.endpoint.name) && rec.attempts === 0 && since < ctx.o.deferDialMs) {
+      // The decider connected to us a moment ago: it is alive and dialling; leave it to it.
+      return ctx.o.deferDialMs - since + ctx.o.deferDialMs * Math.random();
     }
+    return null;
   }
 
-  /** The TCP connection to the peer; null (with lastError set) when connecting failed. */
-  async #connect(rec: PeerRecord): Promise<ByteStream | null> {
+  /** The TCP connection to the peer, or how connecting failed (logged, lastError set). */
+  async #connect(rec: PeerRecord): Promise<ByteStream | ConnectFailure> {
     const ctx = this.ctx;
     const local = WILDCARDS.has(ctx.o.listenAddress) ? undefined : ctx.o.listenAddress;
     try {
@@ -82,13 +134,21 @@ export class Dialer {
         hostname: rec.endpoint.address,
         port: rec.endpoint.port,
         localAddress: local,
-        timeoutMs: ctx.o.handshakeTimeoutMs,
+        timeoutMs: ctx.o.connectTimeoutMs,
         signal: ctx.signal,
       });
     } catch (e) {
-      rec.lastError = `connect to ${rec.endpoint.address}:${rec.endpoint.port}: ${errorMessage(e)}`;
-      ctx.log.debug("dial failed", { peer: rec.endpoint.name, error: rec.lastError });
-      return null;
+      if (ctx.closed()) return "other";
+      const where = `${rec.endpoint.address}:${rec.endpoint.port}`;
+      logPeerFailure(
+        ctx.log,
+        rec,
+        `cannot connect to ${rec.endpoint.name} at ${where}: ${errorMessage(e)}`,
+      );
+      return e instanceof Deno.errors.ConnectionRefused ||
+          /ECONNREFUSED|refused/i.test(errorMessage(e))
+        ? "refused"
+        : "other";
     }
   }
 }

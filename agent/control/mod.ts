@@ -31,7 +31,13 @@
 export { PeerConnections } from "./peer_connections.ts";
 export type * from "./options.ts";
 export type { PeerCounters, PeerStateName } from "./peer_record.ts";
-export type { PeerConnectionsStatus, PeerStatus } from "./peer_status.ts";
+export type {
+  DialSlots,
+  PeerConnectionsStatus,
+  PeerStateCounts,
+  PeerStatus,
+  PeerWait,
+} from "./peer_status.ts";
 export type { DropReason } from "./wire_error.ts";
 export { DROP_REASONS, WireError } from "./wire_error.ts";
 export type { LogFields, Logger, LogLevel } from "./logger.ts";

@@ -54,14 +54,35 @@ export interface PeerConnectionsEvents {
 export const DEFAULT_HEARTBEAT_MS = 2000;
 /** A session with nothing received for this long is down. */
 export const DEFAULT_DEAD_AFTER_MS = 7000;
-/** Connect plus handshake must finish within this. */
+/**
+ * Connect plus handshake must finish within this, counted from the moment the dial leaves the
+ * queue (or the connection is accepted), never from when it was scheduled.
+ */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+/** The TCP connect alone must finish within this (an unreachable box must not hold a slot). */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 /** First reconnect delay; doubles per failed attempt. */
 export const DEFAULT_BACKOFF_BASE_MS = 250;
 /** Reconnect delay cap. */
 export const DEFAULT_BACKOFF_MAX_MS = 10_000;
-/** The side with the larger name waits this long (plus up to as much jitter) before dialling. */
-export const DEFAULT_DEFER_DIAL_MS = 300;
+/**
+ * Reconnect delay cap while the peer's box refuses the connection (its agent is not listening
+ * yet): a refused connect costs one SYN and one RST, and a booting fleet wants to find the
+ * newcomer soon.
+ */
+export const DEFAULT_REFUSED_BACKOFF_MAX_MS = 2000;
+/**
+ * The side that does not decide dials only as a fallback, after this long (plus up to as much
+ * jitter) without a session and without the peer connecting: normally the decider's dial makes
+ * the pair's one session, and no twin has to be made and closed.
+ */
+export const DEFAULT_DEFER_DIAL_MS = 4000;
+/** The deciding side spreads its first dials over this much time. */
+export const DEFAULT_DIAL_JITTER_MS = 250;
+/** Our own dials running at once, at most (the ceiling of the congestion window). */
+export const DEFAULT_MAX_CONCURRENT_DIALS = 8;
+/** Least time between two of our dial starts. */
+export const DEFAULT_DIAL_PACE_MS = 10;
 /** Accepted, unauthenticated connections at once, in total. */
 export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
 /** Accepted, unauthenticated connections at once, from one source address. */
@@ -85,16 +106,26 @@ export interface PeerConnectionsOptions extends PeerConnectionsEvents {
   deadAfterMs?: number;
   /** Connect plus handshake must finish within this (default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}). */
   handshakeTimeoutMs?: number;
+  /** TCP connect deadline (default {@link DEFAULT_CONNECT_TIMEOUT_MS}). */
+  connectTimeoutMs?: number;
   /** First reconnect delay (default {@link DEFAULT_BACKOFF_BASE_MS}); doubles per failure. */
   backoffBaseMs?: number;
   /** Reconnect delay cap (default {@link DEFAULT_BACKOFF_MAX_MS}). */
   backoffMaxMs?: number;
+  /** Reconnect delay cap while connects are refused (default {@link DEFAULT_REFUSED_BACKOFF_MAX_MS}). */
+  refusedBackoffMaxMs?: number;
   /**
    * The side with the larger name waits this long (plus up to as much jitter) before dialling,
    * so usually only the deciding side's connection is made (default {@link DEFAULT_DEFER_DIAL_MS};
    * 0 dials at once).
    */
   deferDialMs?: number;
+  /** The decider's first dials are spread over this (default {@link DEFAULT_DIAL_JITTER_MS}). */
+  dialJitterMs?: number;
+  /** Own dials at once, at most (default {@link DEFAULT_MAX_CONCURRENT_DIALS}; ≥ 1). */
+  maxConcurrentDials?: number;
+  /** Least time between two dial starts (default {@link DEFAULT_DIAL_PACE_MS}). */
+  dialPaceMs?: number;
   /** Accepted, unauthenticated connections at once, in total (default 64). */
   maxPendingHandshakes?: number;
   /** Accepted, unauthenticated connections at once, from one source (default 8). */
@@ -112,9 +143,14 @@ const NUMERIC = [
   "heartbeatMs",
   "deadAfterMs",
   "handshakeTimeoutMs",
+  "connectTimeoutMs",
   "backoffBaseMs",
   "backoffMaxMs",
+  "refusedBackoffMaxMs",
   "deferDialMs",
+  "dialJitterMs",
+  "maxConcurrentDials",
+  "dialPaceMs",
   "maxPendingHandshakes",
   "maxPendingPerSource",
   "maxQueuedBytes",
@@ -132,9 +168,14 @@ export function resolveOptions(o: PeerConnectionsOptions): ResolvedOptions {
     heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     deadAfterMs: o.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS,
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    connectTimeoutMs: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
     backoffBaseMs: o.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
     backoffMaxMs: o.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+    refusedBackoffMaxMs: o.refusedBackoffMaxMs ?? DEFAULT_REFUSED_BACKOFF_MAX_MS,
     deferDialMs: o.deferDialMs ?? DEFAULT_DEFER_DIAL_MS,
+    dialJitterMs: o.dialJitterMs ?? DEFAULT_DIAL_JITTER_MS,
+    maxConcurrentDials: o.maxConcurrentDials ?? DEFAULT_MAX_CONCURRENT_DIALS,
+    dialPaceMs: o.dialPaceMs ?? DEFAULT_DIAL_PACE_MS,
     maxPendingHandshakes: o.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
     maxPendingPerSource: o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE,
     maxQueuedBytes: o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
@@ -145,6 +186,11 @@ export function resolveOptions(o: PeerConnectionsOptions): ResolvedOptions {
     if (!Number.isFinite(v) || v < 0) {
       throw new RangeError(`PeerConnections option ${k} must be a number ≥ 0, got ${v}`);
     }
+  }
+  if (r.maxConcurrentDials < 1) {
+    throw new RangeError(
+      `PeerConnections option maxConcurrentDials must be ≥ 1, got ${r.maxConcurrentDials}`,
+    );
   }
   if (r.backoffMaxMs < r.backoffBaseMs) {
     throw new RangeError(

@@ -29,7 +29,12 @@ import {
 } from "./options.ts";
 import { isDecider } from "./pair_roles.ts";
 import { type PeerRecord, PeerTable } from "./peer_record.ts";
-import { type PeerConnectionsStatus, type PeerStatus, peerStatus } from "./peer_status.ts";
+import {
+  emptyStateCounts,
+  type PeerConnectionsStatus,
+  type PeerStatus,
+  peerStatus,
+} from "./peer_status.ts";
 import type { ControlMessage } from "./secure_channel.ts";
 import { endSession, heartbeat, sendOn } from "./session.ts";
 import type { ByteStream } from "./tcp_stream.ts";
@@ -37,7 +42,13 @@ import type { ByteStream } from "./tcp_stream.ts";
 export type { DropReason } from "./wire_error.ts";
 export type * from "./options.ts";
 export type { PeerCounters, PeerStateName } from "./peer_record.ts";
-export type { PeerConnectionsStatus, PeerStatus } from "./peer_status.ts";
+export type {
+  DialSlots,
+  PeerConnectionsStatus,
+  PeerStateCounts,
+  PeerStatus,
+  PeerWait,
+} from "./peer_status.ts";
 
 /** The control plane's connection manager. See the module doc for its events. */
 export class PeerConnections {
@@ -74,6 +85,7 @@ export class PeerConnections {
       closed: () => this.#closed,
       track: (p) => this.#track(p),
       scheduleDial: (rec, ms) => this.#dialer.schedule(rec, ms),
+      cancelDial: (rec) => this.#dialer.cancel(rec),
       decides: (peer) => isDecider(this.#o.localName, peer),
     };
     this.#dialer = new Dialer(this.#ctx, this.#admission);
@@ -132,8 +144,14 @@ export class PeerConnections {
   status(): PeerConnectionsStatus {
     const now = Date.now();
     const peers: Record<string, PeerStatus> = {};
-    for (const [name, r] of this.#peers.entries()) peers[name] = peerStatus(r, now);
+    const summary = emptyStateCounts();
+    for (const [name, r] of this.#peers.entries()) {
+      peers[name] = peerStatus(r, now, this.#dialer.phase(r), this.#ctx.decides(name));
+      summary[r.state]++;
+    }
     return {
+      summary,
+      dialSlots: this.#dialer.slots(),
       peers,
       drops: this.#ctx.drops.snapshot(),
       pendingHandshakes: this.#admission.pending,
@@ -147,15 +165,13 @@ export class PeerConnections {
       this.#closed = true;
       this.#abort.abort();
       if (this.#heartbeat) clearInterval(this.#heartbeat);
+      this.#dialer.close();
       try {
         this.#listener?.close();
       } catch {
         // Already closed.
       }
-      for (const rec of this.#peers.values()) {
-        this.#dialer.cancel(rec);
-        if (rec.session) rec.session.closed = true;
-      }
+      for (const rec of this.#peers.values()) if (rec.session) rec.session.closed = true;
       for (const s of this.#streams) s.close();
     }
     while (this.#tasks.size > 0) await Promise.allSettled([...this.#tasks]);
@@ -163,7 +179,7 @@ export class PeerConnections {
 
   #dialFirst(rec: PeerRecord): void {
     const decides = this.#ctx.decides(rec.endpoint.name);
-    this.#dialer.schedule(rec, firstDialDelay(decides, this.#o.deferDialMs));
+    this.#dialer.schedule(rec, firstDialDelay(decides, this.#o.deferDialMs, this.#o.dialJitterMs));
   }
 
   #track<T>(p: Promise<T>): Promise<T> {

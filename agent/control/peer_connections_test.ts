@@ -232,7 +232,7 @@ Deno.test({
     let duplicates = 0;
     for (let round = 0; round < 8; round++) {
       const base = 40 + round * 2;
-      const nodes = mesh(base, ["sim-a", "sim-b"], { deferDialMs: 0 });
+      const nodes = mesh(base, ["sim-a", "sim-b"], { deferDialMs: 0, dialJitterMs: 0 });
       try {
         nodes.forEach((n) => n.pc.start());
         await until("pair up", () => fullMesh(nodes));

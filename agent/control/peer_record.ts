@@ -41,6 +41,21 @@ export interface Session {
   /** Writes in order; frames never interleave. */
   queue: Promise<void>;
   queuedBytes: number;
+  /** Our heartbeat ticks in a row that found the session silent since the one before. */
+  silentTicks: number;
+}
+
+/** What the peer's own dial is doing while it has one (null: none is running). */
+export type DialStep = "connect" | "handshake";
+
+/** How often the pair's sessions came and went, and what it took (for status and the bench). */
+export interface PeerStats {
+  /** Dials started (TCP connects attempted). */
+  dials: number;
+  /** Handshakes run on connections in either direction. */
+  handshakes: number;
+  sessionsUp: number;
+  sessionsDown: number;
 }
 
 /** Everything known about one configured peer. */
@@ -52,15 +67,21 @@ export interface PeerRecord {
   session: Session | null;
   rttMs: number | null;
   lastError: string | null;
+  /** Failed dials since the last session (drives the backoff). */
   attempts: number;
-  dialTimer: ReturnType<typeof setTimeout> | null;
-  dialing: boolean;
+  /** Set while our dial runs: which step it is in. */
+  dialStep: DialStep | null;
   /** Accepted connections that named this peer in their HELLO and are still handshaking. */
   inbound: number;
+  /** When the peer last opened a connection to us (0: never); a live peer is dialling us. */
+  lastInboundAt: number;
   /** The last dial was put off because the peer was connecting to us. */
   deferred: boolean;
+  /** A failure of this episode (since the last session) was logged at warn already. */
+  warned: boolean;
   removed: boolean;
   counters: PeerCounters;
+  stats: PeerStats;
 }
 
 /** A fresh record: connecting, no session. */
@@ -74,12 +95,14 @@ export function newPeerRecord(endpoint: PeerEndpoint, now = Date.now()): PeerRec
     rttMs: null,
     lastError: null,
     attempts: 0,
-    dialTimer: null,
-    dialing: false,
+    dialStep: null,
     inbound: 0,
+    lastInboundAt: 0,
     deferred: false,
+    warned: false,
     removed: false,
     counters: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
+    stats: { dials: 0, handshakes: 0, sessionsUp: 0, sessionsDown: 0 },
   };
 }
 

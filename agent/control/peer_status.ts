@@ -5,12 +5,42 @@
  * @module
  */
 
-import type { PeerCounters, PeerRecord, PeerStateName } from "./peer_record.ts";
+import type { DialPhase } from "./dial_queue.ts";
+import type { PeerCounters, PeerRecord, PeerStateName, PeerStats } from "./peer_record.ts";
 import type { DropReason } from "./wire_error.ts";
+
+/**
+ * What a peer without a session is waiting for:
+ * - `peer`: the peer decides for the pair and is expected to dial us (we dial later, as a
+ *   fallback, at `nextDialAt`);
+ * - `dial`: our first dial is due at `nextDialAt`;
+ * - `backoff`: our last attempt failed (`lastError`); the next is due at `nextDialAt`;
+ * - `dial-slot`: our dial is due and waits for a free slot (too many dials at once);
+ * - `connect`, `handshake`: our dial is connecting, or its handshake runs;
+ * - `inbound-handshake`: the peer's connection to us is handshaking;
+ * - `nothing`: the session is up.
+ */
+export type PeerWait =
+  | "nothing"
+  | "peer"
+  | "dial"
+  | "backoff"
+  | "dial-slot"
+  | "connect"
+  | "handshake"
+  | "inbound-handshake";
 
 /** One peer in `status()`. */
 export interface PeerStatus {
   state: PeerStateName;
+  /** What the peer waits for; see {@link PeerWait}. */
+  waitingFor: PeerWait;
+  /** When our next dial is due (ms since the epoch), if one is scheduled. */
+  nextDialAt: number | null;
+  /** Seconds until then (rounded up; 0 when due), if one is scheduled. */
+  nextDialInSeconds: number | null;
+  /** Failed dials since the last session. */
+  failedAttempts: number;
   /** `address:port` from the config. */
   address: string;
   /** When the state last changed (ms since the epoch). */
@@ -23,11 +53,29 @@ export interface PeerStatus {
   sessionId: number | null;
   authenticated: boolean | null;
   counters: PeerCounters;
+  /** Dials, handshakes (either direction) and sessions up and down since start. */
+  dials: number;
+  handshakes: number;
+  sessionsUp: number;
+  sessionsDown: number;
   lastError: string | null;
+}
+
+/** How many peers are in each state. */
+export type PeerStateCounts = Record<PeerStateName, number>;
+
+/** Our dial slots: allowed at once now (the congestion window), running, and due but waiting. */
+export interface DialSlots {
+  window: number;
+  running: number;
+  queued: number;
 }
 
 /** What `PeerConnections.status()` returns. */
 export interface PeerConnectionsStatus {
+  /** Peers by state, so a big fleet can be summed up in one line. */
+  summary: PeerStateCounts;
+  dialSlots: DialSlots;
   peers: Record<string, PeerStatus>;
   /** Bad input dropped, by reason. */
   drops: Record<DropReason, number>;
@@ -37,10 +85,34 @@ export interface PeerConnectionsStatus {
   duplicatesClosed: number;
 }
 
+/** The dial of a peer as the dial queue sees it (null: none pending or running). */
+export type DialView = { phase: DialPhase; due: number | null } | null;
+
+/** What the peer waits for, from its record and its dial. */
+export function peerWait(r: PeerRecord, dial: DialView, decides: boolean): PeerWait {
+  if (r.session) return "nothing";
+  if (r.dialStep) return r.dialStep;
+  if (r.inbound > 0) return "inbound-handshake";
+  if (dial?.phase === "queued" || dial?.phase === "running") return "dial-slot";
+  if (r.attempts > 0) return "backoff";
+  return decides ? "dial" : "peer";
+}
+
 /** The status of one peer at time `now`. */
-export function peerStatus(r: PeerRecord, now: number): PeerStatus {
+export function peerStatus(
+  r: PeerRecord,
+  now: number,
+  dial: DialView,
+  decides: boolean,
+): PeerStatus {
+  const due = r.session ? null : dial?.due ?? null;
+  const stats: PeerStats = r.stats;
   return {
     state: r.state,
+    waitingFor: peerWait(r, dial, decides),
+    nextDialAt: due,
+    nextDialInSeconds: due === null ? null : Math.max(0, Math.ceil((due - now) / 1000)),
+    failedAttempts: r.session ? 0 : r.attempts,
     address: `${r.endpoint.address}:${r.endpoint.port}`,
     since: r.since,
     sinceSeconds: Math.round((now - r.since) / 1000),
@@ -49,6 +121,22 @@ export function peerStatus(r: PeerRecord, now: number): PeerStatus {
     sessionId: r.session?.secrets.id ?? null,
     authenticated: r.session?.secrets.authenticated ?? null,
     counters: { ...r.counters },
+    dials: stats.dials,
+    handshakes: stats.handshakes,
+    sessionsUp: stats.sessionsUp,
+    sessionsDown: stats.sessionsDown,
     lastError: r.lastError,
+  };
+}
+
+/** A zero count for every state. */
+export function emptyStateCounts(): PeerStateCounts {
+  return {
+    connecting: 0,
+    handshaking: 0,
+    up: 0,
+    down: 0,
+    "auth-failed": 0,
+    "version-mismatch": 0,
   };
 }

@@ -8,6 +8,7 @@
 
 import { type ControlContext, errorMessage } from "./context.ts";
 import { backoffDelay, firstDialDelay } from "./dial_delay.ts";
+import { endEpisode } from "./episode_log.ts";
 import type { FrameReader } from "./frame_reader.ts";
 import { MAX_FRAME_BYTES } from "./frame_reader.ts";
 import { type PeerRecord, type Session, setState } from "./peer_record.ts";
@@ -36,13 +37,15 @@ export function installSession(
     closed: false,
     queue: Promise.resolve(),
     queuedBytes: 0,
+    silentTicks: 0,
   };
-  if (rec.dialTimer) clearTimeout(rec.dialTimer);
-  rec.dialTimer = null;
+  ctx.cancelDial(rec);
+  endEpisode(ctx.log, rec);
   rec.session = session;
   rec.attempts = 0;
   rec.lastError = null;
   rec.rttMs = null;
+  rec.stats.sessionsUp++;
   setState(rec, "up");
   ctx.log.debug("session established", {
     peer: rec.endpoint.name,
@@ -69,6 +72,10 @@ async function readLoop(ctx: ControlContext, rec: PeerRecord, s: Session): Promi
       rec.counters.bytesIn += body.length + 4;
       if (msg.type === "heartbeat") {
         sendOn(ctx, rec, s, { type: "heartbeat-ack", t: msg.t });
+        // The decider measures the round trip and tells us in its next heartbeat.
+        if (typeof msg.rtt === "number" && Number.isFinite(msg.rtt) && msg.rtt >= 0) {
+          rec.rttMs = msg.rtt;
+        }
       } else if (msg.type === "heartbeat-ack") {
         const t = msg.t;
         const now = performance.now();
@@ -103,6 +110,7 @@ export function endSession(ctx: ControlContext, rec: PeerRecord, reason: string,
   rec.session = null;
   rec.rttMs = null;
   rec.lastError = reason;
+  rec.stats.sessionsDown++;
   setState(rec, "down");
   ctx.events.onSessionDown?.({ peer: rec.endpoint.name, reason });
   if (redial && !ctx.closed() && !rec.removed) ctx.scheduleDial(rec, redialDelay(ctx, rec));
@@ -111,7 +119,7 @@ export function endSession(ctx: ControlContext, rec: PeerRecord, reason: string,
 /** After a lost session: the usual first-dial deferral plus a backoff step. */
 function redialDelay(ctx: ControlContext, rec: PeerRecord): number {
   const decides = ctx.decides(rec.endpoint.name);
-  return firstDialDelay(decides, ctx.o.deferDialMs) +
+  return firstDialDelay(decides, ctx.o.deferDialMs, ctx.o.dialJitterMs) +
     backoffDelay(rec.attempts, ctx.o.backoffBaseMs, ctx.o.backoffMaxMs);
 }
 
@@ -147,17 +155,35 @@ export function sendOn(
   return true;
 }
 
-/** One heartbeat tick: ends silent sessions, sends a heartbeat on every other one. */
+/**
+ * One heartbeat tick, for every session at once (one timer for all peers): ends sessions that
+ * stayed silent, and sends the heartbeats this side owes.
+ *
+ * Only the deciding side of a pair sends heartbeats (with the last round trip it measured, so
+ * both ends show it); the other side answers each with an ack. That is one frame each way per
+ * pair and period, and either side hears from the other once per period. A peer whose build
+ * still sends heartbeats from both sides is answered all the same.
+ *
+ * Silence is counted in our own ticks, not only in wall time: a box so loaded that our timer
+ * fired late must not declare its peers dead for its own slowness. A session ends when nothing
+ * arrived for `deadAfterMs` and for at least as many of our ticks as that spans.
+ */
 export function heartbeat(ctx: ControlContext): void {
   const now = Date.now();
+  const ticksToDie = Math.max(2, Math.ceil(ctx.o.deadAfterMs / ctx.o.heartbeatMs));
   for (const rec of ctx.peers.values()) {
     const s = rec.session;
     if (!s) continue;
-    if (now - s.lastRx > ctx.o.deadAfterMs) {
+    const silent = now - s.lastRx;
+    s.silentTicks = silent >= ctx.o.heartbeatMs ? s.silentTicks + 1 : 0;
+    if (silent > ctx.o.deadAfterMs && s.silentTicks >= ticksToDie) {
       ctx.drops.count("timeout");
-      endSession(ctx, rec, `nothing received for ${now - s.lastRx} ms`);
+      endSession(ctx, rec, `nothing received for ${silent} ms`);
       continue;
     }
-    sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now() });
+    if (ctx.decides(rec.endpoint.name)) {
+      const rtt = rec.rttMs === null ? undefined : Math.round(rec.rttMs * 1000) / 1000;
+      sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now(), rtt });
+    }
   }
 }

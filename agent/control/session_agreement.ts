@@ -11,6 +11,7 @@
 import { type ControlContext, errorMessage } from "./context.ts";
 import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
 import { agreeOnSession, runHandshake } from "./handshake.ts";
+import { logPeerFailure } from "./episode_log.ts";
 import { type PeerRecord, setState, stickyState } from "./peer_record.ts";
 import { installSession } from "./session.ts";
 import type { ByteStream } from "./tcp_stream.ts";
@@ -20,6 +21,9 @@ import { WireError } from "./wire_error.ts";
 const TWIN_MARGIN_MS = 1000;
 
 let nextSessionId = 1;
+
+/** How one connection ended: it became the session, was a twin, timed out, or failed. */
+export type ConnectionOutcome = "session" | "duplicate" | "timeout" | "failed";
 
 /**
  * Handshake, agreement and (on "keep") installation of one connection. `dialled` is the peer
@@ -31,7 +35,7 @@ export async function runConnection(
   remote: string,
   dialled: PeerRecord | null,
   timeoutMs: number,
-): Promise<void> {
+): Promise<ConnectionOutcome> {
   const started = Date.now();
   ctx.streams.add(stream);
   let timedOut = false;
@@ -43,6 +47,7 @@ export async function runConnection(
   let installed = false;
   let inboundOf: PeerRecord | undefined;
   const reader = new FrameReader(stream, MAX_FRAME_BYTES + 4);
+  if (dialled) dialled.stats.handshakes++;
   try {
     const hs = await runHandshake({
       stream,
@@ -57,7 +62,11 @@ export async function runConnection(
       onIdentified: (name) => {
         peerName = name;
         const rec = ctx.peers.get(name);
-        if (rec && !dialled) (inboundOf = rec).inbound++;
+        if (rec && !dialled) {
+          (inboundOf = rec).inbound++;
+          rec.lastInboundAt = Date.now();
+          rec.stats.handshakes++;
+        }
         if (rec && !rec.session && !stickyState(rec)) setState(rec, "handshaking");
       },
     });
@@ -84,7 +93,7 @@ export async function runConnection(
     if (verdict === "duplicate") {
       ctx.duplicates++;
       ctx.log.debug("closed a duplicate connection", { peer: hs.peerName });
-      return;
+      return "duplicate";
     }
     installed = true;
     installSession(ctx, rec, stream, reader, {
@@ -98,6 +107,7 @@ export async function runConnection(
         id: nextSessionId++,
       },
     });
+    return "session";
   } catch (e) {
     const err = timedOut
       ? new WireError("timeout", `handshake did not complete in ${Date.now() - started} ms`)
@@ -105,6 +115,7 @@ export async function runConnection(
       ? e
       : new WireError("truncated", `connection failed: ${errorMessage(e)}`);
     if (!ctx.closed()) connectionFailed(ctx, err, { remote, peerName, dialled, started });
+    return timedOut ? "timeout" : "failed";
   } finally {
     clearTimeout(timer);
     if (inboundOf) inboundOf.inbound--;
@@ -167,16 +178,15 @@ function connectionFailed(ctx: ControlContext, err: WireError, c: FailedConnecti
       return;
     }
     default: {
-      if (rec) {
-        rec.lastError = err.message;
-        if (!rec.session && !stickyState(rec)) setState(rec, c.dialled ? "connecting" : "down");
+      const what = `control connection ${c.dialled ? "to" : "from"} ${c.remote}`;
+      if (!rec) {
+        ctx.drops.drop(err.reason, key, `${what} dropped: ${err.message}`);
+        return;
       }
-      const who = c.peerName ? ` (${c.peerName})` : "";
-      ctx.drops.drop(
-        err.reason,
-        key,
-        `control connection ${c.dialled ? "to" : "from"} ${c.remote}${who} dropped: ${err.message}`,
-      );
+      // A configured peer: counted, and logged at warn once per episode (episode_log.ts).
+      ctx.drops.count(err.reason);
+      if (!rec.session && !stickyState(rec)) setState(rec, c.dialled ? "connecting" : "down");
+      logPeerFailure(ctx.log, rec, `${what} (${rec.endpoint.name}) dropped: ${err.message}`);
     }
   }
 }

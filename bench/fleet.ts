@@ -1,0 +1,98 @@
+/**
+ * `deno task bench:fleet [N…]` (root; default 10 50 100): the fleet benchmark. For each N, a
+ * fresh lab of N real agents started at once (see `fleet_run.ts` for what is measured); the
+ * results go to `bench/results/fleet.json` and `bench/results/fleet.md` (a Markdown table).
+ *
+ * Options: `--quiet=S` length of the quiet window (default 60 s), `--out=DIR`.
+ * Other work on the box distorts every figure: the run waits (up to 10 min) until the 1-minute
+ * load is below 1.5, and reports the load it started at.
+ *
+ * @module
+ */
+
+import { type FleetRunResult, runFleet } from "./fleet_run.ts";
+
+const LOAD_OK = 1.5;
+const LOAD_WAIT_MS = 10 * 60_000;
+
+function parse(args: string[]) {
+  const sizes: number[] = [];
+  let quietMs = 60_000;
+  let out = new URL("./results/", import.meta.url).pathname;
+  let noWait = false;
+  for (const a of args) {
+    if (a.startsWith("--quiet=")) quietMs = Number(a.slice(8)) * 1000;
+    else if (a.startsWith("--out=")) out = a.slice(6).replace(/\/?$/, "/");
+    else if (a === "--no-wait") noWait = true;
+    else if (/^\d+$/.test(a) && Number(a) >= 2 && Number(a) <= 200) sizes.push(Number(a));
+    else throw new Error(`bench:fleet: bad argument ${JSON.stringify(a)} (N is 2..200)`);
+  }
+  if (!Number.isFinite(quietMs) || quietMs < 0) throw new Error("bench:fleet: bad --quiet");
+  return { sizes: sizes.length ? sizes : [10, 50, 100], quietMs, out, noWait };
+}
+
+async function waitForQuietBox(): Promise<number> {
+  const until = Date.now() + LOAD_WAIT_MS;
+  while (true) {
+    const l = Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+    if (l < LOAD_OK || Date.now() > until) return l;
+    console.log(`  waiting for a quieter box (load ${l})`);
+    await new Promise((r) => setTimeout(r, 15_000));
+  }
+}
+
+const f = (x: number | null, d = 1) => x === null ? "–" : x.toFixed(d);
+
+/** The Markdown table of `results`. */
+export function fleetTable(results: FleetRunResult[]): string {
+  const rows = [
+    "| N | converged (s) | all started (s) | sessions/pair | teardowns/pair | handshakes/pair " +
+    "| CPU s to converge | RSS median / max (MB) | steady CPU s/agent/min | quiet-window session events " +
+    "| status --json (ms) | load at start |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  for (const r of results) {
+    rows.push(
+      `| ${r.agents} | ${r.converged ? f(r.convergedSeconds) : "not converged"} | ` +
+        `${f(r.allStartedSeconds)} | ${f(r.sessionsPerPair, 2)} | ${f(r.teardownsPerPair, 2)} | ` +
+        `${f(r.handshakesPerPair, 2)} | ${f(r.cpuSecondsToConverge)} | ` +
+        `${f(r.rssMedianMB, 0)} / ${f(r.rssMaxMB, 0)} | ${f(r.steadyCpuSecondsPerMinute, 2)} | ` +
+        `${r.quietSessionEvents} in ${r.quietSeconds} s | ${f(r.statusJsonMs, 0)} | ` +
+        `${r.loadAtStart} |`,
+    );
+  }
+  return rows.join("\n") + "\n";
+}
+
+if (import.meta.main) {
+  if (Deno.uid() !== 0) {
+    console.error("bench:fleet needs root (network namespaces)");
+    Deno.exit(2);
+  }
+  const { sizes, quietMs, out, noWait } = parse(Deno.args);
+  const results: FleetRunResult[] = [];
+  for (const n of sizes) {
+    if (!noWait) await waitForQuietBox();
+    const r = await runFleet({ agents: n, quietMs, progress: (l) => console.log(l) });
+    results.push(r);
+    console.log(JSON.stringify(r));
+  }
+  const machine = {
+    cpus: navigator.hardwareConcurrency,
+    kernel: (await Deno.readTextFile("/proc/sys/kernel/osrelease")).trim(),
+    deno: Deno.version.deno,
+    memTotalMB: Math.round(Deno.systemMemoryInfo().total / 2 ** 20),
+    at: new Date().toISOString(),
+  };
+  await Deno.mkdir(out, { recursive: true });
+  await Deno.writeTextFile(
+    `${out}fleet.json`,
+    JSON.stringify({ machine, results }, null, 2) + "\n",
+  );
+  const md = `Fleet benchmark, ${machine.at}: ${machine.cpus} vCPUs, ${machine.memTotalMB} MB, ` +
+    `Linux ${machine.kernel}, Deno ${machine.deno}; sleeve datapath, password, full mesh.\n\n` +
+    fleetTable(results);
+  await Deno.writeTextFile(`${out}fleet.md`, md);
+  console.log("\n" + md);
+  console.log(`written: ${out}fleet.json, ${out}fleet.md`);
+}

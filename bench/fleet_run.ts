@@ -1,0 +1,240 @@
+/**
+ * One fleet benchmark run: N real agents (`weave-agent up`, the sleeve datapath, a password,
+ * one full-mesh network) in N namespaces on one underlay bridge, all started at the same moment
+ * as after a power cut. Measured from the agents' own log lines and /proc:
+ *
+ * 1. start → every agent's last word on every peer is "session up" (converged);
+ * 2. CPU seconds of all agents until then;
+ * 3. per-agent RSS once converged (median, max);
+ * 4. a quiet window: CPU per agent per minute, and any session that went down or came up again;
+ * 5. per pair, from `status --json` of every agent: sessions established and torn down,
+ *    handshakes attempted; and how long `status --json` takes.
+ *
+ * @module
+ */
+
+import { cli, fleetYaml } from "../tests/lab/fleet.ts";
+import {
+  agentUpAt,
+  LogFollower,
+  median,
+  meshState,
+  neighbourEntriesFor,
+  parseSessionEvents,
+  procUsage,
+  raiseNeighbourTables,
+  type SessionEvent,
+  startAllAtOnce,
+} from "../tests/lab/fleet_scale.ts";
+import { Lab } from "../tests/lab/lab.ts";
+
+/** Options of one run. */
+export interface FleetRunOptions {
+  agents: number;
+  /** Give up waiting for convergence after this long (default 240 s). */
+  convergeTimeoutMs?: number;
+  /** Length of the quiet window after convergence (default 60 s). */
+  quietMs?: number;
+  /** Log level of the agents (default info, as a user runs them). */
+  logLevel?: string;
+  /** Progress lines go here. */
+  progress?: (line: string) => void;
+}
+
+/** What one run measured. */
+export interface FleetRunResult {
+  agents: number;
+  pairs: number;
+  converged: boolean;
+  /** First start → converged, seconds (null when it did not converge). */
+  convergedSeconds: number | null;
+  /** First start → the last agent's "agent up" line, seconds. */
+  allStartedSeconds: number | null;
+  /** Session-up lines until convergence, per pair (each side counts half). */
+  sessionsPerPair: number;
+  /** Session-down lines until convergence, per pair (each side counts half). */
+  teardownsPerPair: number;
+  /** Handshakes started by either side, per pair (from the agents' counters; null if absent). */
+  handshakesPerPair: number | null;
+  /** Pairs whose session was set up more than once until convergence. */
+  pairsReestablished: number;
+  /** CPU seconds of all agents from start until converged (or the timeout). */
+  cpuSecondsToConverge: number;
+  rssMedianMB: number;
+  rssMaxMB: number;
+  /** CPU seconds per agent per minute in the quiet window (median over agents). */
+  steadyCpuSecondsPerMinute: number;
+  quietSeconds: number;
+  /** Session events during the quiet window (a quiet fleet must have none). */
+  quietSessionEvents: number;
+  warnLines: number;
+  /** `status --json` wall time on one agent, median of 3, ms. */
+  statusJsonMs: number | null;
+  /** 1-minute load average when the run started. */
+  loadAtStart: number;
+}
+
+interface StatusPeer {
+  name: string;
+  state: string;
+  control?: { handshakes?: number; sessionsUp?: number; sessionsDown?: number };
+}
+
+async function load1(): Promise<number> {
+  return Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+}
+
+async function usageOf(pids: number[]) {
+  const u = await Promise.all(pids.map((p) => procUsage(p)));
+  return u.filter((x) => x !== null);
+}
+
+/** Runs the fleet benchmark once for `o.agents` agents. */
+export async function runFleet(o: FleetRunOptions): Promise<FleetRunResult> {
+  const n = o.agents;
+  const say = o.progress ?? (() => {});
+  const loadAtStart = await load1();
+  const restore = await raiseNeighbourTables(neighbourEntriesFor(n));
+  try {
+    const lab = await Lab.create({ hosts: n });
+    try {
+      return await measure(lab, o, loadAtStart, say);
+    } catch (e) {
+      lab.markFailed();
+      throw e;
+    } finally {
+      await lab.destroy();
+    }
+  } finally {
+    await restore();
+  }
+}
+
+async function measure(
+  lab: Lab,
+  o: FleetRunOptions,
+  loadAtStart: number,
+  say: (l: string) => void,
+): Promise<FleetRunResult> {
+  const n = o.agents;
+  const names = lab.hosts.map((h) => h.name);
+  const pw = await lab.writeFile("secret.txt", "a fleet benchmark password 3141592653\n", 0o600);
+  const yaml = fleetYaml(lab, {
+    hosts: n,
+    datapath: "sleeve",
+    networks: [{ name: "net1", subnet: "10.40.0.0/16" }],
+  }, pw);
+  const config = await lab.writeFile("weave.yaml", yaml);
+  say(`fleet ${n}: lab built, starting ${n} agents at once (load ${loadAtStart})`);
+  const { startedAt, agents } = await startAllAtOnce(
+    lab,
+    lab.hosts,
+    (h) => ["-c", config, "--name", h.name, "--log-level", o.logLevel ?? "info"],
+  );
+  const pids = [...agents.values()].map((a) => a.pid);
+  const follower = new LogFollower(agents);
+  const deadline = startedAt + (o.convergeTimeoutMs ?? 240_000);
+  let events: SessionEvent[] = [];
+  let state = meshState(names, events);
+  let cpuAtConverge = 0;
+  let lastReport = 0;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    await follower.poll();
+    const cpu = (await usageOf(pids)).reduce((a, u) => a + u.cpuSeconds, 0);
+    events = [...follower.text].flatMap(([name, text]) => parseSessionEvents(name, text));
+    state = meshState(names, events);
+    if (state.convergedAt !== null) {
+      cpuAtConverge = cpu;
+      break;
+    }
+    cpuAtConverge = cpu;
+    if (Date.now() - lastReport > 5000) {
+      lastReport = Date.now();
+      say(`  ${((Date.now() - startedAt) / 1000).toFixed(0)} s: ${state.up}/${state.expected} up`);
+    }
+  }
+  const convergedAt = state.convergedAt;
+  const upTimes = names.map((nm) => agentUpAt(follower.text.get(nm) ?? ""));
+  const allStarted = upTimes.every((t) => t !== null) ? Math.max(...(upTimes as number[])) : null;
+  say(
+    `fleet ${n}: ${
+      convergedAt
+        ? `converged in ${((convergedAt - startedAt) / 1000).toFixed(1)} s`
+        : "NOT converged"
+    }`,
+  );
+  const toConverge = events.filter((e) => convergedAt === null || e.at <= convergedAt);
+  const pairs = n * (n - 1) / 2;
+  const ups = new Map<string, number>();
+  for (const e of toConverge) {
+    if (!e.up) continue;
+    const key = [e.agent, e.peer].sort().join(">");
+    ups.set(key, (ups.get(key) ?? 0) + 1);
+  }
+  // Quiet window: nothing changes, nothing may churn.
+  await new Promise((r) => setTimeout(r, 3000));
+  const mem = await usageOf(pids);
+  const rss = mem.map((u) => u.rssBytes / 2 ** 20);
+  const quietMs = o.quietMs ?? 60_000;
+  await follower.poll();
+  const eventsBefore = [...follower.text].flatMap(([nm, t]) => parseSessionEvents(nm, t)).length;
+  const cpu0 = new Map(await Promise.all(pids.map(async (p) => [p, await procUsage(p)] as const)));
+  say(`fleet ${n}: quiet window of ${quietMs / 1000} s`);
+  await new Promise((r) => setTimeout(r, quietMs));
+  const perAgent: number[] = [];
+  for (const p of pids) {
+    const a = cpu0.get(p);
+    const b = await procUsage(p);
+    if (a && b) perAgent.push((b.cpuSeconds - a.cpuSeconds) * 60_000 / quietMs);
+  }
+  await follower.poll();
+  const allEvents = [...follower.text].flatMap(([nm, t]) => parseSessionEvents(nm, t));
+  const quietSessionEvents = allEvents.length - eventsBefore;
+  // Status of every agent: per-pair counters, and how long status --json takes.
+  const statusMs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await cli(lab, lab.hosts[0], ["status", "--json", "--name", names[0]]);
+    statusMs.push(performance.now() - t);
+  }
+  let handshakes: number | null = 0;
+  for (let i = 0; i < n; i += 4) {
+    const batch = lab.hosts.slice(i, i + 4);
+    const rs = await Promise.all(
+      batch.map((h) => cli(lab, h, ["status", "--json", "--name", h.name], 60_000)),
+    );
+    for (const r of rs) {
+      const peers: StatusPeer[] = r.code === 0 ? JSON.parse(r.stdout).peers : [];
+      for (const p of peers) {
+        const h = p.control?.handshakes;
+        if (typeof h !== "number") handshakes = null;
+        else if (handshakes !== null) handshakes += h;
+      }
+    }
+  }
+  const warnLines = [...follower.text.values()].reduce(
+    (a, t) => a + (t.match(/^\S+ (warn |error) /gm)?.length ?? 0),
+    0,
+  );
+  return {
+    agents: n,
+    pairs,
+    converged: convergedAt !== null,
+    convergedSeconds: convergedAt === null ? null : (convergedAt - startedAt) / 1000,
+    allStartedSeconds: allStarted === null ? null : (allStarted - startedAt) / 1000,
+    sessionsPerPair: toConverge.filter((e) => e.up).length / 2 / pairs,
+    teardownsPerPair: toConverge.filter((e) => !e.up).length / 2 / pairs,
+    handshakesPerPair: handshakes === null ? null : handshakes / pairs,
+    pairsReestablished: [...ups.values()].filter((c) => c > 2).length,
+    cpuSecondsToConverge: cpuAtConverge,
+    rssMedianMB: median(rss),
+    rssMaxMB: rss.length ? Math.max(...rss) : 0,
+    steadyCpuSecondsPerMinute: median(perAgent),
+    quietSeconds: quietMs / 1000,
+    quietSessionEvents,
+    warnLines,
+    statusJsonMs: median(statusMs),
+    loadAtStart,
+  };
+}
