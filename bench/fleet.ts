@@ -76,6 +76,8 @@ if (import.meta.main) {
     const r = await runFleet({ agents: n, quietMs, progress: (l) => console.log(l) });
     results.push(r);
     console.log(JSON.stringify(r));
+    await Deno.mkdir(out, { recursive: true });
+    await Deno.writeTextFile(`${out}fleet-partial.json`, JSON.stringify(results, null, 2) + "\n");
   }
   const machine = {
     cpus: navigator.hardwareConcurrency,

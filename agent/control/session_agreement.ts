@@ -20,6 +20,14 @@ import { WireError } from "./wire_error.ts";
 /** Extra time past the handshake deadline within which a new session still counts as a twin. */
 const TWIN_MARGIN_MS = 1000;
 
+/**
+ * The side that does not decide waits this many times the deadline: the decider installs the
+ * session as it sends "keep", so it must be the one to give up first. Were the other side to
+ * time out between its "ready" and the decider's "keep", the decider would hold a session the
+ * other end already closed, and the pair would pay a session-down and another handshake.
+ */
+const FOLLOWER_DEADLINE_FACTOR = 2;
+
 let nextSessionId = 1;
 
 /** How one connection ended: it became the session, was a twin, timed out, or failed. */
@@ -39,10 +47,15 @@ export async function runConnection(
   const started = Date.now();
   ctx.streams.add(stream);
   let timedOut = false;
-  const timer = setTimeout(() => {
+  const expire = () => {
     timedOut = true;
     stream.close();
-  }, timeoutMs);
+  };
+  const follows = (peer: string) => !ctx.decides(peer);
+  let timer = setTimeout(
+    expire,
+    dialled && follows(dialled.endpoint.name) ? timeoutMs * FOLLOWER_DEADLINE_FACTOR : timeoutMs,
+  );
   let peerName = dialled?.endpoint.name ?? null;
   let installed = false;
   let inboundOf: PeerRecord | undefined;
@@ -61,6 +74,11 @@ export async function runConnection(
       admit: (name) => admitName(ctx, name, remote),
       onIdentified: (name) => {
         peerName = name;
+        if (!dialled && follows(name)) {
+          clearTimeout(timer);
+          const left = started + timeoutMs * FOLLOWER_DEADLINE_FACTOR - Date.now();
+          timer = setTimeout(expire, Math.max(left, 0));
+        }
         const rec = ctx.peers.get(name);
         if (rec && !dialled) {
           (inboundOf = rec).inbound++;
