@@ -90,6 +90,7 @@ function pair(opts: { capB?: FastdpCapability; networks?: Network[] } = {}) {
   const boxes = new Map<string, Box>();
   const make = (name: string, other: string, i: number, cap: FastdpCapability): Box => {
     // The effects run only after construction, when `box` is set.
+    // deno-lint-ignore prefer-const -- assigned once, after the effects that read it are made
     let box!: Box;
     const logs: string[] = [];
     const pairs = new PairDatapaths({
