@@ -14,7 +14,6 @@ import { datapathCaps, type KernelDatapathCaps, probeKernel } from "../datapath/
 import {
   applyChanges,
   type DesiredHost,
-  isolationRuleset,
   type ObservedHost,
   observeHost,
   planHost,
@@ -88,7 +87,6 @@ export class Agent {
   #timers: ReturnType<typeof setInterval>[] = [];
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
-  #appliedIsolation = "";
   #lastReconcile: ReconcileOutcome | null = null;
   #oversizeReported = 0;
   #stopping = false;
@@ -262,27 +260,11 @@ export class Agent {
         }
         await applyChanges(changes);
       }
-      await this.#applyIsolation(observed);
       this.#lastReconcile = { at, changes: changes.length };
     } catch (e) {
       this.#lastReconcile = { at, changes: 0, error: e instanceof Error ? e.message : `${e}` };
       this.log.error("reconcile failed", { error: this.#lastReconcile.error });
     }
-  }
-
-  /** The isolation ruleset, until the host plan carries it (datapath/host). */
-  async #applyIsolation(observed: ObservedHost): Promise<void> {
-    const isolation = isolationRuleset(
-      this.#myNetworks().map((n) => ({
-        name: n.name,
-        address: memberAddress(n, this.opts.name)!,
-        family: n.family,
-      })),
-    );
-    if (isolation === this.#appliedIsolation && observed.isolationTable) return;
-    const r = await runCommand("nft", ["-f", "-"], { stdin: isolation });
-    if (!r.ok) throw new Error(`nft (isolation): ${r.stderr.trim()}`);
-    this.#appliedIsolation = isolation;
   }
 
   /** After a pair changes datapath, MACs the bridges learned on the old port would blackhole. */
