@@ -14,19 +14,12 @@ import { datapathCaps, type KernelDatapathCaps, probeKernel } from "../datapath/
 import {
   applyChanges,
   type DesiredHost,
-  type ObservedHost,
   observeHost,
   planHost,
   renderPlan,
 } from "../datapath/host/mod.ts";
 import { runCommand } from "../datapath/command.ts";
-import {
-  Sleeve,
-  sleeveCryptoFromEnv,
-  type SleeveNetwork,
-  type SleevePeer,
-} from "../datapath/sleeve/mod.ts";
-import type { AeadName } from "../datapath/sleeve/aead.ts";
+import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./control/peer_connections.ts";
 import type { SessionSecrets } from "./control/session_keys.ts";
 import type { ControlMessage } from "./control/secure_channel.ts";
@@ -36,9 +29,10 @@ import { controlDispatcher } from "./ops/control_dispatch.ts";
 import { runPaths } from "./ops/run_paths.ts";
 import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
-import { buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
+import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
+import { sleevePeerOf } from "./sleeve_peer.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
-import { type BridgeMacs, PairDatapaths, type PairState } from "./pair_datapath.ts";
+import { PairDatapaths, type PairState } from "./pair_datapath.ts";
 import {
   configFiles,
   ConfigReloader,
@@ -468,47 +462,4 @@ export class Agent {
 
 function memberAddress(n: Network, peer: string): string | undefined {
   return n.members.find((m) => m.peer === peer)?.address;
-}
-
-/** This box's bridge MAC per VNI, as observed. */
-export function bridgeMacs(observed: ObservedHost, networks: Network[]): BridgeMacs {
-  const macs: BridgeMacs = {};
-  for (const n of networks) {
-    const link = observed.links.find((l) => l.name === bridgeName(n.name));
-    if (link?.address) macs[String(n.vni)] = [link.address];
-  }
-  return macs;
-}
-
-/**
- * The sleeve's view of a pair: its session keys once both ends have announced their receiver
- * index, and whether it sends on the sleeve. ChaCha20-Poly1305 when either end prefers it (a box
- * without AES instructions), so both ends pick the same AEAD.
- */
-export function sleevePeerOf(
-  p: Readonly<PairState>,
-  vnis: number[],
-  preferred: AeadName,
-): SleevePeer {
-  const aead: AeadName = p.remote?.aead === "chacha20-poly1305" || preferred === "chacha20-poly1305"
-    ? "chacha20-poly1305"
-    : "aes-256-gcm";
-  return {
-    name: p.peer.name,
-    address: p.peer.address,
-    port: p.peer.port,
-    networks: vnis,
-    session: p.secrets && p.remote
-      ? {
-        sessionKey: p.secrets.sessionKey,
-        dialerNonce: p.secrets.dialerNonce,
-        listenerNonce: p.secrets.listenerNonce,
-        localIsDialer: p.secrets.localIsDialer,
-        localIndex: p.localIndex,
-        remoteIndex: p.remote.sleeveIndex,
-        aead,
-      }
-      : null,
-    active: p.datapath === "sleeve" && p.secrets !== null && p.remote !== null,
-  };
 }

@@ -11,7 +11,8 @@
  *                       results, the decider's verdict) on an injectable `Clock` (`clock.ts`)
  * - `datapath_choice.ts` the pure decisions that negotiation applies
  * - `vxlan_heartbeat.ts` the heartbeat datagrams through the fast datapath
- * - `desired_host.ts`   the kernel state this box should have (pure)
+ * - `desired_host.ts`   the kernel state this box should have, its observed bridge MACs (pure)
+ * - `sleeve_peer.ts`    the sleeve's view of a pair (pure)
  * - `status.ts`         the typed `AgentStatus`, built by a pure function, and its shape check
  *
  * Subrooms: `control/` (the session layer), `check/` (the preflight), `ops/` (control socket,
@@ -41,4 +42,5 @@ export {
   localFastdpCapability,
   type PairDatapath,
 } from "./datapath_choice.ts";
-export { buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
+export { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
+export { sleevePeerOf } from "./sleeve_peer.ts";
