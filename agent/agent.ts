@@ -399,7 +399,11 @@ export class Agent {
   #reloadable(): ReloadableAgent {
     return {
       current: () => this.#loaded,
-      putInForce: (next) => this.#putInForce(next),
+      putInForce: (next) => {
+        this.#putInForce(next);
+        // The password file may have moved: watch the files of the config now in force.
+        this.#watcher.watch(configFiles(this.opts.configPath, next.config));
+      },
       stopSessions: (reason) => {
         this.#control?.close();
         this.#control = null;
