@@ -20,9 +20,7 @@ import {
 } from "../datapath/host/mod.ts";
 import { runCommand } from "../datapath/command.ts";
 import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
-import { PeerConnections } from "./control/peer_connections.ts";
-import type { SessionSecrets } from "./control/session_keys.ts";
-import type { ControlMessage } from "./control/secure_channel.ts";
+import { PeerConnections } from "./control/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
 import { controlDispatcher } from "./ops/control_dispatch.ts";
@@ -366,18 +364,11 @@ export class Agent {
       peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
       password: this.#loaded.password,
       logger: this.log.child("control"),
+      onSessionUp: ({ peer, secrets }) => this.#pairs.sessionUp(peer, secrets),
+      onSessionDown: ({ peer, reason }) => this.#pairs.sessionDown(peer, reason),
+      onMessage: ({ peer, msg }) => this.#pairs.message(peer, msg),
     });
     this.#pairs.setPeers(this.#otherPeers());
-    // The session layer's events, by kind, to the pair negotiation.
-    const on = <T>(type: string, fn: (detail: T) => void) =>
-      control.addEventListener(type, (e) => fn((e as CustomEvent<T>).detail));
-    on<{ peer: string; secrets: SessionSecrets }>("session-up", (d) => {
-      this.#pairs.sessionUp(d.peer, d.secrets);
-    });
-    on<{ peer: string; reason: string }>("session-down", (d) => {
-      this.#pairs.sessionDown(d.peer, d.reason);
-    });
-    on<{ peer: string; msg: ControlMessage }>("message", (d) => this.#pairs.message(d.peer, d.msg));
     control.start();
     this.#control = control;
   }

@@ -11,7 +11,7 @@ import { networkMtu } from "../datapath/mtu.ts";
 import type { DesiredHost, ObservedHost } from "../datapath/host/mod.ts";
 import { bridgeName } from "../datapath/link_names.ts";
 import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
-import type { SessionSecrets } from "./control/session_keys.ts";
+import type { SessionSecrets } from "./control/mod.ts";
 import type { BridgeMacs } from "./pair_datapath.ts";
 
 /** A peer on (or probing) fast datapath, with its session and announced MACs. */

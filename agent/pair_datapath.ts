@@ -22,8 +22,7 @@
 
 import type { Network, Peer } from "../config/types.ts";
 import type { AeadName } from "../datapath/sleeve/aead.ts";
-import type { ControlMessage } from "./control/secure_channel.ts";
-import type { SessionSecrets } from "./control/session_keys.ts";
+import type { ControlMessage, SessionSecrets } from "./control/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import {

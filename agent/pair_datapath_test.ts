@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
 import type { Network, Peer } from "../config/types.ts";
-import type { SessionSecrets } from "./control/session_keys.ts";
+import type { SessionSecrets } from "./control/mod.ts";
 import type { Clock } from "./clock.ts";
 import { Logger } from "./ops/log.ts";
 import {

@@ -18,7 +18,7 @@ import type {
   PeerConnectionsStatus,
   PeerStateName,
   PeerStatus,
-} from "./control/peer_connections.ts";
+} from "./control/mod.ts";
 import type { FastdpCapability, PairDatapath } from "./datapath_choice.ts";
 import type { PairState } from "./pair_datapath.ts";
 

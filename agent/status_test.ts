@@ -1,6 +1,6 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert";
 import type { Config } from "../config/types.ts";
-import type { PeerConnectionsStatus } from "./control/peer_connections.ts";
+import type { PeerConnectionsStatus } from "./control/mod.ts";
 import { renderMetrics } from "./ops/metrics.ts";
 import { renderStatus } from "./cli/status_render.ts";
 import { type AgentStatus, assertAgentStatus, buildStatus, StatusShapeError } from "./status.ts";
