@@ -381,9 +381,27 @@ export class Agent {
   }
 
   #pushSleevePeer(p: Readonly<PairState>): void {
-    if (!this.#sleeve) return;
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
-    this.#sleeve.upsertPeer(sleevePeerOf(p, vnis, this.#sleeve.preferredAead));
+    this.#toSleeve(
+      `peer ${p.peer.name}`,
+      (s) => s.upsertPeer(sleevePeerOf(p, vnis, s.preferredAead)),
+    );
+  }
+
+  /**
+   * Hands the sleeve an update. Its worker may apply updates asynchronously: one that fails
+   * (at once or later) is logged, never an unhandled error; the pair's next change retries.
+   */
+  #toSleeve(what: string, update: (s: Sleeve) => unknown): void {
+    const s = this.#sleeve;
+    if (!s) return;
+    const failed = (e: unknown) =>
+      this.log.error(`sleeve update failed: ${what}`, { error: `${e}` });
+    try {
+      Promise.resolve(update(s)).catch(failed);
+    } catch (e) {
+      failed(e);
+    }
   }
 
   /** The agent's parts as a reload restarts them (see reload.ts for the order). */
@@ -402,7 +420,7 @@ export class Agent {
       },
       updatePeers: (removed) => {
         for (const name of removed) {
-          this.#sleeve?.removePeer(name);
+          this.#toSleeve(`remove ${name}`, (s) => s.removePeer(name));
           this.#pairs.remove(name);
         }
         const others = this.#otherPeers();
@@ -418,7 +436,7 @@ export class Agent {
       startSleeve: () => this.#startSleeve(),
       refreshHost: () => this.#refreshHost(),
       updateNetworks: () => {
-        this.#sleeve?.setNetworks(this.#sleeveNetworks());
+        this.#toSleeve("networks", (s) => s.setNetworks(this.#sleeveNetworks()));
         for (const p of this.#pairs.pairs()) this.#pushSleevePeer(p);
       },
       startSessions: () => this.#startSessions(),
