@@ -27,6 +27,9 @@ const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
 const CLOCK_MONOTONIC = 1;
 
+/** How often STATUS is refreshed when systemd asked for no watchdog. */
+export const STATUS_REFRESH_MS = 5000;
+
 /** How often the watchdog is answered, as a fraction of `WATCHDOG_USEC` (sd_watchdog_enabled(3) advises half). */
 export const WATCHDOG_PING_FRACTION = 0.5;
 
@@ -111,7 +114,7 @@ export class SystemdNotifier {
   readonly watchdogMs: number | null;
   #onError: (message: string) => void;
   #failed = new Set<string>();
-  #watchdog: ReturnType<typeof setInterval> | undefined;
+  #ticker: ReturnType<typeof setInterval> | undefined;
   #lastStatus = "";
 
   constructor(opts: NotifierOptions = {}) {
@@ -156,7 +159,7 @@ export class SystemdNotifier {
 
   /** Shutdown begins. */
   stopping(): boolean {
-    this.stopWatchdog();
+    this.stopTicker();
     return this.notify("STOPPING=1");
   }
 
@@ -169,22 +172,31 @@ export class SystemdNotifier {
   }
 
   /**
-   * Answers the watchdog every `watchdogMs * WATCHDOG_PING_FRACTION` from a timer on this
-   * (the main) event loop, and only when `healthy()` says so; also calls `tick` first (e.g. to
-   * refresh `status`). Nothing happens when systemd asked for no watchdog.
+   * Starts the one timer on this (the main) event loop: every tick sends `summary()` as STATUS
+   * (when it changed) and, when systemd asked for a watchdog and `healthy()` holds, WATCHDOG=1.
+   * It ticks every `watchdogMs * WATCHDOG_PING_FRACTION`, or every `STATUS_REFRESH_MS` without a
+   * watchdog. A blocked loop cannot tick, so its pings stop and systemd restarts the service.
    */
-  startWatchdog(healthy: () => boolean, tick?: () => void): void {
-    if (this.watchdogMs === null || this.#watchdog !== undefined) return;
-    const every = Math.max(1, Math.floor(this.watchdogMs * WATCHDOG_PING_FRACTION));
-    this.#watchdog = setInterval(() => {
-      tick?.();
-      if (healthy()) this.notify("WATCHDOG=1");
+  startTicker(opts: { healthy: () => boolean; summary: () => string }): void {
+    if (!this.socket || this.#ticker !== undefined) return;
+    const every = this.watchdogMs === null
+      ? STATUS_REFRESH_MS
+      : Math.max(1, Math.floor(this.watchdogMs * WATCHDOG_PING_FRACTION));
+    this.#ticker = setInterval(() => {
+      let healthy = false;
+      try {
+        this.status(opts.summary());
+        healthy = opts.healthy();
+      } catch {
+        // A summary or health check that throws is itself unhealthy.
+      }
+      if (this.watchdogMs !== null && healthy) this.notify("WATCHDOG=1");
     }, every);
   }
 
-  /** Stops answering the watchdog. */
-  stopWatchdog(): void {
-    if (this.#watchdog !== undefined) clearInterval(this.#watchdog);
-    this.#watchdog = undefined;
+  /** Stops the ticker (no more STATUS updates or watchdog pings). */
+  stopTicker(): void {
+    if (this.#ticker !== undefined) clearInterval(this.#ticker);
+    this.#ticker = undefined;
   }
 }

@@ -11,65 +11,7 @@ import {
   SystemdNotifier,
   watchdogIntervalMs,
 } from "./systemd_notify.ts";
-
-const RECEIVER = new URL("../../tests/tools/notify_receiver.py", import.meta.url).pathname;
-
-interface Received {
-  t: number;
-  msg: string;
-  pid: number | null;
-}
-
-/** A running receiver: every datagram it got, in order. */
-class Receiver {
-  private constructor(
-    readonly child: Deno.ChildProcess,
-    readonly got: Received[],
-    readonly reading: Promise<void>,
-  ) {}
-
-  static async start(name: string): Promise<Receiver> {
-    const child = new Deno.Command("python3", {
-      args: [RECEIVER, name],
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    const bound = Promise.withResolvers<void>();
-    const got: Received[] = [];
-    const reading = (async () => {
-      let buf = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buf += chunk;
-        for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
-          const line = JSON.parse(buf.slice(0, nl));
-          buf = buf.slice(nl + 1);
-          if ("bound" in line) bound.resolve();
-          else got.push(line as Received);
-        }
-      }
-      bound.reject(new Error("notify receiver exited before binding"));
-    })();
-    await bound.promise;
-    return new Receiver(child, got, reading);
-  }
-
-  /** Waits until `pred` holds for the datagrams so far; throws with what arrived otherwise. */
-  async waitFor(pred: (got: Received[]) => boolean, what: string, timeoutMs = 10_000) {
-    const deadline = Date.now() + timeoutMs;
-    while (!pred(this.got)) {
-      if (Date.now() > deadline) {
-        throw new Error(`no ${what} within ${timeoutMs} ms; got ${JSON.stringify(this.got)}`);
-      }
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  async stop() {
-    this.child.kill("SIGKILL");
-    await this.child.status;
-    await this.reading.catch(() => {});
-  }
-}
+import { NotifyReceiver as Receiver } from "../../tests/lab/notify_receiver.ts";
 
 const env = (vars: Record<string, string>) => ({ get: (k: string) => vars[k] });
 
@@ -165,8 +107,9 @@ Deno.test("sd_notify: the watchdog is answered from the main loop: no pings whil
     strictEqual(n.watchdogMs, 100);
     let healthy = true;
     let ticks = 0;
-    n.startWatchdog(() => healthy, () => ticks++);
+    n.startTicker({ healthy: () => healthy, summary: () => `tick ${++ticks}` });
     const pings = () => rx.got.filter((g) => g.msg === "WATCHDOG=1");
+    await rx.waitFor((g) => g.some((x) => x.msg === "STATUS=tick 1"), "the first STATUS");
     await rx.waitFor((g) => g.filter((x) => x.msg === "WATCHDOG=1").length >= 5, "5 pings");
 
     // Block the main loop: the timer cannot fire, so nothing is sent meanwhile.
@@ -191,7 +134,7 @@ Deno.test("sd_notify: the watchdog is answered from the main loop: no pings whil
     while (ticks < ticksBefore + 4) await new Promise((r) => setTimeout(r, 20));
     strictEqual(pings().length, sent, "pings while unhealthy");
   } finally {
-    n.stopWatchdog();
+    n.stopTicker();
     await rx.stop();
   }
 });
