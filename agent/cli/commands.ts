@@ -25,6 +25,7 @@ import {
 import { Agent, type AgentStatus } from "../agent.ts";
 import type { CommonFlags } from "./args.ts";
 import { Logger } from "../ops/log.ts";
+import { ServiceNotifications } from "./up_systemd.ts";
 import { controlRequest, controlSocketAlive } from "../ops/control_socket.ts";
 import { resolveRunDir, runPaths } from "../ops/run_paths.ts";
 import { localFastdpCapability } from "../datapath_choice.ts";
@@ -86,21 +87,28 @@ export async function upCommand(flags: CommonFlags): Promise<number> {
     runDir: resolveRunDir(flags.runDir),
     log,
   });
-  const onStop = (sig: string) => () => agent.stop(`signal ${sig}`);
+  const service = new ServiceNotifications(agent, log);
+  const onStop = (sig: string) => () => {
+    service.stopping();
+    void agent.stop(`signal ${sig}`);
+  };
   const stopHandlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
-    ["SIGHUP", () => void agent.reload("SIGHUP")],
+    ["SIGHUP", () => void service.reload(() => agent.reload("SIGHUP"))],
   ];
   for (const [sig, h] of stopHandlers) Deno.addSignalListener(sig, h);
   try {
     await agent.start();
   } catch (e) {
     log.error(e instanceof Error ? e.message : String(e));
+    service.stopping();
     await agent.stop("start-up failed");
     return 1;
   }
+  service.started();
   await agent.stopped;
+  service.stopping();
   for (const [sig, h] of stopHandlers) Deno.removeSignalListener(sig, h);
   return 0;
 }
