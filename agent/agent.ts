@@ -331,20 +331,11 @@ export class Agent {
       peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
       password: this.#password,
       logger: this.log.child("control"),
+      onSessionUp: ({ peer, secrets }) => this.#onSessionUp(peer, secrets),
+      onSessionDown: ({ peer, reason }) => this.#onSessionDown(peer, reason),
+      onMessage: ({ peer, msg }) => this.#onMessage(peer, msg as AgentMessage),
     });
     for (const p of this.#otherPeers()) this.#peerState(p);
-    control.addEventListener("session-up", (e) => {
-      const { peer, secrets } = (e as CustomEvent).detail;
-      this.#onSessionUp(peer, secrets);
-    });
-    control.addEventListener("session-down", (e) => {
-      const { peer, reason } = (e as CustomEvent).detail;
-      this.#onSessionDown(peer, reason);
-    });
-    control.addEventListener("message", (e) => {
-      const { peer, msg } = (e as CustomEvent).detail;
-      this.#onMessage(peer, msg as AgentMessage);
-    });
     control.start();
     this.#control = control;
   }
@@ -374,7 +365,7 @@ export class Agent {
   }
 
   #send(peer: string, msg: AgentMessage): boolean {
-    return this.#control?.send(peer, msg as unknown as Record<string, unknown>) ?? false;
+    return this.#control?.send(peer, msg) ?? false;
   }
 
   #sharedNetworks(peer: string): Network[] {
