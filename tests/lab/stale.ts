@@ -9,7 +9,7 @@
  *   marker `/run/weave-lab/P/owner.json` naming the owning process (pid and start time): they
  *   are leftovers exactly when that process is gone, or when there is no marker at all.
  * - Throwaway namespaces (`wv<tag><8 random>` from `withThrowawayNetns` in datapath/command.ts:
- *   the kernel probe and host tests; `wvmtu…` of the MTU test) have no marker: their makers delete them within seconds, so one that has existed for
+ *   the kernel probe and host tests) have no marker: their makers delete them within seconds, so one that has existed for
  *   `THROWAWAY_STALE_AFTER_MS` with nothing running inside is a leftover. A new test that needs a
  *   bare namespace should use `Lab.create({ hosts: 0 })` + `addMachine` instead (a marker, so
  *   it is reclaimed at once); a new maker of throwaway names adds its prefix to
@@ -46,9 +46,6 @@ export interface NetnsPrefix {
   readonly madeBy: string;
 }
 
-/** A `crypto.getRandomValues(new Uint32Array(1))[0].toString(36)` suffix. */
-const U32_BASE36 = /^[0-9a-z]{1,7}$/;
-
 /** Every namespace prefix our code and tests use: the one list `cleanupStale` works from. */
 export const NETNS_PREFIXES: readonly NetnsPrefix[] = [
   {
@@ -63,7 +60,6 @@ export const NETNS_PREFIXES: readonly NetnsPrefix[] = [
     owner: "age",
     madeBy: "datapath/command.ts withThrowawayNetns (the kernel probe, host lab tests)",
   },
-  { prefix: "wvmtu", suffix: U32_BASE36, owner: "age", madeBy: "datapath/mtu_test.ts" },
 ];
 
 /** The family `ns` belongs to, or null for a name that is not ours. */
