@@ -31,8 +31,22 @@ async function filesUnder(dir: string, prefix = ""): Promise<string[]> {
   return out.sort();
 }
 
-const isFleetFile = (rel: string) =>
-  /(^|\/)[^/.][^/]*\.ya?ml$/.test(rel) && !rel.includes(".github/");
+const isYaml = (rel: string) => /\.ya?ml$/.test(rel) && !rel.includes(".github/");
+
+/** The weave.yaml files (a top-level `version:`) and the policy files they name. */
+async function fleetFiles(): Promise<{ fleets: string[]; policyFiles: Set<string> }> {
+  const fleets: string[] = [];
+  const policyFiles = new Set<string>();
+  for (const rel of (await filesUnder(EXAMPLES)).filter(isYaml)) {
+    const text = await Deno.readTextFile(`${EXAMPLES}/${rel}`);
+    if (!/^version:/m.test(text)) continue;
+    fleets.push(rel);
+    const dir = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/") + 1) : "";
+    const doc = parse(text) as { policyFiles?: string[] };
+    for (const f of doc.policyFiles ?? []) policyFiles.add(`${dir}${f}`.replace(/^\.\//, ""));
+  }
+  return { fleets, policyFiles };
+}
 
 /**
  * `weave-agent validate ARGS` the way a CI runner runs it: hostname `ci-runner` (a UTS namespace
@@ -65,9 +79,10 @@ async function validate(args: string[], cwd = Lab.repoRoot) {
 }
 
 Deno.test("examples: every file is checked by something", async () => {
+  const { fleets, policyFiles } = await fleetFiles();
   for (const rel of await filesUnder(EXAMPLES)) {
-    const known = isFleetFile(rel) || rel in CHECKED_ELSEWHERE || rel.endsWith("README.md") ||
-      rel.startsWith("gitops/.github/workflows/");
+    const known = fleets.includes(rel) || policyFiles.has(rel) || rel in CHECKED_ELSEWHERE ||
+      rel.endsWith("README.md") || rel.startsWith("gitops/.github/workflows/");
     ok(
       known,
       `examples/${rel} is not checked by any test: add it to tests/examples_validate_test.ts`,
@@ -79,9 +94,9 @@ Deno.test({
   name: "examples: every weave.yaml validates in fleet mode: no --name, no secret, host no peer",
   ...LAB,
   async fn() {
-    const fleetFiles = (await filesUnder(EXAMPLES)).filter(isFleetFile);
-    includes(fleetFiles, "gitops/weave.yaml", "fleet files found");
-    for (const rel of fleetFiles) {
+    const { fleets } = await fleetFiles();
+    includes(fleets, "gitops/weave.yaml", "fleet files found");
+    for (const rel of fleets) {
       const r = await validate(["-c", `examples/${rel}`]);
       strictEqual(r.code, 0, `validate examples/${rel}:\n${r.stdout}${r.stderr}`);
       const j = await validate(["-c", `examples/${rel}`, "--json"]);
