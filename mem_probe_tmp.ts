@@ -2,7 +2,9 @@
 const mode = Deno.args[0] ?? "bare";
 if (mode === "worker" || mode === "worker-imports") {
   const src = `self.onmessage = () => {}; postMessage("ready");`;
-  const w = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })), { type: "module" });
+  const w = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })), {
+    type: "module",
+  });
   await new Promise((r) => (w.onmessage = r));
 }
 if (mode === "imports" || mode === "worker-imports") {
@@ -15,4 +17,12 @@ await new Promise((r) => setTimeout(r, 1500));
 const s = await Deno.readTextFile("/proc/self/smaps_rollup");
 const pick = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, "m").exec(s)?.[1] ?? 0) / 1024;
 const m = Deno.memoryUsage();
-console.log(JSON.stringify({ mode, rssMB: pick("Rss").toFixed(1), pssMB: pick("Pss").toFixed(1), anonMB: pick("Anonymous").toFixed(1), heapUsedMB: (m.heapUsed / 2**20).toFixed(1), heapTotalMB: (m.heapTotal/2**20).toFixed(1), externalMB: (m.external/2**20).toFixed(1) }));
+console.log(JSON.stringify({
+  mode,
+  rssMB: pick("Rss").toFixed(1),
+  pssMB: pick("Pss").toFixed(1),
+  anonMB: pick("Anonymous").toFixed(1),
+  heapUsedMB: (m.heapUsed / 2 ** 20).toFixed(1),
+  heapTotalMB: (m.heapTotal / 2 ** 20).toFixed(1),
+  externalMB: (m.external / 2 ** 20).toFixed(1),
+}));

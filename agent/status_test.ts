@@ -60,9 +60,26 @@ const drops = {
   malformed: 0,
 };
 const control: PeerConnectionsStatus = {
+  summary: {
+    connecting: 0,
+    handshaking: 0,
+    up: 1,
+    down: 0,
+    "auth-failed": 0,
+    "version-mismatch": 0,
+  },
+  dialSlots: { window: 8, running: 0, queued: 0 },
   peers: {
     "edge-2": {
       state: "up",
+      waitingFor: "nothing",
+      nextDialAt: null,
+      nextDialInSeconds: null,
+      failedAttempts: 0,
+      dials: 1,
+      handshakes: 1,
+      sessionsUp: 1,
+      sessionsDown: 0,
       address: "192.0.2.2:6784",
       since: 1_000_000,
       sinceSeconds: 12,
@@ -215,4 +232,6 @@ Deno.test("status rendering: one row per peer with traffic, drops and why", () =
     "edge-2          up        sleeve    0.5ms    12s ago    2.0 KiB/10p   1000 B/11p    3      peer edge-2: no ESP",
   );
   strictEqual(text.includes("encryption on"), true, text);
+  // A big fleet's status opens with the counts.
+  strictEqual(text.split("\n")[0], "peers: 1 up, 0 not up of 1");
 });

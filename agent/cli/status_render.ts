@@ -26,9 +26,32 @@ const PEER_HEADER =
   "PEER            STATE     DATAPATH  RTT      HANDSHAKE  TX            RX            DROPS  WHY";
 const NETWORK_HEADER = "NETWORK      SUBNET              VNI       MTU   ADDRESS          MEMBERS";
 
+/**
+ * The first line: how many peers are up and how many are not, by state, so that a big fleet's
+ * status is read at a glance before its table.
+ */
+export function peerSummary(s: AgentStatus): string {
+  const byState = new Map<string, number>();
+  for (const p of s.peers) byState.set(p.state, (byState.get(p.state) ?? 0) + 1);
+  const up = byState.get("up") ?? 0;
+  const rest = [...byState].filter(([k]) => k !== "up").map(([k, n]) => `${n} ${k}`);
+  return `peers: ${up} up, ${s.peers.length - up} not up` +
+    (rest.length ? ` (${rest.join(", ")})` : "") + ` of ${s.peers.length}`;
+}
+
+/** What a peer without a session waits for, from the session layer's view. */
+export function waitingText(p: PeerView): string {
+  const c = p.control;
+  if (!c || c.waitingFor === "nothing") return "";
+  const next = c.nextDialInSeconds === null ? "" : `, next dial in ${c.nextDialInSeconds}s`;
+  const tries = c.failedAttempts > 0 ? `, ${c.failedAttempts} failed` : "";
+  return `waiting for ${c.waitingFor}${next}${tries}`;
+}
+
 /** Human rendering of `status`. */
 export function renderStatus(s: AgentStatus): string {
   const lines = [
+    peerSummary(s),
     `peer ${s.peer} at ${s.address} (pid ${s.pid})`,
     `config ${s.config.path}, loaded ${s.config.loadedAt}, datapath ${s.config.datapath}, ` +
     `encryption ${s.config.encrypted ? "on" : "OFF"}`,
@@ -74,6 +97,7 @@ function peerRow(p: PeerView): string {
     `${formatBytes(sl?.txBytes ?? 0)}/${sl?.txPackets ?? 0}p`.padEnd(13),
     `${formatBytes(sl?.rxBytes ?? 0)}/${sl?.rxPackets ?? 0}p`.padEnd(13),
     String(sleeveDropTotal(p)).padEnd(6),
-    `${p.reason}${p.lastError ? ` [${p.lastError}]` : ""}`,
+    [p.reason, waitingText(p)].filter((x) => x).join("; ") +
+    (p.lastError ? ` [${p.lastError}]` : ""),
   ].join(" ");
 }
