@@ -62,7 +62,7 @@ export interface SessionEvent {
 }
 
 const EVENT_RE =
-  /^(\S+) info {2}agent[^:]*: session (up|down) peer=(\S+)(?: reason=("(?:[^"\\]|\\.)*"|\S+))?/;
+  /^(\S+) info {2}[^:]*: session (up|down) peer=(\S+)(?: reason=("(?:[^"\\]|\\.)*"|\S+))?/;
 
 /** The session events in `text` (an agent's text log), in order. */
 export function parseSessionEvents(agent: string, text: string): SessionEvent[] {
@@ -78,7 +78,7 @@ export function parseSessionEvents(agent: string, text: string): SessionEvent[] 
 
 /** The first time of `text`'s "agent up" line, or null. */
 export function agentUpAt(text: string): number | null {
-  const m = /^(\S+) info {2}agent[^:]*: agent up/m.exec(text);
+  const m = /^(\S+) info {2}[^:]*: agent up/m.exec(text);
   return m ? Date.parse(m[1]) : null;
 }
 
