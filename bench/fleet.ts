@@ -3,7 +3,9 @@
  * fresh lab of N real agents started at once (see `fleet_run.ts` for what is measured); the
  * results go to `bench/results/fleet.json` and `bench/results/fleet.md` (a Markdown table).
  *
- * Options: `--quiet=S` length of the quiet window (default 60 s), `--out=DIR`.
+ * Options: `--quiet=S` length of the quiet window (default 60 s), `--out=DIR`, `--no-wait` (do
+ * not wait for a quiet box), `--deno-flag=F` (repeatable: a flag for each agent's `deno run`,
+ * e.g. `--deno-flag=--node-modules-dir=manual`).
  * Other work on the box distorts every figure: the run waits (up to 10 min) until the 1-minute
  * load is below 1.5, and reports the load it started at.
  *
@@ -20,15 +22,17 @@ function parse(args: string[]) {
   let quietMs = 60_000;
   let out = new URL("./results/", import.meta.url).pathname;
   let noWait = false;
+  const denoFlags: string[] = [];
   for (const a of args) {
     if (a.startsWith("--quiet=")) quietMs = Number(a.slice(8)) * 1000;
     else if (a.startsWith("--out=")) out = a.slice(6).replace(/\/?$/, "/");
     else if (a === "--no-wait") noWait = true;
+    else if (a.startsWith("--deno-flag=")) denoFlags.push(a.slice(12));
     else if (/^\d+$/.test(a) && Number(a) >= 2 && Number(a) <= 200) sizes.push(Number(a));
     else throw new Error(`bench:fleet: bad argument ${JSON.stringify(a)} (N is 2..200)`);
   }
   if (!Number.isFinite(quietMs) || quietMs < 0) throw new Error("bench:fleet: bad --quiet");
-  return { sizes: sizes.length ? sizes : [10, 50, 100], quietMs, out, noWait };
+  return { sizes: sizes.length ? sizes : [10, 50, 100], quietMs, out, noWait, denoFlags };
 }
 
 async function waitForQuietBox(): Promise<number> {
@@ -69,11 +73,11 @@ if (import.meta.main) {
     console.error("bench:fleet needs root (network namespaces)");
     Deno.exit(2);
   }
-  const { sizes, quietMs, out, noWait } = parse(Deno.args);
+  const { sizes, quietMs, out, noWait, denoFlags } = parse(Deno.args);
   const results: FleetRunResult[] = [];
   for (const n of sizes) {
     if (!noWait) await waitForQuietBox();
-    const r = await runFleet({ agents: n, quietMs, progress: (l) => console.log(l) });
+    const r = await runFleet({ agents: n, quietMs, denoFlags, progress: (l) => console.log(l) });
     results.push(r);
     console.log(JSON.stringify(r));
     await Deno.mkdir(out, { recursive: true });

@@ -37,6 +37,8 @@ export interface FleetRunOptions {
   quietMs?: number;
   /** Log level of the agents (default info, as a user runs them). */
   logLevel?: string;
+  /** Flags for `deno run` of each agent (default none). */
+  denoFlags?: string[];
   /** Progress lines go here. */
   progress?: (line: string) => void;
 }
@@ -130,6 +132,7 @@ async function measure(
     lab,
     lab.hosts,
     (h) => ["-c", config, "--name", h.name, "--log-level", o.logLevel ?? "info"],
+    o.denoFlags ?? [],
   );
   const pids = [...agents.values()].map((a) => a.pid);
   const follower = new LogFollower(agents);

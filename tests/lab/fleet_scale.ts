@@ -40,15 +40,35 @@ export async function raiseNeighbourTables(entries: number): Promise<() => Promi
   };
 }
 
-/** Starts `up` on every host at the same moment; resolves once every process is spawned. */
+/**
+ * Starts `up` on every host at the same moment; resolves once every process is spawned.
+ * `denoFlags` go before the script (e.g. `--node-modules-dir=manual`, so that a hundred agents
+ * started from one checkout do not queue for the lock on its node_modules folder, as compiled
+ * binaries never do; or `--v8-flags=…`).
+ */
 export async function startAllAtOnce(
   lab: Lab,
   hosts: LabHost[],
   argsFor: (h: LabHost) => string[],
-  env: Record<string, string> = {},
+  denoFlags: string[] = [],
 ): Promise<{ startedAt: number; agents: Map<string, AgentHandle> }> {
   const startedAt = Date.now();
-  const handles = await Promise.all(hosts.map((h) => lab.startAgent(h, argsFor(h), env)));
+  const handles = await Promise.all(hosts.map((h) =>
+    lab.spawn(h, [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--unstable-ffi",
+      ...denoFlags,
+      `${Lab.repoRoot}/main.ts`,
+      "up",
+      ...argsFor(h),
+    ], {
+      logFile: `agent-${h.name}.log`,
+      cwd: Lab.repoRoot,
+      env: { WEAVE_RUN_DIR: lab.agentRunDir, NO_COLOR: "1" },
+    })
+  ));
   return { startedAt, agents: new Map(handles.map((a) => [a.host.name, a])) };
 }
 
