@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { AgentHandle, Lab, LabHost } from "./lab.ts";
+import { type AgentHandle, Lab, type LabHost } from "./lab.ts";
 
 const NEIGH_KEYS = [1, 2, 3].flatMap((i) =>
   ["ipv4", "ipv6"].map((f) => `/proc/sys/net/${f}/neigh/default/gc_thresh${i}`)
