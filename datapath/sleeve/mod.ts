@@ -97,6 +97,13 @@ export interface SleeveOptions {
 export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 
 /**
+ * Without `ackTimeoutMs`, the first "ready" may take this long: the worker loads and compiles
+ * its module graph first, and when a whole fleet boots at once on a small box (50 agents on
+ * 2 vCPUs, as after a power cut) that took over 10 s and the agent gave up starting.
+ */
+export const DEFAULT_READY_TIMEOUT_MS = 60_000;
+
+/**
  * The sleeve's crypto backend as `WEAVE_SLEEVE_CRYPTO` asks (`auto`, the default: the system's
  * libcrypto where it loads, else @noble; `libcrypto`: that or fail; `noble`: the pure-JS path,
  * e.g. to rule libcrypto out while debugging). Anything else is an error naming the variable.
@@ -208,7 +215,7 @@ export class Sleeve {
     }
     const s = new Sleeve(fd, backend, aead, timeout, opts.logger);
     try {
-      const ready = s.#expect(0, "ready after init");
+      const ready = s.#expect(0, "ready after init", opts.ackTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
       s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
       await ready;
       await s.setNetworks(opts.networks);
@@ -225,7 +232,7 @@ export class Sleeve {
   }
 
   /** A promise for the worker's answer to request `id`, rejected after the ack timeout. */
-  #expect(id: number, what: string): Promise<void> {
+  #expect(id: number, what: string, timeoutMs = this.#ackTimeoutMs): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
     const p = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -235,10 +242,10 @@ export class Sleeve {
           id,
           pending,
           new Error(
-            `sleeve packet worker did not acknowledge ${what} within ${this.#ackTimeoutMs} ms`,
+            `sleeve packet worker did not acknowledge ${what} within ${timeoutMs} ms`,
           ),
         );
-      }, this.#ackTimeoutMs);
+      }, timeoutMs);
       this.#pending.set(id, { what, resolve, reject, timer });
     });
     // Callers that do not await still see failures, in the log (and nothing is left unhandled).
