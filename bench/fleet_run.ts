@@ -201,25 +201,7 @@ async function measure(
     await cli(lab, lab.hosts[0], ["status", "--json", "--name", names[0]]);
     statusMs.push(performance.now() - t);
   }
-  // Every agent's counters, 8 at a time; under heavy load the CLI is slow, so within a budget.
-  let handshakes: number | null = 0;
-  const budget = Date.now() + 120_000;
-  for (let i = 0; i < n && handshakes !== null; i += 8) {
-    if (Date.now() > budget) handshakes = null;
-    const batch = lab.hosts.slice(i, i + 8);
-    const rs = await Promise.all(
-      batch.map((h) => cli(lab, h, ["status", "--json", "--name", h.name], 60_000)),
-    );
-    for (const r of rs) {
-      const peers: StatusPeer[] = r.code === 0 ? JSON.parse(r.stdout).peers : [];
-      if (peers.length === 0) handshakes = null;
-      for (const p of peers) {
-        const h = p.control?.handshakes;
-        if (typeof h !== "number") handshakes = null;
-        else if (handshakes !== null) handshakes += h;
-      }
-    }
-  }
+  const handshakes = await handshakeCount(lab);
   const warnLines = [...follower.text.values()].reduce(
     (a, t) => a + (t.match(/^\S+ (warn |error) /gm)?.length ?? 0),
     0,
@@ -245,4 +227,29 @@ async function measure(
     statusJsonMs: median(statusMs),
     loadAtStart,
   };
+}
+
+/** Σ handshakes over every agent's peers (each counted by both ends); null if unavailable. */
+async function handshakeCount(lab: Lab): Promise<number | null> {
+  const n = lab.hosts.length;
+  // Every agent's counters, 8 at a time; under heavy load the CLI is slow, so within a budget.
+  let handshakes: number | null = 0;
+  const budget = Date.now() + 120_000;
+  for (let i = 0; i < n && handshakes !== null; i += 8) {
+    if (Date.now() > budget) handshakes = null;
+    const batch = lab.hosts.slice(i, i + 8);
+    const rs = await Promise.all(
+      batch.map((h) => cli(lab, h, ["status", "--json", "--name", h.name], 60_000)),
+    );
+    for (const r of rs) {
+      const peers: StatusPeer[] = r.code === 0 ? JSON.parse(r.stdout).peers : [];
+      if (peers.length === 0) handshakes = null;
+      for (const p of peers) {
+        const h = p.control?.handshakes;
+        if (typeof h !== "number") handshakes = null;
+        else if (handshakes !== null) handshakes += h;
+      }
+    }
+  }
+  return handshakes;
 }
