@@ -4,7 +4,8 @@
  *
  * What it holds, in the order a connection meets it:
  * - `admission.ts`      accept loop; caps on unauthenticated connections
- * - `dialer.ts`         dialling configured peers; `dial_delay.ts` first-dial deferral, backoff
+ * - `dialer.ts`         dialling configured peers; `dial_delay.ts` first-dial deferral, backoff;
+ *                       `dial_queue.ts` one timer, bounded and paced dials, congestion window
  * - `tcp_stream.ts`     a TCP connection as a byte stream, and dialling with a deadline
  * - `frame_reader.ts`   length-prefixed frames with bounds
  * - `handshake.ts`      the per-connection handshake and the pair's agreement on a session
@@ -16,6 +17,7 @@
  * - `peer_record.ts`    per-peer state and the peer table; `peer_status.ts` what status shows
  * - `options.ts`        options, named defaults, typed event callbacks
  * - `drop_counter.ts`   bad input counted by reason, logged at a bounded rate
+ * - `episode_log.ts`    failures with a configured peer at warn once per episode
  * - `wire_error.ts`     the room's one error contract for wire errors
  * - `logger.ts`         the logging interface the owner passes in
  * - `context.ts`        what the parts of one manager share
