@@ -78,6 +78,11 @@ export interface ParseOptions {
   statMode?: (path: string) => number | null;
   /** Environment for `password: {env: ...}`. Default: the process environment. */
   env?: Record<string, string | undefined>;
+  /**
+   * Fleet mode (`validateFleet`): password sources are not read or checked, since the secret
+   * belongs on the boxes, not in CI. Default false.
+   */
+  fleet?: boolean;
 }
 
 const SYNTAX_HINTS: Record<string, string> = {
@@ -128,6 +133,7 @@ export function parseConfig(text: string, path: string, opts: ParseOptions = {})
     report,
     path: absolute(path, Deno.cwd()),
     access: passwordAccess(opts),
+    fleet: opts.fleet ?? false,
   };
   const config = parseSections(ctx);
   // Found in the order of checks; shown in the order of the file.

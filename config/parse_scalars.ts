@@ -190,7 +190,7 @@ function durationKey(
     ctx.report.error(
       e.value,
       `${key} must be a duration with a unit (ms, s, m, h), got ${describeValue(e.value)}`,
-      `e.g. ${example} or ${key}: 2m`,
+      `e.g. ${example} or ${key}: ${key === "rekey_after" ? "2m" : "3m"}`,
     );
     return undefined;
   }
