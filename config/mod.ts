@@ -118,7 +118,7 @@ export {
   stripOneNewline,
   systemPasswordAccess,
 } from "./password.ts";
-export { describeForPeer, findSelf, selfName } from "./describe.ts";
+export { describeForPeer, findSelf, peerEndpointText, selfName } from "./describe.ts";
 export { formatDiagnostic, formatDiagnostics } from "./diagnostics.ts";
 export { didYouMean } from "./did_you_mean.ts";
 export { assignVnis, deriveMemberAddress, hashVni, MAX_VNI, MIN_DERIVED_VNI } from "./derive.ts";
