@@ -32,7 +32,6 @@ import {
   pairStartDecision,
 } from "./datapath_choice.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
-import { isolationRuleset } from "../datapath/host/isolation_rules.ts";
 import { runCommand } from "../datapath/command.ts";
 import { type ControlRequest, ControlSocketServer } from "./ops/control_socket.ts";
 import { runPaths } from "./ops/run_paths.ts";
@@ -110,7 +109,6 @@ export class Agent {
   #timers: ReturnType<typeof setInterval>[] = [];
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
-  #appliedIsolation = "";
   #oversizeReported = 0;
   #lastReconcile: { at: string; changes: number; error?: string } | null = null;
   #lastReload: { at: string; ok: boolean; message: string } | null = null;
@@ -298,18 +296,6 @@ export class Agent {
           if (line) this.log.debug(line);
         }
         await applyChanges(changes);
-      }
-      const isolation = isolationRuleset(
-        this.#myNetworks().map((n) => ({
-          name: n.name,
-          address: this.#memberAddress(n)!,
-          family: n.family,
-        })),
-      );
-      if (isolation !== this.#appliedIsolation || !observed.isolationTable) {
-        const r = await runCommand("nft", ["-f", "-"], { stdin: isolation });
-        if (!r.ok) throw new Error(`nft (isolation): ${r.stderr.trim()}`);
-        this.#appliedIsolation = isolation;
       }
       this.#lastReconcile = { at, changes: changes.length };
     } catch (e) {
