@@ -134,107 +134,136 @@ function parseNetns(ctx: ParseContext, node: YNode | null, text: string): NetnsR
   return undefined;
 }
 
+interface Placed {
+  raw: RawWorkload;
+  net: Network;
+  subnet: Cidr;
+}
+
 function resolveWorkloads(
   ctx: ParseContext,
   raws: RawWorkload[],
   peers: Peer[],
   networks: Network[],
 ): Workload[] | undefined {
-  const { report } = ctx;
   const byName = new Map<string, RawWorkload>();
-  const taken = new Map<string, string>(); // network/address → who
+  const placed: Placed[] = [];
   let ok = true;
+  for (const w of raws) {
+    const p = resolveRefs(ctx, w, byName, peers, networks);
+    if (p) placed.push(p);
+    else ok = false;
+  }
+  const addresses = assignAddresses(ctx, placed, networks);
+  if (!addresses) ok = false;
+  if (!ok || !addresses) return undefined;
+  return placed.map(({ raw, net }) => ({
+    name: raw.name!,
+    peer: raw.peer!,
+    network: net.name,
+    address: addresses.get(raw)!,
+    derived: raw.address === null,
+    netns: raw.netns!,
+    labels: raw.labels!,
+  }));
+}
+
+/** The workload's name is unique, its network and peer exist, and the peer is a member. */
+function resolveRefs(
+  ctx: ParseContext,
+  w: RawWorkload,
+  byName: Map<string, RawWorkload>,
+  peers: Peer[],
+  networks: Network[],
+): Placed | undefined {
+  const { report } = ctx;
+  if (
+    w.name === undefined || w.peer === undefined || w.network === undefined || !w.netns ||
+    w.address === undefined || !w.labels
+  ) {
+    return undefined;
+  }
+  const first = byName.get(w.name);
+  if (first) {
+    report.error(
+      w.nameNode,
+      `duplicate workload name "${w.name}" (first on line ${report.at(first.nameNode).line})`,
+      "every workload needs its own name",
+    );
+    return undefined;
+  }
+  byName.set(w.name, w);
+  const net = networks.find((n) => n.name === w.network);
+  if (!net) {
+    const names = networks.map((n) => n.name);
+    report.error(
+      w.networkNode,
+      `unknown network "${w.network}" for workload "${w.name}"` + didYouMean(w.network, names),
+      `networks: ${names.join(", ")}`,
+    );
+    return undefined;
+  }
+  const peer = peers.find((p) => p.name === w.peer);
+  if (!peer) {
+    const names = peers.map((p) => p.name);
+    report.error(
+      w.peerNode,
+      `unknown peer "${w.peer}" for workload "${w.name}"` + didYouMean(w.peer, names),
+      `peers: ${names.join(", ")}`,
+    );
+    return undefined;
+  }
+  if (!net.members.some((m) => m.peer === peer.name)) {
+    report.error(
+      w.peerNode,
+      `workload "${w.name}" is on peer "${peer.name}", which is not a member of network ` +
+        `"${net.name}"`,
+      `add "${peer.name}" to the members of "${net.name}", or move the workload`,
+    );
+    return undefined;
+  }
+  return { raw: w, net, subnet: parseCidr(net.subnet)! };
+}
+
+/**
+ * Every workload's address: explicit ones checked first, so derived ones step around them;
+ * derived ones in name order, so reordering the list never moves an address.
+ */
+function assignAddresses(
+  ctx: ParseContext,
+  placed: Placed[],
+  networks: Network[],
+): Map<RawWorkload, string> | undefined {
+  const taken = new Map<string, string>(); // "network/address" → who has it
   for (const n of networks) {
     for (const m of n.members) taken.set(`${n.name}/${m.address}`, `peer "${m.peer}"`);
   }
-  const resolved: { raw: RawWorkload; net: Network; subnet: Cidr }[] = [];
-  for (const w of raws) {
-    if (
-      w.name === undefined || w.peer === undefined || w.network === undefined || !w.netns ||
-      w.address === undefined || !w.labels
-    ) {
-      ok = false;
-      continue;
-    }
-    const first = byName.get(w.name);
-    if (first) {
-      report.error(
-        w.nameNode,
-        `duplicate workload name "${w.name}" (first on line ${report.at(first.nameNode).line})`,
-        "every workload needs its own name",
-      );
-      ok = false;
-      continue;
-    }
-    byName.set(w.name, w);
-    const net = networks.find((n) => n.name === w.network);
-    if (!net) {
-      report.error(
-        w.networkNode,
-        `unknown network "${w.network}" for workload "${w.name}"` +
-          didYouMean(w.network, networks.map((n) => n.name)),
-        `networks: ${networks.map((n) => n.name).join(", ")}`,
-      );
-      ok = false;
-      continue;
-    }
-    const peer = peers.find((p) => p.name === w.peer);
-    if (!peer) {
-      report.error(
-        w.peerNode,
-        `unknown peer "${w.peer}" for workload "${w.name}"` +
-          didYouMean(w.peer, peers.map((p) => p.name)),
-        `peers: ${peers.map((p) => p.name).join(", ")}`,
-      );
-      ok = false;
-      continue;
-    }
-    if (!net.members.some((m) => m.peer === peer.name)) {
-      report.error(
-        w.peerNode,
-        `workload "${w.name}" is on peer "${peer.name}", which is not a member of network "${net.name}"`,
-        `add "${peer.name}" to the members of "${net.name}", or move the workload`,
-      );
-      ok = false;
-      continue;
-    }
-    resolved.push({ raw: w, net, subnet: parseCidr(net.subnet)! });
-  }
-  // Explicit addresses first, so derived ones step around them.
-  for (const { raw, net, subnet } of resolved) {
+  const out = new Map<RawWorkload, string>();
+  let ok = true;
+  for (const { raw, net, subnet } of placed) {
     if (!raw.address) continue;
-    if (!checkExplicit(ctx, raw, raw.address, net, subnet, taken)) ok = false;
-  }
-  const out: Workload[] = [];
-  for (const { raw, net, subnet } of resolved) {
-    let address = raw.address ?? null;
-    const derived = address === null;
-    if (address === null) {
-      address = deriveWorkloadAddress(
-        subnet,
-        raw.name!,
-        (a) => taken.has(`${net.name}/${formatIp(a)}`),
-      );
-      if (!address) {
-        report.error(
-          raw.nameNode,
-          `no free address left in ${net.subnet} for workload "${raw.name}"`,
-          "use a larger subnet or give explicit addresses",
-        );
-        ok = false;
-        continue;
-      }
-      taken.set(`${net.name}/${formatIp(address)}`, `workload "${raw.name}"`);
+    if (checkExplicit(ctx, raw, raw.address, net, subnet, taken)) {
+      out.set(raw, formatIp(raw.address));
+    } else {
+      ok = false;
     }
-    out.push({
-      name: raw.name!,
-      peer: raw.peer!,
-      network: net.name,
-      address: formatIp(address),
-      derived,
-      netns: raw.netns!,
-      labels: raw.labels!,
-    });
+  }
+  const derived = placed.filter((p) => p.raw.address === null)
+    .toSorted((a, b) => a.raw.name! < b.raw.name! ? -1 : 1);
+  for (const { raw, net, subnet } of derived) {
+    const isTaken = (a: IpAddress) => taken.has(`${net.name}/${formatIp(a)}`);
+    const address = deriveWorkloadAddress(subnet, raw.name!, isTaken);
+    if (!address) {
+      ctx.report.error(
+        raw.nameNode,
+        `no free address left in ${net.subnet} for workload "${raw.name}"`,
+        "use a larger subnet or give explicit addresses",
+      );
+      ok = false;
+      continue;
+    }
+    taken.set(`${net.name}/${formatIp(address)}`, `workload "${raw.name}"`);
+    out.set(raw, formatIp(address));
   }
   return ok ? out : undefined;
 }
