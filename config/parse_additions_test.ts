@@ -233,6 +233,8 @@ routes: [{from: sensors, to: sensors}, {from: sensors, to: cams}]
   ]);
 });
 
+const WORKLOADS = { key: "weave.works/kind", operator: "In", values: ["workload"] };
+
 Deno.test("#13: inline policies and NetworkPolicy files, normalised", () => {
   const r = fleet(`policies:
   - name: default-deny
@@ -270,7 +272,8 @@ policyFiles: [pol/good.yaml]
     {
       name: "cams-from-north",
       network: "cameras",
-      endpoints: { matchLabels: { app: "camera" }, matchExpressions: [] },
+      // Pods are workloads: policy files never select the peers' own addresses.
+      endpoints: { matchLabels: { app: "camera" }, matchExpressions: [WORKLOADS] },
       policyTypes: ["Ingress"],
       ingress: [{
         peers: [
@@ -279,7 +282,7 @@ policyFiles: [pol/good.yaml]
             networks: { matchLabels: { zone: "north" }, matchExpressions: [] },
             endpoints: {
               matchLabels: {},
-              matchExpressions: [{ key: "tier", operator: "In", values: ["edge"] }],
+              matchExpressions: [{ key: "tier", operator: "In", values: ["edge"] }, WORKLOADS],
             },
           },
           { kind: "ipBlock", cidr: "10.0.0.0/8", except: ["10.32.0.0/16"] },
@@ -522,4 +525,30 @@ Deno.test("#15: key_file must be a file path; host names are checked", () => {
       `"192.0.2.300" is not a valid IP address`,
     ],
   );
+});
+
+Deno.test("#13: a kind: List of NetworkPolicies; rules of a direction not in policyTypes warn", () => {
+  SMALL_FILES["/fleet/pol/list.yaml"] = `apiVersion: v1
+kind: List
+metadata: {resourceVersion: ""}
+items:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: a, namespace: sensors}
+    spec: {podSelector: {}, policyTypes: [Egress], ingress: [{}]}
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: b, namespace: sensors}
+    spec: {podSelector: {}}
+`;
+  const r = small(SMALL + "policyFiles: [pol/list.yaml]\n");
+  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join("\n"));
+  deepStrictEqual(r.config.policies.map((p) => [p.name, p.policyTypes, p.origin.line]), [
+    ["a", ["Egress"], 5],
+    ["b", ["Ingress"], 9],
+  ]);
+  deepStrictEqual(r.diagnostics.map(formatDiagnostic), [
+    `/fleet/pol/list.yaml:8:52: warning: spec.ingress rules are ignored: policyTypes does not ` +
+    `list Ingress\n  hint: add Ingress to policyTypes, or remove the ingress rules`,
+  ]);
 });
