@@ -12,6 +12,7 @@ import { parseDuration } from "./parse_scalars.ts";
 import type { Config, Labels } from "./types.ts";
 
 const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+const OTHER_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(8)));
 const SHORT_KEY = btoa(String.fromCharCode(...new Uint8Array(31).fill(7)));
 const ENV = { WEAVE_PASSWORD: "pw", WEAVE_OLD: "old" };
 
@@ -550,5 +551,35 @@ items:
   deepStrictEqual(r.diagnostics.map(formatDiagnostic), [
     `/fleet/pol/list.yaml:8:52: warning: spec.ingress rules are ignored: policyTypes does not ` +
     `list Ingress\n  hint: add Ingress to policyTypes, or remove the ingress rules`,
+  ]);
+});
+
+Deno.test("fleet-level warnings: nobody to dial; a route no box can carry", () => {
+  const r = parseConfig(
+    peers(`  - {name: a, key: ${KEY}}\n  - {name: b, key: ${OTHER_KEY}}\n`),
+    "weave.yaml",
+    { env: ENV },
+  );
+  deepStrictEqual(r.diagnostics.map(formatDiagnostic), [
+    `weave.yaml:4:3: warning: no peer has an address: every peer is dial-out only, so nobody ` +
+    `can be dialled and no session can start\n` +
+    `  hint: give at least one peer an address (or a DNS name) the others can reach`,
+  ]);
+  const route = small(
+    SMALL.replace(
+      "    subnet: fd00:32::/64\n",
+      "    subnet: fd00:32::/64\n    members: {edge-2: }\n",
+    )
+      .replace(
+        "    subnet: 10.32.1.0/24\n",
+        "    subnet: 10.32.1.0/24\n    members: {edge-1: }\n",
+      ) +
+      "  - {name: other, subnet: 10.32.9.0/24, members: {edge-2: }}\n" +
+      "routes: [{from: sensors, to: other}]\n",
+  );
+  deepStrictEqual(route.diagnostics.map(formatDiagnostic), [
+    `/fleet/weave.yaml:14:10: warning: routes[0]: no peer is a member of both sensors and ` +
+    `other, so no box can forward between them\n` +
+    `  hint: add a peer to the members of both networks to carry the route`,
   ]);
 });
