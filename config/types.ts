@@ -50,7 +50,7 @@ export interface Peer {
   port: number;
   /** Position in `peers` (0-based); used for stable address derivation. */
   index: number;
-  /** Where to dial it; null: no `address:`, the peer is dial-out only (it dials; nobody dials it). */
+  /** Where to dial it; null: no `address:`, dial-out only (it dials; nobody dials it). */
   endpoint: PeerEndpoint | null;
   /** Its X25519 public key (`key:`, exactly 32 bytes), or null. Required without an address. */
   key: Uint8Array | null;
@@ -112,7 +112,8 @@ export interface Config {
   previousPassword: PasswordSource | null;
   /**
    * `key_file:`: where this box's X25519 private key is (absolute; relative paths are against
-   * the config's folder); default `/etc/weave/node.key` (`DEFAULT_KEY_FILE`). The CLI's `--key-file` overrides it.
+   * the config's folder); default `/etc/weave/node.key` (`DEFAULT_KEY_FILE`). The CLI's
+   * `--key-file` overrides it.
    */
   keyFile: string;
   /** `rekey_after:` in milliseconds: a session is re-keyed after this long; default 120 s. */
