@@ -1,0 +1,41 @@
+/**
+ * `weave-agent up`: runs the agent in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
+ *
+ * @module
+ */
+
+import { selfName } from "../../config/mod.ts";
+import { Agent } from "../agent.ts";
+import { Logger } from "../ops/log.ts";
+import { resolveRunDir } from "../ops/run_paths.ts";
+import type { CommonFlags } from "./args.ts";
+
+export async function upCommand(flags: CommonFlags): Promise<number> {
+  const log = new Logger("agent", flags.logLevel, flags.logFormat);
+  const agent = new Agent({
+    configPath: flags.config,
+    name: selfName(flags.name),
+    runDir: resolveRunDir(flags.runDir),
+    log,
+  });
+  const onStop = (sig: string) => () => agent.stop(`signal ${sig}`);
+  const handlers: [Deno.Signal, () => void][] = [
+    ["SIGTERM", onStop("SIGTERM")],
+    ["SIGINT", onStop("SIGINT")],
+    ["SIGHUP", () => void agent.reload("SIGHUP")],
+  ];
+  for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
+  try {
+    try {
+      await agent.start();
+    } catch (e) {
+      log.error(e instanceof Error ? e.message : String(e));
+      await agent.stop("start-up failed");
+      return 1;
+    }
+    await agent.stopped;
+    return 0;
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+  }
+}
