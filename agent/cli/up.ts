@@ -1,5 +1,7 @@
 /**
  * `weave-agent up`: runs the agent in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
+ * Under systemd (`NOTIFY_SOCKET`) it tells the service manager when it is ready, reloading and
+ * stopping (up_systemd.ts).
  *
  * @module
  */
@@ -9,6 +11,7 @@ import { Agent } from "../agent.ts";
 import { Logger } from "../ops/log.ts";
 import { resolveRunDir } from "../ops/run_paths.ts";
 import type { CommonFlags } from "./args.ts";
+import { ServiceNotifications } from "./up_systemd.ts";
 
 export async function upCommand(flags: CommonFlags): Promise<number> {
   const log = new Logger("agent", flags.logLevel, flags.logFormat);
@@ -18,11 +21,15 @@ export async function upCommand(flags: CommonFlags): Promise<number> {
     runDir: resolveRunDir(flags.runDir),
     log,
   });
-  const onStop = (sig: string) => () => agent.stop(`signal ${sig}`);
+  const service = new ServiceNotifications(agent, log);
+  const onStop = (sig: string) => () => {
+    service.stopping();
+    void agent.stop(`signal ${sig}`);
+  };
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
-    ["SIGHUP", () => void agent.reload("SIGHUP")],
+    ["SIGHUP", () => void service.reload(() => agent.reload("SIGHUP"))],
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   try {
@@ -30,10 +37,13 @@ export async function upCommand(flags: CommonFlags): Promise<number> {
       await agent.start();
     } catch (e) {
       log.error(e instanceof Error ? e.message : String(e));
+      service.stopping();
       await agent.stop("start-up failed");
       return 1;
     }
+    service.started();
     await agent.stopped;
+    service.stopping();
     return 0;
   } finally {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
