@@ -41,7 +41,7 @@ Deno.test({
       const again = planHost(d, await observeHost({ netns: ns }));
       deepStrictEqual(again.map((c) => c.description), [], renderPlan(again));
       const observed = await observeHost({ netns: ns });
-      deepStrictEqual(Object.keys(observed.nft).sort(), [ISOLATION_TABLE]);
+      deepStrictEqual(Object.keys(observed.nft).sort(), [NFT_TABLE, ISOLATION_TABLE].sort());
       await applyChanges(teardownPlan(observed), { netns: ns });
       deepStrictEqual(await observeHost({ netns: ns }), { ...EMPTY_OBSERVED, fdb: {} });
       const all = await runCommand("ip", ["-n", ns, "-json", "link", "show"]);

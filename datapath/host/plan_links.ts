@@ -28,7 +28,7 @@ export function planLinks(desired: DesiredHost, observed: ObservedHost): LinkPla
       wanted.add(tapName(n.name));
       out.early.push(...planTap(n, links.get(tapName(n.name))));
     }
-    if (n.fastdp) {
+    if (n.fastdp && n.fdb.length > 0) {
       wanted.add(vxlanName(n.name));
       const v = planVxlan(desired, n, links.get(vxlanName(n.name)));
       out.early.push(...v.early);
