@@ -168,6 +168,20 @@ export interface ObservedHost {
   policies: ObservedPolicy[];
   /** Our nft tables that exist, by name: the digest they carry and their rule count. */
   nft: Record<string, ObservedNftTable>;
+  /** Inside each desired workload's namespace, by workload name (absent: not observed). */
+  workloads?: Record<string, ObservedWorkload>;
+}
+
+/** A workload's namespace as observed: its end of the veth and its default route. */
+export interface ObservedWorkload {
+  /** False when the namespace does not exist (or cannot be entered). */
+  netnsFound: boolean;
+  /** Why the namespace could not be entered, when it could not. */
+  error?: string;
+  /** The inner end `wv-<network>`, or null when absent. */
+  inner: { up: boolean; mtu: number; addresses: string[] } | null;
+  /** Gateway and device of the namespace's default route, or null when it has none. */
+  defaultRoute: { via: string; dev: string } | null;
 }
 
 /** A host with nothing of ours on it. */
