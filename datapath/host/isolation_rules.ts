@@ -3,12 +3,12 @@
  * and routed to another network only where a route is declared. Three chains, in the order a
  * packet meets them:
  *
- * 1. `guard` (raw prerouting, before conntrack): no packet with an overlay source is accepted
- *    unless it arrived through that network's bridge, and nothing reaches an overlay address
- *    unless it arrived through that network's bridge or the bridge of a network routed to or
- *    from it (replies). This is what stops a box on the underlay that routes a network's subnet
- *    via our underlay address: the overlay's authentication means nothing to a service bound to
- *    an overlay address, so the kernel must never accept such a packet.
+ * 1. `guard` (raw prerouting, before conntrack): no packet with a source in network N, and no
+ *    packet to an address in N, is accepted unless it arrived through N's bridge or the bridge of
+ *    a network with a declared route to or from N (another box may have routed it there, or its
+ *    reply). This is what stops a box on the underlay that routes a network's subnet via our
+ *    underlay address: the overlay's authentication means nothing to a service bound to an
+ *    overlay address, so the kernel must never accept such a packet.
  * 2. `input`: Linux's weak host model would let a frame arriving on one network's bridge reach
  *    an address the box holds on another network; nothing arriving on `wvb-X` reaches a local
  *    address other than the box's own address on X.
@@ -89,7 +89,7 @@ function guardChain(nets: IsolatedNetwork[], routes: DesiredRoute[]): string[] {
       ...routes.flatMap((r) => r.to === n.name ? [r.from] : r.from === n.name ? [r.to] : []),
     ];
     rules.push(
-      `    ${ipk} saddr ${subnet} iifname != "${bridgeName(n.name)}" counter drop`,
+      `    ${ipk} saddr ${subnet} iifname != ${quoted(via.map(bridgeName))} counter drop`,
       `    ${ipk} daddr ${subnet} iifname != ${quoted(via.map(bridgeName))} counter drop`,
     );
   }

@@ -15,8 +15,10 @@ import {
   ISOLATION_TABLE,
   NFT_TABLE,
   OWNED_TABLES,
+  POLICY_TABLE,
   tableScript,
 } from "./nft_table.ts";
+import { policyBody } from "./policy_rules.ts";
 
 /** Bit offset and width of the VNI in the VXLAN header, counted from the UDP header (`@th`). */
 const VXLAN_VNI_BITS = "@th,96,24";
@@ -70,6 +72,7 @@ export function desiredTables(desired: DesiredHost): Map<string, string | null> 
   return new Map([
     [ISOLATION_TABLE, isolationBody(isolated, desired.routes ?? [])],
     [NFT_TABLE, nftGuard(desired)],
+    [POLICY_TABLE, policyBody(desired.policies)],
   ]);
 }
 
@@ -90,7 +93,8 @@ export function planNft(desired: DesiredHost, observed: ObservedHost): Change[] 
     }
     const want = expectedTable(tableScript(name, body));
     if (have && have.digest === want.digest && have.rules === want.rules) continue;
-    const stale = (have?.chains ?? []).some((c) => !want.chains.includes(c));
+    const stale = (have?.chains ?? []).some((c) => !want.chains.includes(c)) ||
+      (have?.counters ?? []).some((c) => !want.counters.includes(c));
     out.push(nftChange(
       `load ${PURPOSE[name]} (${want.rules} rules)`,
       tableScript(name, body, { recreate: stale }),
