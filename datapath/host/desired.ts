@@ -125,6 +125,11 @@ export interface DesiredEspPair {
   remote: string;
   out: { spi: number; key: Uint8Array };
   in: { spi: number; key: Uint8Array };
+  /**
+   * Hard lifetime of both SAs in seconds (default `ESP_SA_HARD_LIFETIME_S`): how long its keys
+   * outlive an agent that stopped renewing them.
+   */
+  hardLifetimeSeconds?: number;
 }
 
 /** A link as observed. */
@@ -148,6 +153,10 @@ export interface ObservedSa {
   reqid: number;
   /** Hex of the AEAD key as the kernel shows it (with `ip xfrm state` keys are shown). */
   keyHex: string | null;
+  /** When it was added (seconds since the epoch), from `ip -s xfrm state`; null if unknown. */
+  addedAt?: number | null;
+  /** Its configured hard lifetime in seconds (0: none); null if unknown. */
+  hardSeconds?: number | null;
 }
 
 /** An xfrm policy in our reqid range. */
@@ -168,6 +177,8 @@ export interface ObservedHost {
   policies: ObservedPolicy[];
   /** Our nft tables that exist, by name: the digest they carry and their rule count. */
   nft: Record<string, ObservedNftTable>;
+  /** When this was observed (seconds since the epoch): the planner's "now" for lifetimes. */
+  observedAt?: number;
   /** Inside each desired workload's namespace, by workload name (absent: not observed). */
   workloads?: Record<string, ObservedWorkload>;
 }

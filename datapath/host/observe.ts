@@ -42,12 +42,18 @@ export function parseXfrmStates(text: string): ObservedSa[] {
     const spi = /proto esp spi 0x([0-9a-f]+) reqid (\d+)/.exec(block);
     if (!head || !spi) continue;
     const key = /aead \S+ 0x([0-9a-f]+)/.exec(block);
+    const hard = /expire add: soft \d+\(sec\), hard (\d+)\(sec\)/.exec(block);
+    const added = /^\s*add (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)/m.exec(block);
+    // ip prints the add time in local time, as this process reads it.
+    const at = added ? new Date(`${added[1]}T${added[2]}`).getTime() / 1000 : NaN;
     out.push({
       src: head[1],
       dst: head[2],
       spi: parseInt(spi[1], 16),
       reqid: Number(spi[2]),
       keyHex: key?.[1] ?? null,
+      addedAt: Number.isFinite(at) ? at : null,
+      hardSeconds: hard ? Number(hard[1]) : null,
     });
   }
   return out;
@@ -135,7 +141,7 @@ async function observeBox(opts: { netns?: string }): Promise<ObservedHost> {
   const [links, addrs, states, policies, tables] = await Promise.all([
     run("ip", ["-json", "-details", "link", "show"], opts),
     run("ip", ["-json", "address", "show"], opts),
-    run("ip", ["xfrm", "state", "list"], opts),
+    run("ip", ["-s", "xfrm", "state", "list"], opts),
     run("ip", ["xfrm", "policy", "list"], opts),
     run("nft", ["list", "tables"], opts),
   ]);
@@ -187,6 +193,7 @@ async function observeBox(opts: { netns?: string }): Promise<ObservedHost> {
     ),
   );
   return {
+    observedAt: Math.floor(Date.now() / 1000),
     links: observed,
     fdb,
     sas: parseXfrmStates(states.stdout).filter((s) => ownsReqid(s.reqid)),
