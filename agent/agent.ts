@@ -18,7 +18,12 @@ import {
   planHost,
   renderPlan,
 } from "../datapath/host/mod.ts";
-import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
+import {
+  type AeadName,
+  Sleeve,
+  sleeveCryptoFromEnv,
+  type SleeveNetwork,
+} from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./control/peer_connections.ts";
 import type { SessionSecrets } from "./control/session_keys.ts";
 import type { Logger } from "./ops/log.ts";
@@ -52,7 +57,7 @@ type AgentMessage =
     type: "caps";
     fastdp: boolean;
     fastdpReason: string;
-    aead: "aes-256-gcm" | "chacha20-poly1305";
+    aead: AeadName;
     sleeveIndex: number;
     macs: Record<string, string[]>;
   }
@@ -331,20 +336,11 @@ export class Agent {
       peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
       password: this.#password,
       logger: this.log.child("control"),
+      onSessionUp: ({ peer, secrets }) => this.#onSessionUp(peer, secrets),
+      onSessionDown: ({ peer, reason }) => this.#onSessionDown(peer, reason),
+      onMessage: ({ peer, msg }) => this.#onMessage(peer, msg as AgentMessage),
     });
     for (const p of this.#otherPeers()) this.#peerState(p);
-    control.addEventListener("session-up", (e) => {
-      const { peer, secrets } = (e as CustomEvent).detail;
-      this.#onSessionUp(peer, secrets);
-    });
-    control.addEventListener("session-down", (e) => {
-      const { peer, reason } = (e as CustomEvent).detail;
-      this.#onSessionDown(peer, reason);
-    });
-    control.addEventListener("message", (e) => {
-      const { peer, msg } = (e as CustomEvent).detail;
-      this.#onMessage(peer, msg as AgentMessage);
-    });
     control.start();
     this.#control = control;
   }
@@ -374,7 +370,7 @@ export class Agent {
   }
 
   #send(peer: string, msg: AgentMessage): boolean {
-    return this.#control?.send(peer, msg as unknown as Record<string, unknown>) ?? false;
+    return this.#control?.send(peer, msg) ?? false;
   }
 
   #sharedNetworks(peer: string): Network[] {
