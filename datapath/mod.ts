@@ -5,6 +5,7 @@
  * - `kernel_probe.ts`: what this kernel can do, probed for real; `datapathCaps` maps a probe to
  *   fast-datapath capabilities (the one home of that rule).
  * - `link_names.ts`, `mtu.ts`: leaf facts (our link names, overlay MTUs) that `config/` may use.
+ * - `logger.ts`: the logger interface datapath code takes as an option (never agent/'s logger).
  * - `host/`: the reconciler for both datapaths (desired → observed → plan → apply), nft rulesets.
  * - `fastdp/`: what only the fast datapath needs (ESP keys).
  * - `sleeve/`: the encrypted user-space datapath (TAP ↔ UDP).
@@ -20,6 +21,7 @@ export {
   CommandError,
   type CommandResult,
   mustRun,
+  netnsSuffix,
   runCommand,
   withThrowawayNetns,
 } from "./command.ts";

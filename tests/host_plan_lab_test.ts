@@ -7,7 +7,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { LAB } from "./lab/gate.ts";
-import { runCommand, withThrowawayNetns } from "../datapath/command.ts";
+import { netnsSuffix, runCommand, withThrowawayNetns } from "../datapath/command.ts";
 import { planHost, renderPlan, teardownPlan } from "../datapath/host/plan.ts";
 import { observeHost } from "../datapath/host/observe.ts";
 import { applyChanges } from "../datapath/host/apply.ts";
@@ -31,19 +31,21 @@ Deno.test({
   name: "host lab: apply, observe, plan again is empty; down removes all of ours, nothing else",
   ...LAB,
   fn: () =>
-    withThrowawayNetns("plan", async (ns) => {
+    withThrowawayNetns(`wvpl${netnsSuffix()}`, async (ns) => {
       await underlay(ns);
       const d = encryptedDesired();
       d.esp = []; // this kernel has no ESP: plain VXLAN here, ESP runs under kvm-esp
       const first = planHost(d, await observeHost({ netns: ns }));
       const r = await applyChanges(first, { netns: ns });
-      ok(r.spawns <= 5, `batched: ${r.spawns} processes for ${first.length} changes`);
+      // One process per tool and phase: ip; nft (both tables) and sysctl; ip and bridge; ...
+      ok(r.spawns <= 6, `batched: ${r.spawns} processes for ${first.length} changes`);
       const again = planHost(d, await observeHost({ netns: ns }));
       deepStrictEqual(again.map((c) => c.description), [], renderPlan(again));
       const observed = await observeHost({ netns: ns });
-      deepStrictEqual(Object.keys(observed.nft).sort(), [ISOLATION_TABLE]);
+      deepStrictEqual(Object.keys(observed.nft).sort(), [NFT_TABLE, ISOLATION_TABLE].sort());
       await applyChanges(teardownPlan(observed), { netns: ns });
-      deepStrictEqual(await observeHost({ netns: ns }), { ...EMPTY_OBSERVED, fdb: {} });
+      const { observedAt: _, sysctls: __, ...left } = await observeHost({ netns: ns });
+      deepStrictEqual(left, { ...EMPTY_OBSERVED, fdb: {} });
       const all = await runCommand("ip", ["-n", ns, "-json", "link", "show"]);
       const names = (JSON.parse(all.stdout) as { ifname: string }[]).map((l) => l.ifname);
       deepStrictEqual(names.sort(), ["eth0", "eth1", "lo"]);
@@ -54,7 +56,7 @@ Deno.test({
   name: "host lab: the guard and isolation tables load in one nft transaction and read back",
   ...LAB,
   fn: () =>
-    withThrowawayNetns("nft", async (ns) => {
+    withThrowawayNetns(`wvnft${netnsSuffix()}`, async (ns) => {
       const nft = planHost(encryptedDesired(), EMPTY_OBSERVED).filter((c) => c.kind === "nft");
       strictEqual(nft.length, 2);
       const r = await applyChanges(nft, { netns: ns });
@@ -99,14 +101,14 @@ Deno.test({
   ...LAB,
   async fn() {
     let seen = "";
-    await withThrowawayNetns("t", async (ns) => {
+    await withThrowawayNetns(`wvpl${netnsSuffix()}`, async (ns) => {
       seen = ns;
       ok(await netnsExists(ns), `${ns} exists inside the body`);
     });
-    ok(/^wvt[a-z0-9]{8}$/.test(seen), seen);
+    ok(/^wvpl[a-z0-9]{1,7}$/.test(seen), seen);
     strictEqual(await netnsExists(seen), false, `${seen} removed`);
     let thrown = "";
-    await withThrowawayNetns("t", (ns) => {
+    await withThrowawayNetns(`wvpl${netnsSuffix()}`, (ns) => {
       thrown = ns;
       throw new Error("body failed");
     }).catch((e) => strictEqual((e as Error).message, "body failed"));
