@@ -24,6 +24,9 @@
 /** Default limit for one command: generous for a loaded box, far below "the agent hangs". */
 export const DEFAULT_COMMAND_TIMEOUT_MS = 20_000;
 
+/** Prefix of every throwaway namespace: the lab's stale cleanup and `wv…` ownership agree. */
+export const THROWAWAY_NETNS_PREFIX = "wv";
+
 /** Outcome of a command. */
 export interface CommandResult {
   ok: boolean;
@@ -137,33 +140,29 @@ export async function mustRun(
   return r;
 }
 
-/**
- * A random namespace-name suffix: a u32 in base 36 (1-7 characters). Callers spell the family
- * out (`` `wvprobe${netnsSuffix()}` ``) so that the lab's stale cleanup, which scans our sources
- * for such names (tests/lab/stale.ts), knows every family we make.
- */
-export function netnsSuffix(): string {
-  return crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+/** A fresh namespace name `wv<tag><random>`, at most 15 characters, `[a-z0-9]`. */
+export function throwawayNetnsName(tag: string): string {
+  if (!/^[a-z]{1,5}$/.test(tag)) throw new Error(`throwaway netns tag must be 1-5 of a-z: ${tag}`);
+  const rnd = Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => (b % 36).toString(36))
+    .join("");
+  return `${THROWAWAY_NETNS_PREFIX}${tag}${rnd}`;
 }
 
-const THROWAWAY_NAME_RE = /^wv[a-z]+[0-9a-z]{1,7}$/;
-
 /**
- * Creates the namespace `name` (`wv<family><suffix>`, loopback up), runs `body` in it and always
- * deletes it, also when `body` throws. Throws a {@link CommandError} when it cannot be created.
+ * Creates a uniquely named namespace (`wv<tag>…`, loopback up; the lab's stale cleanup knows
+ * the family, tests/lab/stale.ts), runs `body` in it and always deletes it, also when `body`
+ * throws. Throws a {@link CommandError} when it cannot be created.
  */
 export async function withThrowawayNetns<T>(
-  name: string,
+  tag: string,
   body: (netns: string) => Promise<T>,
 ): Promise<T> {
-  if (!THROWAWAY_NAME_RE.test(name)) {
-    throw new Error(`throwaway netns name must be wv<family><suffix>: ${JSON.stringify(name)}`);
-  }
-  await mustRun("ip", ["netns", "add", name]);
+  const ns = throwawayNetnsName(tag);
+  await mustRun("ip", ["netns", "add", ns]);
   try {
-    await runCommand("ip", ["-n", name, "link", "set", "lo", "up"]);
-    return await body(name);
+    await runCommand("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    return await body(ns);
   } finally {
-    await runCommand("ip", ["netns", "del", name]);
+    await runCommand("ip", ["netns", "del", ns]);
   }
 }

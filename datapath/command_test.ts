@@ -1,5 +1,11 @@
 import { ok, rejects, strictEqual } from "node:assert";
-import { CommandError, mustRun, netnsSuffix, runCommand, withThrowawayNetns } from "./command.ts";
+import {
+  CommandError,
+  mustRun,
+  runCommand,
+  throwawayNetnsName,
+  withThrowawayNetns,
+} from "./command.ts";
 
 Deno.test("runCommand: output, exit code and stdin", async () => {
   const r = await runCommand("sh", ["-c", "read x; echo got $x; echo err >&2; exit 3"], {
@@ -39,11 +45,12 @@ Deno.test("mustRun throws a CommandError naming the command", async () => {
 });
 
 Deno.test("throwaway namespaces: names are checked before they reach ip", async () => {
-  ok(/^[0-9a-z]{1,7}$/.test(netnsSuffix()), netnsSuffix());
-  for (const bad of ["eth0", "wv", "wv-x1", "wvprobe;rm", "WVprobe1"]) {
+  const name = throwawayNetnsName("probe");
+  ok(/^wvprobe[0-9a-z]{8}$/.test(name), name);
+  for (const bad of ["", "eth0;rm", "a-b", "Probe", "toolong"]) {
     await rejects(
       () => withThrowawayNetns(bad, () => Promise.resolve()),
-      /throwaway netns name must be/,
+      /throwaway netns tag must be/,
       bad,
     );
   }

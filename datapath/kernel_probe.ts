@@ -6,7 +6,7 @@
  * @module
  */
 
-import { CommandError, netnsSuffix, runCommand, withThrowawayNetns } from "./command.ts";
+import { CommandError, runCommand, withThrowawayNetns } from "./command.ts";
 import { policyArgs, saArgs } from "./host/xfrm_args.ts";
 
 /** One probed capability. */
@@ -52,7 +52,7 @@ async function sh(args: string[], stdin?: string): Promise<{ ok: boolean; err: s
 /** Probes in a throwaway namespace of its own, always removed. */
 export async function probeKernel(): Promise<KernelCaps> {
   try {
-    return await withThrowawayNetns(`wvprobe${netnsSuffix()}`, probeIn);
+    return await withThrowawayNetns("probe", probeIn);
   } catch (e) {
     if (!(e instanceof CommandError)) throw e;
     const f = fail(

@@ -21,8 +21,9 @@ export {
   CommandError,
   type CommandResult,
   mustRun,
-  netnsSuffix,
   runCommand,
+  THROWAWAY_NETNS_PREFIX,
+  throwawayNetnsName,
   withThrowawayNetns,
 } from "./command.ts";
 export {

@@ -7,7 +7,7 @@
 
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import { LAB } from "./lab/gate.ts";
-import { netnsSuffix, runCommand, withThrowawayNetns } from "../datapath/command.ts";
+import { runCommand, withThrowawayNetns } from "../datapath/command.ts";
 import { planHost, renderPlan, teardownPlan } from "../datapath/host/plan.ts";
 import { observeHost } from "../datapath/host/observe.ts";
 import { applyChanges } from "../datapath/host/apply.ts";
@@ -31,7 +31,7 @@ Deno.test({
   name: "host lab: apply, observe, plan again is empty; down removes all of ours, nothing else",
   ...LAB,
   fn: () =>
-    withThrowawayNetns(`wvpl${netnsSuffix()}`, async (ns) => {
+    withThrowawayNetns("pl", async (ns) => {
       await underlay(ns);
       const d = encryptedDesired();
       d.esp = []; // this kernel has no ESP: plain VXLAN here, ESP runs under kvm-esp
@@ -56,7 +56,7 @@ Deno.test({
   name: "host lab: the guard and isolation tables load in one nft transaction and read back",
   ...LAB,
   fn: () =>
-    withThrowawayNetns(`wvnft${netnsSuffix()}`, async (ns) => {
+    withThrowawayNetns("nft", async (ns) => {
       const nft = planHost(encryptedDesired(), EMPTY_OBSERVED).filter((c) => c.kind === "nft");
       strictEqual(nft.length, 2);
       const r = await applyChanges(nft, { netns: ns });
@@ -101,14 +101,14 @@ Deno.test({
   ...LAB,
   async fn() {
     let seen = "";
-    await withThrowawayNetns(`wvpl${netnsSuffix()}`, async (ns) => {
+    await withThrowawayNetns("pl", async (ns) => {
       seen = ns;
       ok(await netnsExists(ns), `${ns} exists inside the body`);
     });
-    ok(/^wvpl[a-z0-9]{1,7}$/.test(seen), seen);
+    ok(/^wvpl[a-z0-9]{8}$/.test(seen), seen);
     strictEqual(await netnsExists(seen), false, `${seen} removed`);
     let thrown = "";
-    await withThrowawayNetns(`wvpl${netnsSuffix()}`, (ns) => {
+    await withThrowawayNetns("pl", (ns) => {
       thrown = ns;
       throw new Error("body failed");
     }).catch((e) => strictEqual((e as Error).message, "body failed"));
