@@ -68,7 +68,7 @@ import type {
 
 export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
-export type { AeadName } from "./aead.ts";
+export type { AeadBackend, AeadName } from "./aead.ts";
 export type { SessionLimits } from "./worker/messages.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
 
