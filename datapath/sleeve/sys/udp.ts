@@ -60,10 +60,10 @@ const GRO_CONTROL_BYTES = 64;
  * Receive buffer asked for (the kernel doubles it for its accounting): the one queue a bulk
  * transfer can fill in front of the worker when the worker is the bottleneck, so it is what a
  * ping behind that transfer waits for. Measured here (two lab hosts, single-stream iperf3 with
- * BBR, whose ACK-aggregation allowance keeps up to ~100 ms of data in flight): with 8 MB pings
- * waited 39 ms median / 166 ms max behind the transfer, with 1 MB about 20 ms, with 128 KB
- * 3.3 ms / 21 ms on a box at load 97 — and the transfer was faster (470 vs 359 Mbit/s). At 3
- * Gbit/s 256 KB is 0.7 ms of queue; beyond it datagrams are dropped and TCP backs off.
+ * BBR, whose allowance for ACK aggregation kept ~1500 packets in flight), on a box at load ~90:
+ * with 8 MB or 1 MB, pings behind the transfer waited 18–39 ms median (116–166 ms max); with
+ * 128 KB 3.3 ms / 21 ms, and the transfer was faster (470 vs 359 Mbit/s). At 3 Gbit/s 256 KB is
+ * 0.7 ms of queue; beyond it datagrams are dropped and TCP backs off.
  */
 const RECEIVE_BUFFER_BYTES = 128 << 10;
 /**
