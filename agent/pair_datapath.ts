@@ -21,7 +21,7 @@
  */
 
 import type { Network, Peer } from "../config/types.ts";
-import type { AeadName } from "../datapath/sleeve/aead.ts";
+import type { AeadName } from "../datapath/sleeve/mod.ts";
 import type { ControlMessage, SessionSecrets } from "./control/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { type Clock, systemClock } from "./clock.ts";

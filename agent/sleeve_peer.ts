@@ -6,7 +6,7 @@
  */
 
 import type { SleevePeer } from "../datapath/sleeve/mod.ts";
-import type { AeadName } from "../datapath/sleeve/aead.ts";
+import type { AeadName } from "../datapath/sleeve/mod.ts";
 import type { PairState } from "./pair_datapath.ts";
 
 /**

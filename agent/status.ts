@@ -10,7 +10,7 @@
  */
 
 import type { Config, DatapathMode, Network, Peer } from "../config/types.ts";
-import type { AeadBackend, AeadName } from "../datapath/sleeve/aead.ts";
+import type { AeadBackend, AeadName } from "../datapath/sleeve/mod.ts";
 import type { GlobalCounters, PeerCounters } from "../datapath/sleeve/mod.ts";
 import { bridgeName } from "../datapath/link_names.ts";
 import type {

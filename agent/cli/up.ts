@@ -1,5 +1,7 @@
 /**
  * `weave-agent up`: runs the agent in the foreground until SIGTERM/SIGINT; SIGHUP reloads.
+ * Under systemd (`NOTIFY_SOCKET`) it tells the service manager when it is ready, reloading and
+ * stopping (up_systemd.ts).
  *
  * @module
  */
@@ -31,7 +33,7 @@ export async function upCommand(flags: CommonFlags): Promise<number> {
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
-    ["SIGHUP", () => void agent.reload("SIGHUP")],
+    ["SIGHUP", () => void service.reload(() => agent.reload("SIGHUP"))],
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   try {
