@@ -33,7 +33,7 @@ export async function upCommand(flags: CommonFlags): Promise<number> {
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
-    ["SIGHUP", () => void service.reload(() => agent.reload("SIGHUP"))],
+    ["SIGHUP", () => void agent.reload("SIGHUP")], // framed by aroundReload
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   try {
