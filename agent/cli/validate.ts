@@ -19,8 +19,8 @@ import {
   formatDiagnostic,
   loadConfig,
   selfName,
+  validateFleet,
 } from "../../config/mod.ts";
-import { validateFleet } from "./fleet_validation.ts";
 import type { CommonFlags } from "./args.ts";
 import { describeFleet, githubAnnotations, type ValidateReport } from "./validate_report.ts";
 
