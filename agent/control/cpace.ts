@@ -171,6 +171,23 @@ export function isIdentity(p: Uint8Array): boolean {
   return d === 0;
 }
 
+/**
+ * The u-coordinates of the points of order 1, 2, 4 and 8 on curve25519 and its twist (mod p,
+ * bit 255 ignored): every X25519 with them yields the neutral element.
+ */
+const LOW_ORDER_U = new Set([
+  0n,
+  1n,
+  P - 1n,
+  325606250916557431795983626356110631294008115727848805560023387167927233504n,
+  39382357235489614581723060781553021112529911719440698176882885853963445705823n,
+]);
+
+/** True for a public key whose X25519 results are always I: checkable before any ladder. */
+export function isLowOrderU(u: Uint8Array): boolean {
+  return u.length !== FIELD_BYTES || LOW_ORDER_U.has(decodeUCoordinate(u) % P);
+}
+
 /** ISK = SHA-512(lv_cat(DSI_ISK, sid, K) ‖ transcript): 64 bytes. */
 export function intermediateSessionKey(
   sid: Uint8Array,

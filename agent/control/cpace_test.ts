@@ -18,6 +18,7 @@ import {
   isIdentity,
   iskIr,
   iskOc,
+  isLowOrderU,
   lexicographicallyLarger,
   lvCat,
   oCat,
@@ -179,8 +180,9 @@ Deno.test("CPace scalar_mult_vfy: the draft's low-order and non-canonical points
     const got = scalarMultVfy(s, h(u));
     const want = q === "00" ? hex(IDENTITY) : q;
     strictEqual(`u${i.toString(16)} ${hex(got)}`, `u${i.toString(16)} ${want}`);
-    // u0..u5 and u7 are the ones a party MUST abort on.
+    // u0..u5 and u7 are the ones a party MUST abort on; they are recognised before the ladder.
     strictEqual(isIdentity(got), q === "00", `u${i}`);
+    strictEqual(isLowOrderU(h(u)), q === "00", `u${i}`);
   }
 });
 
