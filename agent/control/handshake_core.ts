@@ -39,14 +39,7 @@
  */
 
 import { x25519 } from "@noble/curves/ed25519.js";
-import {
-  calculateGenerator,
-  isIdentity,
-  isLowOrderU,
-  sampleScalar,
-  scalarMult,
-  scalarMultVfy,
-} from "./cpace.ts";
+import { calculateGenerator, isIdentity, isLowOrderU, scalarMult, scalarMultVfy } from "./cpace.ts";
 import {
   encodeAuthFailed,
   encodeDialerConfirm,
@@ -103,6 +96,11 @@ export interface CoreOptions {
   peerKey?: (name: string) => Uint8Array | null;
   /** Receiver index for this session (default: random, nonzero). */
   localIndex?: number;
+  /**
+   * Source of the run's secrets (default crypto.getRandomValues): in this order the ephemeral
+   * key E, the nonce, then one CPace scalar per password slot. Known-answer tests replay them.
+   */
+  random?: (n: number) => Uint8Array;
 }
 
 /** A confirmed handshake (either role). */
@@ -148,6 +146,10 @@ export class HandshakeError extends WireError {
 const D2L: Direction = "dialer->listener";
 const L2D: Direction = "listener->dialer";
 
+function randomBytes(n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
 function randomIndex(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0] | 1;
 }
@@ -173,10 +175,15 @@ function dh(priv: Uint8Array, pub: Uint8Array, what: string): Uint8Array {
 
 /** What one side holds of its ephemeral secrets; wiped at the end of the run. */
 class Secrets {
-  readonly eph = x25519.utils.randomSecretKey();
-  readonly ephPub = x25519.getPublicKey(this.eph);
-  readonly nonce = crypto.getRandomValues(new Uint8Array(32));
+  readonly eph: Uint8Array;
+  readonly ephPub: Uint8Array;
+  readonly nonce: Uint8Array;
   scalars: Uint8Array[] = [];
+  constructor(readonly random: (n: number) => Uint8Array) {
+    this.eph = random(32);
+    this.ephPub = x25519.getPublicKey(this.eph);
+    this.nonce = random(32);
+  }
   wipe(): void {
     this.eph.fill(0);
     for (const s of this.scalars) s.fill(0);
@@ -192,7 +199,7 @@ function makeShares(
 ): Uint8Array[] {
   return passwords.map((pw) => {
     const g = calculateGenerator(pw ?? new Uint8Array(0), ci, sid);
-    const y = sampleScalar();
+    const y = s.random(32);
     s.scalars.push(y);
     const share = scalarMult(y, g);
     g.fill(0);
@@ -273,7 +280,7 @@ export class DialerHandshake {
   readonly hello: Uint8Array;
   readonly #o: CoreOptions;
   readonly #expected: string;
-  readonly #s = new Secrets();
+  readonly #s: Secrets;
   readonly #index: number;
   #state: {
     peer: Hello;
@@ -285,6 +292,7 @@ export class DialerHandshake {
 
   constructor(o: CoreOptions & { expectedPeer: string }) {
     this.#o = o;
+    this.#s = new Secrets(o.random ?? randomBytes);
     this.#expected = o.expectedPeer;
     this.#index = o.localIndex ?? randomIndex();
     this.hello = encodeHello({
@@ -423,7 +431,7 @@ export type ListenerOutcome =
 /** The accepting side. */
 export class ListenerHandshake {
   readonly #o: CoreOptions;
-  readonly #s = new Secrets();
+  readonly #s: Secrets;
   readonly #index: number;
   #peer: Hello | null = null;
   #helloRecord: Uint8Array | null = null;
@@ -431,6 +439,7 @@ export class ListenerHandshake {
 
   constructor(o: CoreOptions) {
     this.#o = o;
+    this.#s = new Secrets(o.random ?? randomBytes);
     this.#index = o.localIndex ?? randomIndex();
   }
 

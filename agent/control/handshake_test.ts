@@ -83,7 +83,7 @@ Deno.test("HELLO: round trip with and without a node key; malformed bodies are g
 });
 
 /** A dialled and an accepted end of one loopback TCP connection. */
-export async function tcpPair(): Promise<
+async function tcpPair(): Promise<
   { dialer: ByteStream; listener: ByteStream; close(): void }
 > {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -76,4 +76,5 @@ def main():
     json.dump({"cases": out, "ell2": ell2}, sys.stdout)
 
 
-main()
+if __name__ == "__main__":
+    main()
