@@ -18,7 +18,12 @@ import {
   planHost,
   renderPlan,
 } from "../datapath/host/mod.ts";
-import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
+import {
+  type AeadName,
+  Sleeve,
+  sleeveCryptoFromEnv,
+  type SleeveNetwork,
+} from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./control/peer_connections.ts";
 import type { SessionSecrets } from "./control/session_keys.ts";
 import type { Logger } from "./ops/log.ts";
@@ -32,7 +37,6 @@ import {
   pairStartDecision,
 } from "./datapath_choice.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
-import { isolationRuleset } from "../datapath/host/isolation_rules.ts";
 import { runCommand } from "../datapath/command.ts";
 import { type ControlRequest, ControlSocketServer } from "./ops/control_socket.ts";
 import { runPaths } from "./ops/run_paths.ts";
@@ -53,7 +57,7 @@ type AgentMessage =
     type: "caps";
     fastdp: boolean;
     fastdpReason: string;
-    aead: "aes-256-gcm" | "chacha20-poly1305";
+    aead: AeadName;
     sleeveIndex: number;
     macs: Record<string, string[]>;
   }
@@ -110,7 +114,6 @@ export class Agent {
   #timers: ReturnType<typeof setInterval>[] = [];
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
-  #appliedIsolation = "";
   #oversizeReported = 0;
   #lastReconcile: { at: string; changes: number; error?: string } | null = null;
   #lastReload: { at: string; ok: boolean; message: string } | null = null;
@@ -299,18 +302,6 @@ export class Agent {
         }
         await applyChanges(changes);
       }
-      const isolation = isolationRuleset(
-        this.#myNetworks().map((n) => ({
-          name: n.name,
-          address: this.#memberAddress(n)!,
-          family: n.family,
-        })),
-      );
-      if (isolation !== this.#appliedIsolation || !observed.isolationTable) {
-        const r = await runCommand("nft", ["-f", "-"], { stdin: isolation });
-        if (!r.ok) throw new Error(`nft (isolation): ${r.stderr.trim()}`);
-        this.#appliedIsolation = isolation;
-      }
       this.#lastReconcile = { at, changes: changes.length };
     } catch (e) {
       this.#lastReconcile = { at, changes: 0, error: e instanceof Error ? e.message : `${e}` };
@@ -345,20 +336,11 @@ export class Agent {
       peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
       password: this.#password,
       logger: this.log.child("control"),
+      onSessionUp: ({ peer, secrets }) => this.#onSessionUp(peer, secrets),
+      onSessionDown: ({ peer, reason }) => this.#onSessionDown(peer, reason),
+      onMessage: ({ peer, msg }) => this.#onMessage(peer, msg as AgentMessage),
     });
     for (const p of this.#otherPeers()) this.#peerState(p);
-    control.addEventListener("session-up", (e) => {
-      const { peer, secrets } = (e as CustomEvent).detail;
-      this.#onSessionUp(peer, secrets);
-    });
-    control.addEventListener("session-down", (e) => {
-      const { peer, reason } = (e as CustomEvent).detail;
-      this.#onSessionDown(peer, reason);
-    });
-    control.addEventListener("message", (e) => {
-      const { peer, msg } = (e as CustomEvent).detail;
-      this.#onMessage(peer, msg as AgentMessage);
-    });
     control.start();
     this.#control = control;
   }
@@ -388,7 +370,7 @@ export class Agent {
   }
 
   #send(peer: string, msg: AgentMessage): boolean {
-    return this.#control?.send(peer, msg as unknown as Record<string, unknown>) ?? false;
+    return this.#control?.send(peer, msg) ?? false;
   }
 
   #sharedNetworks(peer: string): Network[] {

@@ -122,15 +122,12 @@ async function meshConvergence(size: number, port: number, net: number): Promise
       peers: names.flatMap((x, j) => x === name ? [] : [{ name: x, address: addr(j), port }]),
       password: PASSWORD,
       logger: new Logger(name, "error", "text", () => {}),
+      onSessionUp: ({ peer }) => {
+        up.add(`${name}>${peer}`);
+        if (up.size === want) done.resolve();
+      },
+      onSessionDown: ({ peer }) => up.delete(`${name}>${peer}`),
     });
-    pc.addEventListener("session-up", (e) => {
-      up.add(`${name}>${(e as CustomEvent).detail.peer}`);
-      if (up.size === want) done.resolve();
-    });
-    pc.addEventListener(
-      "session-down",
-      (e) => up.delete(`${name}>${(e as CustomEvent).detail.peer}`),
-    );
     return pc;
   });
   const t0 = performance.now();

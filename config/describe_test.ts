@@ -1,4 +1,4 @@
-import { strictEqual } from "node:assert";
+import { ok, strictEqual } from "node:assert";
 import { describeForPeer, findSelf, selfName } from "./describe.ts";
 import { parseConfig } from "./parse.ts";
 import type { Config } from "./types.ts";
@@ -73,9 +73,10 @@ Deno.test("describeForPeer never prints the password", async () => {
     const r = parseConfig(yaml, `${dir}/weave.yaml`);
     if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
     const text = describeForPeer(r.config, "edge-3");
-    strictEqual(text.includes("do-not-print-me"), false);
+    ok(!text.includes("do-not-print-me"), text);
     strictEqual(text.split("\n")[4], `  encryption: on, password from file ${dir}/pw`);
-    strictEqual(text.split("\n")[5].endsWith("mtu 1426"), true);
+    const line = text.split("\n")[5];
+    ok(line.endsWith("mtu 1426"), line);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -3,6 +3,11 @@
  * reading its bytes when the agent needs them. The password itself never enters a Config,
  * a diagnostic or a log line; only its source does.
  *
+ * One rule decides which bytes are the password: {@link readPasswordSource} (a file's content
+ * minus one trailing newline, or the environment variable's UTF-8 bytes). The load-time check,
+ * `readPassword` (the agent) and `weave-agent check` all go through it, so what is judged is
+ * exactly what is used.
+ *
  * @module
  */
 
@@ -11,18 +16,20 @@ import type { Config, PasswordSource } from "./types.ts";
 /** File and environment access, replaceable in tests. */
 export interface PasswordAccess {
   /** File content, or null when it cannot be read. */
-  readTextFile: (path: string) => string | null;
+  readFile: (path: string) => Uint8Array | null;
   /** Permission bits (`stat.mode`), or null when unknown. */
   statMode: (path: string) => number | null;
   env: Record<string, string | undefined>;
 }
 
-/** The default: Deno's synchronous file APIs and the process environment. */
-export function systemPasswordAccess(): PasswordAccess {
+/** The default: Deno's synchronous file APIs and the process environment (or `env`). */
+export function systemPasswordAccess(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): PasswordAccess {
   return {
-    readTextFile: (p) => {
+    readFile: (p) => {
       try {
-        return Deno.readTextFileSync(p);
+        return Deno.readFileSync(p);
       } catch {
         return null;
       }
@@ -34,15 +41,40 @@ export function systemPasswordAccess(): PasswordAccess {
         return null;
       }
     },
-    env: Deno.env.toObject(),
+    env,
   };
 }
 
 /** Drops one trailing newline (`\n` or `\r\n`), which editors and `echo` add. */
-export function stripOneNewline(text: string): string {
-  if (text.endsWith("\r\n")) return text.slice(0, -2);
-  if (text.endsWith("\n")) return text.slice(0, -1);
-  return text;
+export function stripOneNewline(bytes: Uint8Array): Uint8Array {
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === 0x0a) {
+    end--;
+    if (end > 0 && bytes[end - 1] === 0x0d) end--;
+  }
+  return bytes.subarray(0, end);
+}
+
+/** The password bytes of a source, or why there are none. */
+export type PasswordReading =
+  | { ok: true; bytes: Uint8Array }
+  | { ok: false; problem: "unreadable" | "unset" | "empty" };
+
+/** The one reading of a password source: what the agent uses and what is checked. */
+export function readPasswordSource(
+  source: PasswordSource,
+  access: Pick<PasswordAccess, "readFile" | "env">,
+): PasswordReading {
+  if (source.kind === "env") {
+    const value = access.env[source.name];
+    if (value === undefined) return { ok: false, problem: "unset" };
+    if (value === "") return { ok: false, problem: "empty" };
+    return { ok: true, bytes: new TextEncoder().encode(value) };
+  }
+  const content = access.readFile(source.path);
+  if (content === null) return { ok: false, problem: "unreadable" };
+  const bytes = stripOneNewline(content);
+  return bytes.length === 0 ? { ok: false, problem: "empty" } : { ok: true, bytes };
 }
 
 /** A problem with the password source found at load time. */
@@ -57,6 +89,16 @@ export function createPasswordFileCommand(path: string): string {
   return `(umask 077; head -c 32 /dev/urandom | base64 > ${path})`;
 }
 
+/** Whether a file mode lets group or others access the file. */
+export function modeIsShared(mode: number): boolean {
+  return (mode & 0o077) !== 0;
+}
+
+/** `0644` for messages. */
+export function formatMode(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(4, "0");
+}
+
 /**
  * Checks a password source as written (`written` is the `file:` or `env:` value as in the file,
  * for messages). Files must exist, be readable and non-empty, and should be private to their
@@ -67,46 +109,45 @@ export function checkPasswordSource(
   written: string,
   access: PasswordAccess,
 ): PasswordProblem[] {
+  const reading = readPasswordSource(source, access);
   if (source.kind === "env") {
-    const value = access.env[source.name];
-    if (value === undefined) {
-      return [{
-        severity: "error",
-        message: `environment variable ${source.name} (password: env:) is not set`,
-        hint: `start the agent with ${source.name} set, e.g. from a systemd EnvironmentFile= ` +
-          `only root can read`,
-      }];
-    }
-    if (value === "") {
-      return [{
-        severity: "error",
-        message: `environment variable ${source.name} (password: env:) is empty`,
-        hint: `set ${source.name} to the fleet's shared password`,
-      }];
-    }
-    return [];
+    if (reading.ok) return [];
+    return [
+      reading.problem === "unset"
+        ? {
+          severity: "error",
+          message: `environment variable ${source.name} (password: env:) is not set`,
+          hint: `start the agent with ${source.name} set, e.g. from a systemd EnvironmentFile= ` +
+            `only root can read`,
+        }
+        : {
+          severity: "error",
+          message: `environment variable ${source.name} (password: env:) is empty`,
+          hint: `set ${source.name} to the fleet's shared password`,
+        },
+    ];
   }
-  const text = access.readTextFile(source.path);
-  if (text === null) {
-    return [{
-      severity: "error",
-      message: `password file "${written}" cannot be read (looked for ${source.path})`,
-      hint: `create it: ${createPasswordFileCommand(source.path)}`,
-    }];
-  }
-  if (stripOneNewline(text) === "") {
-    return [{
-      severity: "error",
-      message: `password file "${written}" is empty (${source.path})`,
-      hint: `put the fleet's shared password in it: ${createPasswordFileCommand(source.path)}`,
-    }];
+  if (!reading.ok) {
+    return [
+      reading.problem === "unreadable"
+        ? {
+          severity: "error",
+          message: `password file "${written}" cannot be read (looked for ${source.path})`,
+          hint: `create it: ${createPasswordFileCommand(source.path)}`,
+        }
+        : {
+          severity: "error",
+          message: `password file "${written}" is empty (${source.path})`,
+          hint: `put the fleet's shared password in it: ${createPasswordFileCommand(source.path)}`,
+        },
+    ];
   }
   const mode = access.statMode(source.path);
-  if (mode !== null && (mode & 0o077) !== 0) {
-    const octal = (mode & 0o777).toString(8).padStart(4, "0");
+  if (mode !== null && modeIsShared(mode)) {
     return [{
       severity: "warning",
-      message: `password file "${written}" has mode ${octal}: group or others can access it`,
+      message: `password file "${written}" has mode ${formatMode(mode)}: group or others can ` +
+        `access it`,
       hint: `chmod 600 ${source.path}`,
     }];
   }
@@ -124,32 +165,29 @@ export function readPassword(
 ): Uint8Array | null {
   const source = config.password;
   if (!source) return null;
+  let readError = "";
+  const access: Pick<PasswordAccess, "readFile" | "env"> = {
+    env,
+    readFile: (p) => {
+      try {
+        return Deno.readFileSync(p);
+      } catch (e) {
+        readError = e instanceof Error ? e.message : String(e);
+        return null;
+      }
+    },
+  };
+  const reading = readPasswordSource(source, access);
+  if (reading.ok) return reading.bytes.slice();
   if (source.kind === "env") {
-    const value = env[source.name];
-    if (value === undefined || value === "") {
-      throw new Error(
-        `password: environment variable ${source.name} is ${
-          value === undefined ? "not set" : "empty"
-        } (it was set when ${config.path} was loaded)`,
-      );
-    }
-    return new TextEncoder().encode(value);
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = Deno.readFileSync(source.path);
-  } catch (e) {
     throw new Error(
-      `password: cannot read password file ${source.path}: ${
-        e instanceof Error ? e.message : String(e)
-      }`,
+      `password: environment variable ${source.name} is ${
+        reading.problem === "unset" ? "not set" : "empty"
+      } (it was set when ${config.path} was loaded)`,
     );
   }
-  let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === 0x0a) {
-    end--;
-    if (end > 0 && bytes[end - 1] === 0x0d) end--;
+  if (reading.problem === "unreadable") {
+    throw new Error(`password: cannot read password file ${source.path}: ${readError}`);
   }
-  if (end === 0) throw new Error(`password: password file ${source.path} is empty`);
-  return bytes.slice(0, end);
+  throw new Error(`password: password file ${source.path} is empty`);
 }

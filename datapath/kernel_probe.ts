@@ -6,8 +6,8 @@
  * @module
  */
 
-import { runCommand } from "./command.ts";
-import { policyArgs, saArgs } from "./host/plan.ts";
+import { CommandError, runCommand, withThrowawayNetns } from "./command.ts";
+import { policyArgs, saArgs } from "./host/xfrm_args.ts";
 
 /** One probed capability. */
 export interface ProbeItem {
@@ -49,72 +49,74 @@ async function sh(args: string[], stdin?: string): Promise<{ ok: boolean; err: s
   return { ok: r.ok, err: r.stderr.trim().split("\n")[0] };
 }
 
-/** Probes in a namespace of its own, always removed. */
+/** Probes in a throwaway namespace of its own, always removed. */
 export async function probeKernel(): Promise<KernelCaps> {
-  const ns = `wvprobe${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
-  const made = await sh(["ip", "netns", "add", ns]);
-  const fail = (detail: string, fix?: string): ProbeItem => ({ ok: false, detail, fix });
-  if (!made.ok) {
+  try {
+    return await withThrowawayNetns("probe", probeIn);
+  } catch (e) {
+    if (!(e instanceof CommandError)) throw e;
     const f = fail(
-      `cannot create a network namespace: ${made.err}`,
+      `cannot create a network namespace: ${e.message}`,
       "run as root (CAP_NET_ADMIN and CAP_SYS_ADMIN)",
     );
     return { bridge: f, vxlan: f, tun: f, nftables: f, xfrm: f, espGcm: f };
   }
+}
+
+function fail(detail: string, fix?: string): ProbeItem {
+  return { ok: false, detail, fix };
+}
+
+async function probeIn(ns: string): Promise<KernelCaps> {
   const ip = (...a: string[]) => sh(["ip", "-n", ns, ...a]);
-  try {
-    await ip("link", "set", "lo", "up");
-    await ip("link", "add", "u0", "type", "veth", "peer", "name", "u1");
-    await ip("address", "add", "192.0.2.1/24", "dev", "u0");
-    await ip("link", "set", "u0", "up");
-    const [bridge, vxlan, tun, nft, xfrm, esp] = await Promise.all([
-      ip("link", "add", "pb0", "type", "bridge"),
-      ip(
-        "link",
-        "add",
-        "pv0",
-        "type",
-        "vxlan",
-        "id",
-        "42",
-        "dstport",
-        "4789",
-        "local",
-        "192.0.2.1",
-        "nolearning",
-      ),
-      ip("tuntap", "add", "dev", "pt0", "mode", "tap", "multi_queue", "vnet_hdr"),
-      sh(
-        ["ip", "netns", "exec", ns, "nft", "-f", "-"],
-        "table inet probe { chain c { type filter hook input priority 0; meta ipsec missing accept; }; }\n",
-      ),
-      // Exactly the commands reconcile runs, so "ok" here means our plan works on this kernel.
-      ip(...policyArgs("add", "192.0.2.1", "192.0.2.2", "out", 4789, 1)),
-      ip(...saArgs("192.0.2.1", "192.0.2.2", 0x1000, 1, new Uint8Array(36).fill(0x11))),
-    ]);
-    return {
-      bridge: bridge.ok
-        ? { ok: true, detail: "bridge devices work" }
-        : fail(bridge.err, "load the bridge module (modprobe bridge)"),
-      vxlan: vxlan.ok
-        ? { ok: true, detail: "VXLAN devices work" }
-        : fail(vxlan.err, "load the vxlan module (modprobe vxlan); the kernel needs CONFIG_VXLAN"),
-      tun: tun.ok
-        ? { ok: true, detail: "TAP with multi_queue and vnet_hdr works" }
-        : fail(tun.err, "load the tun module (modprobe tun) and make sure /dev/net/tun exists"),
-      nftables: nft.ok ? { ok: true, detail: "nftables with ipsec matching works" } : fail(
-        nft.err,
-        "install nftables (apt-get install nftables); the kernel needs CONFIG_NF_TABLES",
-      ),
-      xfrm: xfrm.ok
-        ? { ok: true, detail: "xfrm policies work" }
-        : fail(xfrm.err, "the kernel needs CONFIG_XFRM_USER"),
-      espGcm: esp.ok ? { ok: true, detail: "ESP with rfc4106(gcm(aes)) works" } : fail(
-        esp.err.replace(/^Error: /, "").replace(/\.$/, ""),
-        "modprobe esp4 esp6 gcm aesni_intel (or aes_generic); on minimal kernels install the distribution's full kernel (e.g. linux-image-amd64 / linux-modules-extra): CONFIG_INET_ESP, CONFIG_CRYPTO_GCM, CONFIG_CRYPTO_SEQIV",
-      ),
-    };
-  } finally {
-    await sh(["ip", "netns", "del", ns]);
-  }
+  await ip("link", "add", "u0", "type", "veth", "peer", "name", "u1");
+  await ip("address", "add", "192.0.2.1/24", "dev", "u0");
+  await ip("link", "set", "u0", "up");
+  const [bridge, vxlan, tun, nft, xfrm, esp] = await Promise.all([
+    ip("link", "add", "pb0", "type", "bridge"),
+    ip(
+      "link",
+      "add",
+      "pv0",
+      "type",
+      "vxlan",
+      "id",
+      "42",
+      "dstport",
+      "4789",
+      "local",
+      "192.0.2.1",
+      "nolearning",
+    ),
+    ip("tuntap", "add", "dev", "pt0", "mode", "tap", "multi_queue", "vnet_hdr"),
+    sh(
+      ["ip", "netns", "exec", ns, "nft", "-f", "-"],
+      "table inet probe { chain c { type filter hook input priority 0; meta ipsec missing accept; }; }\n",
+    ),
+    // Exactly the commands reconcile runs, so "ok" here means our plan works on this kernel.
+    ip(...policyArgs("add", "192.0.2.1", "192.0.2.2", "out", 4789, 1)),
+    ip(...saArgs("192.0.2.1", "192.0.2.2", 0x1000, 1, new Uint8Array(36).fill(0x11))),
+  ]);
+  return {
+    bridge: bridge.ok
+      ? { ok: true, detail: "bridge devices work" }
+      : fail(bridge.err, "load the bridge module (modprobe bridge)"),
+    vxlan: vxlan.ok
+      ? { ok: true, detail: "VXLAN devices work" }
+      : fail(vxlan.err, "load the vxlan module (modprobe vxlan); the kernel needs CONFIG_VXLAN"),
+    tun: tun.ok
+      ? { ok: true, detail: "TAP with multi_queue and vnet_hdr works" }
+      : fail(tun.err, "load the tun module (modprobe tun) and make sure /dev/net/tun exists"),
+    nftables: nft.ok ? { ok: true, detail: "nftables with ipsec matching works" } : fail(
+      nft.err,
+      "install nftables (apt-get install nftables); the kernel needs CONFIG_NF_TABLES",
+    ),
+    xfrm: xfrm.ok
+      ? { ok: true, detail: "xfrm policies work" }
+      : fail(xfrm.err, "the kernel needs CONFIG_XFRM_USER"),
+    espGcm: esp.ok ? { ok: true, detail: "ESP with rfc4106(gcm(aes)) works" } : fail(
+      esp.err.replace(/^Error: /, "").replace(/\.$/, ""),
+      "modprobe esp4 esp6 gcm aesni_intel (or aes_generic); on minimal kernels install the distribution's full kernel (e.g. linux-image-amd64 / linux-modules-extra): CONFIG_INET_ESP, CONFIG_CRYPTO_GCM, CONFIG_CRYPTO_SEQIV",
+    ),
+  };
 }

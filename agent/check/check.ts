@@ -9,26 +9,34 @@
  * Deno.exit(checkExitCode(report));
  * ```
  *
- * `--json` prints the `CheckReport` object as is. The item ids are listed in `check_items.ts`.
+ * `--json` prints the `CheckReport` object as is. The item ids are listed in `items.ts`.
  *
  * @module
  */
 
-import { loadConfig } from "../../config/mod.ts";
-import { didYouMean } from "../../config/did_you_mean.ts";
-import { formatDiagnostic } from "../../config/diagnostics.ts";
-import type { Config, Peer } from "../../config/types.ts";
-import { probeKernel } from "../../datapath/kernel_probe.ts";
+import {
+  type Config,
+  type Diagnostic,
+  findSelf,
+  formatDiagnostic,
+  loadConfig,
+  type LoadResult,
+  type Peer,
+  readPasswordSource,
+  selfName,
+  systemPasswordAccess,
+} from "../../config/mod.ts";
+import { datapathCaps, type KernelCaps, probeKernel } from "../../datapath/kernel_probe.ts";
 import { sleeveCapabilities } from "../../datapath/sleeve/mod.ts";
 import { isOwnedLink } from "../../datapath/link_names.ts";
 import {
   type CheckItem,
   type CheckStatus,
   datapathItems,
-  datapathKernelFacts,
   identityItem,
   type IpAddrLink,
   type IpDetailedLink,
+  type IpRoute,
   kernelItems,
   linkWithAddress,
   parseCapEff,
@@ -91,37 +99,40 @@ export interface CheckOptions {
 
 /** What the check asks other modules; replaceable to test the engine on its own. */
 export interface CheckDeps {
-  probeKernel: () => Promise<unknown>;
+  probeKernel: () => Promise<KernelCaps>;
   sleeveCapabilities: () => Promise<SleeveCryptoCaps> | SleeveCryptoCaps;
 }
 
-const DEFAULT_DEPS: CheckDeps = {
-  probeKernel: () => probeKernel(),
-  sleeveCapabilities: () => sleeveCapabilities() as unknown as SleeveCryptoCaps,
-};
+const DEFAULT_DEPS: CheckDeps = { probeKernel, sleeveCapabilities };
 
+/** `timeoutMs` when not given. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 5000;
+/** Upper bound of one peer's TCP connect. */
 const PEER_TIMEOUT_MS = 2000;
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function observePassword(config: Config): Promise<PasswordObservation> {
+/** The password exactly as the agent would read it (`readPasswordSource`), plus its mode. */
+function observePassword(config: Config): PasswordObservation {
   const src = config.password;
-  if (!src) return { text: null, mode: null };
-  if (src.kind === "env") {
-    const v = Deno.env.get(src.name);
-    return { text: v ?? null, error: v === undefined ? "not set" : undefined, mode: null };
-  }
-  try {
-    let text = await Deno.readTextFile(src.path);
-    if (text.endsWith("\r\n")) text = text.slice(0, -2);
-    else if (text.endsWith("\n")) text = text.slice(0, -1);
-    const mode = (await Deno.stat(src.path)).mode;
-    return { text, mode };
-  } catch (e) {
-    return { text: null, error: message(e), mode: null };
-  }
+  if (!src) return { reading: { ok: false, problem: "unset" }, mode: null };
+  let error: string | undefined;
+  const system = systemPasswordAccess();
+  const reading = readPasswordSource(src, {
+    env: system.env,
+    readFile: (p) => {
+      try {
+        return Deno.readFileSync(p);
+      } catch (e) {
+        error = message(e);
+        return null;
+      }
+    },
+  });
+  const mode = src.kind === "file" && reading.ok ? system.statMode(src.path) : null;
+  return error === undefined ? { reading, mode } : { reading, error, mode };
 }
 
 async function probePorts(
@@ -174,93 +185,89 @@ async function probePorts(
   return items;
 }
 
-/** Runs every check; never throws for what it finds (only for programming errors). */
-export async function runCheck(opts: CheckOptions, deps: CheckDeps = DEFAULT_DEPS) {
-  const started = performance.now();
-  const timeoutMs = opts.timeoutMs ?? 5000;
-  const name = opts.name !== undefined && opts.name !== "" ? opts.name : Deno.hostname();
-  const runDir = opts.runDir ?? DEFAULT_RUN_DIR;
+/** What the box tells regardless of the config, all started at once. */
+interface BoxObservations {
+  procStatus: Promise<string | null>;
+  tools: Promise<[string | null, string | null, string | null]>;
+  /** The probe, or why it failed. */
+  probe: Promise<KernelCaps | string>;
+  crypto: Promise<SleeveCryptoCaps | string>;
+  addrs: Promise<IpAddrLink[]>;
+  routes: Promise<IpRoute[]>;
+  vxlanLinks: Promise<IpDetailedLink[]>;
+}
 
-  // Everything independent of the config starts at once.
-  const procStatus = readProcStatus();
-  const tools = Promise.all([
-    commandOutput(["ip", "-V"], timeoutMs),
-    commandOutput(["bridge", "-V"], timeoutMs),
-    commandOutput(["nft", "--version"], timeoutMs),
-  ]);
-  const probe: Promise<unknown | string> = withTimeout(
-    Promise.resolve().then(deps.probeKernel),
-    timeoutMs,
-    "kernel probe",
-  ).catch((e) => `kernel probe failed: ${message(e)}`);
-  const crypto: Promise<SleeveCryptoCaps | string> = withTimeout(
-    Promise.resolve().then(deps.sleeveCapabilities),
-    timeoutMs,
-    "sleeve capabilities",
-  ).catch((e) => message(e));
-  const addrs = readAddresses();
-  const routes = readRoutes();
-  const vxlanLinks = readVxlanLinks();
-  const loaded = loadConfig(opts.configPath).catch((e) => ({
-    ok: false as const,
-    diagnostics: [{
-      severity: "error" as const,
-      file: opts.configPath,
-      line: 1,
-      column: 1,
-      message: `cannot load: ${message(e)}`,
-    }],
-  }));
+function observeBox(deps: CheckDeps, timeoutMs: number): BoxObservations {
+  return {
+    procStatus: readProcStatus(),
+    tools: Promise.all([
+      commandOutput(["ip", "-V"], timeoutMs),
+      commandOutput(["bridge", "-V"], timeoutMs),
+      commandOutput(["nft", "--version"], timeoutMs),
+    ]),
+    probe: withTimeout(Promise.resolve().then(deps.probeKernel), timeoutMs, "kernel probe")
+      .catch((e) => `kernel probe failed: ${message(e)}`),
+    crypto: withTimeout(
+      Promise.resolve().then(deps.sleeveCapabilities),
+      timeoutMs,
+      "sleeve capabilities",
+    ).catch((e) => message(e)),
+    addrs: readAddresses(),
+    routes: readRoutes(),
+    vxlanLinks: readVxlanLinks(),
+  };
+}
 
+/** privileges, tools, kernel and crypto: what this box can do. */
+async function boxItems(box: BoxObservations, config: Config | null): Promise<CheckItem[]> {
   const items: CheckItem[] = [];
-  const caps = await procStatus;
+  const caps = await box.procStatus;
   items.push(privilegesItem(Deno.uid(), caps === null ? null : parseCapEff(caps)));
-  const [ipV, bridgeV, nftV] = await tools;
+  const [ipV, bridgeV, nftV] = await box.tools;
   items.push(toolItem("ip", ipV), toolItem("bridge", bridgeV), toolItem("nft", nftV));
-
-  const result = await loaded;
-  const config = result.ok ? result.config : null;
-  const probeResult = await probe;
-  if (typeof probeResult === "string") {
+  const probe = await box.probe;
+  if (typeof probe === "string") {
     items.push({
       id: "kernel.probe",
       group: "kernel",
       status: "failure",
-      found: probeResult,
+      found: probe,
       fix: "run as root; see the error above",
     });
   } else {
-    items.push(...kernelItems(probeResult, {
+    items.push(...kernelItems(probe, {
       datapath: config?.datapath ?? null,
       encrypted: config ? config.password !== null : null,
     }));
   }
-  items.push(sleeveCryptoItem(await crypto));
+  items.push(sleeveCryptoItem(await box.crypto));
+  return items;
+}
 
+/** `config.valid` and `config.warnings` (password warnings are the password items' job). */
+function configItems(result: LoadResult, configPath: string): CheckItem[] {
   if (!result.ok) {
     const errors = result.diagnostics.filter((d) => d.severity === "error");
-    items.push({
+    return [{
       id: "config.valid",
       group: "config",
       status: "failure",
-      found: `${opts.configPath} has ${errors.length} error(s):\n` +
+      found: `${configPath} has ${errors.length} error(s):\n` +
         errors.map((d) => formatDiagnostic(d)).join("\n"),
       fix: "fix the errors above (weave-agent validate shows them too)",
-    });
-    return finish(items, name, opts.configPath, started);
+    }];
   }
   const cfg = result.config;
-  items.push({
+  const items: CheckItem[] = [{
     id: "config.valid",
     group: "config",
     status: "ok",
     found: `${cfg.path}: ${cfg.peers.length} peers, ${cfg.networks.length} network(s), ` +
       `datapath ${cfg.datapath}`,
-  });
+  }];
   const passwordFile = cfg.password?.kind === "file" ? cfg.password.path : null;
   const otherWarnings = result.diagnostics.filter((d) =>
-    d.severity === "warning" && d.file !== passwordFile &&
-    !/password/i.test(d.message)
+    d.severity === "warning" && d.file !== passwordFile && !/password/i.test(d.message)
   );
   if (otherWarnings.length > 0) {
     items.push({
@@ -271,37 +278,80 @@ export async function runCheck(opts: CheckOptions, deps: CheckDeps = DEFAULT_DEP
       fix: "see the hints above",
     });
   }
-  const fromFlag = opts.name !== undefined && opts.name !== "";
-  items.push(identityItem(cfg, name, fromFlag, didYouMean));
-  const self = cfg.peers.find((p) => p.name === name);
-  if (!self) return finish(items, name, opts.configPath, started);
+  return items;
+}
 
-  const links: IpAddrLink[] = await addrs;
+/** Everything that depends on being peer `self`: underlay, password, host, ports, peers. */
+async function selfItems(
+  cfg: Config,
+  self: Peer,
+  box: BoxObservations,
+  opts: { runDir: string; timeoutMs: number },
+): Promise<CheckItem[]> {
+  const links = await box.addrs;
   const addressPresent = linkWithAddress(links, self.address) !== undefined;
-  const peerTimeout = Math.min(PEER_TIMEOUT_MS, timeoutMs);
+  const peerTimeout = Math.min(PEER_TIMEOUT_MS, opts.timeoutMs);
   const others = cfg.peers.filter((p) => p !== self);
   const [reach, password, ports] = await Promise.all([
     Promise.all(others.map((p) => probeTcp(p.address, p.port, peerTimeout))),
     observePassword(cfg),
-    vxlanLinks.then((v) => probePorts(cfg, self, addressPresent, runDir, v)),
+    box.vxlanLinks.then((v) => probePorts(cfg, self, addressPresent, opts.runDir, v)),
   ]);
-  items.push(underlayAddressItem(self, links), underlayMtuItem(cfg, self, links));
-  items.push(...passwordItems(cfg, password));
-  items.push(...subnetItems(cfg, self, await routes, links));
-  items.push(...vniItems(cfg, self, await vxlanLinks));
-  items.push(...ports);
-  others.forEach((p, i) => items.push(reachabilityItem(p, self, reach[i], peerTimeout)));
-  items.push(
-    ...datapathItems(
-      cfg,
-      self,
-      typeof probeResult === "string" ? null : datapathKernelFacts(probeResult),
-    ),
-  );
+  const probe = await box.probe;
+  return [
+    underlayAddressItem(self, links),
+    underlayMtuItem(cfg, self, links),
+    ...passwordItems(cfg, password),
+    ...subnetItems(cfg, self, await box.routes, links),
+    ...vniItems(cfg, self, await box.vxlanLinks),
+    ...ports,
+    ...others.map((p, i) => reachabilityItem(p, self, reach[i], peerTimeout)),
+    ...datapathItems(cfg, self, typeof probe === "string" ? null : datapathCaps(probe)),
+  ];
+}
+
+/** Runs every check; never throws for what it finds (only for programming errors). */
+export async function runCheck(
+  opts: CheckOptions,
+  deps: CheckDeps = DEFAULT_DEPS,
+): Promise<CheckReport> {
+  const started = performance.now();
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_CHECK_TIMEOUT_MS;
+  const name = selfName(opts.name);
+  const runDir = opts.runDir ?? DEFAULT_RUN_DIR;
+  // Everything independent of the config starts at once.
+  const box = observeBox(deps, timeoutMs);
+  const result = await loadConfig(opts.configPath).catch((e): LoadResult => ({
+    ok: false,
+    diagnostics: [loadFailure(opts.configPath, e)],
+  }));
+  const config = result.ok ? result.config : null;
+  const items = [...await boxItems(box, config), ...configItems(result, opts.configPath)];
+  if (config) {
+    const fromFlag = opts.name !== undefined && opts.name !== "";
+    items.push(identityItem(config, name, fromFlag));
+    const self = findSelf(config, name);
+    if (self) items.push(...await selfItems(config, self, box, { runDir, timeoutMs }));
+  }
   return finish(items, name, opts.configPath, started);
 }
 
-function finish(items: CheckItem[], name: string, configPath: string, started: number) {
+function loadFailure(configPath: string, e: unknown): Diagnostic {
+  return {
+    severity: "error",
+    file: configPath,
+    line: 1,
+    column: 1,
+    message: `cannot load: ${message(e)}`,
+  };
+}
+
+function finish(
+  items: CheckItem[],
+  name: string,
+  configPath: string,
+  started: number,
+): CheckReport {
   const count = (s: CheckStatus) => items.filter((i) => i.status === s).length;
   return {
     items,
@@ -313,7 +363,7 @@ function finish(items: CheckItem[], name: string, configPath: string, started: n
       configPath,
       durationMs: Math.round(performance.now() - started),
     },
-  } satisfies CheckReport as CheckReport;
+  };
 }
 
 /** 0 all ok, 1 any failure, 3 warnings only. */

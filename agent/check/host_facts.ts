@@ -6,24 +6,19 @@
  * @module
  */
 
+import dgram from "node:dgram";
+import { runCommand } from "../../datapath/command.ts";
 import type { IpAddrLink, IpDetailedLink, IpRoute, PortProbe, ReachProbe } from "./items.ts";
 
-import dgram from "node:dgram";
-
-const decoder = new TextDecoder();
-
-/** Runs a command (argv, no shell) with a timeout; null when it cannot run or fails. */
+/**
+ * Runs a command (argv, no shell) through the one process runner, `datapath/command.ts`, with a
+ * timeout; null when it cannot run, fails or times out. Success: stdout then stderr (tools print
+ * their version on either).
+ */
 export async function commandOutput(argv: string[], timeoutMs = 3000): Promise<string | null> {
   try {
-    const out = await new Deno.Command(argv[0], {
-      args: argv.slice(1),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(timeoutMs),
-    }).output();
-    if (!out.success) return null;
-    return decoder.decode(out.stdout) + decoder.decode(out.stderr);
+    const r = await withTimeout(runCommand(argv[0], argv.slice(1)), timeoutMs, argv[0]);
+    return r.ok ? r.stdout + r.stderr : null;
   } catch {
     return null;
   }

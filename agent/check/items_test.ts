@@ -1,9 +1,15 @@
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert";
+import type { KernelCaps } from "../../datapath/kernel_probe.ts";
+import { datapathCaps } from "../../datapath/kernel_probe.ts";
+import { parseConfig, type PasswordReading } from "../../config/mod.ts";
 import {
+  datapathItems,
+  identityItem,
   kernelItems,
   parseCapEff,
   parseIproute2Version,
   parseNftVersion,
+  passwordItems,
   privilegesItem,
   sleeveCryptoItem,
   toolItem,
@@ -33,12 +39,13 @@ Deno.test("privileges: CAP_NET_ADMIN (bit 12) is what counts", () => {
   strictEqual(privilegesItem(1000, 0n).status, "failure");
 });
 
-const PROBE = {
+const PROBE: KernelCaps = {
   bridge: { ok: true, detail: "ok" },
   vxlan: { ok: false, detail: "no vxlan module" },
   tun: { ok: false, detail: "no /dev/net/tun", fix: "modprobe tun" },
+  nftables: { ok: true, detail: "nft works" },
+  xfrm: { ok: true, detail: "xfrm works" },
   espGcm: { ok: false, detail: "no rfc4106(gcm(aes))", fix: "modprobe esp4" },
-  version: "6.1", // not a capability: ignored
 };
 
 Deno.test("kernel items: needed everywhere fails, fast-datapath-only warns or is not needed", () => {
@@ -47,18 +54,20 @@ Deno.test("kernel items: needed everywhere fails, fast-datapath-only warns or is
     ["kernel.bridge", "ok"],
     ["kernel.vxlan", "warning"],
     ["kernel.tun", "failure"],
+    ["kernel.nftables", "ok"],
+    ["kernel.xfrm", "ok"],
     ["kernel.esp-gcm", "warning"],
   ]);
   strictEqual(auto[2].fix, "modprobe tun");
-  match(auto[3].found, /sleeve will be used for encrypted pairs/);
+  match(auto[5].found, /sleeve will be used for encrypted pairs/);
   const fastdp = kernelItems(PROBE, { datapath: "fastdp", encrypted: true });
-  strictEqual(fastdp[3].status, "failure");
-  match(fastdp[3].fix ?? "", /datapath: auto/);
+  strictEqual(fastdp[5].status, "failure");
+  match(fastdp[5].fix ?? "", /datapath: auto/);
   const sleeve = kernelItems(PROBE, { datapath: "sleeve", encrypted: true });
-  deepStrictEqual(sleeve.map((i) => i.status), ["ok", "ok", "failure", "ok"]);
+  deepStrictEqual(sleeve.map((i) => i.status), ["ok", "ok", "failure", "ok", "ok", "ok"]);
   const plain = kernelItems(PROBE, { datapath: "auto", encrypted: false });
-  strictEqual(plain[3].status, "ok");
-  match(plain[3].found, /not needed: no password/);
+  strictEqual(plain[5].status, "ok");
+  match(plain[5].found, /not needed: no password/);
 });
 
 Deno.test("sleeve crypto: libcrypto or the slower @noble fallback with the fix", () => {
@@ -100,7 +109,7 @@ Deno.test("exit code: 0 all ok, 3 warnings only, 1 any failure", () => {
 Deno.test("render: table with fixes under problems, colour only when asked", () => {
   const r = report(["ok", "warning", "failure"]);
   const plain = renderCheck(r, { color: false });
-  ok(!plain.includes("\x1b["), "escape codes without color");
+  ok(!plain.includes("\x1b["), `escape codes without color: ${JSON.stringify(plain)}`);
   deepStrictEqual(plain.split("\n"), [
     "weave-agent check: edge-1 (/etc/weave/weave.yaml)",
     "ok    x.0   found 0",
@@ -114,6 +123,84 @@ Deno.test("render: table with fixes under problems, colour only when asked", () 
     "1 ok, 1 warning, 1 failure (12 ms)",
   ]);
   const colored = renderCheck(r, { color: true });
-  ok(colored.includes("\x1b[31mFAIL\x1b[0m"));
-  ok(colored.includes("\x1b[33mWARN\x1b[0m"));
+  ok(colored.includes("\x1b[31mFAIL\x1b[0m"), JSON.stringify(colored));
+  ok(colored.includes("\x1b[33mWARN\x1b[0m"), JSON.stringify(colored));
+});
+
+const CONFIG = parseConfig(
+  `version: 1
+password: {env: WEAVE_PASSWORD}
+peers:
+  - {name: edge-1, address: 192.0.2.1}
+  - {name: edge-2, address: 192.0.2.2}
+networks:
+  - {name: sensors, subnet: 10.32.1.0/24}
+`,
+  "weave.yaml",
+  { env: { WEAVE_PASSWORD: "x" } },
+);
+
+function config() {
+  if (!CONFIG.ok) throw new Error(JSON.stringify(CONFIG.diagnostics));
+  return CONFIG.config;
+}
+
+Deno.test("datapath items take the probe through datapathCaps", () => {
+  const cfg = config();
+  const self = cfg.peers[0];
+  const noEsp = datapathItems(cfg, self, datapathCaps(PROBE));
+  deepStrictEqual(noEsp.map((i) => [i.id, i.status, i.found]), [[
+    "datapath.edge-2",
+    "ok",
+    "edge-2: sleeve: this kernel cannot create VXLAN devices (no vxlan module) (sensors)",
+  ]]);
+  const capable = datapathItems(cfg, self, {
+    vxlan: true,
+    vxlanDetail: "",
+    esp: true,
+    espDetail: "",
+  });
+  match(capable[0].found, /^edge-2: fast datapath \(kernel VXLAN \+ ESP \(AES-GCM\)\) if edge-2/);
+  const unknown = datapathItems(cfg, self, null);
+  deepStrictEqual(unknown.map((i) => i.status), ["warning"]);
+});
+
+Deno.test("identity: the peer lookup of config/describe.ts, with a suggestion", () => {
+  const cfg = config();
+  deepStrictEqual(identityItem(cfg, "edge-2", true), {
+    id: "config.identity",
+    group: "config",
+    status: "ok",
+    found: "this box is edge-2 (peer 2 of 2, --name)",
+  });
+  const wrong = identityItem(cfg, "edge-3", false);
+  strictEqual(wrong.status, "failure");
+  strictEqual(
+    wrong.found,
+    `this box is "edge-3" (hostname), which is not a peer; did you mean "edge-1"? ` +
+      "(peers: edge-1, edge-2)",
+  );
+});
+
+Deno.test("password items judge the bytes readPasswordSource returns", () => {
+  const cfg = config();
+  const bytes = (s: string): PasswordReading => ({ ok: true, bytes: new TextEncoder().encode(s) });
+  const weak = passwordItems(cfg, { reading: bytes("hunter2"), mode: null });
+  deepStrictEqual(weak.map((i) => [i.id, i.status]), [
+    ["password.source", "ok"],
+    ["password.strength", "warning"],
+  ]);
+  const strong = passwordItems(cfg, {
+    reading: bytes("q8Vn3xZr0LmT5bWc9KfJ2hYs7GdP4aEu"),
+    mode: null,
+  });
+  deepStrictEqual(strong.map((i) => [i.id, i.status]), [
+    ["password.source", "ok"],
+    ["password.strength", "ok"],
+  ]);
+  const unset = passwordItems(cfg, { reading: { ok: false, problem: "unset" }, mode: null });
+  deepStrictEqual(unset.map((i) => [i.status, i.found]), [[
+    "failure",
+    "password environment variable WEAVE_PASSWORD is not set",
+  ]]);
 });

@@ -5,7 +5,11 @@ import {
   WEAK_PASSWORD_BITS,
 } from "./password_strength.ts";
 
-const weak = (p: string) => estimatePasswordStrength(p).bits < WEAK_PASSWORD_BITS;
+/** Asserts `p` is weak, showing its estimate when it is not. */
+function assertWeak(p: string, why = "") {
+  const bits = estimatePasswordStrength(p).bits;
+  ok(bits < WEAK_PASSWORD_BITS, `${p}: ${bits} bits >= ${WEAK_PASSWORD_BITS} ${why}`);
+}
 
 Deno.test("common passwords, with substitutions and capitals, are weak and say why", () => {
   for (const p of ["password", "P@ssw0rd!", "Letmein123", "Monkey99", "admin", "weave"]) {
@@ -18,12 +22,12 @@ Deno.test("common passwords, with substitutions and capitals, are weak and say w
 Deno.test("runs, sequences and repeats are costed as patterns, not characters", () => {
   const run = estimatePasswordStrength("a".repeat(40));
   ok(run.bits < 20, `${run.bits}`);
-  ok(run.weaknesses.some((w) => w.includes("repeats")));
+  ok(run.weaknesses.some((w) => w.includes("repeats")), `${run.weaknesses}`);
   const seq = estimatePasswordStrength("abcdefghijklmnopqrstuvwxyz");
   ok(seq.bits < 20, `${seq.bits}`);
-  ok(seq.weaknesses.some((w) => w.includes("sequence")));
-  ok(weak("qwertyuiop987654321"));
-  ok(weak("Xy7!Xy7!Xy7!Xy7!Xy7!Xy7!"), "a short chunk repeated");
+  ok(seq.weaknesses.some((w) => w.includes("sequence")), `${seq.weaknesses}`);
+  assertWeak("qwertyuiop987654321");
+  assertWeak("Xy7!Xy7!Xy7!Xy7!Xy7!Xy7!", "(a short chunk repeated)");
 });
 
 Deno.test("short passwords are weak whatever their classes", () => {
@@ -35,7 +39,7 @@ Deno.test("short passwords are weak whatever their classes", () => {
 Deno.test("word-only passphrases count about 13 bits per word", () => {
   const four = estimatePasswordStrength("correct horse battery staple");
   ok(four.bits >= 50 && four.bits < WEAK_PASSWORD_BITS, `${four.bits}`);
-  ok(four.weaknesses.some((w) => w.includes("4 dictionary-like words")));
+  ok(four.weaknesses.some((w) => w.includes("4 dictionary-like words")), `${four.weaknesses}`);
   const six = estimatePasswordStrength("orbit-tundra-plaza-gravy-mellow-quartz");
   ok(six.bits >= 77 && six.bits <= 80, `${six.bits}`);
   deepStrictEqual(six.weaknesses, []);
@@ -43,14 +47,16 @@ Deno.test("word-only passphrases count about 13 bits per word", () => {
 
 Deno.test("random secrets as the docs create them are strong", () => {
   const b64 = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-  ok(estimatePasswordStrength(b64).bits >= 128);
+  const b64bits = estimatePasswordStrength(b64).bits;
+  ok(b64bits >= 128, `${b64bits}`);
   const hex = Array.from(
     crypto.getRandomValues(new Uint8Array(16)),
     (b) => b.toString(16).padStart(2, "0"),
   ).join("");
   const h = estimatePasswordStrength(hex);
   ok(h.bits >= 100 && h.bits <= 128, `hex 128-bit secret estimated ${h.bits}`);
-  ok(estimatePasswordStrength("7Fq2mXa9LpR3tZw8Kd").bits >= 90);
+  const mixed = estimatePasswordStrength("7Fq2mXa9LpR3tZw8Kd").bits;
+  ok(mixed >= 90, `${mixed}`);
 });
 
 Deno.test("character pool follows the classes present; empty is zero", () => {

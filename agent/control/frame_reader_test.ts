@@ -1,6 +1,6 @@
 /** Bounded buffered reads over real loopback TCP: chunking, bounds, truncation, clean EOF. */
 
-import { deepStrictEqual, rejects, strictEqual } from "node:assert";
+import { deepStrictEqual, ok as assert, rejects, strictEqual } from "node:assert";
 import { FrameReader } from "./frame_reader.ts";
 import { WireError } from "./wire_error.ts";
 
@@ -58,7 +58,7 @@ Deno.test("frame reader: oversize prefixes, truncation and peek", async () => {
     await rejects(r.exact(2048), reason("oversize"));
     await p.client.write(new Uint8Array([0, 0, 0, 2, 9]));
     deepStrictEqual(await r.peek(3), new Uint8Array([0, 0, 0]));
-    strictEqual(r.buffered >= 3, true);
+    assert(r.buffered >= 3, `buffered=${r.buffered}`);
     await rejects(r.frame(1020, 16), reason("garbage")); // below the minimum length
   } finally {
     p.close();

@@ -1,11 +1,17 @@
 /**
  * Canonical text of an IP address, so that a TCP source address can be compared with the
  * address configured for a peer (`::FFFF:10.0.0.1` is `10.0.0.1`, `fe80:0::1` is `fe80::1`).
+ * Parsing and RFC 5952 formatting are the config's own (`config/ip.ts`, through `config/mod.ts`),
+ * so both sides of the comparison agree; this file adds only what a socket address carries
+ * beyond a configured one: brackets, a zone, and the IPv4-mapped form of a dual-stack socket.
  *
  * @module
  */
 
-import { formatIp, parseIp } from "../../config/ip.ts";
+import { formatIp, parseIp } from "../../config/mod.ts";
+
+/** The text `formatIp` gives an IPv4-mapped IPv6 address before its dotted quad. */
+const MAPPED_PREFIX = "::ffff:";
 
 /** The canonical form of an IPv4 or IPv6 address; anything unparsable is returned lowercased. */
 export function canonicalAddress(address: string): string {
@@ -13,12 +19,11 @@ export function canonicalAddress(address: string): string {
   if (a.startsWith("[") && a.endsWith("]")) a = a.slice(1, -1);
   const zone = a.indexOf("%");
   if (zone >= 0) a = a.slice(0, zone);
-  const mapped = /^(?:0{0,4}:){0,5}(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a) ??
-    /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
-  if (mapped) return mapped[1];
-  // The config's own parser and RFC 5952 formatter: both sides of the comparison agree.
   const parsed = parseIp(a);
   if (!parsed) return a;
   const text = formatIp(parsed);
-  return text.startsWith("::ffff:") && text.includes(".") ? text.slice(7) : text;
+  // A dual-stack socket reports an IPv4 peer as ::ffff:a.b.c.d; the config names it a.b.c.d.
+  return text.startsWith(MAPPED_PREFIX) && text.includes(".")
+    ? text.slice(MAPPED_PREFIX.length)
+    : text;
 }

@@ -1,6 +1,19 @@
 /**
- * Why the control plane dropped a connection or a message. Every drop of bad input from the
- * network is counted under one of these reasons and never crashes the agent.
+ * The control plane's one error contract for what comes off the wire.
+ *
+ * - Anything that reads or parses network input (`frame_reader.ts`, `handshake.ts`,
+ *   `secure_channel.ts`) throws a {@link WireError} and nothing else for bad input; its `reason`
+ *   is a {@link DropReason}, or `"refused"` when the remote side refused us and said why.
+ * - Errors of our own making are not WireErrors: a message we cannot encode or a bound we would
+ *   exceed on sending is a `RangeError` (a bug or a misuse, never the peer's fault).
+ * - Socket errors (reset, refused, unreachable) are whatever the runtime throws. The one place
+ *   that catches for a new connection (`session_agreement.ts`) turns them into WireError
+ *   `"truncated"` and a missed deadline into `"timeout"`; for an established session
+ *   (`session.ts`) they end the session with the socket's message as the reason.
+ * - That place classifies each failure once: a DropReason is counted (`drop_counter.ts`) and
+ *   logged at a bounded rate, a refusal is logged but not counted (the bad input was ours), and
+ *   the peer's state and `lastError` say what happened. A failure never ends other sessions.
+ * - Decisions return values instead of throwing: admission returns null or the refusal text.
  *
  * @module
  */

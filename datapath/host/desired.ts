@@ -5,6 +5,10 @@
  * @module
  */
 
+import type { ObservedNftTable } from "./nft_table.ts";
+
+export type { ObservedNftTable };
+
 /** Kernel state this box should have. */
 export interface DesiredHost {
   /** This box's underlay address (must be on a local link). */
@@ -80,9 +84,8 @@ export interface ObservedHost {
   fdb: Record<string, string[]>;
   sas: ObservedSa[];
   policies: ObservedPolicy[];
-  /** The body of our nft table, or null when absent. */
-  nftTable: string | null;
-  isolationTable: boolean;
+  /** Our nft tables that exist, by name: the digest they carry and their rule count. */
+  nft: Record<string, ObservedNftTable>;
 }
 
 /** A host with nothing of ours on it. */
@@ -91,6 +94,5 @@ export const EMPTY_OBSERVED: ObservedHost = Object.freeze({
   fdb: {},
   sas: [],
   policies: [],
-  nftTable: null,
-  isolationTable: false,
+  nft: {},
 }) as ObservedHost;

@@ -5,15 +5,16 @@
  * every network to itself: nothing arriving on `wvb-X` reaches a local address outside X, and
  * nothing is forwarded from one network's bridge to another's.
  *
- * Pure: returns the nft ruleset text for our own table; the applier loads it in one transaction.
+ * Pure: returns the nft script for our own table; the planner puts it in the plan and the
+ * applier loads it in one transaction.
  *
  * @module
  */
 
 import { bridgeName } from "../link_names.ts";
+import { deleteTableScript, ISOLATION_TABLE, tableScript } from "./nft_table.ts";
 
-/** The nft table that holds the isolation rules; nothing else of ours or anyone's is touched. */
-export const ISOLATION_TABLE = "weave_isolation";
+export { ISOLATION_TABLE };
 
 /** One network as the isolation rules need it. */
 export interface IsolatedNetwork {
@@ -23,14 +24,9 @@ export interface IsolatedNetwork {
   family: 4 | 6;
 }
 
-/**
- * The complete table, declared then flushed then filled, so loading it is idempotent and atomic
- * (`nft -f` applies a file as one transaction). An empty list deletes the table.
- */
-export function isolationRuleset(networks: IsolatedNetwork[]): string {
-  if (networks.length === 0) {
-    return `table inet ${ISOLATION_TABLE}\ndelete table inet ${ISOLATION_TABLE}\n`;
-  }
+/** The table's body (chains), or null when there is nothing to isolate. */
+export function isolationBody(networks: IsolatedNetwork[]): string | null {
+  if (networks.length === 0) return null;
   const input: string[] = [];
   const forward: string[] = [];
   for (const n of [...networks].sort((a, b) => a.name.localeCompare(b.name))) {
@@ -44,9 +40,6 @@ export function isolationRuleset(networks: IsolatedNetwork[]): string {
     forward.push(`    iifname "${br}" oifname "wvb-*" oifname != "${br}" counter drop`);
   }
   return [
-    `table inet ${ISOLATION_TABLE}`,
-    `flush table inet ${ISOLATION_TABLE}`,
-    `table inet ${ISOLATION_TABLE} {`,
     "  chain input {",
     "    type filter hook input priority filter; policy accept;",
     ...input,
@@ -55,7 +48,15 @@ export function isolationRuleset(networks: IsolatedNetwork[]): string {
     "    type filter hook forward priority filter; policy accept;",
     ...forward,
     "  }",
-    "}",
     "",
   ].join("\n");
+}
+
+/**
+ * The complete table, declared then flushed then filled, so loading it is idempotent and atomic
+ * (`nft -f` applies a file as one transaction). An empty list deletes the table.
+ */
+export function isolationRuleset(networks: IsolatedNetwork[]): string {
+  const body = isolationBody(networks);
+  return body === null ? deleteTableScript(ISOLATION_TABLE) : tableScript(ISOLATION_TABLE, body);
 }

@@ -8,7 +8,8 @@
 
 import type { ObservedHost, ObservedLink, ObservedPolicy, ObservedSa } from "./desired.ts";
 import { isOwnedLink } from "../link_names.ts";
-import { NFT_TABLE, ownsReqid } from "./plan.ts";
+import { ownsReqid } from "./xfrm_args.ts";
+import { type ObservedNftTable, OWNED_TABLES, parseNftTable } from "./nft_table.ts";
 import { runCommand as run } from "../command.ts";
 
 interface JsonLink {
@@ -111,32 +112,20 @@ export async function observeHost(opts: { netns?: string } = {}): Promise<Observ
       .filter((e) => e.dst && !(e.flags ?? []).includes("master"))
       .map((e) => `${e.mac} ${e.dst}`);
   }));
-  let nftTable: string | null = null;
-  const tableList = tables.stdout;
-  if (new RegExp(`table inet ${NFT_TABLE}$`, "m").test(tableList)) {
-    const t = await run("nft", ["list", "table", "inet", NFT_TABLE], opts);
-    nftTable = normaliseNft(t.stdout);
-  }
+  const nft: Record<string, ObservedNftTable> = {};
+  await Promise.all(
+    OWNED_TABLES.filter((t) => new RegExp(`^table inet ${t}$`, "m").test(tables.stdout)).map(
+      async (t) => {
+        const r = await run("nft", ["list", "table", "inet", t], opts);
+        if (r.ok) nft[t] = parseNftTable(r.stdout);
+      },
+    ),
+  );
   return {
     links: observed,
     fdb,
     sas: parseXfrmStates(states.stdout).filter((s) => ownsReqid(s.reqid)),
     policies: parseXfrmPolicies(policies.stdout).filter((p) => ownsReqid(p.reqid)),
-    nftTable,
-    isolationTable: /table inet weave_isolation$/m.test(tableList),
+    nft,
   };
-}
-
-/** nft prints our chain back with tabs and counters: reduce it to the form we render. */
-export function normaliseNft(listing: string): string {
-  const lines = listing.split("\n").map((l) => l.trim()).filter((l) =>
-    l && !l.startsWith("table ") && l !== "}"
-  );
-  const body = lines.map((l) => l.replace(/counter packets \d+ bytes \d+/, "counter"));
-  const out: string[] = [];
-  for (const l of body) {
-    if (l.startsWith("chain ")) out.push(`  ${l}`);
-    else out.push(`    ${l}`);
-  }
-  return out.join("\n").replace(/\n {4}$/, "") + "\n  }";
 }

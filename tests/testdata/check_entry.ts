@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkExitCode, renderCheck, runCheck } from "../../agent/check/check.ts";
+import { checkExitCode, renderCheck, runCheck } from "../../agent/check/mod.ts";
 
 const [configPath, name, runDir] = Deno.args;
 if (!configPath) {

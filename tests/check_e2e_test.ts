@@ -3,10 +3,11 @@
 // sockets and nft, and each scenario breaks one thing and looks for the item that says so.
 
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert";
-import { Lab } from "../../tests/lab/lab.ts";
-import type { CheckItem, CheckReport } from "./check.ts";
+import type { CheckItem, CheckReport } from "../agent/check/mod.ts";
+import { LAB } from "./lab/gate.ts";
+import { Lab } from "./lab/lab.ts";
 
-const ENTRY = new URL("../../tests/testdata/check_entry.ts", import.meta.url).pathname;
+const ENTRY = new URL("./testdata/check_entry.ts", import.meta.url).pathname;
 // Only for running this test before datapath/kernel_probe.ts and datapath/sleeve/mod.ts exist.
 const IMPORT_MAP = Deno.env.get("WEAVE_TEST_IMPORT_MAP");
 
@@ -84,8 +85,7 @@ function listen(lab: Lab, host: string, addr: string, port: number, udp = false)
 
 Deno.test({
   name: "check: preflight in a lab, one broken thing at a time",
-  sanitizeResources: false,
-  sanitizeOps: false,
+  ...LAB,
   async fn(t) {
     await using lab = await Lab.create({ hosts: ["edge-1", "edge-2", "edge-3"] });
     const secret = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));

@@ -1,0 +1,99 @@
+/**
+ * Check items of the `peers` and `datapath` groups: each other peer's control port answers,
+ * and which datapath each pair will get from this side's point of view.
+ *
+ * @module
+ */
+
+import { formatHostPort } from "../../config/mod.ts";
+import type { Config, Peer } from "../../config/types.ts";
+import type { KernelDatapathCaps } from "../../datapath/kernel_probe.ts";
+import { type FastdpCapability, localFastdpCapability } from "../datapath_choice.ts";
+import { type CheckItem, item } from "./item.ts";
+import { myNetworks } from "./items_host.ts";
+
+/** Result of a TCP connect to a peer's control port. */
+export type ReachProbe =
+  | { ok: true; ms: number }
+  | { ok: false; reason: "refused" | "timeout" | "unreachable" | "error"; message: string };
+
+/** A peer's control port answers TCP; if not, why and what to do. */
+export function reachabilityItem(peer: Peer, self: Peer, r: ReachProbe, timeoutMs: number) {
+  const id = `peer.${peer.name}`;
+  const at = formatHostPort(peer.address, peer.port);
+  if (r.ok) return item(id, "peers", "ok", `${peer.name} ${at} accepts TCP (${r.ms} ms)`);
+  const found = {
+    refused: `${peer.name} ${at} refused the connection: no agent listening there`,
+    timeout: `${peer.name} ${at} did not answer within ${timeoutMs} ms`,
+    unreachable: `${peer.name} ${at} is unreachable (${r.message})`,
+    error: `${peer.name} ${at}: ${r.message}`,
+  }[r.reason];
+  const fix = r.reason === "refused"
+    ? `start weave-agent on ${peer.name} (weave-agent up), and check its port: setting`
+    : `check that ${peer.name} is up and that firewalls on the path allow TCP ${peer.port} and ` +
+      `UDP ${peer.port} from ${self.address} (on ${peer.name}: nft list ruleset)`;
+  return item(id, "peers", "warning", found, fix);
+}
+
+/**
+ * One item per other peer: the datapath the pair will get from this side's point of view, and
+ * why. The remote side's capabilities are only known at run time, so a capable box says
+ * "fast datapath if …".
+ */
+export function datapathItems(
+  config: Config,
+  self: Peer,
+  kernel: KernelDatapathCaps | null,
+): CheckItem[] {
+  const encrypted = config.password !== null;
+  const cap: FastdpCapability | null = kernel
+    ? localFastdpCapability(config.datapath, encrypted, kernel)
+    : null;
+  const mine = new Set(myNetworks(config, self).map((n) => n.name));
+  return config.peers.filter((p) => p.name !== self.name).map((p) => {
+    const id = `datapath.${p.name}`;
+    const shared = config.networks.filter((n) =>
+      mine.has(n.name) && n.members.some((m) => m.peer === p.name)
+    ).map((n) => n.name);
+    const nets = shared.length ? ` (${shared.join(", ")})` : " (no shared network)";
+    if (config.datapath === "sleeve") {
+      return item(
+        id,
+        "datapath",
+        "ok",
+        `${p.name}: sleeve: the config sets datapath: sleeve${nets}`,
+      );
+    }
+    if (!cap || !kernel) {
+      return item(
+        id,
+        "datapath",
+        "warning",
+        `${p.name}: unknown: the kernel probe did not run${nets}`,
+        "see the kernel.* items",
+      );
+    }
+    if (!cap.capable) {
+      const reason = encrypted && !kernel.esp && kernel.vxlan
+        ? `this kernel lacks ESP rfc4106(gcm(aes)) and a password is set`
+        : cap.reason;
+      if (config.datapath === "fastdp") {
+        return item(
+          id,
+          "datapath",
+          "failure",
+          `${p.name}: none: the config demands fastdp but ${reason}${nets}`,
+          "set datapath: auto to fall back to the sleeve, or fix the kernel.* items",
+        );
+      }
+      return item(id, "datapath", "ok", `${p.name}: sleeve: ${reason}${nets}`);
+    }
+    return item(
+      id,
+      "datapath",
+      "ok",
+      `${p.name}: fast datapath (${cap.reason}) if ${p.name} can do it too and VXLAN heartbeats ` +
+        `get through, else sleeve; ${p.name}'s capabilities are negotiated at run time${nets}`,
+    );
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * The control plane's session layer: one authenticated, encrypted TCP session per pair of peers,
+ * over which the agent negotiates everything per pair.
+ *
+ * What it holds, in the order a connection meets it:
+ * - `admission.ts`      accept loop; caps on unauthenticated connections
+ * - `dialer.ts`         dialling configured peers; `dial_delay.ts` first-dial deferral, backoff
+ * - `tcp_stream.ts`     a TCP connection as a byte stream, and dialling with a deadline
+ * - `frame_reader.ts`   length-prefixed frames with bounds
+ * - `handshake.ts`      the per-connection handshake and the pair's agreement on a session
+ * - `session_keys.ts`   X25519, HKDF and key confirmation; `secure_channel.ts` sealed messages
+ * - `session_agreement.ts` one connection from first byte to verdict; failure classification
+ * - `session.ts`        an established session: read, write, heartbeat, end
+ * - `pair_roles.ts`     which side of a pair decides (used by the agent too)
+ * - `peer_address.ts`   canonical IP text, to compare socket and configured addresses
+ * - `peer_record.ts`    per-peer state and the peer table; `peer_status.ts` what status shows
+ * - `options.ts`        options, named defaults, typed event callbacks
+ * - `drop_counter.ts`   bad input counted by reason, logged at a bounded rate
+ * - `wire_error.ts`     the room's one error contract for wire errors
+ * - `logger.ts`         the logging interface the owner passes in
+ * - `context.ts`        what the parts of one manager share
+ * - `peer_connections.ts` the manager that ties them together
+ *
+ * What it may import: `config/mod.ts` (IP parsing), its own files, and the npm crypto modules.
+ * Never `agent/` top level and never `agent/ops`: the owner passes a {@link Logger} and
+ * callbacks, so the arrow points one way (agent → control).
+ *
+ * @module
+ */
+
+export { PeerConnections } from "./peer_connections.ts";
+export type * from "./options.ts";
+export type { PeerCounters, PeerStateName } from "./peer_record.ts";
+export type { PeerConnectionsStatus, PeerStatus } from "./peer_status.ts";
+export type { DropReason } from "./wire_error.ts";
+export { DROP_REASONS, WireError } from "./wire_error.ts";
+export type { LogFields, Logger, LogLevel } from "./logger.ts";
+export type { SessionSecrets } from "./session_keys.ts";
+export type { ControlMessage } from "./secure_channel.ts";
+export { isDecider } from "./pair_roles.ts";
+export { canonicalAddress } from "./peer_address.ts";

@@ -1,0 +1,155 @@
+/**
+ * Options of the connection manager, their named defaults, and their validation: a bad option
+ * is an error that names it.
+ *
+ * @module
+ */
+
+import { PROTOCOL_MAX_VERSION, PROTOCOL_MIN_VERSION, type VersionRange } from "./handshake.ts";
+import type { Logger } from "./logger.ts";
+import type { ControlMessage } from "./secure_channel.ts";
+import type { SessionSecrets } from "./session_keys.ts";
+
+/** A peer this box may talk to (from weave.yaml). */
+export interface PeerEndpoint {
+  name: string;
+  address: string;
+  port: number;
+}
+
+/** A session came up: the pair agreed on this connection. */
+export interface SessionUpEvent {
+  peer: string;
+  secrets: SessionSecrets;
+  remoteAddress: string;
+}
+
+/** A session ended (the peer is redialled unless it was removed). */
+export interface SessionDownEvent {
+  peer: string;
+  reason: string;
+}
+
+/** A sealed message arrived (every type except the heartbeats handled here). */
+export interface MessageEvent {
+  peer: string;
+  msg: ControlMessage;
+}
+
+/** Key confirmation with a configured peer failed: most likely a password mismatch. */
+export interface AuthFailedEvent {
+  peer: string;
+  address: string;
+}
+
+/** What the manager tells its owner; every callback is optional. */
+export interface PeerConnectionsEvents {
+  onSessionUp?: (e: SessionUpEvent) => void;
+  onSessionDown?: (e: SessionDownEvent) => void;
+  onMessage?: (e: MessageEvent) => void;
+  onAuthFailed?: (e: AuthFailedEvent) => void;
+}
+
+/** Heartbeat period. */
+export const DEFAULT_HEARTBEAT_MS = 2000;
+/** A session with nothing received for this long is down. */
+export const DEFAULT_DEAD_AFTER_MS = 7000;
+/** Connect plus handshake must finish within this. */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
+/** First reconnect delay; doubles per failed attempt. */
+export const DEFAULT_BACKOFF_BASE_MS = 250;
+/** Reconnect delay cap. */
+export const DEFAULT_BACKOFF_MAX_MS = 10_000;
+/** The side with the larger name waits this long (plus up to as much jitter) before dialling. */
+export const DEFAULT_DEFER_DIAL_MS = 300;
+/** Accepted, unauthenticated connections at once, in total. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 64;
+/** Accepted, unauthenticated connections at once, from one source address. */
+export const DEFAULT_MAX_PENDING_PER_SOURCE = 8;
+/** Bytes of queued outgoing frames after which a session is ended. */
+export const DEFAULT_MAX_QUEUED_BYTES = 1 << 20;
+
+/** Construction options of PeerConnections. */
+export interface PeerConnectionsOptions extends PeerConnectionsEvents {
+  localName: string;
+  /** Address to listen on; also the source address of our dials unless it is a wildcard. */
+  listenAddress: string;
+  listenPort: number;
+  peers: PeerEndpoint[];
+  /** Null: sessions are unauthenticated (the caller warns). */
+  password: Uint8Array | null;
+  logger: Logger;
+  /** Heartbeat period (default {@link DEFAULT_HEARTBEAT_MS}). */
+  heartbeatMs?: number;
+  /** A session silent this long is down (default {@link DEFAULT_DEAD_AFTER_MS}). */
+  deadAfterMs?: number;
+  /** Connect plus handshake must finish within this (default {@link DEFAULT_HANDSHAKE_TIMEOUT_MS}). */
+  handshakeTimeoutMs?: number;
+  /** First reconnect delay (default {@link DEFAULT_BACKOFF_BASE_MS}); doubles per failure. */
+  backoffBaseMs?: number;
+  /** Reconnect delay cap (default {@link DEFAULT_BACKOFF_MAX_MS}). */
+  backoffMaxMs?: number;
+  /**
+   * The side with the larger name waits this long (plus up to as much jitter) before dialling,
+   * so usually only the deciding side's connection is made (default {@link DEFAULT_DEFER_DIAL_MS};
+   * 0 dials at once).
+   */
+  deferDialMs?: number;
+  /** Accepted, unauthenticated connections at once, in total (default 64). */
+  maxPendingHandshakes?: number;
+  /** Accepted, unauthenticated connections at once, from one source (default 8). */
+  maxPendingPerSource?: number;
+  /** Bytes of queued outgoing frames after which a session is ended (default 1 MiB). */
+  maxQueuedBytes?: number;
+  /** Protocol versions spoken (default: this build's); tests pretend to be other builds. */
+  versions?: VersionRange;
+}
+
+/** The options with every default filled in. */
+export type ResolvedOptions = Required<Omit<PeerConnectionsOptions, keyof PeerConnectionsEvents>>;
+
+const NUMERIC = [
+  "heartbeatMs",
+  "deadAfterMs",
+  "handshakeTimeoutMs",
+  "backoffBaseMs",
+  "backoffMaxMs",
+  "deferDialMs",
+  "maxPendingHandshakes",
+  "maxPendingPerSource",
+  "maxQueuedBytes",
+] as const;
+
+/** Fills in the defaults; throws a RangeError naming the first bad option. */
+export function resolveOptions(o: PeerConnectionsOptions): ResolvedOptions {
+  const r: ResolvedOptions = {
+    localName: o.localName,
+    listenAddress: o.listenAddress,
+    listenPort: o.listenPort,
+    peers: o.peers,
+    password: o.password,
+    logger: o.logger,
+    heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    deadAfterMs: o.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
+    backoffBaseMs: o.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS,
+    backoffMaxMs: o.backoffMaxMs ?? DEFAULT_BACKOFF_MAX_MS,
+    deferDialMs: o.deferDialMs ?? DEFAULT_DEFER_DIAL_MS,
+    maxPendingHandshakes: o.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES,
+    maxPendingPerSource: o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE,
+    maxQueuedBytes: o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
+    versions: o.versions ?? { min: PROTOCOL_MIN_VERSION, max: PROTOCOL_MAX_VERSION },
+  };
+  for (const k of NUMERIC) {
+    const v = r[k];
+    if (!Number.isFinite(v) || v < 0) {
+      throw new RangeError(`PeerConnections option ${k} must be a number ≥ 0, got ${v}`);
+    }
+  }
+  if (r.backoffMaxMs < r.backoffBaseMs) {
+    throw new RangeError(
+      `PeerConnections option backoffMaxMs (${r.backoffMaxMs}) is below backoffBaseMs (${r.backoffBaseMs})`,
+    );
+  }
+  return r;
+}

@@ -1,0 +1,141 @@
+/**
+ * What the manager remembers per peer: its state, its current session, its dial bookkeeping and
+ * its counters; and the table of peers, indexed by name and by canonical address.
+ *
+ * @module
+ */
+
+import type { FrameReader } from "./frame_reader.ts";
+import type { PeerEndpoint } from "./options.ts";
+import { canonicalAddress } from "./peer_address.ts";
+import type { SecureChannel } from "./secure_channel.ts";
+import type { SessionSecrets } from "./session_keys.ts";
+import type { ByteStream } from "./tcp_stream.ts";
+
+/** Where a peer stands. */
+export type PeerStateName =
+  | "connecting"
+  | "handshaking"
+  | "up"
+  | "down"
+  | "auth-failed"
+  | "version-mismatch";
+
+/** Message and byte counters of one peer, summed over its sessions. */
+export interface PeerCounters {
+  messagesIn: number;
+  messagesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** One established session: the connection the pair agreed on. */
+export interface Session {
+  stream: ByteStream;
+  reader: FrameReader;
+  channel: SecureChannel;
+  secrets: SessionSecrets;
+  establishedAt: number;
+  lastRx: number;
+  closed: boolean;
+  /** Writes in order; frames never interleave. */
+  queue: Promise<void>;
+  queuedBytes: number;
+}
+
+/** Everything known about one configured peer. */
+export interface PeerRecord {
+  endpoint: PeerEndpoint;
+  canonical: string;
+  state: PeerStateName;
+  since: number;
+  session: Session | null;
+  rttMs: number | null;
+  lastError: string | null;
+  attempts: number;
+  dialTimer: ReturnType<typeof setTimeout> | null;
+  dialing: boolean;
+  /** Accepted connections that named this peer in their HELLO and are still handshaking. */
+  inbound: number;
+  /** The last dial was put off because the peer was connecting to us. */
+  deferred: boolean;
+  removed: boolean;
+  counters: PeerCounters;
+}
+
+/** A fresh record: connecting, no session. */
+export function newPeerRecord(endpoint: PeerEndpoint, now = Date.now()): PeerRecord {
+  return {
+    endpoint,
+    canonical: canonicalAddress(endpoint.address),
+    state: "connecting",
+    since: now,
+    session: null,
+    rttMs: null,
+    lastError: null,
+    attempts: 0,
+    dialTimer: null,
+    dialing: false,
+    inbound: 0,
+    deferred: false,
+    removed: false,
+    counters: { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
+  };
+}
+
+/** Moves the record to `state`, noting when, if it is a change. */
+export function setState(rec: PeerRecord, state: PeerStateName): void {
+  if (rec.state === state) return;
+  rec.state = state;
+  rec.since = Date.now();
+}
+
+/** States that describe a configuration problem outlive transient connecting/handshaking. */
+export function stickyState(rec: PeerRecord): PeerStateName | null {
+  return rec.state === "auth-failed" || rec.state === "version-mismatch" ? rec.state : null;
+}
+
+/** The configured peers, by name and by canonical address (several names may share one). */
+export class PeerTable {
+  readonly #byName = new Map<string, PeerRecord>();
+  readonly #byAddress = new Map<string, Set<string>>();
+
+  get(name: string): PeerRecord | undefined {
+    return this.#byName.get(name);
+  }
+
+  values(): IterableIterator<PeerRecord> {
+    return this.#byName.values();
+  }
+
+  entries(): IterableIterator<[string, PeerRecord]> {
+    return this.#byName.entries();
+  }
+
+  add(endpoint: PeerEndpoint): PeerRecord {
+    const rec = newPeerRecord(endpoint);
+    this.#byName.set(endpoint.name, rec);
+    let names = this.#byAddress.get(rec.canonical);
+    if (!names) this.#byAddress.set(rec.canonical, names = new Set());
+    names.add(endpoint.name);
+    return rec;
+  }
+
+  delete(rec: PeerRecord): void {
+    this.#byName.delete(rec.endpoint.name);
+    const names = this.#byAddress.get(rec.canonical);
+    names?.delete(rec.endpoint.name);
+    if (names?.size === 0) this.#byAddress.delete(rec.canonical);
+  }
+
+  /** How many configured peers have this (canonical) address. */
+  countAt(canonical: string): number {
+    return this.#byAddress.get(canonical)?.size ?? 0;
+  }
+
+  /** The one peer at `address`, or undefined when none or several share it. */
+  onlyPeerAt(address: string): PeerRecord | undefined {
+    const names = this.#byAddress.get(canonicalAddress(address));
+    return names?.size === 1 ? this.#byName.get([...names][0]) : undefined;
+  }
+}

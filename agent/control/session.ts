@@ -1,0 +1,163 @@
+/**
+ * The life of an established session: installed once the pair agreed on a connection, read
+ * frame by frame (heartbeats answered here, everything else handed to the owner), written in
+ * order with a bound on queued bytes, checked for silence on every heartbeat, and ended once.
+ *
+ * @module
+ */
+
+import { type ControlContext, errorMessage } from "./context.ts";
+import { backoffDelay, firstDialDelay } from "./dial_delay.ts";
+import type { FrameReader } from "./frame_reader.ts";
+import { MAX_FRAME_BYTES } from "./frame_reader.ts";
+import { type PeerRecord, type Session, setState } from "./peer_record.ts";
+import { type ControlMessage, type SecureChannel, TAG_BYTES } from "./secure_channel.ts";
+import type { SessionSecrets } from "./session_keys.ts";
+import type { ByteStream } from "./tcp_stream.ts";
+import { WireError } from "./wire_error.ts";
+
+/** Makes the agreed connection the peer's session and starts reading it. */
+export function installSession(
+  ctx: ControlContext,
+  rec: PeerRecord,
+  stream: ByteStream,
+  reader: FrameReader,
+  s: { channel: SecureChannel; secrets: SessionSecrets },
+): void {
+  if (rec.session) endSession(ctx, rec, "replaced by a new session", false);
+  const now = Date.now();
+  const session: Session = {
+    stream,
+    reader,
+    channel: s.channel,
+    secrets: s.secrets,
+    establishedAt: now,
+    lastRx: now,
+    closed: false,
+    queue: Promise.resolve(),
+    queuedBytes: 0,
+  };
+  if (rec.dialTimer) clearTimeout(rec.dialTimer);
+  rec.dialTimer = null;
+  rec.session = session;
+  rec.attempts = 0;
+  rec.lastError = null;
+  rec.rttMs = null;
+  setState(rec, "up");
+  ctx.log.debug("session established", {
+    peer: rec.endpoint.name,
+    session: s.secrets.id,
+    dialer: s.secrets.localIsDialer ? ctx.o.localName : rec.endpoint.name,
+  });
+  ctx.track(readLoop(ctx, rec, session));
+  ctx.events.onSessionUp?.({
+    peer: rec.endpoint.name,
+    secrets: s.secrets,
+    remoteAddress: rec.endpoint.address,
+  });
+}
+
+async function readLoop(ctx: ControlContext, rec: PeerRecord, s: Session): Promise<void> {
+  let reason = "connection closed by the peer";
+  try {
+    while (!s.closed) {
+      const body = await s.reader.frame(MAX_FRAME_BYTES, TAG_BYTES);
+      if (body === null) break;
+      const msg = s.channel.open(body);
+      s.lastRx = Date.now();
+      rec.counters.messagesIn++;
+      rec.counters.bytesIn += body.length + 4;
+      if (msg.type === "heartbeat") {
+        sendOn(ctx, rec, s, { type: "heartbeat-ack", t: msg.t });
+      } else if (msg.type === "heartbeat-ack") {
+        const t = msg.t;
+        const now = performance.now();
+        if (typeof t === "number" && Number.isFinite(t) && t <= now) rec.rttMs = now - t;
+      } else {
+        ctx.events.onMessage?.({ peer: rec.endpoint.name, msg });
+      }
+    }
+  } catch (e) {
+    if (s.closed) return;
+    if (e instanceof WireError && e.reason !== "refused") {
+      ctx.drops.drop(
+        e.reason,
+        rec.endpoint.name,
+        `session with ${rec.endpoint.name}: ${e.message}`,
+      );
+      reason = e.message;
+    } else {
+      reason = `connection failed: ${errorMessage(e)}`;
+    }
+  }
+  if (rec.session === s) endSession(ctx, rec, reason);
+}
+
+/** Ends the peer's session, tells the owner, and (unless told not to) schedules a redial. */
+export function endSession(ctx: ControlContext, rec: PeerRecord, reason: string, redial = true) {
+  const s = rec.session;
+  if (!s) return;
+  s.closed = true;
+  s.stream.close();
+  ctx.streams.delete(s.stream);
+  rec.session = null;
+  rec.rttMs = null;
+  rec.lastError = reason;
+  setState(rec, "down");
+  ctx.events.onSessionDown?.({ peer: rec.endpoint.name, reason });
+  if (redial && !ctx.closed() && !rec.removed) ctx.scheduleDial(rec, redialDelay(ctx, rec));
+}
+
+/** After a lost session: the usual first-dial deferral plus a backoff step. */
+function redialDelay(ctx: ControlContext, rec: PeerRecord): number {
+  const decides = ctx.decides(rec.endpoint.name);
+  return firstDialDelay(decides, ctx.o.deferDialMs) +
+    backoffDelay(rec.attempts, ctx.o.backoffBaseMs, ctx.o.backoffMaxMs);
+}
+
+/** Seals and queues `msg` on session `s`; false when the session is closed or not reading. */
+export function sendOn(
+  ctx: ControlContext,
+  rec: PeerRecord,
+  s: Session,
+  msg: ControlMessage,
+): boolean {
+  if (s.closed) return false;
+  let frame: Uint8Array;
+  try {
+    frame = s.channel.seal(msg);
+  } catch (e) {
+    ctx.log.error("control message not sent", { peer: rec.endpoint.name, error: errorMessage(e) });
+    return false;
+  }
+  if (s.queuedBytes + frame.length > ctx.o.maxQueuedBytes) {
+    endSession(ctx, rec, `peer is not reading (${s.queuedBytes} bytes queued)`);
+    return false;
+  }
+  rec.counters.messagesOut++;
+  rec.counters.bytesOut += frame.length;
+  s.queuedBytes += frame.length;
+  s.queue = s.queue.then(async () => {
+    if (s.closed) return;
+    await s.stream.write(frame);
+    s.queuedBytes -= frame.length;
+  }).catch((e) => {
+    if (rec.session === s) endSession(ctx, rec, `write failed: ${errorMessage(e)}`);
+  });
+  return true;
+}
+
+/** One heartbeat tick: ends silent sessions, sends a heartbeat on every other one. */
+export function heartbeat(ctx: ControlContext): void {
+  const now = Date.now();
+  for (const rec of ctx.peers.values()) {
+    const s = rec.session;
+    if (!s) continue;
+    if (now - s.lastRx > ctx.o.deadAfterMs) {
+      ctx.drops.count("timeout");
+      endSession(ctx, rec, `nothing received for ${now - s.lastRx} ms`);
+      continue;
+    }
+    sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now() });
+  }
+}

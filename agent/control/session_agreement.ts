@@ -1,0 +1,208 @@
+/**
+ * One TCP connection, dialled or accepted, from its first byte to a verdict: the handshake of
+ * `handshake.ts`, then the pair's agreement on whether this connection becomes its session
+ * ("keep") or is the twin of one made by a simultaneous dial ("duplicate"); then, on "keep",
+ * installation as the session. A failed connection is classified once here: counted as a drop,
+ * logged at a bounded rate, and reflected in the peer's state.
+ *
+ * @module
+ */
+
+import { type ControlContext, errorMessage } from "./context.ts";
+import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
+import { agreeOnSession, runHandshake } from "./handshake.ts";
+import { type PeerRecord, setState, stickyState } from "./peer_record.ts";
+import { installSession } from "./session.ts";
+import type { ByteStream } from "./tcp_stream.ts";
+import { WireError } from "./wire_error.ts";
+
+/** Extra time past the handshake deadline within which a new session still counts as a twin. */
+const TWIN_MARGIN_MS = 1000;
+
+let nextSessionId = 1;
+
+/**
+ * Handshake, agreement and (on "keep") installation of one connection. `dialled` is the peer
+ * we dialled, or null for an accepted connection; `timeoutMs` bounds the whole exchange.
+ */
+export async function runConnection(
+  ctx: ControlContext,
+  stream: ByteStream,
+  remote: string,
+  dialled: PeerRecord | null,
+  timeoutMs: number,
+): Promise<void> {
+  const started = Date.now();
+  ctx.streams.add(stream);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    stream.close();
+  }, timeoutMs);
+  let peerName = dialled?.endpoint.name ?? null;
+  let installed = false;
+  let inboundOf: PeerRecord | undefined;
+  const reader = new FrameReader(stream, MAX_FRAME_BYTES + 4);
+  try {
+    const hs = await runHandshake({
+      stream,
+      reader,
+      role: dialled ? "dialer" : "listener",
+      localName: ctx.o.localName,
+      password: ctx.o.password,
+      remoteAddress: remote,
+      expectedPeer: dialled?.endpoint.name,
+      versions: ctx.o.versions,
+      admit: (name) => admitName(ctx, name, remote),
+      onIdentified: (name) => {
+        peerName = name;
+        const rec = ctx.peers.get(name);
+        if (rec && !dialled) (inboundOf = rec).inbound++;
+        if (rec && !rec.session && !stickyState(rec)) setState(rec, "handshaking");
+      },
+    });
+    const rec = ctx.peers.get(hs.peerName);
+    if (!rec || rec.removed || (dialled && rec !== dialled)) {
+      throw new WireError("unknown-peer", `peer ${hs.peerName} was removed from the config`);
+    }
+    const verdict = await agreeOnSession(hs, {
+      stream,
+      reader,
+      decider: ctx.decides(hs.peerName),
+      remoteAddress: remote,
+      decide: () => {
+        const s = rec.session;
+        // A session younger than a handshake can take was made by a simultaneous dial: this
+        // connection is its twin. An older one is stale (the peer lost it and redialled).
+        const twin = s !== null &&
+          Date.now() - s.establishedAt < ctx.o.handshakeTimeoutMs + TWIN_MARGIN_MS;
+        return twin ? "duplicate" : "keep";
+      },
+    });
+    clearTimeout(timer);
+    if (ctx.closed() || rec.removed) throw new WireError("truncated", "shutting down");
+    if (verdict === "duplicate") {
+      ctx.duplicates++;
+      ctx.log.debug("closed a duplicate connection", { peer: hs.peerName });
+      return;
+    }
+    installed = true;
+    installSession(ctx, rec, stream, reader, {
+      channel: hs.channel,
+      secrets: {
+        sessionKey: hs.sessionKey,
+        dialerNonce: hs.dialerNonce,
+        listenerNonce: hs.listenerNonce,
+        localIsDialer: hs.localIsDialer,
+        authenticated: hs.authenticated,
+        id: nextSessionId++,
+      },
+    });
+  } catch (e) {
+    const err = timedOut
+      ? new WireError("timeout", `handshake did not complete in ${Date.now() - started} ms`)
+      : e instanceof WireError
+      ? e
+      : new WireError("truncated", `connection failed: ${errorMessage(e)}`);
+    if (!ctx.closed()) connectionFailed(ctx, err, { remote, peerName, dialled, started });
+  } finally {
+    clearTimeout(timer);
+    if (inboundOf) inboundOf.inbound--;
+    if (!installed) {
+      stream.close();
+      ctx.streams.delete(stream);
+    }
+  }
+}
+
+/** Who may claim `name` from `from`: null admits, a string is the refusal. */
+function admitName(ctx: ControlContext, name: string, from: string): string | null {
+  const rec = ctx.peers.get(name);
+  if (!rec) return `peer name ${name} is not in weave.yaml of ${ctx.o.localName}`;
+  if (rec.canonical !== from) {
+    return `peer ${name} must connect from ${rec.endpoint.address}, not ${from}`;
+  }
+  return null;
+}
+
+interface FailedConnection {
+  remote: string;
+  peerName: string | null;
+  dialled: PeerRecord | null;
+  started: number;
+}
+
+/** Counts, logs and records one failed connection, by the reason it failed. */
+function connectionFailed(ctx: ControlContext, err: WireError, c: FailedConnection): void {
+  const rec = c.peerName ? ctx.peers.get(c.peerName) : undefined;
+  // The pair got its session on another connection meanwhile: this one is just its twin.
+  if (rec?.session && rec.session.establishedAt >= c.started && err.reason !== "auth") {
+    ctx.log.debug("connection ended after the session came up elsewhere", {
+      peer: c.peerName,
+      error: err.message,
+    });
+    return;
+  }
+  const key = c.peerName ?? c.remote;
+  switch (err.reason) {
+    case "auth":
+      return authFailed(ctx, err, c, rec);
+    case "refused": {
+      if (rec) rec.lastError = err.message;
+      ctx.drops.log("warn", `refused:${key}`, err.message);
+      return;
+    }
+    case "bad-version": {
+      const target = rec ?? ctx.peers.onlyPeerAt(c.remote);
+      if (target) {
+        target.lastError = err.message;
+        if (!target.session) setState(target, "version-mismatch");
+      }
+      ctx.drops.drop(
+        "bad-version",
+        key,
+        `control connection with ${c.remote}: ${err.message}`,
+        "error",
+      );
+      return;
+    }
+    default: {
+      if (rec) {
+        rec.lastError = err.message;
+        if (!rec.session && !stickyState(rec)) setState(rec, c.dialled ? "connecting" : "down");
+      }
+      const who = c.peerName ? ` (${c.peerName})` : "";
+      ctx.drops.drop(
+        err.reason,
+        key,
+        `control connection ${c.dialled ? "to" : "from"} ${c.remote}${who} dropped: ${err.message}`,
+      );
+    }
+  }
+}
+
+function authFailed(
+  ctx: ControlContext,
+  err: WireError,
+  c: FailedConnection,
+  rec: PeerRecord | undefined,
+): void {
+  const key = c.peerName ?? c.remote;
+  if (rec?.session) {
+    // A live session proves the password matches: this was a replay or tampering.
+    ctx.drops.drop(
+      "auth",
+      key,
+      `key confirmation failed on a new connection from ${c.remote} claiming ${c.peerName} ` +
+        `(replayed or tampered handshake); the current session stays`,
+    );
+    return;
+  }
+  ctx.drops.count("auth");
+  // The exact text operators grep for; no fields after it.
+  ctx.drops.log("error", `auth:${key}`, err.message);
+  if (!rec) return;
+  rec.lastError = err.message;
+  setState(rec, "auth-failed");
+  ctx.events.onAuthFailed?.({ peer: rec.endpoint.name, address: c.remote });
+}

@@ -1,0 +1,128 @@
+/**
+ * The top-level scalars of weave.yaml: `version`, `port`, `vxlan_port`, `datapath`,
+ * `underlay_mtu` and `metrics`, with their named defaults.
+ *
+ * @module
+ */
+
+import { isScalar } from "yaml";
+import { didYouMean } from "./did_you_mean.ts";
+import { formatIp, parseIp, splitHostPort } from "./ip.ts";
+import { checkPeerName } from "./names.ts";
+import type { ParseContext, TopLevel } from "./parse_context.ts";
+import type { DatapathMode, MetricsEndpoint } from "./types.ts";
+import { describeValue, type YNode } from "./yaml_reader.ts";
+
+/** Control TCP and sleeve UDP port when `port:` is absent. */
+export const DEFAULT_PORT = 6783;
+/** `underlay_mtu:` when absent. */
+export const DEFAULT_UNDERLAY_MTU = 1500;
+/** The smallest MTU IPv4 links must carry (RFC 791). */
+export const MIN_UNDERLAY_MTU = 576;
+/** IPv6 links (the overlay ones too) must carry 1280-byte packets (RFC 8200). */
+export const MIN_UNDERLAY_MTU_IPV6 = 1280;
+/** Jumbo frames. */
+export const MAX_UNDERLAY_MTU = 9216;
+/** IPv6 links (the overlay ones too) must carry 1280-byte packets (RFC 8200). */
+export const MIN_IPV6_LINK_MTU = 1280;
+/** `datapath:` when absent. */
+export const DEFAULT_DATAPATH: DatapathMode = "auto";
+
+const DATAPATHS: readonly DatapathMode[] = ["auto", "fastdp", "sleeve"];
+
+/** `key: <integer in min..max>` when present. */
+export function optionalInt(
+  ctx: ParseContext,
+  top: TopLevel,
+  key: string,
+  min: number,
+  max: number,
+  example: string,
+): number | undefined {
+  const e = top.get(key);
+  return e ? ctx.r.integer(e.value, key, min, max, example) : undefined;
+}
+
+/** `version: 1`, required. */
+export function parseVersion(ctx: ParseContext, top: TopLevel, root: YNode): void {
+  const e = top.get("version");
+  if (!e) {
+    ctx.report.error(root, "version is missing", `add "version: 1" as the first line`);
+    return;
+  }
+  if (isScalar(e.value) && e.value.value === 1) return;
+  ctx.report.error(
+    e.value,
+    `version must be 1, got ${describeValue(e.value)}`,
+    'this agent reads weave.yaml version 1; write "version: 1"',
+  );
+}
+
+/** `vxlan_port:`, default `port + 1`; never equal to `port`. Undefined: invalid (reported). */
+export function parseVxlanPort(ctx: ParseContext, top: TopLevel, port: number): number | undefined {
+  const e = top.get("vxlan_port");
+  if (!e) {
+    if (port === 65535) {
+      ctx.report.error(
+        top.get("port")!.value,
+        "port 65535 leaves no room for the default vxlan_port (port + 1)",
+        "set vxlan_port: explicitly, or use a lower port",
+      );
+      return undefined;
+    }
+    return port + 1;
+  }
+  const v = ctx.r.integer(e.value, "vxlan_port", 1, 65535, "vxlan_port: 6784");
+  if (v === undefined) return undefined;
+  if (v === port) {
+    ctx.report.error(
+      e.value,
+      `vxlan_port ${v} is the same as port`,
+      "VXLAN needs its own UDP port: remove vxlan_port to use port + 1, or pick another",
+    );
+    return undefined;
+  }
+  return v;
+}
+
+/** `datapath: auto | fastdp | sleeve`, default auto. */
+export function parseDatapath(ctx: ParseContext, top: TopLevel): DatapathMode {
+  const e = top.get("datapath");
+  if (!e) return DEFAULT_DATAPATH;
+  const v = isScalar(e.value) ? e.value.value : undefined;
+  const mode = DATAPATHS.find((d) => d === v);
+  if (mode) return mode;
+  const suggestion = typeof v === "string" ? didYouMean(v, DATAPATHS) : "";
+  ctx.report.error(
+    e.value,
+    `datapath must be one of ${DATAPATHS.join(", ")}, got ${describeValue(e.value)}${suggestion}`,
+    "auto uses the kernel's VXLAN where both ends can and the sleeve otherwise",
+  );
+  return DEFAULT_DATAPATH;
+}
+
+/** `metrics: host:port`, default off (null). */
+export function parseMetrics(ctx: ParseContext, top: TopLevel): MetricsEndpoint | null {
+  const e = top.get("metrics");
+  if (!e) return null;
+  const example = "metrics: 127.0.0.1:9100";
+  const text = ctx.r.string(e.value, "metrics", example);
+  if (text === undefined) return null;
+  const hp = splitHostPort(text);
+  const bad = (why: string) => {
+    ctx.report.error(
+      e.value,
+      `metrics must be host:port, got "${text}": ${why}`,
+      `e.g. "${example}" or "[::1]:9100"; remove the line to turn metrics off`,
+    );
+    return null;
+  };
+  if (!hp) return bad("the port must be a number from 1 to 65535");
+  if (hp.port === undefined) return bad("the port is missing");
+  const ip = parseIp(hp.host);
+  if (hp.bracketed && ip?.family !== 6) return bad("only IPv6 addresses go in brackets");
+  if (!ip && checkPeerName(hp.host) !== null) {
+    return bad(`"${hp.host}" is neither an IP address nor a host name`);
+  }
+  return { host: ip ? formatIp(ip) : hp.host, port: hp.port };
+}
