@@ -113,6 +113,11 @@ export interface AcceptOptions extends CommonOptions {
   admit?: (name: string) => string | null;
   /** Called once the peer's name is known and admitted (before the key exchange). */
   onIdentified?: (name: string) => void;
+  /**
+   * Last gate before the first X25519 operation (the handshake rate limit): null lets the key
+   * exchange start; a string refuses it (WireError "too-many-pending").
+   */
+  admitKeyExchange?: () => string | null;
 }
 
 /** How one end runs the handshake: `runHandshake` dispatches on `role`. */
@@ -121,6 +126,7 @@ export interface HandshakeOptions extends CommonOptions {
   expectedPeer?: string;
   admit?: (name: string) => string | null;
   onIdentified?: (name: string) => void;
+  admitKeyExchange?: () => string | null;
 }
 
 /** A confirmed handshake: both ends derived the same keys from this transcript. */
@@ -271,6 +277,11 @@ export async function acceptHandshake(o: AcceptOptions): Promise<HandshakeResult
   if (keyRefusal) {
     await refuse(keyRefusal.message);
     throw at(keyRefusal, o.remoteAddress);
+  }
+  const busy = o.admitKeyExchange?.() ?? null;
+  if (busy !== null) {
+    await refuse(busy);
+    throw new WireError("too-many-pending", `${o.remoteAddress} (${hello.name}): ${busy}`);
   }
   o.onIdentified?.(hello.name);
   await o.stream.write(concat(ourHeader, core.reply(concat(theirHeader, ourHeader))));

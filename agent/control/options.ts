@@ -5,7 +5,13 @@
  * @module
  */
 
-import { PROTOCOL_MAX_VERSION, PROTOCOL_MIN_VERSION, type VersionRange } from "./handshake.ts";
+import {
+  type NodeKeyPair,
+  PROTOCOL_MAX_VERSION,
+  PROTOCOL_MIN_VERSION,
+  type VersionRange,
+} from "./handshake.ts";
+import type { HandshakeRateLimitOptions } from "./handshake_rate_limit.ts";
 import type { Logger } from "./logger.ts";
 import type { ControlMessage } from "./secure_channel.ts";
 import type { SessionSecrets } from "./session_keys.ts";
@@ -15,6 +21,8 @@ export interface PeerEndpoint {
   name: string;
   address: string;
   port: number;
+  /** The peer's node key (weave.yaml `key:`): then it must prove it in every handshake. */
+  key?: Uint8Array | null;
 }
 
 /** A session came up: the pair agreed on this connection. */
@@ -78,6 +86,12 @@ export interface PeerConnectionsOptions extends PeerConnectionsEvents {
   peers: PeerEndpoint[];
   /** Null: sessions are unauthenticated (the caller warns). */
   password: Uint8Array | null;
+  /** The previous password during a rollout (weave.yaml `password.previous`; default none). */
+  previousPassword?: Uint8Array | null;
+  /** This box's node key (`key_file:`; default none: it proves no key). */
+  nodeKey?: NodeKeyPair | null;
+  /** Per-source and total handshake rate limit (defaults: `HANDSHAKE_RATE_DEFAULTS`). */
+  handshakeRate?: HandshakeRateLimitOptions;
   logger: Logger;
   /** Heartbeat period (default {@link DEFAULT_HEARTBEAT_MS}). */
   heartbeatMs?: number;
@@ -128,6 +142,9 @@ export function resolveOptions(o: PeerConnectionsOptions): ResolvedOptions {
     listenPort: o.listenPort,
     peers: o.peers,
     password: o.password,
+    previousPassword: o.previousPassword ?? null,
+    nodeKey: o.nodeKey ?? null,
+    handshakeRate: o.handshakeRate ?? {},
     logger: o.logger,
     heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     deadAfterMs: o.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS,

@@ -16,6 +16,7 @@
  */
 
 import { acceptLoop, Admission } from "./admission.ts";
+import { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
 import type { ControlContext } from "./context.ts";
 import { firstDialDelay } from "./dial_delay.ts";
 import { Dialer } from "./dialer.ts";
@@ -68,6 +69,7 @@ export class PeerConnections {
       drops: new DropCounter(opts.logger),
       peers: this.#peers,
       events,
+      handshakeRate: new HandshakeRateLimiter(this.#o.handshakeRate),
       signal: this.#abort.signal,
       streams: this.#streams,
       duplicates: 0,
@@ -103,7 +105,10 @@ export class PeerConnections {
     const next = new Map(list.map((p) => [p.name, p]));
     for (const [name, rec] of [...this.#peers.entries()]) {
       const n = next.get(name);
-      if (n && n.address === rec.endpoint.address && n.port === rec.endpoint.port) continue;
+      if (
+        n && n.address === rec.endpoint.address && n.port === rec.endpoint.port &&
+        sameKey(n.key, rec.endpoint.key)
+      ) continue;
       rec.removed = true;
       this.#dialer.cancel(rec);
       endSession(
@@ -171,4 +176,10 @@ export class PeerConnections {
     p.finally(() => this.#tasks.delete(p)).catch(() => {});
     return p;
   }
+}
+
+/** Same node key (or none on both): a changed key ends the session like a moved address. */
+function sameKey(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
