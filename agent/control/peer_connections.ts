@@ -17,6 +17,7 @@
 
 import { acceptLoop, Admission } from "./admission.ts";
 import { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
+import { onRekeyMessage, REKEY_TICK_MS, rekeyTick } from "./session_rekey.ts";
 import type { ControlContext } from "./context.ts";
 import { firstDialDelay } from "./dial_delay.ts";
 import { Dialer } from "./dialer.ts";
@@ -52,6 +53,7 @@ export class PeerConnections {
   readonly #abort = new AbortController();
   #listener: Deno.TcpListener | null = null;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
+  #rekeyTimer: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
   constructor(opts: PeerConnectionsOptions) {
@@ -59,7 +61,13 @@ export class PeerConnections {
     const events: PeerConnectionsEvents = {
       onSessionUp: opts.onSessionUp,
       onSessionDown: opts.onSessionDown,
-      onMessage: opts.onMessage,
+      onMessage: (e) => {
+        // Rekeys are the session layer's own business (and must run before the next frame).
+        const rec = this.#peers.get(e.peer);
+        if (e.msg.type !== "rekey" || !rec?.session) return opts.onMessage?.(e);
+        onRekeyMessage(this.#ctx, rec, rec.session, e.msg);
+      },
+      onSessionKeys: opts.onSessionKeys,
       onAuthFailed: opts.onAuthFailed,
     };
     this.#admission = new Admission(this.#o.maxPendingHandshakes, this.#o.maxPendingPerSource);
@@ -98,6 +106,9 @@ export class PeerConnections {
     this.#track(acceptLoop(this.#ctx, this.#admission, this.#listener));
     for (const rec of this.#peers.values()) this.#dialFirst(rec);
     this.#heartbeat = setInterval(() => heartbeat(this.#ctx), this.#o.heartbeatMs);
+    if (this.#o.rekey !== false) {
+      this.#rekeyTimer = setInterval(() => rekeyTick(this.#ctx), REKEY_TICK_MS);
+    }
   }
 
   /** Replaces the set of peers (config reload): removed or moved peers are disconnected. */
@@ -152,6 +163,7 @@ export class PeerConnections {
       this.#closed = true;
       this.#abort.abort();
       if (this.#heartbeat) clearInterval(this.#heartbeat);
+      if (this.#rekeyTimer) clearInterval(this.#rekeyTimer);
       try {
         this.#listener?.close();
       } catch {

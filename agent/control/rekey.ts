@@ -68,6 +68,21 @@ export const REKEY_DEFAULTS: Required<RekeyOptions> = {
   oldKeysGraceMs: 5_000,
 };
 
+/** The options with defaults filled in; throws a RangeError naming the first bad one. */
+export function resolveRekeyOptions(o: RekeyOptions): Required<RekeyOptions> {
+  const r = { ...REKEY_DEFAULTS, ...o };
+  for (const k of Object.keys(REKEY_DEFAULTS) as (keyof RekeyOptions)[]) {
+    const v = r[k];
+    if (!Number.isFinite(v) || v <= 0) throw new RangeError(`rekey: ${k} must be > 0, got ${v}`);
+  }
+  if (r.rejectAfterMs <= r.rekeyAfterMs) {
+    throw new RangeError(
+      `rekey: rejectAfterMs (${r.rejectAfterMs}) must exceed rekeyAfterMs (${r.rekeyAfterMs})`,
+    );
+  }
+  return r;
+}
+
 /** A rekey message; `records` is base64 of handshake records. */
 export interface RekeyMessage {
   type: "rekey";
@@ -75,6 +90,19 @@ export interface RekeyMessage {
   epoch: number;
   records?: string;
   [k: string]: unknown;
+}
+
+/** A sealed control message as a rekey message, or null when it is not a well-formed one. */
+export function parseRekeyMessage(
+  msg: { type: string; [k: string]: unknown },
+): RekeyMessage | null {
+  const { step, epoch, records } = msg;
+  if (msg.type !== "rekey" || typeof epoch !== "number" || !Number.isInteger(epoch)) return null;
+  if (step !== 0 && step !== 1 && step !== 2 && step !== 3 && step !== 4 && step !== 5) return null;
+  if (records !== undefined && typeof records !== "string") return null;
+  return records === undefined
+    ? { type: "rekey", step, epoch }
+    : { type: "rekey", step, epoch, records };
 }
 
 /** What the caller does. */
@@ -139,16 +167,7 @@ export class RekeyMachine {
   #expired = false;
 
   constructor(o: RekeyMachineOptions) {
-    this.#o = { ...REKEY_DEFAULTS, ...o };
-    for (const k of Object.keys(REKEY_DEFAULTS) as (keyof RekeyOptions)[]) {
-      const v = this.#o[k];
-      if (!Number.isFinite(v) || v <= 0) throw new RangeError(`rekey: ${k} must be > 0, got ${v}`);
-    }
-    if (this.#o.rejectAfterMs <= this.#o.rekeyAfterMs) {
-      throw new RangeError(
-        `rekey: rejectAfterMs (${this.#o.rejectAfterMs}) must exceed rekeyAfterMs (${this.#o.rekeyAfterMs})`,
-      );
-    }
+    this.#o = { ...resolveRekeyOptions(o), ...o };
     this.#th = o.transcriptHash;
     this.#keysAt = o.establishedAt;
   }
