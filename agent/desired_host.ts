@@ -1,15 +1,18 @@
 /**
- * The kernel state this box should have, from the config and the sessions. Pure: the agent
- * calls it on every reconcile, `weave-agent plan` calls it without sessions.
+ * The kernel state this box should have, from the config and the sessions, and the one fact the
+ * agent reads back from the observed host (its bridge MACs). Pure: the agent calls it on every
+ * reconcile, `weave-agent plan` calls it without sessions.
  *
  * @module
  */
 
 import type { Config, Network, Peer } from "../config/types.ts";
 import { networkMtu } from "../datapath/mtu.ts";
-import type { DesiredHost } from "../datapath/host/mod.ts";
+import type { DesiredHost, ObservedHost } from "../datapath/host/mod.ts";
+import { bridgeName } from "../datapath/link_names.ts";
 import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
-import type { SessionSecrets } from "./control/session_keys.ts";
+import type { SessionSecrets } from "./control/mod.ts";
+import type { BridgeMacs } from "./pair_datapath.ts";
 
 /** A peer on (or probing) fast datapath, with its session and announced MACs. */
 export interface FastPeer {
@@ -75,4 +78,14 @@ export function buildDesiredHost(input: {
     networks,
     esp,
   };
+}
+
+/** This box's bridge MAC per VNI, as observed. */
+export function bridgeMacs(observed: ObservedHost, networks: Network[]): BridgeMacs {
+  const macs: BridgeMacs = {};
+  for (const n of networks) {
+    const link = observed.links.find((l) => l.name === bridgeName(n.name));
+    if (link?.address) macs[String(n.vni)] = [link.address];
+  }
+  return macs;
 }
