@@ -17,7 +17,7 @@
 
 import { acceptLoop, Admission } from "./admission.ts";
 import { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
-import { onRekeyMessage, REKEY_TICK_MS, rekeyTick } from "./session_rekey.ts";
+import { onRekeyMessage, REKEY_TICK_MS, rekeyAll, rekeyTick } from "./session_rekey.ts";
 import type { ControlContext } from "./context.ts";
 import { firstDialDelay } from "./dial_delay.ts";
 import { Dialer } from "./dialer.ts";
@@ -134,6 +134,16 @@ export class PeerConnections {
       const rec = this.#peers.add(p);
       if (this.#listener) this.#dialFirst(rec);
     }
+  }
+
+  /**
+   * New passwords (config reload, #14: a change of the password file's content is a password
+   * change): new handshakes use them at once, and every live session rekeys now with them.
+   */
+  setPasswords(current: Uint8Array | null, previous: Uint8Array | null = null): void {
+    this.#o.password = current;
+    this.#o.previousPassword = previous;
+    rekeyAll(this.#ctx);
   }
 
   /** Sends a sealed message on the peer's current session; false when there is none. */

@@ -41,7 +41,7 @@ function machineOf(ctx: ControlContext, rec: PeerRecord, s: Session): RekeyMachi
       ...ctx.o.rekey,
       role: s.secrets.localIsDialer ? "initiator" : "responder",
       peerName: rec.endpoint.name,
-      transcriptHash: s.secrets.transcriptHash,
+      transcriptHash: s.secrets.transcriptHash ?? new Uint8Array(32),
       establishedAt: s.establishedAt,
       coreOptions: () => coreOptions(ctx),
     });
@@ -62,7 +62,7 @@ export interface RekeyStatus {
 export function rekeyStatus(s: Session, now: number): RekeyStatus {
   const m = machines.get(s);
   return {
-    password: m?.password ?? s.secrets.password,
+    password: m?.password ?? s.secrets.password ?? "current",
     keyAgeSeconds: Math.round((m ? m.keyAgeMs(now) : now - s.establishedAt) / 1000),
     rekeys: m?.rekeys ?? 0,
   };
@@ -96,6 +96,20 @@ export function rekeyTick(ctx: ControlContext): void {
     if (!s || s.closed) continue;
     const m = machineOf(ctx, rec, s);
     if (m) apply(ctx, rec, s, m.tick(now));
+  }
+}
+
+/**
+ * Starts a rekey on every session now (the passwords changed): each session moves to the new
+ * passwords at once, or, when the peer lacks them, fails its rekey and ends at reject_after.
+ */
+export function rekeyAll(ctx: ControlContext): void {
+  const now = Date.now();
+  for (const rec of ctx.peers.values()) {
+    const s = rec.session;
+    if (!s || s.closed) continue;
+    const m = machineOf(ctx, rec, s);
+    if (m) apply(ctx, rec, s, m.requestRekey(now));
   }
 }
 
