@@ -157,7 +157,7 @@ async function main(): Promise<number> {
   );
   console.log(`
 What to try next:
-  deno task agent validate -c examples/gitops/weave.yaml                 validate a fleet file, as CI does
+  deno task agent validate -c examples/gitops/weave.yaml                validate a fleet file, as CI does
   deno task agent validate -c examples/three-peers.yaml --name edge-1   what a config means for one box
   deno task agent plan -c examples/two-peers.yaml --name edge-1         the exact commands for a box
   deno task agent check -c /etc/weave/weave.yaml                        preflight a real box
