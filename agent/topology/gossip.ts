@@ -1,0 +1,239 @@
+/**
+ * The topology gossip protocol, in the order a record travels:
+ * 1. This box's sessions change (`setLocalLinks`): its own record gets a new `seq`; it is sent
+ *    to every peer with a session at most once per `minAnnounceMs` (a flapping session cannot
+ *    flood the fleet), and again every `refreshMs` as anti-entropy.
+ * 2. A session comes up (`sessionUp`): the peer gets every record this box holds (full sync).
+ * 3. A record arrives (`receive`): the sender's token bucket is charged (excess is dropped and
+ *    counted), the record is checked (`parseRecord`; bad ones dropped and counted), merged into
+ *    the graph; if it was news it is forwarded to every other peer with a session (flooding:
+ *    each box forwards each record once, so n boxes send each record at most n·(n−1) times).
+ *
+ * Records about this box from others are never taken: only this box speaks for itself.
+ * Timers run on an injectable `Clock`; sending goes through an injected function.
+ *
+ * @module
+ */
+
+import type { ControlMessage } from "../control/mod.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { type Edge, TopologyGraph } from "./graph.ts";
+import {
+  canonicalRecord,
+  type Link,
+  nextSeq,
+  parseRecord,
+  type RecordDropReason,
+  recordMessage,
+  TOPOLOGY_MESSAGE_TYPE,
+  type TopologyRecord,
+} from "./record.ts";
+
+/** Timing and bounds of the gossip. */
+export interface GossipTiming {
+  /** Least spacing of this box's own announcements. */
+  minAnnounceMs: number;
+  /** Period of the anti-entropy re-announcement of this box's own record. */
+  refreshMs: number;
+  /** Records a sender may send in a burst. */
+  burst: number;
+  /** Records per second a sender may send, sustained. */
+  perSecond: number;
+}
+
+/** Default timing. */
+export const GOSSIP_TIMING: GossipTiming = {
+  minAnnounceMs: 200,
+  refreshMs: 15_000,
+  burst: 256,
+  perSecond: 64,
+};
+
+/** Counters of the gossip (status and metrics). */
+export interface GossipCounters {
+  recordsIn: number;
+  recordsNew: number;
+  recordsStale: number;
+  recordsOut: number;
+  dropped: Record<RecordDropReason, number>;
+}
+
+/** What the gossip needs from the agent. */
+export interface GossipOptions {
+  self: string;
+  /** Every peer name of the fleet, this box included. */
+  fleet: ReadonlySet<string>;
+  /** Sends on the peer's session; false when there is none. */
+  send: (peer: string, msg: ControlMessage) => boolean;
+  /** Peers with a session now. */
+  sessions: () => readonly string[];
+  /** Called after the graph changed. */
+  onChange?: () => void;
+  clock?: Clock;
+  timing?: GossipTiming;
+  /** Dropped input is logged here (at debug level by the caller). */
+  onDrop?: (from: string, reason: RecordDropReason, detail: string) => void;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** One box's end of the gossip. */
+export class TopologyGossip {
+  readonly graph = new TopologyGraph();
+  readonly counters: GossipCounters = {
+    recordsIn: 0,
+    recordsNew: 0,
+    recordsStale: 0,
+    recordsOut: 0,
+    dropped: {
+      "malformed": 0,
+      "unknown-origin": 0,
+      "unknown-peer": 0,
+      "too-many-links": 0,
+      "rate": 0,
+      "self-origin": 0,
+    },
+  };
+  #o: Required<Omit<GossipOptions, "onChange" | "onDrop">> & GossipOptions;
+  #fleet: ReadonlySet<string>;
+  #seq = 0;
+  #lastAnnounce = -Infinity;
+  #announceTimer: (() => void) | null = null;
+  #refreshTimer: (() => void) | null = null;
+  #buckets = new Map<string, Bucket>();
+  #stopped = false;
+
+  constructor(o: GossipOptions) {
+    this.#o = { clock: systemClock, timing: GOSSIP_TIMING, ...o };
+    this.#fleet = o.fleet;
+    this.#seq = nextSeq(0, this.#o.clock.now());
+    this.graph.merge({ origin: o.self, seq: this.#seq, links: [] });
+  }
+
+  /** Starts the anti-entropy timer. */
+  start(): void {
+    this.#scheduleRefresh();
+  }
+
+  /** Stops all timers. */
+  stop(): void {
+    this.#stopped = true;
+    this.#announceTimer?.();
+    this.#refreshTimer?.();
+  }
+
+  /** The fleet changed (reload): forget boxes no longer in it. */
+  setFleet(fleet: ReadonlySet<string>): void {
+    this.#fleet = fleet;
+    this.graph.retain(fleet);
+    for (const p of this.#buckets.keys()) if (!fleet.has(p)) this.#buckets.delete(p);
+    this.#o.onChange?.();
+  }
+
+  /** This box's sessions as they are now; a change is announced. */
+  setLocalLinks(links: readonly Link[]): void {
+    const sorted = [...links].filter((l) => this.#fleet.has(l.peer) && l.peer !== this.#o.self)
+      .sort((a, b) => a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0);
+    const held = this.graph.record(this.#o.self)!;
+    const same = canonicalRecord({ ...held, links: sorted }) === canonicalRecord(held);
+    if (same) return;
+    this.#seq = nextSeq(Math.max(this.#seq, held.seq), this.#o.clock.now());
+    this.graph.merge({ origin: this.#o.self, seq: this.#seq, links: sorted });
+    this.#o.onChange?.();
+    this.#announceSoon();
+  }
+
+  /** A session came up: give the peer everything this box knows. */
+  sessionUp(peer: string): void {
+    for (const r of this.graph.records()) {
+      if (r.origin !== peer) this.#sendTo(peer, r);
+    }
+  }
+
+  /** True for the message types this protocol owns. */
+  static owns(msg: ControlMessage): boolean {
+    return msg.type === TOPOLOGY_MESSAGE_TYPE;
+  }
+
+  /** A record from a peer's session. */
+  receive(from: string, msg: ControlMessage): void {
+    if (!this.#charge(from)) return this.#drop(from, "rate", "more records than the rate allows");
+    const parsed = parseRecord(msg, this.#fleet);
+    if (!parsed.ok) return this.#drop(from, parsed.reason, parsed.detail);
+    const r = parsed.record;
+    this.counters.recordsIn++;
+    if (r.origin === this.#o.self) {
+      // Our own record coming back is normal flooding; a newer one than we sent is a forgery
+      // or a previous run of this box: either way only this box speaks for itself.
+      if (r.seq > this.#seq) this.#drop(from, "self-origin", `record for ${r.origin} seq ${r.seq}`);
+      else this.counters.recordsStale++;
+      return;
+    }
+    if (this.graph.merge(r) === "stale") {
+      this.counters.recordsStale++;
+      return;
+    }
+    this.counters.recordsNew++;
+    this.#o.onChange?.();
+    for (const p of this.#o.sessions()) if (p !== from && p !== r.origin) this.#sendTo(p, r);
+  }
+
+  /** The edges of the graph now. */
+  edges(): Edge[] {
+    return this.graph.edges();
+  }
+
+  #drop(from: string, reason: RecordDropReason, detail: string): void {
+    this.counters.dropped[reason]++;
+    this.#o.onDrop?.(from, reason, detail);
+  }
+
+  /** Token bucket per sender: `burst` at once, `perSecond` sustained. */
+  #charge(from: string): boolean {
+    const t = this.#o.timing;
+    const now = this.#o.clock.now();
+    const b = this.#buckets.get(from) ?? { tokens: t.burst, at: now };
+    b.tokens = Math.min(t.burst, b.tokens + ((now - b.at) / 1000) * t.perSecond);
+    b.at = now;
+    this.#buckets.set(from, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  #sendTo(peer: string, r: TopologyRecord): void {
+    if (this.#o.send(peer, recordMessage(r))) this.counters.recordsOut++;
+  }
+
+  #announceSoon(): void {
+    if (this.#announceTimer || this.#stopped) return;
+    const wait = Math.max(
+      0,
+      this.#lastAnnounce + this.#o.timing.minAnnounceMs - this.#o.clock.now(),
+    );
+    this.#announceTimer = this.#o.clock.after(wait, () => this.#expireAnnounce());
+  }
+
+  /** The announcement delay ran out: send this box's newest record to every session. */
+  #expireAnnounce(): void {
+    this.#announceTimer = null;
+    this.#lastAnnounce = this.#o.clock.now();
+    const own = this.graph.record(this.#o.self)!;
+    for (const p of this.#o.sessions()) this.#sendTo(p, own);
+  }
+
+  #scheduleRefresh(): void {
+    if (this.#stopped) return;
+    this.#refreshTimer = this.#o.clock.after(this.#o.timing.refreshMs, () => this.#expireRefresh());
+  }
+
+  /** Anti-entropy: re-send this box's record, so a lost or refused one heals. */
+  #expireRefresh(): void {
+    this.#refreshTimer = null;
+    this.#announceSoon();
+    this.#scheduleRefresh();
+  }
+}
