@@ -105,6 +105,7 @@ export class TopologyGossip {
   #refreshTimer: (() => void) | null = null;
   #buckets = new Map<string, Bucket>();
   #stopped = false;
+  #latest: Link[] = [];
 
   constructor(o: GossipOptions) {
     this.#o = { clock: systemClock, timing: GOSSIP_TIMING, ...o };
@@ -133,17 +134,25 @@ export class TopologyGossip {
     this.#o.onChange?.();
   }
 
-  /** This box's sessions as they are now; a change is announced. */
+  /**
+   * This box's sessions as they are now. A change of the sessions is announced; a change of
+   * RTT alone is not (it would re-announce every heartbeat) but rides on the next announcement.
+   */
   setLocalLinks(links: readonly Link[]): void {
     const sorted = [...links].filter((l) => this.#fleet.has(l.peer) && l.peer !== this.#o.self)
       .sort((a, b) => a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0);
+    this.#latest = sorted;
     const held = this.graph.record(this.#o.self)!;
-    const same = canonicalRecord({ ...held, links: sorted }) === canonicalRecord(held);
-    if (same) return;
-    this.#seq = nextSeq(Math.max(this.#seq, held.seq), this.#o.clock.now());
-    this.graph.merge({ origin: this.#o.self, seq: this.#seq, links: sorted });
-    this.#o.onChange?.();
+    if (shape(sorted) === shape(held.links)) return;
+    this.#publish(sorted);
     this.#announceSoon();
+  }
+
+  #publish(links: Link[]): void {
+    const held = this.graph.record(this.#o.self)!;
+    this.#seq = nextSeq(Math.max(this.#seq, held.seq), this.#o.clock.now());
+    this.graph.merge({ origin: this.#o.self, seq: this.#seq, links });
+    this.#o.onChange?.();
   }
 
   /** A session came up: give the peer everything this box knows. */
@@ -233,7 +242,16 @@ export class TopologyGossip {
   /** Anti-entropy: re-send this box's record, so a lost or refused one heals. */
   #expireRefresh(): void {
     this.#refreshTimer = null;
+    const held = this.graph.record(this.#o.self)!;
+    if (canonicalRecord({ ...held, links: this.#latest }) !== canonicalRecord(held)) {
+      this.#publish(this.#latest);
+    }
     this.#announceSoon();
     this.#scheduleRefresh();
   }
+}
+
+/** A link list without RTTs, as text: what decides whether sessions changed. */
+function shape(links: readonly Link[]): string {
+  return JSON.stringify(links.map((l) => [l.peer, l.state, l.why ?? ""]));
 }

@@ -18,3 +18,4 @@ export * from "./graph.ts";
 export * from "./routes.ts";
 export * from "./dot.ts";
 export * from "./gossip.ts";
+export * from "./service.ts";
