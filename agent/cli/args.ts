@@ -18,6 +18,8 @@ export interface CommonFlags {
   logFormat: LogFormat;
   runDir?: string;
   showKeys: boolean;
+  /** `status --dot`: the gossiped graph as Graphviz DOT. */
+  dot: boolean;
 }
 
 /** A usage error: printed with the command's help, exit code 2. */
@@ -39,6 +41,7 @@ const FLAG_HELP: Record<string, string> = {
   "run-dir":
     `--run-dir DIR         control socket folder (default ${DEFAULT_RUN_DIR}, or $WEAVE_RUN_DIR)`,
   "show-keys": "--show-keys           print key material in plan output (default: redacted)",
+  dot: "--dot                 the fleet graph as Graphviz DOT (pipe to dot -Tsvg)",
 };
 
 /** Every command, in the order `--help` lists them. */
@@ -74,9 +77,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   status: {
     summary: "show peers, sessions, datapaths, counters of the running agent",
-    usage: "weave-agent status [--name NAME] [--json]",
+    usage: "weave-agent status [--name NAME] [--json | --dot]",
     details: "Talks to the agent's root-only control socket.",
-    flags: ["config", "name", "json", "run-dir"],
+    flags: ["config", "name", "json", "run-dir", "dot"],
   },
   down: {
     summary: "stop the agent (if running) and remove everything it created in the kernel",
@@ -141,6 +144,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     "log-format": { type: "string" },
     "run-dir": { type: "string" },
     "show-keys": { type: "boolean" },
+    dot: { type: "boolean" },
     help: { type: "boolean", short: "h" },
   } as const;
   let values;
@@ -177,6 +181,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
       logFormat: logFormat as LogFormat,
       runDir: values["run-dir"],
       showKeys: values["show-keys"] ?? false,
+      dot: values.dot ?? false,
     },
   };
 }

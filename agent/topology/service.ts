@@ -7,8 +7,9 @@
  * @module
  */
 
+import type { Peer } from "../../config/types.ts";
 import type { ControlMessage, PeerConnectionsStatus } from "../control/mod.ts";
-import type { Clock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Edge } from "./graph.ts";
 import { type GossipCounters, TopologyGossip } from "./gossip.ts";
 import type { Link, RecordDropReason } from "./record.ts";
@@ -38,6 +39,16 @@ export interface TopologyServiceOptions {
   clock?: Clock;
 }
 
+/** How often this box's own links are read again (state changes the events miss, RTTs). */
+export const LOCAL_LINKS_POLL_MS = 2000;
+
+/** The relay rules of the fleet, from weave.yaml (`relay:` default true, `relays:` default any). */
+export function relayPolicies(peers: readonly Peer[]): Map<string, RelayPolicy> {
+  return new Map(
+    peers.map((p) => [p.name, { relay: p.relay !== false, relays: p.relays ?? null }]),
+  );
+}
+
 /** This box's links as the session layer sees them. */
 export function localLinks(self: string, c: PeerConnectionsStatus | null): Link[] {
   if (!c) return [];
@@ -52,9 +63,13 @@ export function localLinks(self: string, c: PeerConnectionsStatus | null): Link[
 export class TopologyService {
   readonly gossip: TopologyGossip;
   #o: TopologyServiceOptions;
+  #clock: Clock;
+  #poll: (() => void) | null = null;
+  #stopped = false;
 
   constructor(o: TopologyServiceOptions) {
     this.#o = o;
+    this.#clock = o.clock ?? systemClock;
     this.gossip = new TopologyGossip({
       self: o.self,
       fleet: new Set(o.peers),
@@ -67,10 +82,32 @@ export class TopologyService {
 
   start(): void {
     this.gossip.start();
+    this.#schedulePoll();
   }
 
   stop(): void {
+    this.#stopped = true;
+    this.#poll?.();
     this.gossip.stop();
+  }
+
+  /** The fleet changed (reload). */
+  reconfigure(peers: readonly string[], policy: ReadonlyMap<string, RelayPolicy>): void {
+    this.#o = { ...this.#o, peers, policy };
+    this.gossip.setFleet(new Set(peers));
+    this.sessionChanged();
+  }
+
+  #schedulePoll(): void {
+    if (this.#stopped) return;
+    this.#poll = this.#clock.after(LOCAL_LINKS_POLL_MS, () => this.#expirePoll());
+  }
+
+  /** The poll interval ran out: read this box's links again. */
+  #expirePoll(): void {
+    this.#poll = null;
+    this.sessionChanged();
+    this.#schedulePoll();
   }
 
   /** A session came up: full sync to it, and announce this box's new link. */
