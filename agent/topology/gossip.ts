@@ -108,7 +108,7 @@ export class TopologyGossip {
   #latest: Link[] = [];
 
   constructor(o: GossipOptions) {
-    this.#o = { clock: systemClock, timing: GOSSIP_TIMING, ...o };
+    this.#o = { ...o, clock: o.clock ?? systemClock, timing: o.timing ?? GOSSIP_TIMING };
     this.#fleet = o.fleet;
     this.#seq = nextSeq(0, this.#o.clock.now());
     this.graph.merge({ origin: o.self, seq: this.#seq, links: [] });
