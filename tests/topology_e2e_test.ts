@@ -29,7 +29,12 @@ Deno.test({
   name:
     "topology e2e: the same graph everywhere, DOT renders, a blocked pair is routed via the third",
   async fn() {
-    await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD, datapath: "sleeve" });
+    await using fleet = await Fleet.start({
+      hosts: 3,
+      password: PASSWORD,
+      datapath: "sleeve",
+      extra: ["metrics: 127.0.0.1:9109"],
+    });
     const [a, b, c] = fleet.lab.hosts.map((h) => h.name);
     await fleet.settled("sleeve");
 
@@ -75,6 +80,12 @@ Deno.test({
     includes(human.stdout, `via ${c}`, "human status");
     const via = routeOf(cut.get(a)!, b);
     deepStrictEqual(via?.kind === "via" ? via.path : via, [a, c, b]);
+    const m = await fleet.lab.exec(fleet.host(a), [
+      Deno.execPath(),
+      "eval",
+      'console.log(await (await fetch("http://127.0.0.1:9109/metrics")).text());',
+    ]);
+    includes(m.stdout.split("\n"), `weave_peer_route_hops{peer="${b}"} 2`, "metrics");
 
     // Lift the block: the pair comes back to direct everywhere.
     await fault.undo();

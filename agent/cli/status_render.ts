@@ -49,6 +49,12 @@ export function renderStatus(s: AgentStatus): string {
   for (const p of s.peers) lines.push(peerRow(p));
   const far = s.peers.flatMap((p) => p.route?.kind === "unreachable" ? [p.route] : []);
   for (const r of far) lines.push(`  ${r.peer} unreachable: ${r.why}`);
+  if (s.peers.some((p) => p.route?.kind === "via")) {
+    lines.push(
+      "  (via: the path the gossiped graph offers; relaying traffic is not built yet, so such " +
+        "a peer has no overlay traffic until its direct session returns)",
+    );
+  }
   if (s.topology) {
     const c = s.topology.counters;
     const dropped = Object.values(c.dropped).reduce((a, b) => a + b, 0);

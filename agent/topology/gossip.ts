@@ -21,6 +21,7 @@ import { type Edge, TopologyGraph } from "./graph.ts";
 import {
   canonicalRecord,
   type Link,
+  MAX_FUTURE_SEQ_MS,
   nextSeq,
   parseRecord,
   type RecordDropReason,
@@ -95,6 +96,7 @@ export class TopologyGossip {
       "too-many-links": 0,
       "rate": 0,
       "self-origin": 0,
+      "future-seq": 0,
     },
   };
   #o: Required<Omit<GossipOptions, "onChange" | "onDrop">> & GossipOptions;
@@ -181,7 +183,21 @@ export class TopologyGossip {
       else this.counters.recordsStale++;
       return;
     }
-    if (this.graph.merge(r) === "stale") {
+    // First-hand (the origin's own session) outranks second-hand; while the origin has a session
+    // with this box, what others relay about it is ignored, so no neighbour can forge it here.
+    const firstHand = r.origin === from;
+    if (!firstHand && this.#o.sessions().includes(r.origin)) {
+      this.counters.recordsStale++;
+      return;
+    }
+    if (!firstHand && r.seq > (this.#o.clock.now() + MAX_FUTURE_SEQ_MS) * 1000) {
+      return this.#drop(
+        from,
+        "future-seq",
+        `record for ${r.origin} seq ${r.seq} is from the future`,
+      );
+    }
+    if ((firstHand ? this.graph.replace(r) : this.graph.merge(r)) === "stale") {
       this.counters.recordsStale++;
       return;
     }

@@ -196,3 +196,30 @@ Deno.test("ten boxes, random links removed: everyone still agrees", () => {
   const views = new Set(names.map((n) => f.edgeText(n)));
   strictEqual(views.size, 1, [...views].join("\n"));
 });
+
+Deno.test("a neighbour cannot forge another box's record: first-hand wins, the future is bounded", () => {
+  const f = new Fleet(["a", "b", "c"]);
+  f.link("a", "b", true);
+  f.link("b", "c", true);
+  f.link("a", "c", true);
+  f.run();
+  const a = f.box("a");
+  const truth = f.edgeText("a");
+  // c, compromised, claims b dropped all its sessions, with a huge seq.
+  const forged = { type: "topology", origin: "b", seq: Number.MAX_SAFE_INTEGER, links: [] };
+  a.receive("c", forged);
+  strictEqual(f.edgeText("a"), truth, "a hears b first-hand: the forgery is ignored");
+  // Without a session to b, a seq beyond the clock's bound is dropped and counted.
+  f.sessions.delete("a|b");
+  a.receive("c", forged);
+  strictEqual(a.counters.dropped["future-seq"], 1);
+  // A first-hand record replaces even a higher held seq (the origin's clock stepped back).
+  const g = f.box("c");
+  g.receive("b", {
+    type: "topology",
+    origin: "b",
+    seq: 5,
+    links: [{ peer: "c", state: "direct" }],
+  });
+  strictEqual(g.graph.record("b")?.seq, 5);
+});

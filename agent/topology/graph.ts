@@ -40,6 +40,17 @@ export class TopologyGraph {
     return "new";
   }
 
+  /**
+   * Takes `r` whatever its seq: for a record heard first-hand from its origin, over the
+   * origin's own authenticated session, which outranks anything relayed by others.
+   */
+  replace(r: TopologyRecord): MergeOutcome {
+    const held = this.#records.get(r.origin);
+    if (held && canonicalRecord(held) === canonicalRecord(r)) return "stale";
+    this.#records.set(r.origin, r);
+    return "new";
+  }
+
   /** The record held from `origin`. */
   record(origin: string): TopologyRecord | undefined {
     return this.#records.get(origin);

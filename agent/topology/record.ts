@@ -53,7 +53,15 @@ export type RecordDropReason =
   | "unknown-peer"
   | "too-many-links"
   | "rate"
-  | "self-origin";
+  | "self-origin"
+  | "future-seq";
+
+/**
+ * How far ahead of this box's clock a second-hand record's seq may be. A box that forges a high
+ * seq for another origin can freeze that origin's record at most this long for boxes that do not
+ * hear the origin first-hand (clocks of the fleet must agree this well; NTP does far better).
+ */
+export const MAX_FUTURE_SEQ_MS = 5 * 60_000;
 
 /**
  * The next sequence number: microseconds of wall-clock time, or one more than the last if the
