@@ -21,6 +21,11 @@ export type LinkState = "direct" | "punched" | "relayed" | "down";
 
 const LINK_STATES: readonly LinkState[] = ["direct", "punched", "relayed", "down"];
 
+/** True for the link states of the wire format. */
+export function isLinkState(v: unknown): v is LinkState {
+  return LINK_STATES.some((s) => s === v);
+}
+
 /** One session (or its absence) as the origin reports it. */
 export interface Link {
   peer: string;
@@ -110,17 +115,15 @@ export function parseRecord(msg: ControlMessage, fleet: ReadonlySet<string>): Pa
   const seen = new Set<string>();
   for (const l of links) {
     if (!l || typeof l !== "object" || Array.isArray(l)) return bad("malformed", "link not a map");
-    const { peer, state, rttMs, why } = l as Record<string, unknown>;
+    const { peer, state, rttMs, why } = Object.fromEntries(Object.entries(l));
     if (typeof peer !== "string" || checkPeerName(peer) !== null) {
       return bad("malformed", "link peer is not a peer name");
     }
     if (!fleet.has(peer)) return bad("unknown-peer", `link to ${peer}, not in the fleet`);
     if (peer === origin || seen.has(peer)) return bad("malformed", `link to ${peer} repeated`);
-    if (typeof state !== "string" || !LINK_STATES.includes(state as LinkState)) {
-      return bad("malformed", "link state unknown");
-    }
+    if (!isLinkState(state)) return bad("malformed", "link state unknown");
     seen.add(peer);
-    const link: Link = { peer, state: state as LinkState };
+    const link: Link = { peer, state };
     if (typeof rttMs === "number" && Number.isFinite(rttMs) && rttMs >= 0 && rttMs <= MAX_RTT_MS) {
       link.rttMs = rttMs;
     }
