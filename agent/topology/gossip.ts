@@ -19,7 +19,6 @@ import type { ControlMessage } from "../control/mod.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { type Edge, TopologyGraph } from "./graph.ts";
 import {
-  canonicalRecord,
   type Link,
   MAX_FUTURE_SEQ_MS,
   nextSeq,
@@ -258,13 +257,28 @@ export class TopologyGossip {
   /** Anti-entropy: re-send this box's record, so a lost or refused one heals. */
   #expireRefresh(): void {
     this.#refreshTimer = null;
+    // A new seq floods the fleet (n² sends per record); the same one stops at the neighbours. So
+    // only an RTT that moved by more than `RTT_REPUBLISH` gets a new seq.
     const held = this.graph.record(this.#o.self)!;
-    if (canonicalRecord({ ...held, links: this.#latest }) !== canonicalRecord(held)) {
-      this.#publish(this.#latest);
-    }
+    if (rttMoved(held.links, this.#latest)) this.#publish(this.#latest);
     this.#announceSoon();
     this.#scheduleRefresh();
   }
+}
+
+/** An RTT change that earns a new seq: more than this fraction and more than `floorMs`. */
+export const RTT_REPUBLISH = { fraction: 0.25, floorMs: 0.5 };
+
+/** Did any RTT move enough (or appear) between the held links and the latest? */
+export function rttMoved(held: readonly Link[], latest: readonly Link[]): boolean {
+  const before = new Map(held.map((l) => [l.peer, l.rttMs]));
+  return latest.some((l) => {
+    const was = before.get(l.peer);
+    if (l.rttMs === undefined) return false;
+    if (was === undefined) return true;
+    const d = Math.abs(l.rttMs - was);
+    return d > RTT_REPUBLISH.floorMs && d > RTT_REPUBLISH.fraction * was;
+  });
 }
 
 /** A link list without RTTs, as text: what decides whether sessions changed. */

@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import type { Clock } from "../clock.ts";
 import type { ControlMessage } from "../control/mod.ts";
-import { GOSSIP_TIMING, TopologyGossip } from "./gossip.ts";
+import { GOSSIP_TIMING, rttMoved, TopologyGossip } from "./gossip.ts";
 import type { Link } from "./record.ts";
 
 /** Time that moves only when the test says so. */
@@ -222,4 +222,20 @@ Deno.test("a neighbour cannot forge another box's record: first-hand wins, the f
     links: [{ peer: "c", state: "direct" }],
   });
   strictEqual(g.graph.record("b")?.seq, 5);
+});
+
+Deno.test("rttMoved: only a real RTT change earns a new seq", () => {
+  const l = (
+    rttMs?: number,
+  ): Link[] => [{ peer: "b", state: "direct", ...(rttMs !== undefined ? { rttMs } : {}) }];
+  deepStrictEqual(
+    [
+      rttMoved(l(1), l(1.2)),
+      rttMoved(l(1), l(2)),
+      rttMoved(l(10), l(12)),
+      rttMoved(l(), l(3)),
+      rttMoved(l(3), l()),
+    ],
+    [false, true, false, true, false],
+  );
 });
