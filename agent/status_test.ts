@@ -230,7 +230,7 @@ Deno.test("status rendering: one row per peer with traffic, drops and why", () =
   const row = text.split("\n").find((l) => l.startsWith("edge-2"));
   strictEqual(
     row,
-    "edge-2          up        sleeve    0.5ms    12s ago    2.0 KiB/10p   1000 B/11p    3      peer edge-2: no ESP",
+    "edge-2          up        sleeve    -            0.5ms    12s ago    2.0 KiB/10p   1000 B/11p    3      peer edge-2: no ESP",
   );
   strictEqual(text.includes("encryption on"), true, text);
 });

@@ -18,9 +18,10 @@ import { checkHostName, checkPeerName } from "./names.ts";
 import type { ParseContext, TopLevel } from "./parse_context.ts";
 import { MIN_UNDERLAY_MTU_IPV6 } from "./parse_scalars.ts";
 import type { Peer, PeerEndpoint } from "./types.ts";
+import { checkRelayNames, parseRelayFlag, parseRelayList } from "./parse_relays.ts";
 import type { YNode } from "./yaml_reader.ts";
 
-const PEER_KEYS = ["name", "address", "key"] as const;
+const PEER_KEYS = ["name", "address", "key", "relay", "relays"] as const;
 /** Length of an X25519 public key. */
 export const X25519_KEY_BYTES = 32;
 const EXAMPLE = "peers: [{name: edge-1, address: 192.0.2.10}]";
@@ -41,6 +42,11 @@ export interface RawPeer {
   /** Null: no key. Undefined: invalid (reported). */
   key?: Uint8Array | null;
   itemNode: YNode | null;
+  /** `relay:` (#16); undefined: absent or invalid (reported, then `relayInvalid`). */
+  relay?: boolean;
+  /** `relays:` names with their nodes (#16); undefined: absent or invalid. */
+  relays?: { name: string; node: YNode | null }[];
+  relayInvalid?: boolean;
 }
 
 /** The items of `peers:` (required, non-empty); undefined when the list itself is broken. */
@@ -81,6 +87,13 @@ function parsePeer(ctx: ParseContext, item: YNode | null, i: number, port: numbe
     const problem = name === undefined ? null : checkPeerName(name);
     if (problem) ctx.report.error(nameEntry.value, problem.message, problem.hint);
     else raw.name = name;
+  }
+  const relayEntry = m.get("relay");
+  if (relayEntry) raw.relay = parseRelayFlag(ctx, relayEntry.value, where);
+  const relaysEntry = m.get("relays");
+  if (relaysEntry) raw.relays = parseRelayList(ctx, relaysEntry.value, where);
+  if ((relayEntry && raw.relay === undefined) || (relaysEntry && !raw.relays)) {
+    raw.relayInvalid = true;
   }
   const keyEntry = m.get("key");
   raw.key = null;
@@ -261,7 +274,11 @@ export function checkPeers(
   const valid = (p: RawPeer) =>
     p.name !== undefined && p.port !== undefined && p.key !== undefined &&
     (p.address !== undefined || p.host !== undefined || (p.absent === true && p.key !== null));
-  if (!raws.every(valid)) return undefined;
+  const names = new Set(raws.flatMap((p) => p.name !== undefined ? [p.name] : []));
+  const relaysOk = raws.map((p) => checkRelayNames(ctx, p.name, p.relays, names));
+  if (!raws.every(valid) || raws.some((p) => p.relayInvalid) || relaysOk.includes(false)) {
+    return undefined;
+  }
   if (raws.length > 1 && raws.every((p) => p.absent)) {
     report.warning(
       top.get("peers")!.value,
@@ -288,5 +305,7 @@ function toPeer(p: RawPeer, index: number): Peer {
     index,
     endpoint,
     key: p.key ?? null,
+    ...(p.relay === false ? { relay: false } : {}),
+    ...(p.relays ? { relays: p.relays.map((r) => r.name) } : {}),
   };
 }

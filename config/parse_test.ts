@@ -102,7 +102,7 @@ peers:
 `),
     [
       `weave.yaml:5:5: error: unknown key "adress" in peers[0]; did you mean "address"?\n` +
-      `  hint: allowed here: name, address, key`,
+      `  hint: allowed here: name, address, key, relay, relays`,
     ],
   );
 });

@@ -54,6 +54,10 @@ export interface Peer {
   endpoint: PeerEndpoint | null;
   /** Its X25519 public key (`key:`, exactly 32 bytes), or null. Required without an address. */
   key: Uint8Array | null;
+  /** `relay: false`: this box forwards for nobody (#16). Absent: true. */
+  relay?: boolean;
+  /** `relays:`: only these peers may carry this box's relayed traffic (#16). Absent: any. */
+  relays?: string[];
 }
 
 /** A peer's membership in a network. */

@@ -18,6 +18,8 @@ export interface CommonFlags {
   logFormat: LogFormat;
   runDir?: string;
   showKeys: boolean;
+  /** `status --dot`: the gossiped graph as Graphviz DOT. */
+  dot: boolean;
   /** `genpass --out FILE`: where to write (absent: print). */
   out?: string;
   /** `validate --format`: `text` (default) or `github` (workflow annotations). */
@@ -43,6 +45,7 @@ const FLAG_HELP: Record<string, string> = {
   "run-dir":
     `--run-dir DIR         control socket folder (default ${DEFAULT_RUN_DIR}, or $WEAVE_RUN_DIR)`,
   "show-keys": "--show-keys           print key material in plan output (default: redacted)",
+  dot: "--dot                 the fleet graph as Graphviz DOT (pipe to dot -Tsvg)",
   out: "--out FILE            write to a new file, mode 0600 (refused if it exists)",
   format: "--format FORMAT       text | github (GitHub Actions annotations) (default text)",
 };
@@ -83,9 +86,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   status: {
     summary: "show peers, sessions, datapaths, counters of the running agent",
-    usage: "weave-agent status [--name NAME] [--json]",
+    usage: "weave-agent status [--name NAME] [--json | --dot]",
     details: "Talks to the agent's root-only control socket.",
-    flags: ["config", "name", "json", "run-dir"],
+    flags: ["config", "name", "json", "run-dir", "dot"],
   },
   genpass: {
     summary: "make a new random fleet password (256 bits)",
@@ -157,6 +160,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     "log-format": { type: "string" },
     "run-dir": { type: "string" },
     "show-keys": { type: "boolean" },
+    dot: { type: "boolean" },
     out: { type: "string" },
     format: { type: "string" },
     help: { type: "boolean", short: "h" },
@@ -202,6 +206,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
       logFormat: logFormat as LogFormat,
       runDir: values["run-dir"],
       showKeys: values["show-keys"] ?? false,
+      dot: values.dot ?? false,
       out: values.out,
       format: format as "text" | "github",
     },

@@ -23,6 +23,7 @@ Deno.test("flags parse with defaults", () => {
       logFormat: "text",
       runDir: undefined,
       showKeys: false,
+      dot: false,
       out: undefined,
       format: "text",
     },

@@ -65,6 +65,20 @@ export function renderMetrics(status: AgentStatus): string {
   for (const [k, v] of numericLeaves(status.controlDrops)) emit(`control_drops_${k}`, {}, v);
   for (const [k, v] of numericLeaves(status.sleeveDrops)) emit(`sleeve_global_${k}`, {}, v);
   for (const n of status.networks) emit("network_mtu", { network: n.name }, n.mtu);
+  const t = status.topology;
+  if (t) {
+    for (const r of t.routes) {
+      emit(
+        "peer_route_hops",
+        { peer: r.peer },
+        r.kind === "unreachable" ? 0 : r.path.length - 1,
+        "hops to the peer over the gossiped graph (1 direct, 0 unreachable)",
+      );
+    }
+    const { dropped, ...gossip } = t.counters;
+    for (const [k, v] of Object.entries(gossip)) emit(`topology_${k}`, {}, v);
+    for (const [k, v] of Object.entries(dropped)) emit("topology_dropped", { reason: k }, v);
+  }
   return lines.join("\n") + "\n";
 }
 
