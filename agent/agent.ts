@@ -21,6 +21,7 @@ import {
 import { runCommand } from "../datapath/command.ts";
 import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./control/mod.ts";
+import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
 import { controlDispatcher } from "./ops/control_dispatch.ts";
@@ -55,6 +56,11 @@ export interface AgentOptions {
   name: string;
   runDir: string;
   log: Logger;
+  /**
+   * Wraps every reload (SIGHUP, a file change, the control socket), e.g. to tell systemd it
+   * runs (agent/cli/up_systemd.ts); default: none.
+   */
+  aroundReload?: (run: () => Promise<ReloadOutcome>) => Promise<ReloadOutcome>;
 }
 
 /** Periodic reconcile: repairs kernel state someone else changed. */
@@ -70,6 +76,7 @@ export class Agent {
   #capability!: FastdpCapability;
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
+  #topology: TopologyService | null = null;
   #heartbeat: VxlanHeartbeat | null = null;
   #socket: ControlSocketServer | null = null;
   #metrics: MetricsServer | null = null;
@@ -190,6 +197,7 @@ export class Agent {
     this.log.info("stopping", { reason });
     for (const t of this.#timers) clearInterval(t);
     this.#pairs.stop();
+    this.#topology?.stop();
     this.#watcher.close();
     this.#metrics?.close();
     this.#heartbeat?.close();
@@ -203,7 +211,8 @@ export class Agent {
 
   /** Reloads the config; a bad one is refused and the one in force stays. */
   reload(trigger: string): Promise<ReloadOutcome> {
-    return this.#reloader.reload(trigger);
+    const run = () => this.#reloader.reload(trigger);
+    return this.opts.aroundReload ? this.opts.aroundReload(run) : run();
   }
 
   // ---- reconcile ----
@@ -287,6 +296,7 @@ export class Agent {
         ? { backend: s.backend, preferredAead: s.preferredAead, counters: s.counters() }
         : null,
       control: this.#control?.status() ?? null,
+      topology: this.#topology?.view() ?? null,
       pairs: this.#pairs.pairs(),
       networks: this.#myNetworks(),
       mtu: this.#mtu(),
@@ -364,13 +374,39 @@ export class Agent {
       peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
       password: this.#loaded.password,
       logger: this.log.child("control"),
-      onSessionUp: ({ peer, secrets }) => this.#pairs.sessionUp(peer, secrets),
-      onSessionDown: ({ peer, reason }) => this.#pairs.sessionDown(peer, reason),
-      onMessage: ({ peer, msg }) => this.#pairs.message(peer, msg),
+      onSessionUp: ({ peer, secrets }) => {
+        this.#pairs.sessionUp(peer, secrets);
+        this.#topology?.sessionUp(peer);
+      },
+      onSessionDown: ({ peer, reason }) => {
+        this.#pairs.sessionDown(peer, reason);
+        this.#topology?.sessionChanged();
+      },
+      onMessage: ({ peer, msg }) =>
+        TopologyGossip.owns(msg)
+          ? this.#topology?.receive(peer, msg)
+          : this.#pairs.message(peer, msg),
     });
     this.#pairs.setPeers(this.#otherPeers());
+    this.#startTopology(control);
     control.start();
     this.#control = control;
+  }
+
+  /** Topology gossip over the sessions of `control` (agent/topology/). */
+  #startTopology(control: PeerConnections): void {
+    this.#topology?.stop();
+    const log = this.log.child("topology");
+    this.#topology = new TopologyService({
+      self: this.opts.name,
+      peers: this.#loaded.config.peers.map((p) => p.name),
+      policy: relayPolicies(this.#loaded.config.peers),
+      send: (peer, msg) => control.send(peer, msg),
+      control: () => control.status(),
+      onDrop: (from, reason, detail) =>
+        log.debug("topology record dropped", { peer: from, reason, detail }),
+    });
+    this.#topology.start();
   }
 
   /** Reconciles, rebinds the heartbeat sockets, re-announces this box's bridge MACs. */
@@ -416,6 +452,8 @@ export class Agent {
       stopSessions: (reason) => {
         this.#control?.close();
         this.#control = null;
+        this.#topology?.stop();
+        this.#topology = null;
         this.#pairs.reset(reason);
       },
       updatePeers: (removed) => {
@@ -428,6 +466,8 @@ export class Agent {
         this.#control?.updatePeers(
           others.map((p) => ({ name: p.name, address: p.address, port: p.port })),
         );
+        const peers = this.#loaded.config.peers;
+        this.#topology?.reconfigure(peers.map((p) => p.name), relayPolicies(peers));
       },
       stopSleeve: async () => {
         await this.#sleeve?.close();

@@ -21,6 +21,7 @@ import type {
 } from "./control/mod.ts";
 import type { FastdpCapability, PairDatapath } from "./datapath_choice.ts";
 import type { PairState } from "./pair_datapath.ts";
+import type { Route, TopologyView } from "./topology/mod.ts";
 
 /** The outcome of the last reload. */
 export interface ReloadOutcome {
@@ -54,6 +55,8 @@ export interface PeerView {
   control: PeerStatus | null;
   /** The sleeve's counters for the peer; null without a sleeve or before it knows the peer. */
   sleeve: PeerCounters | null;
+  /** How the gossiped graph says this box reaches the peer (#16); null without topology. */
+  route: Route | null;
 }
 
 /** One network in `status`. */
@@ -88,6 +91,8 @@ export interface AgentStatus {
   sleeveDrops: GlobalCounters | null;
   peers: PeerView[];
   networks: NetworkView[];
+  /** The gossiped graph, routes and gossip counters (#16); null while sessions restart. */
+  topology: TopologyView | null;
 }
 
 /** The running sleeve as status sees it. */
@@ -114,6 +119,8 @@ export interface StatusInput {
   pairs: readonly Readonly<PairState>[];
   networks: Network[];
   mtu: number;
+  /** The topology view (#16); absent or null while sessions restart. */
+  topology?: TopologyView | null;
 }
 
 /** Builds the status. Pure. */
@@ -144,6 +151,7 @@ export function buildStatus(s: StatusInput): AgentStatus {
       bridge: bridgeName(n.name),
       members: n.members.map((m) => ({ peer: m.peer, address: m.address })),
     })),
+    topology: s.topology ?? null,
   };
 }
 
@@ -165,6 +173,7 @@ function peerView(s: StatusInput, p: Readonly<PairState>): PeerView {
     lastError: c?.lastError ?? null,
     control: c,
     sleeve: s.sleeve?.counters.peers[p.peer.name] ?? null,
+    route: s.topology?.routes.find((r) => r.peer === p.peer.name) ?? null,
   };
 }
 
@@ -225,6 +234,7 @@ export function assertAgentStatus(v: unknown): asserts v is AgentStatus {
   if (s.controlDrops !== null) counters(s.controlDrops, "controlDrops");
   if (s.sleeveDrops !== null) counters(s.sleeveDrops, "sleeveDrops");
   list(s.peers, "peers").forEach((p, i) => assertPeerView(p, `peers[${i}]`));
+  if (s.topology !== null && s.topology !== undefined) assertTopology(s.topology);
   list(s.networks, "networks").forEach((n, i) => {
     const at = `networks[${i}]`;
     const r = record(n, at);
@@ -249,6 +259,12 @@ function assertPeerView(v: unknown, at: string): void {
   }
   if (p.lastError !== null) str(p.lastError, `${at}.lastError`);
   if (p.control !== null) record(p.control, `${at}.control`);
+  if (p.route !== null && p.route !== undefined) {
+    const r = record(p.route, `${at}.route`);
+    oneOf(r.kind, ["direct", "via", "unreachable"], `${at}.route.kind`);
+    if (r.kind === "unreachable") str(r.why, `${at}.route.why`);
+    if (r.kind === "via") str(r.via, `${at}.route.via`);
+  }
   if (p.sleeve !== null) {
     const sl = counters(p.sleeve, `${at}.sleeve`);
     for (const k of ["txPackets", "txBytes", "rxPackets", "rxBytes"]) {
@@ -256,6 +272,26 @@ function assertPeerView(v: unknown, at: string): void {
     }
     counters(sl.drops, `${at}.sleeve.drops`);
   }
+}
+
+/** The topology part: the lists the CLI reads (peers, edges, routes) and the counters. */
+function assertTopology(v: unknown): void {
+  const t = record(v, "topology");
+  list(t.peers, "topology.peers").forEach((p, i) => str(p, `topology.peers[${i}]`));
+  list(t.edges, "topology.edges").forEach((e, i) => {
+    const r = record(e, `topology.edges[${i}]`);
+    str(r.a, `topology.edges[${i}].a`);
+    str(r.b, `topology.edges[${i}].b`);
+    oneOf(r.state, ["direct", "punched", "relayed", "down"], `topology.edges[${i}].state`);
+    if (r.rttMs !== null) num(r.rttMs, `topology.edges[${i}].rttMs`);
+  });
+  list(t.routes, "topology.routes").forEach((x, i) => {
+    const r = record(x, `topology.routes[${i}]`);
+    str(r.peer, `topology.routes[${i}].peer`);
+    oneOf(r.kind, ["direct", "via", "unreachable"], `topology.routes[${i}].kind`);
+  });
+  num(t.origins, "topology.origins");
+  counters(t.counters, "topology.counters");
 }
 
 function fail(at: string, want: string, got: unknown): never {

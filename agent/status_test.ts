@@ -6,8 +6,17 @@ import { renderStatus } from "./cli/status_render.ts";
 import { type AgentStatus, assertAgentStatus, buildStatus, StatusShapeError } from "./status.ts";
 import type { PairState } from "./pair_datapath.ts";
 
-const self = { name: "edge-1", address: "192.0.2.1", family: 4 as const, port: 6784, index: 0 };
-const other = { name: "edge-2", address: "192.0.2.2", family: 4 as const, port: 6784, index: 1 };
+const ipPeer = (name: string, ip: string, index: number) => ({
+  name,
+  address: ip,
+  family: 4 as const,
+  port: 6784,
+  index,
+  endpoint: { kind: "ip" as const, ip, family: 4 as const, port: 6784 },
+  key: null,
+});
+const self = ipPeer("edge-1", "192.0.2.1", 0);
+const other = ipPeer("edge-2", "192.0.2.2", 1);
 const net = {
   name: "net1",
   subnet: "10.40.1.0/24",
@@ -19,6 +28,7 @@ const net = {
     { peer: "edge-1", address: "10.40.1.1", derived: true },
     { peer: "edge-2", address: "10.40.1.2", derived: true },
   ],
+  labels: { "kubernetes.io/metadata.name": "net1" },
 };
 const config: Config = {
   path: "/etc/weave/weave.yaml",
@@ -31,6 +41,13 @@ const config: Config = {
   metrics: null,
   peers: [self, other],
   networks: [net],
+  previousPassword: null,
+  keyFile: "/etc/weave/node.key",
+  rekeyAfterMs: 120_000,
+  rejectAfterMs: 180_000,
+  workloads: [],
+  routes: [],
+  policies: [],
 };
 const pair: PairState = {
   peer: other,
@@ -120,6 +137,7 @@ function status(): AgentStatus {
             rxBytes: 1000,
             drops,
             txErrors: 0,
+            txRefused: 0,
           },
         },
         global: {
@@ -229,7 +247,7 @@ Deno.test("status rendering: one row per peer with traffic, drops and why", () =
   const row = text.split("\n").find((l) => l.startsWith("edge-2"));
   strictEqual(
     row,
-    "edge-2          up        sleeve    0.5ms    12s ago    2.0 KiB/10p   1000 B/11p    3      peer edge-2: no ESP",
+    "edge-2          up        sleeve    -            0.5ms    12s ago    2.0 KiB/10p   1000 B/11p    3      peer edge-2: no ESP",
   );
   strictEqual(text.includes("encryption on"), true, text);
   // A big fleet's status opens with the counts.

@@ -23,7 +23,7 @@ export function sleeveDropTotal(p: PeerView): number {
 }
 
 const PEER_HEADER =
-  "PEER            STATE     DATAPATH  RTT      HANDSHAKE  TX            RX            DROPS  WHY";
+  "PEER            STATE     DATAPATH  ROUTE        RTT      HANDSHAKE  TX            RX            DROPS  WHY";
 const NETWORK_HEADER = "NETWORK      SUBNET              VNI       MTU   ADDRESS          MEMBERS";
 
 /**
@@ -70,6 +70,23 @@ export function renderStatus(s: AgentStatus): string {
   }
   lines.push("", PEER_HEADER);
   for (const p of s.peers) lines.push(peerRow(p));
+  const far = s.peers.flatMap((p) => p.route?.kind === "unreachable" ? [p.route] : []);
+  for (const r of far) lines.push(`  ${r.peer} unreachable: ${r.why}`);
+  if (s.peers.some((p) => p.route?.kind === "via")) {
+    lines.push(
+      "  (via: the path the gossiped graph offers; relaying traffic is not built yet, so such " +
+        "a peer has no overlay traffic until its direct session returns)",
+    );
+  }
+  if (s.topology) {
+    const c = s.topology.counters;
+    const dropped = Object.values(c.dropped).reduce((a, b) => a + b, 0);
+    lines.push(
+      `topology: ${s.topology.origins} box(es) heard from, ${s.topology.edges.length} link(s); ` +
+        `records in ${c.recordsIn} (new ${c.recordsNew}, stale ${c.recordsStale}), out ` +
+        `${c.recordsOut}, dropped ${dropped}`,
+    );
+  }
   lines.push("", NETWORK_HEADER);
   for (const n of s.networks) {
     lines.push(
@@ -92,6 +109,7 @@ function peerRow(p: PeerView): string {
     p.name.padEnd(15),
     p.state.padEnd(9),
     p.datapath.padEnd(9),
+    routeText(p).padEnd(12),
     (p.rttMs === null ? "-" : `${p.rttMs.toFixed(1)}ms`).padEnd(8),
     (p.handshakeAgeSeconds === null ? "-" : `${p.handshakeAgeSeconds}s ago`).padEnd(10),
     `${formatBytes(sl?.txBytes ?? 0)}/${sl?.txPackets ?? 0}p`.padEnd(13),
@@ -100,4 +118,11 @@ function peerRow(p: PeerView): string {
     [p.reason, waitingText(p)].filter((x) => x).join("; ") +
     (p.lastError ? ` [${p.lastError}]` : ""),
   ].join(" ");
+}
+
+/** `direct`, `via <peer>` or `unreachable` (the why is printed under the table). */
+function routeText(p: PeerView): string {
+  const r = p.route;
+  if (!r) return "-";
+  return r.kind === "via" ? `via ${r.via}` : r.kind;
 }

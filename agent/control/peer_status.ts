@@ -7,6 +7,7 @@
 
 import type { DialPhase } from "./dial_queue.ts";
 import type { PeerCounters, PeerRecord, PeerStateName, PeerStats } from "./peer_record.ts";
+import { rekeyStatus } from "./session_rekey.ts";
 import type { DropReason } from "./wire_error.ts";
 
 /**
@@ -52,6 +53,12 @@ export interface PeerStatus {
   rttMs: number | null;
   sessionId: number | null;
   authenticated: boolean | null;
+  /** Which of this box's passwords the session's keys come from; null without a session. */
+  password?: "current" | "previous" | null;
+  /** Seconds since the keys in use were made (handshake or last rekey); null without one. */
+  keyAgeSeconds?: number | null;
+  /** Rekeys of the current session. */
+  rekeys?: number;
   counters: PeerCounters;
   /** Dials, handshakes (either direction) and sessions up and down since start. */
   dials: number;
@@ -120,6 +127,9 @@ export function peerStatus(
     rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 1000) / 1000,
     sessionId: r.session?.secrets.id ?? null,
     authenticated: r.session?.secrets.authenticated ?? null,
+    ...(r.session
+      ? rekeyStatus(r.session, now)
+      : { password: null, keyAgeSeconds: null, rekeys: 0 }),
     counters: { ...r.counters },
     dials: stats.dials,
     handshakes: stats.handshakes,

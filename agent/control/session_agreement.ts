@@ -10,7 +10,7 @@
 
 import { type ControlContext, errorMessage } from "./context.ts";
 import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
-import { agreeOnSession, runHandshake } from "./handshake.ts";
+import { agreeOnSession, classifyAuthFailure, HandshakeError, runHandshake } from "./handshake.ts";
 import { logPeerFailure } from "./episode_log.ts";
 import { type PeerRecord, setState, stickyState } from "./peer_record.ts";
 import { installSession } from "./session.ts";
@@ -68,6 +68,13 @@ export async function runConnection(
       role: dialled ? "dialer" : "listener",
       localName: ctx.o.localName,
       password: ctx.o.password,
+      previousPassword: ctx.o.previousPassword,
+      nodeKey: ctx.o.nodeKey,
+      peerKey: (name) => ctx.peers.get(name)?.endpoint.key ?? null,
+      admitKeyExchange: () => {
+        const v = ctx.handshakeRate.admit(remote);
+        return v === "ok" ? null : `handshake rate limit (${v}); retry later`;
+      },
       remoteAddress: remote,
       expectedPeer: dialled?.endpoint.name,
       versions: ctx.o.versions,
@@ -123,6 +130,10 @@ export async function runConnection(
         localIsDialer: hs.localIsDialer,
         authenticated: hs.authenticated,
         id: nextSessionId++,
+        keys: hs.keys,
+        transcriptHash: hs.transcriptHash,
+        password: hs.password,
+        peerProvedKey: hs.peerProvedKey,
       },
     });
     return "session";
@@ -176,6 +187,14 @@ function connectionFailed(ctx: ControlContext, err: WireError, c: FailedConnecti
   switch (err.reason) {
     case "auth":
       return authFailed(ctx, err, c, rec);
+    case "too-many-pending":
+      // The handshake rate limit: logged under the same key as admission's caps.
+      ctx.drops.drop(
+        "too-many-pending",
+        c.remote,
+        `refused control connection from ${err.message}`,
+      );
+      return;
     case "refused": {
       if (rec) rec.lastError = err.message;
       ctx.drops.log("warn", `refused:${key}`, err.message);
@@ -216,6 +235,16 @@ function authFailed(
   rec: PeerRecord | undefined,
 ): void {
   const key = c.peerName ?? c.remote;
+  // Only a proved node key, or a dial to the configured address of a keyless peer, says the
+  // failure was the real peer's; anything else must not touch that peer's state (#14).
+  const view = err instanceof HandshakeError
+    ? classifyAuthFailure(err, { dialled: c.dialled !== null, remoteAddress: c.remote })
+    : null;
+  if (view && !view.genuine) {
+    // Keyed by address, so that it never uses up the rate-limited log of a genuine mismatch.
+    ctx.drops.drop("auth", c.remote, view.message);
+    return;
+  }
   if (rec?.session) {
     // A live session proves the password matches: this was a replay or tampering.
     ctx.drops.drop(
@@ -228,7 +257,7 @@ function authFailed(
   }
   ctx.drops.count("auth");
   // The exact text operators grep for; no fields after it.
-  ctx.drops.log("error", `auth:${key}`, err.message);
+  ctx.drops.log("error", `auth:${key}`, view?.message ?? err.message);
   if (!rec) return;
   rec.lastError = err.message;
   setState(rec, "auth-failed");

@@ -52,6 +52,11 @@ export function renderMetrics(status: AgentStatus): string {
       "1 when the pair uses fast datapath",
     );
     if (p.rttMs !== null) emit("peer_rtt_ms", labels, p.rttMs, "control-connection RTT");
+    if (p.handshakeAgeSeconds !== null) {
+      // Drops to 0 at every new handshake (a session (re)established or re-keyed): resets()
+      // over it counts handshakes.
+      emit("peer_handshake_age_seconds", labels, p.handshakeAgeSeconds, "age of the session");
+    }
     for (const [k, v] of numericLeaves(p.sleeve)) emit(`sleeve_${k}`, labels, v);
     for (const [k, v] of numericLeaves(p.control?.counters ?? null)) {
       emit(`control_${k}`, labels, v);
@@ -60,6 +65,20 @@ export function renderMetrics(status: AgentStatus): string {
   for (const [k, v] of numericLeaves(status.controlDrops)) emit(`control_drops_${k}`, {}, v);
   for (const [k, v] of numericLeaves(status.sleeveDrops)) emit(`sleeve_global_${k}`, {}, v);
   for (const n of status.networks) emit("network_mtu", { network: n.name }, n.mtu);
+  const t = status.topology;
+  if (t) {
+    for (const r of t.routes) {
+      emit(
+        "peer_route_hops",
+        { peer: r.peer },
+        r.kind === "unreachable" ? 0 : r.path.length - 1,
+        "hops to the peer over the gossiped graph (1 direct, 0 unreachable)",
+      );
+    }
+    const { dropped, ...gossip } = t.counters;
+    for (const [k, v] of Object.entries(gossip)) emit(`topology_${k}`, {}, v);
+    for (const [k, v] of Object.entries(dropped)) emit("topology_dropped", { reason: k }, v);
+  }
   return lines.join("\n") + "\n";
 }
 

@@ -1,0 +1,241 @@
+import { deepStrictEqual, ok, strictEqual } from "node:assert";
+import type { Clock } from "../clock.ts";
+import type { ControlMessage } from "../control/mod.ts";
+import { GOSSIP_TIMING, rttMoved, TopologyGossip } from "./gossip.ts";
+import type { Link } from "./record.ts";
+
+/** Time that moves only when the test says so. */
+class ManualClock implements Clock {
+  t = 1_764_622_179_000;
+  timers: { at: number; fn: () => void }[] = [];
+  now = () => this.t;
+  after(ms: number, fn: () => void): () => void {
+    const timer = { at: this.t + ms, fn };
+    this.timers.push(timer);
+    return () => {
+      this.timers = this.timers.filter((x) => x !== timer);
+    };
+  }
+}
+
+/** n gossiping boxes joined by in-memory sessions along `links`; messages delivered by `run`. */
+class Fleet {
+  clock = new ManualClock();
+  boxes = new Map<string, TopologyGossip>();
+  sessions = new Set<string>();
+  queue: { from: string; to: string; msg: ControlMessage }[] = [];
+  sent = 0;
+  constructor(names: string[]) {
+    const fleet = new Set(names);
+    for (const n of names) {
+      this.boxes.set(
+        n,
+        new TopologyGossip({
+          self: n,
+          fleet,
+          clock: this.clock,
+          send: (to, msg) => {
+            if (!this.sessions.has(key(n, to))) return false;
+            // Through JSON, as the sealed channel carries it.
+            this.queue.push({ from: n, to, msg: JSON.parse(JSON.stringify(msg)) });
+            this.sent++;
+            return true;
+          },
+          sessions: () => names.filter((m) => this.sessions.has(key(n, m))),
+        }),
+      );
+    }
+  }
+  box(n: string): TopologyGossip {
+    return this.boxes.get(n)!;
+  }
+  /** Session up or down between a and b: both ends' own records follow. */
+  link(a: string, b: string, up: boolean): void {
+    if (up) this.sessions.add(key(a, b));
+    else this.sessions.delete(key(a, b));
+    for (const n of [a, b]) this.box(n).setLocalLinks(this.linksOf(n));
+    if (up) {
+      this.box(a).sessionUp(b);
+      this.box(b).sessionUp(a);
+    }
+  }
+  linksOf(n: string): Link[] {
+    return [...this.boxes.keys()].filter((m) => this.sessions.has(key(n, m))).map((peer) => ({
+      peer,
+      state: "direct",
+    }));
+  }
+  /** Runs timers and delivers messages until nothing moves. */
+  run(): void {
+    for (let i = 0; i < 10_000; i++) {
+      const m = this.queue.shift();
+      if (m) {
+        if (this.sessions.has(key(m.from, m.to))) this.box(m.to).receive(m.from, m.msg);
+        continue;
+      }
+      this.clock.timers.sort((x, y) => x.at - y.at);
+      const t = this.clock.timers.find((x) => x.at <= this.clock.t + GOSSIP_TIMING.minAnnounceMs);
+      if (!t) return;
+      this.clock.timers = this.clock.timers.filter((x) => x !== t);
+      this.clock.t = Math.max(this.clock.t, t.at);
+      t.fn();
+    }
+    throw new Error("gossip did not settle");
+  }
+  edgeText(n: string): string {
+    return this.box(n).edges().map((e) => `${e.a}-${e.b}:${e.state}`).join(" ");
+  }
+}
+
+const key = (a: string, b: string) => a < b ? `${a}|${b}` : `${b}|${a}`;
+
+Deno.test("every box builds the same graph, also of pairs it has no session with", () => {
+  const f = new Fleet(["a", "b", "c", "d"]);
+  f.link("a", "b", true);
+  f.link("b", "c", true);
+  f.link("c", "d", true);
+  f.run();
+  const want = "a-b:direct b-c:direct c-d:direct";
+  for (const n of ["a", "b", "c", "d"]) strictEqual(f.edgeText(n), want, `box ${n}`);
+});
+
+Deno.test("a removed link disappears everywhere; stale news does not bring it back", () => {
+  const f = new Fleet(["a", "b", "c"]);
+  f.link("a", "b", true);
+  f.link("b", "c", true);
+  f.link("a", "c", true);
+  f.run();
+  const oldFromA = f.box("b").graph.record("a")!;
+  f.clock.t += 1000;
+  f.link("a", "c", false);
+  f.run();
+  for (const n of ["a", "b", "c"]) strictEqual(f.edgeText(n), "a-b:direct b-c:direct", `box ${n}`);
+  // The old record of a, replayed to c by b, is stale.
+  const before = f.box("c").counters.recordsStale;
+  f.box("c").receive("b", { type: "topology", ...oldFromA });
+  strictEqual(f.box("c").counters.recordsStale, before + 1);
+  strictEqual(f.edgeText("c"), "a-b:direct b-c:direct");
+});
+
+Deno.test("nobody speaks for another box's own record", () => {
+  const f = new Fleet(["a", "b"]);
+  f.link("a", "b", true);
+  f.run();
+  f.box("a").receive("b", { type: "topology", origin: "a", seq: 2 ** 52, links: [] });
+  strictEqual(f.box("a").counters.dropped["self-origin"], 1);
+  strictEqual(f.edgeText("a"), "a-b:direct");
+});
+
+Deno.test("bad input is dropped and counted, the graph untouched", () => {
+  const f = new Fleet(["a", "b"]);
+  f.link("a", "b", true);
+  f.run();
+  const a = f.box("a");
+  a.receive("b", { type: "topology", origin: "b", seq: "x", links: [] });
+  a.receive("b", { type: "topology", origin: "mallory", seq: 9e15, links: [] });
+  a.receive("b", {
+    type: "topology",
+    origin: "b",
+    seq: 9e15,
+    links: [{ peer: "b", state: "direct" }],
+  });
+  deepStrictEqual(
+    { malformed: a.counters.dropped.malformed, unknown: a.counters.dropped["unknown-origin"] },
+    { malformed: 2, unknown: 1 },
+  );
+  strictEqual(f.edgeText("a"), "a-b:direct");
+});
+
+Deno.test("a sender over its rate is cut off and counted; the rate refills with time", () => {
+  const f = new Fleet(["a", "b", "c"]);
+  f.link("a", "b", true);
+  f.run();
+  const a = f.box("a");
+  const seq0 = f.box("b").graph.record("b")!.seq;
+  for (let i = 1; i <= GOSSIP_TIMING.burst + 10; i++) {
+    a.receive("b", { type: "topology", origin: "c", seq: seq0 + i, links: [] });
+  }
+  // The full sync at session-up spent a few tokens before the burst.
+  const drops = a.counters.dropped.rate;
+  ok(drops >= 10 && drops <= 20, `rate drops ${drops}`);
+  f.clock.t += 1000;
+  const before = a.counters.recordsNew;
+  a.receive("b", { type: "topology", origin: "c", seq: seq0 + 10_000, links: [] });
+  strictEqual(a.counters.recordsNew, before + 1);
+});
+
+Deno.test("own announcements are spaced: a flapping session sends a bounded number", () => {
+  const f = new Fleet(["a", "b", "c"]);
+  f.link("a", "b", true);
+  f.run();
+  const sent0 = f.sent;
+  for (let i = 0; i < 100; i++) {
+    f.box("a").setLocalLinks(
+      i % 2 ? [] : [{ peer: "b", state: "direct" }, { peer: "c", state: "down" }],
+    );
+  }
+  f.run();
+  // 100 changes within one spacing: one announcement to b (and its forward nowhere).
+  ok(f.sent - sent0 <= 2, `sent ${f.sent - sent0}`);
+});
+
+Deno.test("ten boxes, random links removed: everyone still agrees", () => {
+  const names = Array.from({ length: 10 }, (_, i) => `n${i}`);
+  const f = new Fleet(names);
+  for (let i = 0; i < 10; i++) for (let j = i + 1; j < 10; j++) f.link(names[i], names[j], true);
+  f.run();
+  let seed = 7;
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let k = 0; k < 25; k++) {
+    const i = Math.floor(rand() * 10), j = Math.floor(rand() * 10);
+    if (i === j) continue;
+    f.clock.t += 500;
+    f.link(names[i], names[j], false);
+    f.run();
+  }
+  const views = new Set(names.map((n) => f.edgeText(n)));
+  strictEqual(views.size, 1, [...views].join("\n"));
+});
+
+Deno.test("a neighbour cannot forge another box's record: first-hand wins, the future is bounded", () => {
+  const f = new Fleet(["a", "b", "c"]);
+  f.link("a", "b", true);
+  f.link("b", "c", true);
+  f.link("a", "c", true);
+  f.run();
+  const a = f.box("a");
+  const truth = f.edgeText("a");
+  // c, compromised, claims b dropped all its sessions, with a huge seq.
+  const forged = { type: "topology", origin: "b", seq: Number.MAX_SAFE_INTEGER, links: [] };
+  a.receive("c", forged);
+  strictEqual(f.edgeText("a"), truth, "a hears b first-hand: the forgery is ignored");
+  // Without a session to b, a seq beyond the clock's bound is dropped and counted.
+  f.sessions.delete("a|b");
+  a.receive("c", forged);
+  strictEqual(a.counters.dropped["future-seq"], 1);
+  // A first-hand record replaces even a higher held seq (the origin's clock stepped back).
+  const g = f.box("c");
+  g.receive("b", {
+    type: "topology",
+    origin: "b",
+    seq: 5,
+    links: [{ peer: "c", state: "direct" }],
+  });
+  strictEqual(g.graph.record("b")?.seq, 5);
+});
+
+Deno.test("rttMoved: only a real RTT change earns a new seq", () => {
+  const l = (
+    rttMs?: number,
+  ): Link[] => [{ peer: "b", state: "direct", ...(rttMs !== undefined ? { rttMs } : {}) }];
+  deepStrictEqual(
+    [
+      rttMoved(l(1), l(1.2)),
+      rttMoved(l(1), l(2)),
+      rttMoved(l(10), l(12)),
+      rttMoved(l(), l(3)),
+      rttMoved(l(3), l()),
+    ],
+    [false, true, false, true, false],
+  );
+});
