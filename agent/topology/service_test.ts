@@ -9,6 +9,8 @@ const peerStatus = (state: PeerStatus["state"], rttMs: number | null, lastError:
 
 function control(peers: Record<string, PeerStatus>): PeerConnectionsStatus {
   return {
+    summary: {} as PeerConnectionsStatus["summary"],
+    dialSlots: { window: 8, running: 0, queued: 0 },
     peers,
     drops: {} as PeerConnectionsStatus["drops"],
     pendingHandshakes: 0,
