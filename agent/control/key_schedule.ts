@@ -33,6 +33,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, iskIr, lvCat } from "./cpace.ts";
 import { type Direction, sessionKeyFromShared } from "./session_keys.ts";
+import type { DirectionKeys, EspKey, SessionKeySet } from "./session_key_set.ts";
 
 const te = new TextEncoder();
 
@@ -114,27 +115,7 @@ export function transcriptHash(prefix: Uint8Array, records: Uint8Array[]): Uint8
   return h.digest();
 }
 
-/** ESP parameters of one direction: AES-256 key ‖ 4-byte salt (36 bytes), and the SPI. */
-export interface EspKey {
-  key: Uint8Array;
-  spi: number;
-}
-
-/** One direction's keys of every purpose. */
-export interface DirectionKeys {
-  control: Uint8Array;
-  sleeve: Uint8Array;
-  esp: EspKey;
-}
-
-/** Everything the datapaths and the control channel need of one session, per direction. */
-export interface SessionKeySet {
-  dialerToListener: DirectionKeys;
-  listenerToDialer: DirectionKeys;
-  /** Receiver indices both ends chose for this session (sleeve header, key derivation). */
-  dialerIndex: number;
-  listenerIndex: number;
-}
+export type { DirectionKeys, EspKey, SessionKeySet } from "./session_key_set.ts";
 
 /** HKDF info of one purpose key: label ‖ u32 dialer index ‖ u32 listener index. */
 export function purposeInfo(

@@ -14,6 +14,7 @@
  *                       `handshake_core.ts` both roles as pure state objects (and why the
  *                       message order leaves no offline oracle); `cpace.ts` the CFRG PAKE;
  *                       `key_schedule.ts` password, node keys, transcript → per-purpose keys
+ *                       (their shape in `session_key_set.ts`)
  * - `node_key.ts`       node key files and `keygen`
  * - `session_keys.ts`   X25519, the seed's SHA-256(DH ‖ password), v1 HKDF derivations;
  *                       `secure_channel.ts` sealed messages

@@ -18,7 +18,7 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { hmac } from "@noble/hashes/hmac.js";
-import type { SessionKeySet } from "./key_schedule.ts";
+import type { SessionKeySet } from "./session_key_set.ts";
 
 /** What a session hands to the datapaths: they derive their own keys from it. */
 export interface SessionSecrets {
