@@ -8,6 +8,7 @@
  */
 
 import type { DropCounter } from "./drop_counter.ts";
+import type { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
 import type { Logger } from "./logger.ts";
 import type { PeerConnectionsEvents, ResolvedOptions } from "./options.ts";
 import type { PeerRecord, PeerTable } from "./peer_record.ts";
@@ -20,6 +21,8 @@ export interface ControlContext {
   readonly drops: DropCounter;
   readonly peers: PeerTable;
   readonly events: PeerConnectionsEvents;
+  /** Handshakes that may start their key exchange, per source and in total. */
+  readonly handshakeRate: HandshakeRateLimiter;
   /** Aborted by close(): pending dials give up. */
   readonly signal: AbortSignal;
   /** Every stream not yet closed, so close() can close them. */

@@ -1,215 +1,139 @@
 /**
- * The per-connection handshake of the control plane. Every TCP connection runs it afresh, with
- * new X25519 keys and nonces, so a recorded handshake replayed later fails key confirmation.
+ * The per-connection handshake of the control plane, protocol version 2, over TCP: the header
+ * exchange, then the four messages of `handshake_core.ts` (CPace bound to the password, node-key
+ * proofs, key confirmation with the dialer proving first), then `agreeOnSession`. Every
+ * connection runs it afresh with new shares, nonces and ephemeral keys, so a recorded
+ * handshake replayed later fails key confirmation. Wire format: `handshake_wire.ts`; key
+ * schedule: `key_schedule.ts`; why the order leaves no offline oracle: `handshake_core.ts`.
  *
- * Wire format:
+ *   dialer   → header, HELLO_D
+ *   listener → header, HELLO_L, SHARES_L          (or header, REFUSE)
+ *   dialer   → SHARES_D, CONFIRM_D                (or REFUSE)
+ *   listener → CONFIRM_L                          (or AUTH_FAILED, or REFUSE)
+ *   then sealed: the non-deciding side's "ready", the decider's "keep" / "duplicate"
  *
- *   header  "weave-agent\0" ‖ u8 min version ‖ u8 max version                      (14 bytes)
- *   record  u8 kind ‖ u16 length ‖ body  (length ≤ 512)
- *     HELLO        X25519 public key (32) ‖ nonce (32) ‖ peer name (UTF-8, 1–63 bytes)
- *     CONFIRM      HMAC-SHA256 over the transcript hash (32), keyed per direction
- *     REFUSE       a short plaintext reason (UTF-8), then the sender closes
- *     AUTH_FAILED  empty: "your confirmation did not verify", then the sender closes
+ * A version-1 agent is refused by the header check with "incompatible protocol versions: peer
+ * speaks 1..1, this agent 2..2" on both ends.
  *
- *   dialer   → header, HELLO
- *   listener → header, HELLO, CONFIRM   (or header, REFUSE)
- *   dialer   → CONFIRM                  (or AUTH_FAILED)
- *   listener → (AUTH_FAILED on a bad confirmation)
- *
- * The transcript hash is SHA-256(dialer header ‖ listener header ‖ dialer HELLO record ‖
- * listener HELLO record): every field either side sent, in an order fixed by role. After the
- * confirmations, both ends hold a SecureChannel keyed per direction from the session key, and
- * `agreeOnSession` settles whether this connection becomes the pair's session.
+ * Failures throw WireError; authentication failures throw HandshakeError, which says whether
+ * the peer had proved its node key, so the caller can tell a genuine password mismatch of the
+ * real peer from a failed handshake of whoever connected (`classifyAuthFailure`).
  *
  * @module
  */
 
-import { sha256 } from "@noble/hashes/sha2.js";
 import type { FrameReader } from "./frame_reader.ts";
-import { SecureChannel } from "./secure_channel.ts";
 import {
-  confirmationMac,
-  deriveControlKeys,
-  deriveSharedSecret,
-  type Direction,
-  equalBytes,
-  generateEphemeral,
-  sessionKeyFromShared,
-} from "./session_keys.ts";
+  type CoreOptions,
+  type CoreResult,
+  DialerHandshake,
+  HandshakeError,
+  ListenerHandshake,
+  type NodeKeyPair,
+  type PasswordSlot,
+} from "./handshake_core.ts";
+import {
+  checkHeader,
+  concat,
+  encodeHeader,
+  encodeRecord,
+  encodeRefuse,
+  HEADER_BYTES,
+  OUR_VERSIONS,
+  printable,
+  readRecord,
+  type RecordIn,
+  RecordKind,
+  refuseReason,
+  type VersionRange,
+} from "./handshake_wire.ts";
+import type { SessionKeySet } from "./key_schedule.ts";
+import { SecureChannel } from "./secure_channel.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 import { WireError } from "./wire_error.ts";
 
-/** The protocol name every connection starts with. */
-export const PROTOCOL_MAGIC: Uint8Array = new TextEncoder().encode("weave-agent\0");
-/** Oldest protocol version this agent speaks. */
-export const PROTOCOL_MIN_VERSION = 1;
-/** Newest protocol version this agent speaks. */
-export const PROTOCOL_MAX_VERSION = 1;
-/** Length of the fixed header. */
-export const HEADER_BYTES: number = PROTOCOL_MAGIC.length + 2;
-/** Largest handshake record body. */
-export const MAX_RECORD_BYTES = 512;
-/** Longest peer name in a HELLO. */
-export const MAX_NAME_BYTES = 63;
+export {
+  checkHeader,
+  encodeHeader,
+  encodeHello,
+  encodeRecord,
+  HEADER_BYTES,
+  type HeaderCheck,
+  type Hello,
+  MAX_NAME_BYTES,
+  MAX_RECORD_BYTES,
+  parseHello,
+  printable,
+  PROTOCOL_MAGIC,
+  PROTOCOL_MAX_VERSION,
+  PROTOCOL_MIN_VERSION,
+  RecordKind,
+  type VersionRange,
+} from "./handshake_wire.ts";
+export {
+  HandshakeError,
+  type NodeKeyPair,
+  type PasswordSet,
+  type PasswordSlot,
+} from "./handshake_core.ts";
 
-/** Handshake record kinds. */
-export const RecordKind = { HELLO: 1, CONFIRM: 2, REFUSE: 3, AUTH_FAILED: 4 } as const;
-
-const encoder = new TextEncoder();
-
-/** A protocol version range. */
-export interface VersionRange {
-  min: number;
-  max: number;
-}
-
-const OURS: VersionRange = { min: PROTOCOL_MIN_VERSION, max: PROTOCOL_MAX_VERSION };
-
-/** The 14-byte header announcing a version range. */
-export function encodeHeader(versions: VersionRange = OURS): Uint8Array {
-  const h = new Uint8Array(HEADER_BYTES);
-  h.set(PROTOCOL_MAGIC);
-  h[PROTOCOL_MAGIC.length] = versions.min;
-  h[PROTOCOL_MAGIC.length + 1] = versions.max;
-  return h;
-}
-
-/** Result of checking the peer's header against our version range. */
-export type HeaderCheck =
-  | { ok: true; version: number }
-  | { ok: false; reason: "bad-header" | "bad-version"; message: string; theirs?: VersionRange };
-
-/** Checks a received header: the protocol name, then the highest version both speak. */
-export function checkHeader(header: Uint8Array, ours: VersionRange = OURS): HeaderCheck {
-  if (header.length !== HEADER_BYTES || !equalBytes(header.subarray(0, 12), PROTOCOL_MAGIC)) {
-    return { ok: false, reason: "bad-header", message: "not the weave-agent control protocol" };
-  }
-  const theirs = { min: header[12], max: header[13] };
-  const version = Math.min(theirs.max, ours.max);
-  if (theirs.min > theirs.max || version < Math.max(theirs.min, ours.min)) {
-    return {
-      ok: false,
-      reason: "bad-version",
-      theirs,
-      message: `incompatible protocol versions: peer speaks ${theirs.min}..${theirs.max}, ` +
-        `this agent ${ours.min}..${ours.max}`,
-    };
-  }
-  return { ok: true, version };
-}
-
-/** A handshake record: u8 kind ‖ u16 length ‖ body. */
-export function encodeRecord(kind: number, body: Uint8Array): Uint8Array {
-  if (body.length > MAX_RECORD_BYTES) throw new RangeError("handshake record too long");
-  const r = new Uint8Array(3 + body.length);
-  r[0] = kind;
-  new DataView(r.buffer).setUint16(1, body.length);
-  r.set(body, 3);
-  return r;
-}
-
-/** What a HELLO carries. */
-export interface Hello {
-  publicKey: Uint8Array;
-  nonce: Uint8Array;
-  name: string;
-}
-
-/** A HELLO record. */
-export function encodeHello(h: Hello): Uint8Array {
-  const name = encoder.encode(h.name);
-  if (name.length < 1 || name.length > MAX_NAME_BYTES) throw new RangeError("bad peer name length");
-  const body = new Uint8Array(64 + name.length);
-  body.set(h.publicKey);
-  body.set(h.nonce, 32);
-  body.set(name, 64);
-  return encodeRecord(RecordKind.HELLO, body);
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
-/** Parses a HELLO body; throws WireError "garbage" on anything malformed. */
-export function parseHello(body: Uint8Array): Hello {
-  const nameLen = body.length - 64;
-  if (nameLen < 1 || nameLen > MAX_NAME_BYTES) {
-    throw new WireError("garbage", `HELLO of ${body.length} bytes`);
-  }
-  let name: string;
-  try {
-    name = strictUtf8.decode(body.subarray(64));
-  } catch {
-    throw new WireError("garbage", "peer name in HELLO is not UTF-8");
-  }
-  // Names reach logs and status output: only the printable subset config names use.
-  if (!/^[\x21-\x7e]+$/.test(name)) throw new WireError("garbage", "unprintable peer name");
-  return { publicKey: body.slice(0, 32), nonce: body.slice(32, 64), name };
-}
-
-/** A REFUSE record with a short printable reason. */
-export function encodeRefuse(reason: string): Uint8Array {
-  return encodeRecord(RecordKind.REFUSE, encoder.encode(printable(reason).slice(0, 200)));
-}
-
-/** Keeps a peer-supplied reason loggable: printable ASCII only, bounded. */
-export function printable(s: string): string {
-  return s.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
-}
-
-/** SHA-256 over both headers and both HELLO records, in role order. */
-export function transcriptHash(
-  dialerHeader: Uint8Array,
-  listenerHeader: Uint8Array,
-  dialerHello: Uint8Array,
-  listenerHello: Uint8Array,
-): Uint8Array {
-  const h = sha256.create();
-  for (const part of [dialerHeader, listenerHeader, dialerHello, listenerHello]) h.update(part);
-  return h.digest();
-}
-
-/** One handshake record as read from the wire. */
-interface RecordIn {
-  kind: number;
-  body: Uint8Array;
-}
-
-async function readRecord(reader: FrameReader): Promise<RecordIn> {
-  const head = await reader.bytes(3);
-  const len = (head[1] << 8) | head[2];
-  if (len > MAX_RECORD_BYTES) throw new WireError("oversize", `handshake record of ${len} bytes`);
-  const kind = head[0];
-  if (kind < RecordKind.HELLO || kind > RecordKind.AUTH_FAILED) {
-    throw new WireError("garbage", `unknown handshake record kind ${kind}`);
-  }
-  return { kind, body: await reader.bytes(len) };
-}
-
-/** How one end runs the handshake. */
-export interface HandshakeOptions {
+/** What both roles take. */
+interface CommonOptions {
   stream: ByteStream;
   reader: FrameReader;
-  role: "dialer" | "listener";
   localName: string;
+  /** The current password; null: none configured (sessions are then unauthenticated). */
   password: Uint8Array | null;
+  /** The previous password, during a rollout (#14); the current one is always preferred. */
+  previousPassword?: Uint8Array | null;
+  /** This box's node key (#15); absent: it proves none. */
+  nodeKey?: NodeKeyPair | null;
+  /** The node key weave.yaml gives a peer name, or null. */
+  peerKey?: (name: string) => Uint8Array | null;
+  /** Receiver index this box picks for the session (default random). */
+  localIndex?: number;
   /** Remote IP address, for messages. */
   remoteAddress: string;
-  /** Dialer: the name of the peer dialled; a different name answering is refused. */
-  expectedPeer?: string;
-  /**
-   * Listener: may `name` connect from `remoteAddress`? Null admits it; a string refuses it with
-   * that (plaintext, logged) reason.
-   */
-  admit?: (name: string) => string | null;
-  /** Called once the peer's name is known and admitted (before the key exchange). */
-  onIdentified?: (name: string) => void;
   /** Our version range; tests pretend to be other versions. */
   versions?: VersionRange;
 }
 
-/** A confirmed handshake: both ends derived the same session key from this transcript. */
+/** The dialing side's options. */
+export interface DialOptions extends CommonOptions {
+  /** The name of the peer dialled; a different name answering is refused. */
+  expectedPeer: string;
+}
+
+/** The accepting side's options. */
+export interface AcceptOptions extends CommonOptions {
+  /**
+   * May `name` connect from `remoteAddress`? Null admits it; a string refuses it with that
+   * (plaintext, logged) reason. Runs before any key exchange.
+   */
+  admit?: (name: string) => string | null;
+  /** Called once the peer's name is known and admitted (before the key exchange). */
+  onIdentified?: (name: string) => void;
+  /**
+   * Last gate before the first X25519 operation (the handshake rate limit): null lets the key
+   * exchange start; a string refuses it (WireError "too-many-pending").
+   */
+  admitKeyExchange?: () => string | null;
+}
+
+/** How one end runs the handshake: `runHandshake` dispatches on `role`. */
+export interface HandshakeOptions extends CommonOptions {
+  role: "dialer" | "listener";
+  expectedPeer?: string;
+  admit?: (name: string) => string | null;
+  onIdentified?: (name: string) => void;
+  admitKeyExchange?: () => string | null;
+}
+
+/** A confirmed handshake: both ends derived the same keys from this transcript. */
 export interface HandshakeResult {
   peerName: string;
   version: number;
+  /** SHA-256(password-bound shared secret ‖ password). */
   sessionKey: Uint8Array;
   dialerNonce: Uint8Array;
   listenerNonce: Uint8Array;
@@ -218,6 +142,14 @@ export interface HandshakeResult {
   authenticated: boolean;
   /** Sealing and opening of control messages, keyed per direction. */
   channel: SecureChannel;
+  /** The transcript hash (salt of the per-purpose keys; the rekey chain starts from it). */
+  transcriptHash: Uint8Array;
+  /** Per-purpose keys of both directions (control, sleeve, ESP), bound to both indices. */
+  keys: SessionKeySet;
+  /** Which of this box's passwords the session uses. */
+  password: PasswordSlot;
+  /** The peer proved the node key weave.yaml gives it. */
+  peerProvedKey: boolean;
 }
 
 /** Best effort: the peer may already be gone. */
@@ -229,136 +161,181 @@ async function tryWrite(stream: ByteStream, data: Uint8Array): Promise<void> {
   }
 }
 
-/**
- * Runs the handshake on a fresh connection. Throws WireError on every failure; a wrong password
- * on either side yields `password mismatch with peer <name> at <address>` on both sides.
- * The caller owns the stream and closes it on failure.
- */
-export async function runHandshake(o: HandshakeOptions): Promise<HandshakeResult> {
-  const isDialer = o.role === "dialer";
-  const ourHeader = encodeHeader(o.versions ?? OURS);
-  const ourNonce = crypto.getRandomValues(new Uint8Array(32));
-  // A listener makes its key pair only for an admitted peer: garbage costs no X25519.
-  let ourHello: Uint8Array = new Uint8Array(0);
-  const makeKeys = () => {
-    const eph = generateEphemeral();
-    ourHello = encodeHello({ publicKey: eph.publicKey, nonce: ourNonce, name: o.localName });
-    return eph;
-  };
-  const who = (name: string) => `peer ${name} at ${o.remoteAddress}`;
-
-  // The dialer speaks first and in full; the listener answers only once the dialer is admitted.
-  const dialerKeys = isDialer ? makeKeys() : null;
-  if (isDialer) await o.stream.write(concat(ourHeader, ourHello));
-
-  const theirHeader = await o.reader.bytes(HEADER_BYTES);
-  const check = checkHeader(theirHeader, o.versions ?? OURS);
-  if (!check.ok) {
-    if (!isDialer) await tryWrite(o.stream, concat(ourHeader, encodeRefuse(check.message)));
-    const peer = o.expectedPeer ? who(o.expectedPeer) : `${o.remoteAddress}`;
-    throw new WireError(check.reason, `${peer}: ${check.message}`);
-  }
-
-  const first = await readRecord(o.reader);
-  if (first.kind === RecordKind.REFUSE) {
-    throw new WireError(
-      "refused",
-      `${who(o.expectedPeer ?? "?")} refused the connection: ${
-        printable(new TextDecoder().decode(first.body))
-      }`,
-    );
-  }
-  if (first.kind !== RecordKind.HELLO) {
-    throw new WireError("garbage", `expected HELLO, got record kind ${first.kind}`);
-  }
-  const hello = parseHello(first.body);
-  const theirHello = encodeRecord(RecordKind.HELLO, first.body);
-  if (hello.name === o.localName) {
-    if (!isDialer) await tryWrite(o.stream, concat(ourHeader, encodeRefuse("that is my name")));
-    throw new WireError("unknown-peer", `${o.remoteAddress} claims this agent's own name`);
-  }
-  if (isDialer && hello.name !== o.expectedPeer) {
-    throw new WireError(
-      "unknown-peer",
-      `dialled ${who(o.expectedPeer ?? "?")} but it calls itself ${hello.name}`,
-    );
-  }
-  if (!isDialer) {
-    const refusal = o.admit?.(hello.name) ?? null;
-    if (refusal !== null) {
-      await tryWrite(o.stream, concat(ourHeader, encodeRefuse(refusal)));
-      throw new WireError("unknown-peer", refusal);
-    }
-  }
-  o.onIdentified?.(hello.name);
-  const keys = dialerKeys ?? makeKeys();
-
-  let shared: Uint8Array;
-  try {
-    shared = deriveSharedSecret(keys.privateKey, hello.publicKey);
-  } catch {
-    throw new WireError("garbage", `${who(hello.name)} sent a low-order X25519 key`);
-  }
-  const sessionKey = sessionKeyFromShared(shared, o.password);
-  shared.fill(0);
-  keys.privateKey.fill(0);
-  const dialerNonce = isDialer ? ourNonce : hello.nonce;
-  const listenerNonce = isDialer ? hello.nonce : ourNonce;
-  const transcript = isDialer
-    ? transcriptHash(ourHeader, theirHeader, ourHello, theirHello)
-    : transcriptHash(theirHeader, ourHeader, theirHello, ourHello);
-  const ourDir: Direction = isDialer ? "dialer->listener" : "listener->dialer";
-  const theirDir: Direction = isDialer ? "listener->dialer" : "dialer->listener";
-  const ourConfirm = encodeRecord(
-    RecordKind.CONFIRM,
-    confirmationMac(sessionKey, dialerNonce, listenerNonce, ourDir, transcript),
-  );
-  const mismatch = `password mismatch with ${who(hello.name)}`;
-
-  if (!isDialer) await o.stream.write(concat(ourHeader, ourHello, ourConfirm));
-  const conf = await readRecord(o.reader);
-  if (conf.kind === RecordKind.AUTH_FAILED) throw new WireError("auth", mismatch);
-  if (conf.kind === RecordKind.REFUSE) {
-    throw new WireError(
-      "refused",
-      `${who(hello.name)} refused the connection: ${
-        printable(new TextDecoder().decode(conf.body))
-      }`,
-    );
-  }
-  if (conf.kind !== RecordKind.CONFIRM || conf.body.length !== 32) {
-    throw new WireError("garbage", `expected CONFIRM, got record kind ${conf.kind}`);
-  }
-  const expected = confirmationMac(sessionKey, dialerNonce, listenerNonce, theirDir, transcript);
-  if (!equalBytes(conf.body, expected)) {
-    await tryWrite(o.stream, encodeRecord(RecordKind.AUTH_FAILED, new Uint8Array(0)));
-    throw new WireError("auth", mismatch);
-  }
-  if (isDialer) await o.stream.write(ourConfirm);
-
-  const control = deriveControlKeys(sessionKey, dialerNonce, listenerNonce);
+function coreOptions(o: CommonOptions): CoreOptions {
   return {
-    peerName: hello.name,
-    version: check.version,
-    sessionKey,
-    dialerNonce,
-    listenerNonce,
-    localIsDialer: isDialer,
-    authenticated: o.password !== null,
-    channel: isDialer
-      ? new SecureChannel(control.dialerToListener, control.listenerToDialer, true)
-      : new SecureChannel(control.listenerToDialer, control.dialerToListener, false),
+    localName: o.localName,
+    passwords: { current: o.password, previous: o.previousPassword ?? null },
+    nodeKey: o.nodeKey ?? null,
+    peerKey: o.peerKey,
+    localIndex: o.localIndex,
   };
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
+/** The address goes into the message of every authentication failure. */
+function at(e: unknown, address: string): unknown {
+  if (!(e instanceof HandshakeError)) return e;
+  return new HandshakeError(
+    e.failure,
+    e.peerName,
+    e.peerProvedKey,
+    e.peerKeyConfigured,
+    `${e.message} at ${address}`,
+  );
+}
+
+function refused(who: string, r: RecordIn): WireError {
+  return new WireError("refused", `${who} refused the connection: ${refuseReason(r.body)}`);
+}
+
+async function expect(reader: FrameReader, kind: number, who: string): Promise<Uint8Array> {
+  const r = await readRecord(reader);
+  if (r.kind === RecordKind.REFUSE) throw refused(who, r);
+  if (r.kind !== kind) {
+    throw new WireError("garbage", `expected record kind ${kind}, got ${r.kind}`);
   }
-  return out;
+  return r.body;
+}
+
+function resultOf(core: CoreResult, version: number): HandshakeResult {
+  const k = core.keys;
+  return {
+    ...core,
+    version,
+    channel: core.localIsDialer
+      ? new SecureChannel(k.dialerToListener.control, k.listenerToDialer.control, true)
+      : new SecureChannel(k.listenerToDialer.control, k.dialerToListener.control, false),
+  };
+}
+
+/** The dialing side of the handshake. Throws WireError / HandshakeError; the caller closes. */
+export async function dialHandshake(o: DialOptions): Promise<HandshakeResult> {
+  const versions = o.versions ?? OUR_VERSIONS;
+  const who = `peer ${o.expectedPeer} at ${o.remoteAddress}`;
+  const core = new DialerHandshake({ ...coreOptions(o), expectedPeer: o.expectedPeer });
+  const ourHeader = encodeHeader(versions);
+  await o.stream.write(concat(ourHeader, core.hello));
+
+  const theirHeader = await o.reader.bytes(HEADER_BYTES);
+  const check = checkHeader(theirHeader, versions);
+  if (!check.ok) throw new WireError(check.reason, `${who}: ${check.message}`);
+  const hello = await expect(o.reader, RecordKind.HELLO, who);
+  const shares = await expect(o.reader, RecordKind.SHARES, who);
+  let third: Uint8Array;
+  try {
+    third = core.reply(hello, shares, concat(ourHeader, theirHeader));
+  } catch (e) {
+    // Tell the listener why (its log then says more than "connection closed").
+    if (e instanceof WireError) await tryWrite(o.stream, encodeRefuse(e.message));
+    throw at(e, o.remoteAddress);
+  }
+  await o.stream.write(third);
+
+  const fourth = await readRecord(o.reader);
+  if (fourth.kind === RecordKind.REFUSE) throw refused(who, fourth);
+  if (fourth.kind === RecordKind.AUTH_FAILED) {
+    throw at(core.authFailed(fourth.body), o.remoteAddress);
+  }
+  if (fourth.kind !== RecordKind.CONFIRM) {
+    throw new WireError("garbage", `expected CONFIRM, got record kind ${fourth.kind}`);
+  }
+  try {
+    return resultOf(core.confirm(fourth.body), check.version);
+  } catch (e) {
+    // The listener accepted our proof; it learns from this that its own did not verify.
+    if (e instanceof HandshakeError) {
+      await tryWrite(o.stream, encodeRecord(RecordKind.AUTH_FAILED, new Uint8Array(0)));
+    }
+    throw at(e, o.remoteAddress);
+  }
+}
+
+/** The accepting side of the handshake. Throws WireError / HandshakeError; the caller closes. */
+export async function acceptHandshake(o: AcceptOptions): Promise<HandshakeResult> {
+  const versions = o.versions ?? OUR_VERSIONS;
+  const ourHeader = encodeHeader(versions);
+  const theirHeader = await o.reader.bytes(HEADER_BYTES);
+  const check = checkHeader(theirHeader, versions);
+  if (!check.ok) {
+    await tryWrite(o.stream, concat(ourHeader, encodeRefuse(check.message)));
+    throw new WireError(check.reason, `${o.remoteAddress}: ${check.message}`);
+  }
+  const core = new ListenerHandshake(coreOptions(o));
+  const hello = core.hello(await expect(o.reader, RecordKind.HELLO, o.remoteAddress));
+  const refuse = async (why: string) => {
+    await tryWrite(o.stream, concat(ourHeader, encodeRefuse(why)));
+  };
+  if (hello.name === o.localName) {
+    await refuse("that is my name");
+    throw new WireError("unknown-peer", `${o.remoteAddress} claims this agent's own name`);
+  }
+  const refusal = o.admit?.(hello.name) ?? null;
+  if (refusal !== null) {
+    await refuse(refusal);
+    throw new WireError("unknown-peer", refusal);
+  }
+  const keyRefusal = core.keyRefusal();
+  if (keyRefusal) {
+    await refuse(keyRefusal.message);
+    throw at(keyRefusal, o.remoteAddress);
+  }
+  const busy = o.admitKeyExchange?.() ?? null;
+  if (busy !== null) {
+    await refuse(busy);
+    throw new WireError("too-many-pending", `${o.remoteAddress} (${hello.name}): ${busy}`);
+  }
+  o.onIdentified?.(hello.name);
+  await o.stream.write(concat(ourHeader, core.reply(concat(theirHeader, ourHeader))));
+
+  const who = `peer ${hello.name} at ${o.remoteAddress}`;
+  const shares = await expect(o.reader, RecordKind.SHARES, who);
+  const confirm = await expect(o.reader, RecordKind.CONFIRM, who);
+  const outcome = core.confirm(shares, confirm);
+  await (outcome.ok ? o.stream.write(outcome.reply) : tryWrite(o.stream, outcome.reply));
+  if (!outcome.ok) throw at(outcome.error, o.remoteAddress);
+  return resultOf(outcome.result, check.version);
+}
+
+/** Runs the role's side of the handshake (`dialHandshake` or `acceptHandshake`). */
+export function runHandshake(o: HandshakeOptions): Promise<HandshakeResult> {
+  if (o.role === "dialer") {
+    if (o.expectedPeer === undefined) throw new TypeError("a dialer needs expectedPeer");
+    return dialHandshake({ ...o, expectedPeer: o.expectedPeer });
+  }
+  return acceptHandshake(o);
+}
+
+/** How the caller reports an authentication failure. */
+export interface AuthFailureView {
+  /**
+   * True: the real peer has a different password (it proved its node key, or we dialled its
+   * configured address and it has no node key): log the mismatch and mark the peer. False: an
+   * unproven connection failed; nothing about the peer changes.
+   */
+  genuine: boolean;
+  /** `password mismatch with peer <name> at <address>` or `failed handshake from <address> …`. */
+  message: string;
+}
+
+/**
+ * Tells a genuine password mismatch of the real peer from a failed handshake of whoever
+ * connected. Accepted connections can come from anyone who can reach the port from a peer's
+ * address; only a proved node key says who it was. A connection we dialled reached the address
+ * weave.yaml gives, so without a node key for that peer its failure counts as the peer's.
+ */
+export function classifyAuthFailure(
+  e: HandshakeError,
+  o: { dialled: boolean; remoteAddress: string },
+): AuthFailureView {
+  const genuine = e.failure === "password" &&
+    (e.peerProvedKey || (o.dialled && !e.peerKeyConfigured));
+  return genuine
+    ? { genuine, message: `password mismatch with peer ${e.peerName} at ${o.remoteAddress}` }
+    : {
+      genuine,
+      message: `failed handshake from ${o.remoteAddress} (claiming ${e.peerName}): ${
+        e.message.replace(/ at \S+$/, "")
+      }`,
+    };
 }
 
 /** What the deciding side says about a confirmed connection. */
@@ -377,19 +354,24 @@ export interface AgreementOptions {
 
 /**
  * The step after the confirmations, as the first sealed messages: the non-deciding side sends
- * `{type:"ready"}` (it verified our confirmation: a dialer that finished first may otherwise
- * treat a session as up that the listener then rejects); the decider answers `{type:"keep"}` or
- * `{type:"duplicate"}`. Only "keep" makes a session, on both sides, so a simultaneous dial ends
- * with exactly one session and no flapping. Throws WireError on anything else.
+ * `{type:"ready"}` (it verified our confirmation: the listener, whose confirmation the dialer
+ * verifies last, may otherwise treat a session as up that the dialer then rejects); the decider
+ * answers `{type:"keep"}` or `{type:"duplicate"}`. Only "keep" makes a session, on both sides,
+ * so a simultaneous dial ends with exactly one session and no flapping. Throws WireError on
+ * anything else.
  */
 export async function agreeOnSession(hs: HandshakeResult, o: AgreementOptions): Promise<Agreement> {
   if (!o.decider) await o.stream.write(hs.channel.seal({ type: "ready" }));
-  if (hs.localIsDialer) {
-    // The listener verifies our confirmation last; its verdict may be a plaintext AUTH_FAILED.
+  if (!hs.localIsDialer) {
+    // The dialer verifies our confirmation last; its verdict may be a plaintext AUTH_FAILED
+    // (a sealed frame starts with a u32 length ≤ 64 KiB, so never with this kind byte).
     const head = await o.reader.peek(3);
     if (head[0] === RecordKind.AUTH_FAILED && head[1] === 0 && head[2] === 0) {
-      throw new WireError(
-        "auth",
+      throw new HandshakeError(
+        "password",
+        hs.peerName,
+        hs.peerProvedKey,
+        hs.peerProvedKey,
         `password mismatch with peer ${hs.peerName} at ${o.remoteAddress}`,
       );
     }

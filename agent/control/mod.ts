@@ -7,8 +7,16 @@
  * - `dialer.ts`         dialling configured peers; `dial_delay.ts` first-dial deferral, backoff
  * - `tcp_stream.ts`     a TCP connection as a byte stream, and dialling with a deadline
  * - `frame_reader.ts`   length-prefixed frames with bounds
- * - `handshake.ts`      the per-connection handshake and the pair's agreement on a session
- * - `session_keys.ts`   X25519, HKDF and key confirmation; `secure_channel.ts` sealed messages
+ * - `handshake_rate_limit.ts` per-source and total token buckets before any key exchange
+ * - `handshake.ts`      the per-connection handshake (protocol v2) over TCP, by role, and the
+ *                       pair's agreement on a session; `handshake_wire.ts` its records;
+ *                       `handshake_core.ts` both roles as pure state objects (and why the
+ *                       message order leaves no offline oracle); `cpace.ts` the CFRG PAKE;
+ *                       `key_schedule.ts` password, node keys, transcript → per-purpose keys
+ * - `node_key.ts`       node key files and `keygen`
+ * - `session_keys.ts`   X25519, the seed's SHA-256(DH ‖ password), v1 HKDF derivations;
+ *                       `secure_channel.ts` sealed messages
+ * - `rekey.ts`          periodic make-before-break rekey of a live session (state machine)
  * - `session_agreement.ts` one connection from first byte to verdict; failure classification
  * - `session.ts`        an established session: read, write, heartbeat, end
  * - `pair_roles.ts`     which side of a pair decides (used by the agent too)
@@ -38,4 +46,15 @@ export type { LogFields, Logger, LogLevel } from "./logger.ts";
 export type { SessionSecrets } from "./session_keys.ts";
 export type { ControlMessage } from "./secure_channel.ts";
 export { isDecider } from "./pair_roles.ts";
+export type { NodeKeyPair, PasswordSlot } from "./handshake_core.ts";
+export type { SessionKeySet } from "./key_schedule.ts";
+export { encodeKey, keygenCommand, NodeKeyError, parsePublicKey, readNodeKey } from "./node_key.ts";
+export {
+  REKEY_DEFAULTS,
+  type RekeyAction,
+  RekeyMachine,
+  type RekeyMessage,
+  type RekeyOptions,
+} from "./rekey.ts";
+export { HANDSHAKE_RATE_DEFAULTS, type HandshakeRateLimitOptions } from "./handshake_rate_limit.ts";
 export { canonicalAddress } from "./peer_address.ts";

@@ -5,7 +5,14 @@
  * @module
  */
 
-import { PROTOCOL_MAX_VERSION, PROTOCOL_MIN_VERSION, type VersionRange } from "./handshake.ts";
+import {
+  type NodeKeyPair,
+  PROTOCOL_MAX_VERSION,
+  PROTOCOL_MIN_VERSION,
+  type VersionRange,
+} from "./handshake.ts";
+import type { HandshakeRateLimitOptions } from "./handshake_rate_limit.ts";
+import { type RekeyAction, type RekeyOptions, resolveRekeyOptions } from "./rekey.ts";
 import type { Logger } from "./logger.ts";
 import type { ControlMessage } from "./secure_channel.ts";
 import type { SessionSecrets } from "./session_keys.ts";
@@ -15,6 +22,8 @@ export interface PeerEndpoint {
   name: string;
   address: string;
   port: number;
+  /** The peer's node key (weave.yaml `key:`): then it must prove it in every handshake. */
+  key?: Uint8Array | null;
 }
 
 /** A session came up: the pair agreed on this connection. */
@@ -42,12 +51,25 @@ export interface AuthFailedEvent {
   address: string;
 }
 
+/**
+ * A rekey step the datapaths must follow (#14, make-before-break): `install-rx` accept the new
+ * per-purpose keys too; `switch-tx` send under them; `drop-old` remove and wipe the previous
+ * epoch's; `abandon` remove keys installed for an exchange that gave up.
+ */
+export interface SessionKeysEvent {
+  peer: string;
+  /** `SessionSecrets.id` of the session being rekeyed. */
+  session: number;
+  action: Extract<RekeyAction, { type: "install-rx" | "switch-tx" | "drop-old" | "abandon" }>;
+}
+
 /** What the manager tells its owner; every callback is optional. */
 export interface PeerConnectionsEvents {
   onSessionUp?: (e: SessionUpEvent) => void;
   onSessionDown?: (e: SessionDownEvent) => void;
   onMessage?: (e: MessageEvent) => void;
   onAuthFailed?: (e: AuthFailedEvent) => void;
+  onSessionKeys?: (e: SessionKeysEvent) => void;
 }
 
 /** Heartbeat period. */
@@ -78,6 +100,14 @@ export interface PeerConnectionsOptions extends PeerConnectionsEvents {
   peers: PeerEndpoint[];
   /** Null: sessions are unauthenticated (the caller warns). */
   password: Uint8Array | null;
+  /** The previous password during a rollout (weave.yaml `password.previous`; default none). */
+  previousPassword?: Uint8Array | null;
+  /** This box's node key (`key_file:`; default none: it proves no key). */
+  nodeKey?: NodeKeyPair | null;
+  /** Per-source and total handshake rate limit (defaults: `HANDSHAKE_RATE_DEFAULTS`). */
+  handshakeRate?: HandshakeRateLimitOptions;
+  /** Periodic rekey of live sessions (defaults `REKEY_DEFAULTS`: 120 s / 180 s); false: off. */
+  rekey?: RekeyOptions | false;
   logger: Logger;
   /** Heartbeat period (default {@link DEFAULT_HEARTBEAT_MS}). */
   heartbeatMs?: number;
@@ -128,6 +158,10 @@ export function resolveOptions(o: PeerConnectionsOptions): ResolvedOptions {
     listenPort: o.listenPort,
     peers: o.peers,
     password: o.password,
+    previousPassword: o.previousPassword ?? null,
+    nodeKey: o.nodeKey ?? null,
+    handshakeRate: o.handshakeRate ?? {},
+    rekey: o.rekey === false ? false : resolveRekeyOptions(o.rekey ?? {}),
     logger: o.logger,
     heartbeatMs: o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     deadAfterMs: o.deadAfterMs ?? DEFAULT_DEAD_AFTER_MS,

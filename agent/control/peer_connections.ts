@@ -16,6 +16,8 @@
  */
 
 import { acceptLoop, Admission } from "./admission.ts";
+import { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
+import { onRekeyMessage, REKEY_TICK_MS, rekeyTick } from "./session_rekey.ts";
 import type { ControlContext } from "./context.ts";
 import { firstDialDelay } from "./dial_delay.ts";
 import { Dialer } from "./dialer.ts";
@@ -51,6 +53,7 @@ export class PeerConnections {
   readonly #abort = new AbortController();
   #listener: Deno.TcpListener | null = null;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
+  #rekeyTimer: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
   constructor(opts: PeerConnectionsOptions) {
@@ -58,7 +61,13 @@ export class PeerConnections {
     const events: PeerConnectionsEvents = {
       onSessionUp: opts.onSessionUp,
       onSessionDown: opts.onSessionDown,
-      onMessage: opts.onMessage,
+      onMessage: (e) => {
+        // Rekeys are the session layer's own business (and must run before the next frame).
+        const rec = this.#peers.get(e.peer);
+        if (e.msg.type !== "rekey" || !rec?.session) return opts.onMessage?.(e);
+        onRekeyMessage(this.#ctx, rec, rec.session, e.msg);
+      },
+      onSessionKeys: opts.onSessionKeys,
       onAuthFailed: opts.onAuthFailed,
     };
     this.#admission = new Admission(this.#o.maxPendingHandshakes, this.#o.maxPendingPerSource);
@@ -68,6 +77,7 @@ export class PeerConnections {
       drops: new DropCounter(opts.logger),
       peers: this.#peers,
       events,
+      handshakeRate: new HandshakeRateLimiter(this.#o.handshakeRate),
       signal: this.#abort.signal,
       streams: this.#streams,
       duplicates: 0,
@@ -96,6 +106,9 @@ export class PeerConnections {
     this.#track(acceptLoop(this.#ctx, this.#admission, this.#listener));
     for (const rec of this.#peers.values()) this.#dialFirst(rec);
     this.#heartbeat = setInterval(() => heartbeat(this.#ctx), this.#o.heartbeatMs);
+    if (this.#o.rekey !== false) {
+      this.#rekeyTimer = setInterval(() => rekeyTick(this.#ctx), REKEY_TICK_MS);
+    }
   }
 
   /** Replaces the set of peers (config reload): removed or moved peers are disconnected. */
@@ -103,7 +116,10 @@ export class PeerConnections {
     const next = new Map(list.map((p) => [p.name, p]));
     for (const [name, rec] of [...this.#peers.entries()]) {
       const n = next.get(name);
-      if (n && n.address === rec.endpoint.address && n.port === rec.endpoint.port) continue;
+      if (
+        n && n.address === rec.endpoint.address && n.port === rec.endpoint.port &&
+        sameKey(n.key, rec.endpoint.key)
+      ) continue;
       rec.removed = true;
       this.#dialer.cancel(rec);
       endSession(
@@ -147,6 +163,7 @@ export class PeerConnections {
       this.#closed = true;
       this.#abort.abort();
       if (this.#heartbeat) clearInterval(this.#heartbeat);
+      if (this.#rekeyTimer) clearInterval(this.#rekeyTimer);
       try {
         this.#listener?.close();
       } catch {
@@ -171,4 +188,10 @@ export class PeerConnections {
     p.finally(() => this.#tasks.delete(p)).catch(() => {});
     return p;
   }
+}
+
+/** Same node key (or none on both): a changed key ends the session like a moved address. */
+function sameKey(a: Uint8Array | null | undefined, b: Uint8Array | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -353,7 +353,7 @@ Deno.test({
           "peer m-2 must connect from 127.0.0.72, not 127.0.0.73",
       );
       // A future agent: refused by both with the versions in the message.
-      const v = await impostor("127.0.0.71", "127.0.0.73", "m-3", PW, { min: 2, max: 2 });
+      const v = await impostor("127.0.0.71", "127.0.0.73", "m-3", PW, { min: 3, max: 3 });
       strictEqual(
         v.startsWith("bad-version: peer gate at 127.0.0.71: incompatible protocol versions"),
         true,
@@ -366,7 +366,7 @@ Deno.test({
       );
       strictEqual(
         gate.logs.some((l) =>
-          l.includes("incompatible protocol versions: peer speaks 2..2, this agent 1..1")
+          l.includes("incompatible protocol versions: peer speaks 3..3, this agent 2..2")
         ),
         true,
       );
@@ -386,15 +386,15 @@ Deno.test({
   ...opts,
   name: "managers of different protocol versions refuse each other with a clear log on both",
   async fn() {
-    const nodes = mesh(111, ["v-1", "v-2"], {}, { "v-2": { versions: { min: 2, max: 3 } } });
+    const nodes = mesh(111, ["v-1", "v-2"], {}, { "v-2": { versions: { min: 3, max: 4 } } });
     const [a, b] = nodes;
     try {
       nodes.forEach((n) => n.pc.start());
       await until(
         "both logged",
         () =>
-          a.logs.some((l) => l.includes("peer speaks 2..3, this agent 1..1")) &&
-          b.logs.some((l) => l.includes("peer speaks 1..1, this agent 2..3")),
+          a.logs.some((l) => l.includes("peer speaks 3..4, this agent 2..2")) &&
+          b.logs.some((l) => l.includes("peer speaks 2..2, this agent 3..4")),
       );
       await until(
         "states",
@@ -544,7 +544,7 @@ function attacks(
 ): Attack[] {
   const header = encodeHeader();
   const hello = (name: string, pub = rnd(32)) =>
-    encodeHello({ publicKey: pub, nonce: rnd(32), name });
+    encodeHello({ nonce: rnd(32), ephemeral: pub, index: 1, nodeKey: null, name });
   const out: Attack[] = [];
   for (let i = 0; i < count; i++) {
     const source = i % 7 === 0 ? `127.0.0.${200 + (i % 50)}` : peerSource;

@@ -6,6 +6,7 @@
  */
 
 import type { PeerCounters, PeerRecord, PeerStateName } from "./peer_record.ts";
+import { rekeyStatus } from "./session_rekey.ts";
 import type { DropReason } from "./wire_error.ts";
 
 /** One peer in `status()`. */
@@ -22,6 +23,12 @@ export interface PeerStatus {
   rttMs: number | null;
   sessionId: number | null;
   authenticated: boolean | null;
+  /** Which of this box's passwords the session's keys come from; null without a session. */
+  password: "current" | "previous" | null;
+  /** Seconds since the keys in use were made (handshake or last rekey); null without one. */
+  keyAgeSeconds: number | null;
+  /** Rekeys of the current session. */
+  rekeys: number;
   counters: PeerCounters;
   lastError: string | null;
 }
@@ -48,6 +55,9 @@ export function peerStatus(r: PeerRecord, now: number): PeerStatus {
     rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 1000) / 1000,
     sessionId: r.session?.secrets.id ?? null,
     authenticated: r.session?.secrets.authenticated ?? null,
+    ...(r.session
+      ? rekeyStatus(r.session, now)
+      : { password: null, keyAgeSeconds: null, rekeys: 0 }),
     counters: { ...r.counters },
     lastError: r.lastError,
   };

@@ -69,12 +69,29 @@ export class SecureChannel {
   readonly #recvPolarity: Polarity;
 
   constructor(
-    private readonly sendKey: Uint8Array,
-    private readonly recvKey: Uint8Array,
+    private sendKey: Uint8Array,
+    private recvKey: Uint8Array,
     localIsDialer: boolean,
   ) {
     this.#sendPolarity = localIsDialer ? 0 : 1;
     this.#recvPolarity = localIsDialer ? 1 : 0;
+  }
+
+  /**
+   * Seals with a new key from the next message on (a rekey): a new key starts a new nonce
+   * space, so the sequence starts again at 0. The old key is wiped.
+   */
+  replaceSendKey(key: Uint8Array): void {
+    this.sendKey.fill(0);
+    this.sendKey = key;
+    this.#sendSeq = 0n;
+  }
+
+  /** Opens the peer's next message with a new key (its side replaced its send key). */
+  replaceRecvKey(key: Uint8Array): void {
+    this.recvKey.fill(0);
+    this.recvKey = key;
+    this.#recvSeq = 0n;
   }
 
   /** Messages sealed so far. */

@@ -10,7 +10,7 @@
 
 import { type ControlContext, errorMessage } from "./context.ts";
 import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
-import { agreeOnSession, runHandshake } from "./handshake.ts";
+import { agreeOnSession, classifyAuthFailure, HandshakeError, runHandshake } from "./handshake.ts";
 import { type PeerRecord, setState, stickyState } from "./peer_record.ts";
 import { installSession } from "./session.ts";
 import type { ByteStream } from "./tcp_stream.ts";
@@ -50,6 +50,13 @@ export async function runConnection(
       role: dialled ? "dialer" : "listener",
       localName: ctx.o.localName,
       password: ctx.o.password,
+      previousPassword: ctx.o.previousPassword,
+      nodeKey: ctx.o.nodeKey,
+      peerKey: (name) => ctx.peers.get(name)?.endpoint.key ?? null,
+      admitKeyExchange: () => {
+        const v = ctx.handshakeRate.admit(remote);
+        return v === "ok" ? null : `handshake rate limit (${v}); retry later`;
+      },
       remoteAddress: remote,
       expectedPeer: dialled?.endpoint.name,
       versions: ctx.o.versions,
@@ -96,6 +103,10 @@ export async function runConnection(
         localIsDialer: hs.localIsDialer,
         authenticated: hs.authenticated,
         id: nextSessionId++,
+        keys: hs.keys,
+        transcriptHash: hs.transcriptHash,
+        password: hs.password,
+        peerProvedKey: hs.peerProvedKey,
       },
     });
   } catch (e) {
@@ -188,6 +199,15 @@ function authFailed(
   rec: PeerRecord | undefined,
 ): void {
   const key = c.peerName ?? c.remote;
+  // Only a proved node key, or a dial to the configured address of a keyless peer, says the
+  // failure was the real peer's; anything else must not touch that peer's state (#14).
+  const view = err instanceof HandshakeError
+    ? classifyAuthFailure(err, { dialled: c.dialled !== null, remoteAddress: c.remote })
+    : null;
+  if (view && !view.genuine) {
+    ctx.drops.drop("auth", c.remote, view.message);
+    return;
+  }
   if (rec?.session) {
     // A live session proves the password matches: this was a replay or tampering.
     ctx.drops.drop(
@@ -200,7 +220,7 @@ function authFailed(
   }
   ctx.drops.count("auth");
   // The exact text operators grep for; no fields after it.
-  ctx.drops.log("error", `auth:${key}`, err.message);
+  ctx.drops.log("error", `auth:${key}`, view?.message ?? err.message);
   if (!rec) return;
   rec.lastError = err.message;
   setState(rec, "auth-failed");

@@ -2,10 +2,14 @@
  * Key derivations of the control plane. Pure functions over bytes.
  *
  * - shared secret = X25519(local private, remote public), all-zero results refused;
- * - session key = SHA-256(shared secret ‖ password) (or SHA-256(shared secret) without one);
- * - per purpose and direction, keys are HKDF-SHA256(session key, salt = dialer nonce ‖
- *   listener nonce, info = "weave-agent v1 <purpose> <direction>"), so no two purposes or
- *   directions, and no two sessions, ever share a key.
+ * - session key = SHA-256(shared secret ‖ password) (or SHA-256(shared secret) without one):
+ *   the seed's construction, and in protocol v2 the final step on top of the password-bound
+ *   CPace exchange (`key_schedule.ts`: there the shared secret is the 32-byte output of CPace,
+ *   the node-key terms and the transcript);
+ * - `derivePurposeKey` / `deriveControlKeys` / `confirmationMac`: the v1 derivations (HKDF with
+ *   salt = dialer nonce ‖ listener nonce, info "weave-agent v1 …"), kept for the root `mod.ts`
+ *   API and for the datapaths, which still derive their keys from `SessionSecrets.sessionKey`
+ *   this way; v2's per-purpose keys (`SessionSecrets.keys`) come from `deriveSessionKeySet`.
  *
  * @module
  */
@@ -14,6 +18,7 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { hmac } from "@noble/hashes/hmac.js";
+import type { SessionKeySet } from "./key_schedule.ts";
 
 /** What a session hands to the datapaths: they derive their own keys from it. */
 export interface SessionSecrets {
@@ -28,6 +33,18 @@ export interface SessionSecrets {
   authenticated: boolean;
   /** Locally unique, increasing per new session. */
   id: number;
+  /**
+   * v2 per-purpose keys of both directions (control, sleeve, ESP with SPI), bound to the
+   * transcript and both receiver indices. Once the datapaths take their keys from here,
+   * `sessionKey` can be wiped right after the handshake.
+   */
+  keys: SessionKeySet;
+  /** Transcript hash of the handshake (the chain the rekeys continue). */
+  transcriptHash: Uint8Array;
+  /** Which of this box's passwords the session uses (#14: `status` shows it). */
+  password: "current" | "previous";
+  /** The peer proved the node key weave.yaml gives it (#15). */
+  peerProvedKey: boolean;
 }
 
 /** A fresh X25519 key pair for one connection. */
