@@ -50,6 +50,8 @@ const peer = (name: string, i: number): Peer => ({
   family: 4,
   port: 6784,
   index: i,
+  endpoint: { kind: "ip", ip: `192.0.2.${i + 1}`, family: 4, port: 6784 },
+  key: null,
 });
 const NET: Network = {
   name: "net1",
@@ -62,6 +64,7 @@ const NET: Network = {
     { peer: "edge-1", address: "10.40.0.1", derived: true },
     { peer: "edge-2", address: "10.40.0.2", derived: true },
   ],
+  labels: { "kubernetes.io/metadata.name": "net1" },
 };
 const secrets = (id: number): SessionSecrets => ({
   sessionKey: new Uint8Array(32),

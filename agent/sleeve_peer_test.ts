@@ -4,7 +4,15 @@ import { sleevePeerOf } from "./sleeve_peer.ts";
 import { bridgeMacs } from "./desired_host.ts";
 import type { PairState } from "./pair_datapath.ts";
 
-const peer = { name: "edge-2", address: "192.0.2.2", family: 4 as const, port: 6784, index: 1 };
+const peer = {
+  name: "edge-2",
+  address: "192.0.2.2",
+  family: 4 as const,
+  port: 6784,
+  index: 1,
+  endpoint: { kind: "ip" as const, ip: "192.0.2.2", family: 4 as const, port: 6784 },
+  key: null,
+};
 const secrets = {
   sessionKey: new Uint8Array(32).fill(1),
   dialerNonce: new Uint8Array(32).fill(2),
@@ -90,6 +98,7 @@ Deno.test("bridge MACs: one per network whose bridge is observed", () => {
     vni,
     vniDerived: true,
     members: [],
+    labels: { "kubernetes.io/metadata.name": name },
   });
   deepStrictEqual(bridgeMacs(observed, [net("net1", 7), net("net2", 8)]), {
     "7": ["02:aa:bb:cc:dd:01"],

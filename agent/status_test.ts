@@ -6,8 +6,17 @@ import { renderStatus } from "./cli/status_render.ts";
 import { type AgentStatus, assertAgentStatus, buildStatus, StatusShapeError } from "./status.ts";
 import type { PairState } from "./pair_datapath.ts";
 
-const self = { name: "edge-1", address: "192.0.2.1", family: 4 as const, port: 6784, index: 0 };
-const other = { name: "edge-2", address: "192.0.2.2", family: 4 as const, port: 6784, index: 1 };
+const ipPeer = (name: string, ip: string, index: number) => ({
+  name,
+  address: ip,
+  family: 4 as const,
+  port: 6784,
+  index,
+  endpoint: { kind: "ip" as const, ip, family: 4 as const, port: 6784 },
+  key: null,
+});
+const self = ipPeer("edge-1", "192.0.2.1", 0);
+const other = ipPeer("edge-2", "192.0.2.2", 1);
 const net = {
   name: "net1",
   subnet: "10.40.1.0/24",
@@ -19,6 +28,7 @@ const net = {
     { peer: "edge-1", address: "10.40.1.1", derived: true },
     { peer: "edge-2", address: "10.40.1.2", derived: true },
   ],
+  labels: { "kubernetes.io/metadata.name": "net1" },
 };
 const config: Config = {
   path: "/etc/weave/weave.yaml",
@@ -31,6 +41,13 @@ const config: Config = {
   metrics: null,
   peers: [self, other],
   networks: [net],
+  previousPassword: null,
+  keyFile: "/etc/weave/node.key",
+  rekeyAfterMs: 120_000,
+  rejectAfterMs: 180_000,
+  workloads: [],
+  routes: [],
+  policies: [],
 };
 const pair: PairState = {
   peer: other,

@@ -22,6 +22,7 @@ import {
   loadConfig,
   type LoadResult,
   type Peer,
+  type PeerEndpoint,
   readPasswordSource,
   selfName,
   systemPasswordAccess,
@@ -33,6 +34,8 @@ import {
   type CheckItem,
   type CheckStatus,
   datapathItems,
+  dialablePeersItem,
+  dialOutItem,
   identityItem,
   type IpAddrLink,
   type IpDetailedLink,
@@ -294,7 +297,11 @@ async function selfItems(
   const peerTimeout = Math.min(PEER_TIMEOUT_MS, opts.timeoutMs);
   const others = cfg.peers.filter((p) => p !== self);
   const [reach, password, ports] = await Promise.all([
-    Promise.all(others.map((p) => probeTcp(p.address, p.port, peerTimeout))),
+    // A DNS name is resolved by the connect, as the agent does at every dial; a dial-out-only
+    // peer is never dialled.
+    Promise.all(
+      others.map((p) => p.endpoint ? probeTcp(dialHost(p.endpoint), p.port, peerTimeout) : null),
+    ),
     observePassword(cfg),
     box.vxlanLinks.then((v) => probePorts(cfg, self, addressPresent, opts.runDir, v)),
   ]);
@@ -306,9 +313,22 @@ async function selfItems(
     ...subnetItems(cfg, self, await box.routes, links),
     ...vniItems(cfg, self, await box.vxlanLinks),
     ...ports,
-    ...others.map((p, i) => reachabilityItem(p, self, reach[i], peerTimeout)),
+    ...dialable(cfg, self),
+    ...others.map((p, i) => {
+      const r = reach[i];
+      return r ? reachabilityItem(p, self, r, peerTimeout) : dialOutItem(p, self);
+    }),
     ...datapathItems(cfg, self, typeof probe === "string" ? null : datapathCaps(probe)),
   ];
+}
+
+function dialable(cfg: Config, self: Peer): CheckItem[] {
+  const it = dialablePeersItem(cfg, self);
+  return it ? [it] : [];
+}
+
+function dialHost(e: PeerEndpoint): string {
+  return e.kind === "ip" ? e.ip : e.host;
 }
 
 /** Runs every check; never throws for what it finds (only for programming errors). */
