@@ -19,8 +19,14 @@ import {
   renderPlan,
 } from "../datapath/host/mod.ts";
 import { runCommand } from "../datapath/command.ts";
-import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
-import { PeerConnections } from "./control/mod.ts";
+import {
+  Sleeve,
+  sleeveCryptoFromEnv,
+  type SleeveNetwork,
+  type SleeveSessionEvent,
+} from "../datapath/sleeve/mod.ts";
+import { PeerConnections, REKEY_DEFAULTS, type SessionKeysEvent } from "./control/mod.ts";
+import { SessionEpochs } from "./session_epochs.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
 import { controlDispatcher } from "./ops/control_dispatch.ts";
@@ -28,7 +34,7 @@ import { runPaths } from "./ops/run_paths.ts";
 import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
-import { sleevePeerOf } from "./sleeve_peer.ts";
+import { pairAead, sleevePeerOf } from "./sleeve_peer.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
 import { PairDatapaths, type PairState } from "./pair_datapath.ts";
 import {
@@ -74,6 +80,8 @@ export class Agent {
   #socket: ControlSocketServer | null = null;
   #metrics: MetricsServer | null = null;
   #pairs: PairDatapaths;
+  /** The sleeve sessions periodic rekeys made, per pair (#14). */
+  #epochs = new SessionEpochs();
   #reloader: ConfigReloader;
   #watcher: ConfigWatcher;
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -347,6 +355,7 @@ export class Agent {
       networks: this.#sleeveNetworks(),
       logger: this.log.child("sleeve"),
       backend: this.#sleeveCrypto,
+      onSessionEvent: (e) => this.#onSleeveSession(e),
     });
     this.#configurePairs();
     this.log.info("sleeve ready", {
@@ -357,16 +366,31 @@ export class Agent {
   }
 
   #startSessions(): void {
+    const { config } = this.#loaded;
     const control = new PeerConnections({
       localName: this.#loaded.self.name,
       listenAddress: this.#loaded.self.address,
       listenPort: this.#loaded.self.port,
       peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
       password: this.#loaded.password,
+      previousPassword: this.#loaded.previousPassword,
+      rekey: {
+        rekeyAfterMs: config.rekeyAfterMs,
+        rejectAfterMs: config.rejectAfterMs,
+        // Old receive keys must be gone before the next rekey installs new ones.
+        oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
+      },
       logger: this.log.child("control"),
-      onSessionUp: ({ peer, secrets }) => this.#pairs.sessionUp(peer, secrets),
-      onSessionDown: ({ peer, reason }) => this.#pairs.sessionDown(peer, reason),
+      onSessionUp: ({ peer, secrets }) => {
+        this.#epochs.reset(peer);
+        this.#pairs.sessionUp(peer, secrets);
+      },
+      onSessionDown: ({ peer, reason }) => {
+        this.#epochs.reset(peer);
+        this.#pairs.sessionDown(peer, reason);
+      },
       onMessage: ({ peer, msg }) => this.#pairs.message(peer, msg),
+      onSessionKeys: (e) => this.#onSessionKeys(e),
     });
     this.#pairs.setPeers(this.#otherPeers());
     control.start();
@@ -382,10 +406,49 @@ export class Agent {
 
   #pushSleevePeer(p: Readonly<PairState>): void {
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
+    const rekeyed = this.#epochs.sending(p.peer.name);
     this.#toSleeve(
       `peer ${p.peer.name}`,
-      (s) => s.upsertPeer(sleevePeerOf(p, vnis, s.preferredAead)),
+      (s) => s.upsertPeer(sleevePeerOf(p, vnis, s.preferredAead, rekeyed)),
     );
+  }
+
+  /**
+   * A rekey step of the control plane, followed on the sleeve (make-before-break). The promise
+   * of an install holds back the next step until the sleeve accepts the new keys.
+   */
+  #onSessionKeys(e: SessionKeysEvent): Promise<void> | void {
+    const p = this.#pairs.get(e.peer);
+    const s = this.#sleeve;
+    if (!p || !s) return;
+    const step = this.#epochs.step(e, p.secrets, p.localIndex, pairAead(p, s.preferredAead));
+    this.log.debug(`rekey ${e.action.type}`, {
+      peer: e.peer,
+      epoch: e.action.epoch,
+      sleeve: step.type === "none" ? `none: ${step.why}` : step.type,
+    });
+    try {
+      switch (step.type) {
+        case "install":
+          return s.installSession(e.peer, step.session);
+        case "use":
+          return void s.useSession(e.peer, step.localIndex).catch(() => {});
+        case "retire":
+          return void s.retireSession(e.peer, step.localIndex).catch(() => {});
+      }
+    } catch (err) {
+      this.log.error("sleeve rekey step failed", { peer: e.peer, error: `${err}` });
+    }
+  }
+
+  /** A sleeve key reached its packet or byte limit: rekey the pair now rather than at its time. */
+  #onSleeveSession(e: SleeveSessionEvent): void {
+    const asked = this.#control?.requestRekey(e.peer) ?? false;
+    this.log.log(e.kind === "exhausted" ? "warn" : "info", `sleeve key ${e.kind}: rekey`, {
+      peer: e.peer,
+      packets: e.packets,
+      asked,
+    });
   }
 
   /**
@@ -416,10 +479,13 @@ export class Agent {
       stopSessions: (reason) => {
         this.#control?.close();
         this.#control = null;
+        this.#epochs.clear();
         this.#pairs.reset(reason);
       },
+      setPasswords: (current, previous) => this.#control?.setPasswords(current, previous),
       updatePeers: (removed) => {
         for (const name of removed) {
+          this.#epochs.reset(name);
           this.#toSleeve(`remove ${name}`, (s) => s.removePeer(name));
           this.#pairs.remove(name);
         }

@@ -17,7 +17,13 @@
 
 import { acceptLoop, Admission } from "./admission.ts";
 import { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
-import { onRekeyMessage, REKEY_TICK_MS, rekeyTick } from "./session_rekey.ts";
+import {
+  onRekeyMessage,
+  REKEY_TICK_MS,
+  rekeyTick,
+  renewSessions,
+  requestRekey,
+} from "./session_rekey.ts";
 import type { ControlContext } from "./context.ts";
 import { firstDialDelay } from "./dial_delay.ts";
 import { Dialer } from "./dialer.ts";
@@ -134,6 +140,22 @@ export class PeerConnections {
       const rec = this.#peers.add(p);
       if (this.#listener) this.#dialFirst(rec);
     }
+  }
+
+  /**
+   * The box's passwords changed (reload, #14): new handshakes use these, and every live session
+   * rekeys under them at once; a session whose peer holds neither ends (and is redialled).
+   */
+  setPasswords(current: Uint8Array | null, previous: Uint8Array | null): void {
+    this.#o.password = current;
+    this.#o.previousPassword = previous;
+    renewSessions(this.#ctx);
+  }
+
+  /** Asks for an early rekey of the peer's session (a datapath key limit); false: no session. */
+  requestRekey(peer: string): boolean {
+    const rec = this.#peers.get(peer);
+    return rec ? requestRekey(this.#ctx, rec) : false;
   }
 
   /** Sends a sealed message on the peer's current session; false when there is none. */
