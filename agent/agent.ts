@@ -25,7 +25,14 @@ import {
   type SleeveNetwork,
   type SleeveSessionEvent,
 } from "../datapath/sleeve/mod.ts";
-import { PeerConnections, REKEY_DEFAULTS, type SessionKeysEvent } from "./control/mod.ts";
+import {
+  type NodeKeyPair,
+  PeerConnections,
+  type PeerEndpoint,
+  REKEY_DEFAULTS,
+  type SessionKeysEvent,
+} from "./control/mod.ts";
+import { loadNodeKey } from "./node_key_file.ts";
 import { SessionEpochs } from "./session_epochs.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
@@ -61,6 +68,8 @@ export interface AgentOptions {
   name: string;
   runDir: string;
   log: Logger;
+  /** `--key-file`: this box's node key file, over weave.yaml's `key_file:` (#15). */
+  keyFile?: string;
 }
 
 /** Periodic reconcile: repairs kernel state someone else changed. */
@@ -76,6 +85,8 @@ export class Agent {
   #capability!: FastdpCapability;
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
+  /** This box's node key (read once at start); null: it proves none. */
+  #nodeKey: NodeKeyPair | null = null;
   #heartbeat: VxlanHeartbeat | null = null;
   #socket: ControlSocketServer | null = null;
   #metrics: MetricsServer | null = null;
@@ -127,6 +138,14 @@ export class Agent {
           "crosses the underlay in clear text",
       );
     }
+    const nodeKey = await loadNodeKey(
+      loaded.self.name,
+      this.opts.keyFile ?? loaded.config.keyFile,
+      loaded.self.key,
+      (msg) => this.log.warn(msg),
+    );
+    this.#nodeKey = nodeKey.key;
+    this.log.info(nodeKey.note);
     this.#caps = datapathCaps(await probeKernel());
     this.#putInForce(loaded);
     const { config, self } = loaded;
@@ -371,8 +390,9 @@ export class Agent {
       localName: this.#loaded.self.name,
       listenAddress: this.#loaded.self.address,
       listenPort: this.#loaded.self.port,
-      peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
+      peers: this.#controlPeers(),
       password: this.#loaded.password,
+      nodeKey: this.#nodeKey,
       previousPassword: this.#loaded.previousPassword,
       rekey: {
         rekeyAfterMs: config.rekeyAfterMs,
@@ -491,9 +511,7 @@ export class Agent {
         }
         const others = this.#otherPeers();
         this.#pairs.setPeers(others);
-        this.#control?.updatePeers(
-          others.map((p) => ({ name: p.name, address: p.address, port: p.port })),
-        );
+        this.#control?.updatePeers(this.#controlPeers());
       },
       stopSleeve: async () => {
         await this.#sleeve?.close();
@@ -522,6 +540,16 @@ export class Agent {
 
   #otherPeers(): Peer[] {
     return this.#loaded.config.peers.filter((p) => p.name !== this.opts.name);
+  }
+
+  /** The other peers as the connection manager takes them (with their node keys, #15). */
+  #controlPeers(): PeerEndpoint[] {
+    return this.#otherPeers().map((p) => ({
+      name: p.name,
+      address: p.address,
+      port: p.port,
+      key: p.key,
+    }));
   }
 
   #mtu(): number {

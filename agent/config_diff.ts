@@ -11,8 +11,8 @@ import type { Config } from "../config/types.ts";
 /** The effects of replacing `prev` by `next` on the box named `self`. */
 export interface ConfigDiff {
   /**
-   * Sessions must be re-made: encryption turned on or off, port, own address, datapath mode,
-   * node key file or rekey timing changed.
+   * Sessions must be re-made: encryption turned on or off, port, own address, datapath mode
+   * or rekey timing changed. (The node key file is read at start only.)
    */
   restartControl: boolean;
   /**
@@ -63,9 +63,9 @@ export function diffConfigs(
   const modeChanged = prev.datapath !== next.datapath || prev.vxlanPort !== next.vxlanPort ||
     prev.underlayMtu !== next.underlayMtu;
   if (modeChanged) summary.push("datapath settings changed");
-  const sessionsChanged = prev.keyFile !== next.keyFile ||
-    prev.rekeyAfterMs !== next.rekeyAfterMs || prev.rejectAfterMs !== next.rejectAfterMs;
-  if (sessionsChanged) summary.push("node key file or rekey timing changed");
+  const sessionsChanged = prev.rekeyAfterMs !== next.rekeyAfterMs ||
+    prev.rejectAfterMs !== next.rejectAfterMs;
+  if (sessionsChanged) summary.push("rekey timing changed");
   const restartControl = restartSleeve || encryptionToggled || modeChanged || sessionsChanged;
 
   const key = (p: Config["peers"][number]) =>
