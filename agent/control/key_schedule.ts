@@ -180,6 +180,36 @@ export function deriveSessionKeySet(
   };
 }
 
+/** One end's view of a key set: what it sends with and receives with, and the indices. */
+export interface LocalKeys {
+  tx: DirectionKeys;
+  rx: DirectionKeys;
+  /** The index the peer puts in what it sends us (ours); the one we put in what we send. */
+  localIndex: number;
+  remoteIndex: number;
+  /** 0 when this end dialled (its nonces use polarity 0), 1 when it accepted. */
+  txDirection: 0 | 1;
+}
+
+/** The set from one end's side (the sleeve's tx/rx keys, ESP out/in SAs, indices). */
+export function localKeys(s: SessionKeySet, localIsDialer: boolean): LocalKeys {
+  return localIsDialer
+    ? {
+      tx: s.dialerToListener,
+      rx: s.listenerToDialer,
+      localIndex: s.dialerIndex,
+      remoteIndex: s.listenerIndex,
+      txDirection: 0,
+    }
+    : {
+      tx: s.listenerToDialer,
+      rx: s.dialerToListener,
+      localIndex: s.listenerIndex,
+      remoteIndex: s.dialerIndex,
+      txDirection: 1,
+    };
+}
+
 /** Overwrites every key of a set (once the datapaths no longer use it). */
 export function wipeSessionKeySet(s: SessionKeySet): void {
   for (const d of [s.dialerToListener, s.listenerToDialer]) {

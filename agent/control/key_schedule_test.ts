@@ -12,6 +12,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { hex } from "../../tests/lab/openssl.ts";
 import { pythonJson } from "../../tests/tools/python_ref.ts";
 import { type CoreResult, DialerHandshake, ListenerHandshake } from "./handshake_core.ts";
+import { localKeys } from "./key_schedule.ts";
 import { encodeHeader } from "./handshake_wire.ts";
 
 const te = new TextEncoder();
@@ -73,6 +74,15 @@ function run(d: SideSpec, l: SideSpec, seedD: Uint8Array, seedL: Uint8Array, pre
   if (!out.ok) throw out.error;
   const rd: CoreResult = dialer.confirm(bodyOf(out.reply).body);
   deepStrictEqual(rd.keys, out.result.keys);
+  // Each end's view: what one sends with, the other receives with; indices swapped.
+  const [ld, ll] = [localKeys(rd.keys, true), localKeys(out.result.keys, false)];
+  deepStrictEqual([ld.tx, ld.rx, ld.localIndex, ld.remoteIndex], [
+    ll.rx,
+    ll.tx,
+    ll.remoteIndex,
+    ll.localIndex,
+  ]);
+  deepStrictEqual([ld.localIndex, ld.txDirection, ll.txDirection], [d.index, 0, 1]);
   return { m1, m2, m3, m4: out.reply, result: rd };
 }
 

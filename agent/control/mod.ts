@@ -47,7 +47,12 @@ export type { SessionSecrets } from "./session_keys.ts";
 export type { ControlMessage } from "./secure_channel.ts";
 export { isDecider } from "./pair_roles.ts";
 export type { NodeKeyPair, PasswordSlot } from "./handshake_core.ts";
-export type { SessionKeySet } from "./key_schedule.ts";
+export {
+  type LocalKeys,
+  localKeys,
+  type SessionKeySet,
+  wipeSessionKeySet,
+} from "./key_schedule.ts";
 export { encodeKey, keygenCommand, NodeKeyError, parsePublicKey, readNodeKey } from "./node_key.ts";
 export {
   REKEY_DEFAULTS,

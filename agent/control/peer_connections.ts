@@ -21,7 +21,7 @@ import {
   onRekeyMessage,
   REKEY_TICK_MS,
   rekeyTick,
-  renewSessions,
+  rekeyAll,
   requestRekey,
 } from "./session_rekey.ts";
 import type { ControlContext } from "./context.ts";
@@ -146,10 +146,10 @@ export class PeerConnections {
    * The box's passwords changed (reload, #14): new handshakes use these, and every live session
    * rekeys under them at once; a session whose peer holds neither ends (and is redialled).
    */
-  setPasswords(current: Uint8Array | null, previous: Uint8Array | null): void {
+  setPasswords(current: Uint8Array | null, previous: Uint8Array | null = null): void {
     this.#o.password = current;
     this.#o.previousPassword = previous;
-    renewSessions(this.#ctx);
+    rekeyAll(this.#ctx);
   }
 
   /** Asks for an early rekey of the peer's session (a datapath key limit); false: no session. */

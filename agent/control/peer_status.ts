@@ -24,11 +24,11 @@ export interface PeerStatus {
   sessionId: number | null;
   authenticated: boolean | null;
   /** Which of this box's passwords the session's keys come from; null without a session. */
-  password: "current" | "previous" | null;
+  password?: "current" | "previous" | null;
   /** Seconds since the keys in use were made (handshake or last rekey); null without one. */
-  keyAgeSeconds: number | null;
+  keyAgeSeconds?: number | null;
   /** Rekeys of the current session. */
-  rekeys: number;
+  rekeys?: number;
   counters: PeerCounters;
   lastError: string | null;
 }

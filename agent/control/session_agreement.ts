@@ -158,6 +158,14 @@ function connectionFailed(ctx: ControlContext, err: WireError, c: FailedConnecti
   switch (err.reason) {
     case "auth":
       return authFailed(ctx, err, c, rec);
+    case "too-many-pending":
+      // The handshake rate limit: logged under the same key as admission's caps.
+      ctx.drops.drop(
+        "too-many-pending",
+        c.remote,
+        `refused control connection from ${err.message}`,
+      );
+      return;
     case "refused": {
       if (rec) rec.lastError = err.message;
       ctx.drops.log("warn", `refused:${key}`, err.message);
@@ -205,7 +213,7 @@ function authFailed(
     ? classifyAuthFailure(err, { dialled: c.dialled !== null, remoteAddress: c.remote })
     : null;
   if (view && !view.genuine) {
-    ctx.drops.drop("auth", c.remote, view.message);
+    ctx.drops.drop("auth", key, view.message);
     return;
   }
   if (rec?.session) {

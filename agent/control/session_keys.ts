@@ -33,18 +33,22 @@ export interface SessionSecrets {
   authenticated: boolean;
   /** Locally unique, increasing per new session. */
   id: number;
+  /*
+   * The v2 fields below are always set by the session layer (`session_agreement.ts`); they are
+   * optional only so that fixtures built elsewhere from the v1 fields stay valid.
+   */
   /**
    * v2 per-purpose keys of both directions (control, sleeve, ESP with SPI), bound to the
-   * transcript and both receiver indices. Once the datapaths take their keys from here,
-   * `sessionKey` can be wiped right after the handshake.
+   * transcript and both receiver indices (`localKeys` gives one end's view). Once the
+   * datapaths take their keys from here, `sessionKey` can be wiped right after the handshake.
    */
-  keys: SessionKeySet;
+  keys?: SessionKeySet;
   /** Transcript hash of the handshake (the chain the rekeys continue). */
-  transcriptHash: Uint8Array;
+  transcriptHash?: Uint8Array;
   /** Which of this box's passwords the session uses (#14: `status` shows it). */
-  password: "current" | "previous";
+  password?: "current" | "previous";
   /** The peer proved the node key weave.yaml gives it (#15). */
-  peerProvedKey: boolean;
+  peerProvedKey?: boolean;
 }
 
 /** A fresh X25519 key pair for one connection. */

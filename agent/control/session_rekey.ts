@@ -41,7 +41,7 @@ function machineOf(ctx: ControlContext, rec: PeerRecord, s: Session): RekeyMachi
       ...ctx.o.rekey,
       role: s.secrets.localIsDialer ? "initiator" : "responder",
       peerName: rec.endpoint.name,
-      transcriptHash: s.secrets.transcriptHash,
+      transcriptHash: s.secrets.transcriptHash ?? new Uint8Array(32),
       establishedAt: s.establishedAt,
       coreOptions: () => coreOptions(ctx),
     });
@@ -62,7 +62,7 @@ export interface RekeyStatus {
 export function rekeyStatus(s: Session, now: number): RekeyStatus {
   const m = machines.get(s);
   return {
-    password: m?.password ?? s.secrets.password,
+    password: m?.password ?? s.secrets.password ?? "current",
     keyAgeSeconds: Math.round((m ? m.keyAgeMs(now) : now - s.establishedAt) / 1000),
     rekeys: m?.rekeys ?? 0,
   };
@@ -107,7 +107,7 @@ const mustRenew = new WeakSet<Session>();
  * starts, the responder asks), and one whose rekey fails (the peer does not hold them) ends, so
  * a box whose password was changed cannot carry on with the old one.
  */
-export function renewSessions(ctx: ControlContext): void {
+export function rekeyAll(ctx: ControlContext): void {
   const now = Date.now();
   for (const rec of ctx.peers.values()) {
     const s = rec.session;

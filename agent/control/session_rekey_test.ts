@@ -104,7 +104,7 @@ Deno.test({
       // status: which password, how old the keys, how many rekeys.
       const st = peerOf(a);
       strictEqual(
-        st.rekeys >= 3 && st.password === "current" && (st.keyAgeSeconds ?? 99) <= 2,
+        (st.rekeys ?? 0) >= 3 && st.password === "current" && (st.keyAgeSeconds ?? 99) <= 2,
         true,
         JSON.stringify({ rekeys: st.rekeys, password: st.password, age: st.keyAgeSeconds }),
       );
@@ -150,6 +150,33 @@ Deno.test({
       );
     } finally {
       await Promise.all([c.pc.close(), d.pc.close()]);
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
+  name:
+    "rekey: new passwords take effect on live sessions at once (previous during the rollout, then current)",
+  async fn() {
+    const slow = { rekeyAfterMs: 600_000, rejectAfterMs: 900_000 };
+    const a = box("r-e", "127.0.0.175", "r-f", "127.0.0.176", { rekey: slow });
+    const b = box("r-f", "127.0.0.176", "r-e", "127.0.0.175", { rekey: slow });
+    const NEW = new TextEncoder().encode("the new fleet password 7");
+    try {
+      a.pc.start();
+      b.pc.start();
+      await until("up", () => peerOf(a)?.state === "up" && peerOf(b)?.state === "up");
+      const session = peerOf(a).sessionId;
+      a.pc.setPasswords(NEW, PW);
+      await until("a on its previous", () => peerOf(a).rekeys === 1 && peerOf(b).rekeys === 1);
+      deepStrictEqual([peerOf(a).password, peerOf(b).password], ["previous", "current"]);
+      b.pc.setPasswords(NEW, PW);
+      await until("both on current", () => peerOf(a).rekeys === 2 && peerOf(b).rekeys === 2);
+      deepStrictEqual([peerOf(a).password, peerOf(b).password], ["current", "current"]);
+      deepStrictEqual([a.downs, b.downs, peerOf(a).sessionId], [[], [], session]);
+    } finally {
+      await Promise.all([a.pc.close(), b.pc.close()]);
     }
   },
 });
