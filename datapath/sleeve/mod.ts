@@ -9,6 +9,25 @@
  * counters live in a SharedArrayBuffer. Every change handed to the worker is acknowledged once
  * applied: the methods below resolve then, or reject naming what did not answer in time.
  *
+ * Sessions, the interface the control plane drives (rekeying, issue #14):
+ * - {@link Sleeve.upsertPeer} with `peer.session` installs that session if it is new and sends
+ *   under it; the one sent under before stays accepted. `session: null` retires them all.
+ * - Make-before-break: {@link Sleeve.installSession} on both ends (each accepts the new session
+ *   as well), then {@link Sleeve.useSession} on each end once the other has installed it, then
+ *   {@link Sleeve.retireSession} of the old one once its datagrams can no longer be in flight.
+ *   During the switch datagrams under either session are accepted: nothing is lost.
+ * - A session is its keys: the same keys again keep their send sequence and replay window, so
+ *   no nonce is ever used twice under one key; keys once retired are refused; a peer has at
+ *   most three sessions (previous, current, next).
+ * - Limits per key (worker/constants.ts): {@link SleeveOptions.onSessionEvent} hears
+ *   `rekey-due` past 2^48 packets (AES-GCM: or 2^37 + 2^36 bytes) and `exhausted` at 2^52
+ *   packets (AES-GCM: 2^38 bytes, below RFC 8446's bound); from then on nothing is sealed under
+ *   the key (counted as `txRefused`) until the sender moves to a new session.
+ *
+ * Latency (issue #18): one worker turn moves at most TURN_BYTES per direction, so a packet never
+ * waits behind more than that much of a bulk transfer the other way, and the receive buffer is
+ * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
+ *
  * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts,
  * keys.ts, replay_window.ts, segment.ts and coalesce.ts (the offloads), counters.ts,
  * doorbell.ts; sys/ (libc through FFI, opened on first use: tap, udp, poll); worker/ (the

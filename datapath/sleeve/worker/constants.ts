@@ -69,6 +69,13 @@ export const RETIRED_KEYS_REMEMBERED = 4096;
  */
 export const RECEIVES_PER_TURN = 64;
 export const TAP_READS_PER_TURN = 64;
+/**
+ * Bytes one direction may move per loop turn before the other direction (and the other TAPs)
+ * get their turn: what bounds the wait of a ping (or a TCP ACK) behind a bulk transfer going
+ * the other way through the same worker. Two 64 KB super-frames: at 2–3 Gbit/s about 0.4 ms.
+ * (64 reads of 64 KB super-frames per turn let a reply wait behind 4 MB: 10–50 ms.)
+ */
+export const TURN_BYTES = 128 << 10;
 /** MACs learned per network (oldest forgotten first): bounds memory under a MAC flood. */
 export const MAX_MACS_PER_NETWORK = 8192;
 /**

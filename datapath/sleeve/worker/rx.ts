@@ -46,6 +46,7 @@ import {
   MAC_GROUP_BIT,
   MAX_FRAME_BYTES,
   RECEIVES_PER_TURN,
+  TURN_BYTES,
 } from "./constants.ts";
 
 /** The receive side: {@link Receiver.receive} drains up to a turn's worth of receives. */
@@ -81,13 +82,18 @@ export class Receiver {
     this.wroteTo.clear();
   }
 
-  /** 1–2. Receives up to a turn's worth from the socket, then flushes the coalescer. */
+  /**
+   * 1–2. Receives up to a turn's worth (TURN_BYTES) from the socket, then flushes the
+   * coalescer.
+   */
   receive(networks: Map<number, WorkerNetwork>): void {
     this.networks = networks;
     const udp = this.udp;
-    for (let i = 0; i < RECEIVES_PER_TURN; i++) {
+    let bytes = 0;
+    for (let i = 0; i < RECEIVES_PER_TURN && bytes < TURN_BYTES; i++) {
       const r = udp.receive();
       if (r < 0) break;
+      bytes += r;
       const segSize = udp.segment || r;
       const rt = this.peers.fromAddress(this.sa);
       for (let off = 0; off < r; off += segSize) {

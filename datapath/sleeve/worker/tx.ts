@@ -54,6 +54,7 @@ import {
   MAC_GROUP_BIT,
   MAX_FRAME_BYTES,
   TAP_READS_PER_TURN,
+  TURN_BYTES,
 } from "./constants.ts";
 
 /** The send side: {@link Transmitter.readTap} drains up to a turn's worth of frames. */
@@ -92,12 +93,17 @@ export class Transmitter {
     this.gso = new UdpGsoSender(ctx.udpFd, this.batch);
   }
 
-  /** 1. Reads up to a turn's worth of frames from `net`'s TAP and sends them on. */
+  /**
+   * 1. Reads up to a turn's worth of frames (TURN_BYTES) from `net`'s TAP and sends them on
+   * (what is left waits for the next turn: poll reports it at once).
+   */
   readTap(net: WorkerNetwork): void {
     const raw = this.raw;
-    for (let i = 0; i < TAP_READS_PER_TURN; i++) {
+    let bytes = 0;
+    for (let i = 0; i < TAP_READS_PER_TURN && bytes < TURN_BYTES; i++) {
       const rr = this.c.read(net.fd, raw, raw.length);
       if (rr < 0) break;
+      bytes += rr;
       const r = rr - VNET_HDR_BYTES;
       if (r < ETHERNET_HEADER_BYTES) continue;
       try {
