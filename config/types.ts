@@ -145,7 +145,10 @@ export interface Workload {
   network: string;
   /** Overlay address on the network (inside its subnet, clashing with no member or workload). */
   address: string;
-  /** True when derived from the name (stable: it depends on nothing but the name and subnet). */
+  /**
+   * True when derived: a hash of the name picks the address, stepping past taken ones in name
+   * order, so adding, removing or reordering other entries rarely (reordering never) moves it.
+   */
   derived: boolean;
   netns: NetnsRef;
   /** As written; selectors also see `weave.works/workload`, `weave.works/peer` (see Policy). */
@@ -222,10 +225,10 @@ export interface PolicyOrigin {
  * `weave.works/peer: <box>`, `weave.works/kind: workload`) and its members' addresses
  * (`weave.works/peer: <name>`, `weave.works/kind: peer`); policies from `policyFiles:` select
  * workloads only (their selectors carry `weave.works/kind In [workload]`, pods being workloads).
- * An endpoint no policy selects for a
- * direction allows everything in that direction; once selected, only what some rule of some
- * selecting policy allows passes; replies to allowed connections pass; traffic from the
- * endpoint's own box is always allowed (Kubernetes' "local node" rule).
+ * An endpoint no policy selects for a direction allows everything in that direction; once
+ * selected, only what some rule of some selecting policy allows passes; replies to allowed
+ * connections pass; traffic from the endpoint's own box is always allowed (Kubernetes' "local
+ * node" rule).
  */
 export interface Policy {
   /** `name:` (inline) or `metadata.name` (policy file); unique per network. */
