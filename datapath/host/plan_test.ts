@@ -48,7 +48,7 @@ Deno.test("the isolation ruleset is part of the plan (reconcile applies nothing 
   const obs = observedAfter(encryptedDesired());
   obs.nft[ISOLATION_TABLE] = { ...obs.nft[ISOLATION_TABLE], rules: 0 };
   deepStrictEqual(planHost(encryptedDesired(), obs).map((c) => c.description), [
-    "load isolation: each network's bridge reaches only its own network (4 rules)",
+    "load isolation: overlay addresses only through their bridges, declared routes only (11 rules)",
   ]);
 });
 
@@ -136,6 +136,8 @@ function objectOf(c: Change): string {
   switch (c.kind) {
     case "nft":
       return `nft ${/^table inet (\S+)/.exec(w[0])![1]}`;
+    case "sysctl": // per-bridge switches live and die with their bridge
+      return `link ${/^net\.ipv4\.conf\.([^.]+)\.forwarding=/.exec(w[0])![1]}`;
     case "xfrm-state":
       return `sa ${w[w.indexOf("src") + 1]} ${w[w.indexOf("dst") + 1]} ${w[w.indexOf("spi") + 1]}`;
     case "xfrm-policy":
@@ -159,6 +161,7 @@ Deno.test("down's plan removes every object plan creates, of every kind", () => 
     "fdb",
     "link",
     "nft",
+    "sysctl",
     "xfrm-policy",
     "xfrm-state",
   ]);
