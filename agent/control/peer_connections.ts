@@ -20,8 +20,8 @@ import { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
 import {
   onRekeyMessage,
   REKEY_TICK_MS,
-  rekeyTick,
   rekeyAll,
+  rekeyTick,
   requestRekey,
 } from "./session_rekey.ts";
 import type { ControlContext } from "./context.ts";

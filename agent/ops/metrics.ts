@@ -62,6 +62,11 @@ export function renderMetrics(status: AgentStatus): string {
       );
     }
     emit("peer_rekeys", labels, p.rekeys, "rekeys completed on the current session");
+    if (p.handshakeAgeSeconds !== null) {
+      // Drops to 0 at every new handshake (a session (re)established or re-keyed): resets()
+      // over it counts handshakes.
+      emit("peer_handshake_age_seconds", labels, p.handshakeAgeSeconds, "age of the session");
+    }
     for (const [k, v] of numericLeaves(p.sleeve)) emit(`sleeve_${k}`, labels, v);
     for (const [k, v] of numericLeaves(p.control?.counters ?? null)) {
       emit(`control_${k}`, labels, v);
