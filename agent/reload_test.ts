@@ -133,3 +133,37 @@ Deno.test("reload: a bad config is refused and nothing restarts; unchanged files
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("reload: peers without a fixed IP address are refused by name, not run half-wired", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/weave.yaml`;
+    const k = btoa(String.fromCharCode(...new Uint8Array(32).fill(9)));
+    await Deno.writeTextFile(
+      path,
+      [
+        "version: 1",
+        "peers:",
+        "  - name: edge-1",
+        "    address: 192.0.2.1",
+        "  - name: edge-2",
+        `    key: ${k}`,
+        "  - name: edge-3",
+        "    address: edge-3.example.net",
+        "networks:",
+        "  - name: net1",
+        "    subnet: 10.40.1.0/24",
+        "",
+      ].join("\n"),
+    );
+    let message = "";
+    await loadForPeer(path, "edge-1", quiet).catch((e) => message = e.message);
+    strictEqual(
+      message,
+      "peer edge-2 has no address (dial-out only): not supported by this agent yet\n" +
+        "peer edge-3 is given by DNS name (edge-3.example.net): not supported by this agent yet",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
