@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { SessionKeysEvent, SessionSecrets } from "./control/mod.ts";
+import { localKeys, type SessionKeysEvent, type SessionSecrets } from "./control/mod.ts";
 import type { AeadName, SleeveSession } from "../datapath/sleeve/mod.ts";
 
 /** One rekeyed epoch's sleeve session, this side's view. */
@@ -56,15 +56,13 @@ export function epochOf(
   keys: Extract<SessionKeysEvent["action"], { type: "install-rx" }>["keys"],
 ): EpochSession {
   // The rekey's initiator is the session's dialer, so "dialer" keeps its meaning per session.
-  const d = secrets.localIsDialer;
-  const mine = d ? keys.dialerToListener : keys.listenerToDialer;
-  const theirs = d ? keys.listenerToDialer : keys.dialerToListener;
+  const k = localKeys(keys, secrets.localIsDialer);
   return {
     epoch,
-    localIndex: d ? keys.dialerIndex : keys.listenerIndex,
-    remoteIndex: d ? keys.listenerIndex : keys.dialerIndex,
+    localIndex: k.localIndex,
+    remoteIndex: k.remoteIndex,
     // Copies: the control plane's key set is not ours to wipe.
-    keys: { tx: mine.sleeve.slice(), rx: theirs.sleeve.slice(), txDirection: d ? 0 : 1 },
+    keys: { tx: k.tx.sleeve.slice(), rx: k.rx.sleeve.slice(), txDirection: k.txDirection },
   };
 }
 
