@@ -20,6 +20,7 @@ import {
 } from "../datapath/host/mod.ts";
 import { runCommand } from "../datapath/command.ts";
 import {
+  type SessionLimits,
   Sleeve,
   sleeveCryptoFromEnv,
   type SleeveNetwork,
@@ -33,6 +34,7 @@ import {
   type SessionKeysEvent,
 } from "./control/mod.ts";
 import { loadNodeKey } from "./node_key_file.ts";
+import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
 import { SessionEpochs } from "./session_epochs.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
@@ -87,6 +89,8 @@ export class Agent {
   #loaded!: LoadedConfig;
   #caps!: KernelDatapathCaps;
   #sleeveCrypto: ReturnType<typeof sleeveCryptoFromEnv> = "auto";
+  /** Lower per-key packet limits for the sleeve (`WEAVE_SLEEVE_REKEY_AFTER_PACKETS`), or none. */
+  #sleeveLimits: Partial<SessionLimits> | undefined;
   #capability!: FastdpCapability;
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
@@ -136,6 +140,7 @@ export class Agent {
     const paths = runPaths(this.opts.runDir, this.opts.name);
     // Before anything touches the kernel: a bad value is a start-up error, not a half-built box.
     this.#sleeveCrypto = sleeveCryptoFromEnv();
+    this.#sleeveLimits = sleeveLimitsFromEnv();
     const loaded = await loadForPeer(this.opts.configPath, this.opts.name, this.log);
     if (!loaded.password) {
       this.log.warn(
@@ -433,10 +438,11 @@ export class Agent {
   #pushSleevePeer(p: Readonly<PairState>): void {
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
     const rekeyed = this.#epochs.sending(p.peer.name);
-    this.#toSleeve(
-      `peer ${p.peer.name}`,
-      (s) => s.upsertPeer(sleevePeerOf(p, vnis, s.preferredAead, rekeyed)),
-    );
+    this.#toSleeve(`peer ${p.peer.name}`, (s) => {
+      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed);
+      if (peer.session) peer.session.limits = this.#sleeveLimits;
+      return s.upsertPeer(peer);
+    });
   }
 
   /**
@@ -456,7 +462,7 @@ export class Agent {
     try {
       switch (step.type) {
         case "install":
-          return s.installSession(e.peer, step.session);
+          return s.installSession(e.peer, { ...step.session, limits: this.#sleeveLimits });
         case "use":
           return void s.useSession(e.peer, step.localIndex).catch(() => {});
         case "retire":

@@ -98,3 +98,37 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  "session rekey e2e: a sleeve key at its packet limit asks for a rekey before rekey_after; nothing lost",
+  LAB,
+  async () => {
+    const env = { WEAVE_SLEEVE_REKEY_AFTER_PACKETS: "1500" };
+    await using fleet = await Fleet.start({
+      hosts: 2,
+      password: PASSWORD,
+      datapath: "sleeve",
+      envFor: { "edge-1": env, "edge-2": env },
+    });
+    const [a, b] = fleet.lab.hosts;
+    const all = await fleet.settled("sleeve", 60_000);
+    const toA = fleet.overlayAddress(all.get(a.name)!, "net1");
+    const toB = fleet.overlayAddress(all.get(b.name)!, "net1");
+    // 4000 datagrams each way in 10 s, far below rekey_after (120 s): only the limit rekeys.
+    const streams = await Promise.all([
+      startUdpStream(fleet, a.name, b.name, toB, 7311, 4000, 400),
+      startUdpStream(fleet, b.name, a.name, toA, 7312, 4000, 400),
+    ]);
+    const results = await Promise.all(streams.map((s) => streamResult(s)));
+    const after = await fleet.waitForStatus(() => true);
+    const pa = peerOf(after.get(a.name)!, b.name), pb = peerOf(after.get(b.name)!, a.name);
+    console.log(
+      `packet-limit rekeys ${a.name}:${pa.rekeys} ${b.name}:${pb.rekeys}; ${results.join("; ")}`,
+    );
+    for (const line of results) strictEqual(missingOf(line), 0, line);
+    atLeast(Math.min(pa.rekeys, pb.rekeys), 2, "rekeys asked for by the packet limit");
+    const log = await fleet.agents.get(a.name)!.readLog();
+    atLeast(log.match(/sleeve key rekey-due: rekey/g)?.length ?? 0, 1, "rekey-due reports");
+    for (const p of [pa, pb]) strictEqual(p.sleeve!.txRefused, 0, `txRefused towards ${p.name}`);
+  },
+);
