@@ -70,206 +70,205 @@ interface PanelSpec {
 
 const t = (expr: string, legendFormat: string): Target => ({ expr, legendFormat });
 
-/** The panels, in reading order (left to right, top to bottom, 24 columns). */
-export function panels(): PanelSpec[] {
-  return [
-    {
-      title: "Peers up",
-      description: "Control sessions up / peers configured, over the selected boxes.",
-      type: "stat",
-      unit: "none",
-      w: 6,
-      h: 4,
-      targets: [
-        t(`sum(weave_peer_up{${SEL}})`, "up"),
-        t(`count(weave_peer_up{${SEL}})`, "configured"),
-      ],
-    },
-    {
-      title: "Pairs on fast datapath",
-      description: "Pairs using kernel VXLAN (with ESP when encrypted); the rest use the sleeve.",
-      type: "stat",
-      unit: "none",
-      w: 6,
-      h: 4,
-      targets: [
-        t(`sum(weave_peer_fastdp{${SEL}})`, "fastdp"),
-        t(`count(weave_peer_fastdp{${SEL}}) - sum(weave_peer_fastdp{${SEL}})`, "sleeve"),
-      ],
-    },
-    {
-      title: "Sleeve drops / s (all reasons)",
-      description: "Sealed datagrams the sleeve refused: forged, replayed, malformed, unknown.",
-      type: "stat",
-      unit: "pps",
-      w: 6,
-      h: 4,
-      targets: [
-        t(
-          [
-            ...SLEEVE_PEER_DROPS.map((r) => `sum(rate(weave_sleeve_drops_${r}{${SEL}}[${RATE}]))`),
-            ...SLEEVE_GLOBAL_DROPS.map((r) =>
-              `sum(rate(weave_sleeve_global_${r}{${SEL}}[${RATE}]))`
-            ),
-          ].join(" + "),
-          "drops",
-        ),
-      ],
-    },
-    {
-      title: "Control input dropped / s",
-      description: "Bad input at the control port (garbage, forged, timeouts, failed auth).",
-      type: "stat",
-      unit: "pps",
-      w: 6,
-      h: 4,
-      targets: [
-        t(
-          CONTROL_DROPS.map((r) => `sum(rate(weave_control_drops_${r}{${SEL}}[${RATE}]))`)
-            .join(" + "),
-          "dropped",
-        ),
-      ],
-    },
-    {
-      title: "Session up, per pair",
-      description: "1 while the pair's authenticated control session is up.",
-      type: "state-timeline",
-      unit: "none",
-      w: 12,
-      h: 8,
-      mappings: { "0": { text: "down", color: "red" }, "1": { text: "up", color: "green" } },
-      targets: [t(`weave_peer_up{${PEER_SEL}}`, "{{instance}} → {{peer}}")],
-    },
-    {
-      title: "Datapath, per pair",
-      description: "Which datapath each pair uses; `weave-agent status` says why.",
-      type: "state-timeline",
-      unit: "none",
-      w: 12,
-      h: 8,
-      mappings: {
-        "0": { text: "sleeve", color: "blue" },
-        "1": { text: "fastdp", color: "green" },
-      },
-      targets: [t(`weave_peer_fastdp{${PEER_SEL}}`, "{{instance}} → {{peer}}")],
-    },
-    {
-      title: "Sleeve throughput, per pair",
-      description: "Overlay bytes sealed and sent / received and opened by the sleeve.",
-      type: "timeseries",
-      unit: "bps",
-      w: 12,
-      h: 8,
-      targets: [
-        t(`rate(weave_sleeve_tx_bytes{${PEER_SEL}}[${RATE}]) * 8`, "tx {{instance}} → {{peer}}"),
-        t(`rate(weave_sleeve_rx_bytes{${PEER_SEL}}[${RATE}]) * 8`, "rx {{instance}} ← {{peer}}"),
-      ],
-    },
-    {
-      title: "Sleeve packets, per pair",
-      description: "Datagrams per second, and send errors.",
-      type: "timeseries",
-      unit: "pps",
-      w: 12,
-      h: 8,
-      targets: [
-        t(`rate(weave_sleeve_tx_packets{${PEER_SEL}}[${RATE}])`, "tx {{instance}} → {{peer}}"),
-        t(`rate(weave_sleeve_rx_packets{${PEER_SEL}}[${RATE}])`, "rx {{instance}} ← {{peer}}"),
-        t(
-          `rate(weave_sleeve_tx_errors{${PEER_SEL}}[${RATE}])`,
-          "tx errors {{instance}} → {{peer}}",
-        ),
-      ],
-    },
-    {
-      title: "Sleeve drops by reason",
-      description: "Per peer: auth = forged or wrong key, replay = replayed datagrams, … " +
-        "Global: datagrams from unknown senders, malformed ones, internal errors.",
-      type: "timeseries",
-      unit: "pps",
-      w: 12,
-      h: 8,
-      stack: true,
-      targets: [
-        ...SLEEVE_PEER_DROPS.map((r) =>
-          t(`sum(rate(weave_sleeve_drops_${r}{${PEER_SEL}}[${RATE}]))`, r)
-        ),
-        ...SLEEVE_GLOBAL_DROPS.map((r) =>
-          t(`sum(rate(weave_sleeve_global_${r}{${SEL}}[${RATE}]))`, `global ${r}`)
-        ),
-      ],
-    },
-    {
-      title: "Control input dropped by reason",
-      description: "What the control port refused; a steady `auth` means a box with the wrong " +
-        "password (or someone guessing), `unknown_peer` a box not in weave.yaml.",
-      type: "timeseries",
-      unit: "pps",
-      w: 12,
-      h: 8,
-      stack: true,
-      targets: CONTROL_DROPS.map((r) =>
-        t(`sum(rate(weave_control_drops_${r}{${SEL}}[${RATE}]))`, r)
+/** The panels, in reading order (left to right, top to bottom, 24 columns): data, not logic. */
+const PANELS: readonly PanelSpec[] = [
+  {
+    title: "Peers up",
+    description: "Control sessions up / peers configured, over the selected boxes.",
+    type: "stat",
+    unit: "none",
+    w: 6,
+    h: 4,
+    targets: [
+      t(`sum(weave_peer_up{${SEL}})`, "up"),
+      t(`count(weave_peer_up{${SEL}})`, "configured"),
+    ],
+  },
+  {
+    title: "Pairs on fast datapath",
+    description: "Pairs using kernel VXLAN (with ESP when encrypted); the rest use the sleeve.",
+    type: "stat",
+    unit: "none",
+    w: 6,
+    h: 4,
+    targets: [
+      t(`sum(weave_peer_fastdp{${SEL}})`, "fastdp"),
+      t(`count(weave_peer_fastdp{${SEL}}) - sum(weave_peer_fastdp{${SEL}})`, "sleeve"),
+    ],
+  },
+  {
+    title: "Sleeve drops / s (all reasons)",
+    description: "Sealed datagrams the sleeve refused: forged, replayed, malformed, unknown.",
+    type: "stat",
+    unit: "pps",
+    w: 6,
+    h: 4,
+    targets: [
+      t(
+        [
+          ...SLEEVE_PEER_DROPS.map((r) => `sum(rate(weave_sleeve_drops_${r}{${SEL}}[${RATE}]))`),
+          ...SLEEVE_GLOBAL_DROPS.map((r) => `sum(rate(weave_sleeve_global_${r}{${SEL}}[${RATE}]))`),
+        ].join(" + "),
+        "drops",
       ),
+    ],
+  },
+  {
+    title: "Control input dropped / s",
+    description: "Bad input at the control port (garbage, forged, timeouts, failed auth).",
+    type: "stat",
+    unit: "pps",
+    w: 6,
+    h: 4,
+    targets: [
+      t(
+        CONTROL_DROPS.map((r) => `sum(rate(weave_control_drops_${r}{${SEL}}[${RATE}]))`)
+          .join(" + "),
+        "dropped",
+      ),
+    ],
+  },
+  {
+    title: "Session up, per pair",
+    description: "1 while the pair's authenticated control session is up.",
+    type: "state-timeline",
+    unit: "none",
+    w: 12,
+    h: 8,
+    mappings: { "0": { text: "down", color: "red" }, "1": { text: "up", color: "green" } },
+    targets: [t(`weave_peer_up{${PEER_SEL}}`, "{{instance}} → {{peer}}")],
+  },
+  {
+    title: "Datapath, per pair",
+    description: "Which datapath each pair uses; `weave-agent status` says why.",
+    type: "state-timeline",
+    unit: "none",
+    w: 12,
+    h: 8,
+    mappings: {
+      "0": { text: "sleeve", color: "blue" },
+      "1": { text: "fastdp", color: "green" },
     },
-    {
-      title: "Control messages, per pair",
-      description: "Heartbeats, datapath negotiation and session traffic on the control " +
-        "connection; a pair whose session is re-established shows a new handshake here.",
-      type: "timeseries",
-      unit: "pps",
-      w: 12,
-      h: 8,
-      targets: [
-        t(`rate(weave_control_messages_out{${PEER_SEL}}[${RATE}])`, "out {{instance}} → {{peer}}"),
-        t(`rate(weave_control_messages_in{${PEER_SEL}}[${RATE}])`, "in {{instance}} ← {{peer}}"),
-      ],
-    },
-    {
-      title: "Handshakes, per pair (last hour)",
-      description: "New sessions: a pair (re)connecting or re-keying starts a new handshake, " +
-        "and its session age drops to zero; resets() counts those drops. A pair that keeps " +
-        "handshaking is flapping (see the journal: timeouts, password mismatches).",
-      type: "timeseries",
-      unit: "none",
-      w: 12,
-      h: 8,
-      targets: [
-        t(
-          `resets(weave_peer_handshake_age_seconds{${PEER_SEL}}[1h])`,
-          "{{instance}} ↔ {{peer}}",
-        ),
-      ],
-    },
-    {
-      title: "Session age, per pair",
-      description: "Seconds since the pair's current handshake.",
-      type: "timeseries",
-      unit: "s",
-      w: 12,
-      h: 8,
-      targets: [t(`weave_peer_handshake_age_seconds{${PEER_SEL}}`, "{{instance}} ↔ {{peer}}")],
-    },
-    {
-      title: "Control round trip, per pair",
-      description: "Heartbeat RTT on the control connection.",
-      type: "timeseries",
-      unit: "ms",
-      w: 12,
-      h: 8,
-      targets: [t(`weave_peer_rtt_ms{${PEER_SEL}}`, "{{instance}} ↔ {{peer}}")],
-    },
-    {
-      title: "Networks",
-      description: "Overlay MTU of each network on each box.",
-      type: "table",
-      unit: "bytes",
-      w: 12,
-      h: 6,
-      targets: [t(`weave_network_mtu{${SEL}}`, "{{instance}} {{network}}")],
-    },
-  ];
+    targets: [t(`weave_peer_fastdp{${PEER_SEL}}`, "{{instance}} → {{peer}}")],
+  },
+  {
+    title: "Sleeve throughput, per pair",
+    description: "Overlay bytes sealed and sent / received and opened by the sleeve.",
+    type: "timeseries",
+    unit: "bps",
+    w: 12,
+    h: 8,
+    targets: [
+      t(`rate(weave_sleeve_tx_bytes{${PEER_SEL}}[${RATE}]) * 8`, "tx {{instance}} → {{peer}}"),
+      t(`rate(weave_sleeve_rx_bytes{${PEER_SEL}}[${RATE}]) * 8`, "rx {{instance}} ← {{peer}}"),
+    ],
+  },
+  {
+    title: "Sleeve packets, per pair",
+    description: "Datagrams per second, and send errors.",
+    type: "timeseries",
+    unit: "pps",
+    w: 12,
+    h: 8,
+    targets: [
+      t(`rate(weave_sleeve_tx_packets{${PEER_SEL}}[${RATE}])`, "tx {{instance}} → {{peer}}"),
+      t(`rate(weave_sleeve_rx_packets{${PEER_SEL}}[${RATE}])`, "rx {{instance}} ← {{peer}}"),
+      t(
+        `rate(weave_sleeve_tx_errors{${PEER_SEL}}[${RATE}])`,
+        "tx errors {{instance}} → {{peer}}",
+      ),
+    ],
+  },
+  {
+    title: "Sleeve drops by reason",
+    description: "Per peer: auth = forged or wrong key, replay = replayed datagrams, … " +
+      "Global: datagrams from unknown senders, malformed ones, internal errors.",
+    type: "timeseries",
+    unit: "pps",
+    w: 12,
+    h: 8,
+    stack: true,
+    targets: [
+      ...SLEEVE_PEER_DROPS.map((r) =>
+        t(`sum(rate(weave_sleeve_drops_${r}{${PEER_SEL}}[${RATE}]))`, r)
+      ),
+      ...SLEEVE_GLOBAL_DROPS.map((r) =>
+        t(`sum(rate(weave_sleeve_global_${r}{${SEL}}[${RATE}]))`, `global ${r}`)
+      ),
+    ],
+  },
+  {
+    title: "Control input dropped by reason",
+    description: "What the control port refused; a steady `auth` means a box with the wrong " +
+      "password (or someone guessing), `unknown_peer` a box not in weave.yaml.",
+    type: "timeseries",
+    unit: "pps",
+    w: 12,
+    h: 8,
+    stack: true,
+    targets: CONTROL_DROPS.map((r) => t(`sum(rate(weave_control_drops_${r}{${SEL}}[${RATE}]))`, r)),
+  },
+  {
+    title: "Control messages, per pair",
+    description: "Heartbeats, datapath negotiation and session traffic on the control " +
+      "connection; a pair whose session is re-established shows a new handshake here.",
+    type: "timeseries",
+    unit: "pps",
+    w: 12,
+    h: 8,
+    targets: [
+      t(`rate(weave_control_messages_out{${PEER_SEL}}[${RATE}])`, "out {{instance}} → {{peer}}"),
+      t(`rate(weave_control_messages_in{${PEER_SEL}}[${RATE}])`, "in {{instance}} ← {{peer}}"),
+    ],
+  },
+  {
+    title: "Handshakes, per pair (last hour)",
+    description: "New sessions: a pair (re)connecting or re-keying starts a new handshake, " +
+      "and its session age drops to zero; resets() counts those drops. A pair that keeps " +
+      "handshaking is flapping (see the journal: timeouts, password mismatches).",
+    type: "timeseries",
+    unit: "none",
+    w: 12,
+    h: 8,
+    targets: [
+      t(
+        `resets(weave_peer_handshake_age_seconds{${PEER_SEL}}[1h])`,
+        "{{instance}} ↔ {{peer}}",
+      ),
+    ],
+  },
+  {
+    title: "Session age, per pair",
+    description: "Seconds since the pair's current handshake.",
+    type: "timeseries",
+    unit: "s",
+    w: 12,
+    h: 8,
+    targets: [t(`weave_peer_handshake_age_seconds{${PEER_SEL}}`, "{{instance}} ↔ {{peer}}")],
+  },
+  {
+    title: "Control round trip, per pair",
+    description: "Heartbeat RTT on the control connection.",
+    type: "timeseries",
+    unit: "ms",
+    w: 12,
+    h: 8,
+    targets: [t(`weave_peer_rtt_ms{${PEER_SEL}}`, "{{instance}} ↔ {{peer}}")],
+  },
+  {
+    title: "Networks",
+    description: "Overlay MTU of each network on each box.",
+    type: "table",
+    unit: "bytes",
+    w: 12,
+    h: 6,
+    targets: [t(`weave_network_mtu{${SEL}}`, "{{instance}} {{network}}")],
+  },
+];
+
+/** The panels, in reading order. */
+export function panels(): PanelSpec[] {
+  return [...PANELS];
 }
 
 const DATASOURCE = { type: "prometheus", uid: "${datasource}" };

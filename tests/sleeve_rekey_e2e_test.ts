@@ -127,12 +127,20 @@ Deno.test(
         (await r.waitForLog(/received \d+ of \d+ missing \d+.*/, 20_000))[0]
       ),
     );
-    for (const line of results) {
-      strictEqual(
-        line.replace(/ first-missing .*/, ""),
-        `received ${COUNT} of ${COUNT} missing 0`,
-        line,
-      );
+    // On a failure, say where the datagrams went: the sleeves' counters and each kernel's view.
+    const where = async () =>
+      JSON.stringify({
+        a: await da.run("counters"),
+        b: await db.run("counters"),
+        kernelB: (await lab.exec(b, ["nstat", "-az", "IpInReceives", "UdpInDatagrams"])).stdout,
+        kernelA: (await lab.exec(a, ["nstat", "-az", "IpInReceives", "UdpInDatagrams"])).stdout,
+      });
+    for (const [i, line] of results.entries()) {
+      const got = line.replace(/ first-missing .*/, "");
+      const want = `received ${COUNT} of ${COUNT} missing 0`;
+      if (got !== want) {
+        strictEqual(got, want, `${i === 0 ? "a->b" : "b->a"}: ${line}; ${await where()}`);
+      }
     }
     for (const d of [da, db]) {
       const c = JSON.parse(await d.run("counters"));

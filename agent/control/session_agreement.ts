@@ -213,7 +213,8 @@ function authFailed(
     ? classifyAuthFailure(err, { dialled: c.dialled !== null, remoteAddress: c.remote })
     : null;
   if (view && !view.genuine) {
-    ctx.drops.drop("auth", key, view.message);
+    // Keyed by address, so that it never uses up the rate-limited log of a genuine mismatch.
+    ctx.drops.drop("auth", c.remote, view.message);
     return;
   }
   if (rec?.session) {
