@@ -19,8 +19,23 @@ import {
   renderPlan,
 } from "../datapath/host/mod.ts";
 import { runCommand } from "../datapath/command.ts";
-import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
-import { PeerConnections } from "./control/mod.ts";
+import {
+  type SessionLimits,
+  Sleeve,
+  sleeveCryptoFromEnv,
+  type SleeveNetwork,
+  type SleeveSessionEvent,
+} from "../datapath/sleeve/mod.ts";
+import {
+  type NodeKeyPair,
+  PeerConnections,
+  type PeerEndpoint,
+  REKEY_DEFAULTS,
+  type SessionKeysEvent,
+} from "./control/mod.ts";
+import { loadNodeKey } from "./node_key_file.ts";
+import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
+import { SessionEpochs } from "./session_epochs.ts";
 import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
@@ -29,7 +44,7 @@ import { runPaths } from "./ops/run_paths.ts";
 import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
-import { sleevePeerOf } from "./sleeve_peer.ts";
+import { pairAead, sleevePeerOf } from "./sleeve_peer.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
 import { PairDatapaths, type PairState } from "./pair_datapath.ts";
 import {
@@ -56,6 +71,8 @@ export interface AgentOptions {
   name: string;
   runDir: string;
   log: Logger;
+  /** `--key-file`: this box's node key file, over weave.yaml's `key_file:` (#15). */
+  keyFile?: string;
   /**
    * Wraps every reload (SIGHUP, a file change, the control socket), e.g. to tell systemd it
    * runs (agent/cli/up_systemd.ts); default: none.
@@ -73,14 +90,20 @@ export class Agent {
   #loaded!: LoadedConfig;
   #caps!: KernelDatapathCaps;
   #sleeveCrypto: ReturnType<typeof sleeveCryptoFromEnv> = "auto";
+  /** Lower per-key packet limits for the sleeve (`WEAVE_SLEEVE_REKEY_AFTER_PACKETS`), or none. */
+  #sleeveLimits: Partial<SessionLimits> | undefined;
   #capability!: FastdpCapability;
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
   #topology: TopologyService | null = null;
+  /** This box's node key (read once at start); null: it proves none. */
+  #nodeKey: NodeKeyPair | null = null;
   #heartbeat: VxlanHeartbeat | null = null;
   #socket: ControlSocketServer | null = null;
   #metrics: MetricsServer | null = null;
   #pairs: PairDatapaths;
+  /** The sleeve sessions periodic rekeys made, per pair (#14). */
+  #epochs = new SessionEpochs();
   #reloader: ConfigReloader;
   #watcher: ConfigWatcher;
   #timers: ReturnType<typeof setInterval>[] = [];
@@ -119,6 +142,7 @@ export class Agent {
     const paths = runPaths(this.opts.runDir, this.opts.name);
     // Before anything touches the kernel: a bad value is a start-up error, not a half-built box.
     this.#sleeveCrypto = sleeveCryptoFromEnv();
+    this.#sleeveLimits = sleeveLimitsFromEnv();
     const loaded = await loadForPeer(this.opts.configPath, this.opts.name, this.log);
     if (!loaded.password) {
       this.log.warn(
@@ -126,6 +150,14 @@ export class Agent {
           "crosses the underlay in clear text",
       );
     }
+    const nodeKey = await loadNodeKey(
+      loaded.self.name,
+      this.opts.keyFile ?? loaded.config.keyFile,
+      loaded.self.key,
+      (msg) => this.log.warn(msg),
+    );
+    this.#nodeKey = nodeKey.key;
+    this.log.info(nodeKey.note);
     this.#caps = datapathCaps(await probeKernel());
     this.#putInForce(loaded);
     const { config, self } = loaded;
@@ -357,6 +389,7 @@ export class Agent {
       networks: this.#sleeveNetworks(),
       logger: this.log.child("sleeve"),
       backend: this.#sleeveCrypto,
+      onSessionEvent: (e) => this.#onSleeveSession(e),
     });
     this.#configurePairs();
     this.log.info("sleeve ready", {
@@ -367,18 +400,29 @@ export class Agent {
   }
 
   #startSessions(): void {
+    const { config } = this.#loaded;
     const control = new PeerConnections({
       localName: this.#loaded.self.name,
       listenAddress: this.#loaded.self.address,
       listenPort: this.#loaded.self.port,
-      peers: this.#otherPeers().map((p) => ({ name: p.name, address: p.address, port: p.port })),
+      peers: this.#controlPeers(),
       password: this.#loaded.password,
+      nodeKey: this.#nodeKey,
+      previousPassword: this.#loaded.previousPassword,
+      rekey: {
+        rekeyAfterMs: config.rekeyAfterMs,
+        rejectAfterMs: config.rejectAfterMs,
+        // Old receive keys must be gone before the next rekey installs new ones.
+        oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
+      },
       logger: this.log.child("control"),
       onSessionUp: ({ peer, secrets }) => {
+        this.#epochs.reset(peer);
         this.#pairs.sessionUp(peer, secrets);
         this.#topology?.sessionUp(peer);
       },
       onSessionDown: ({ peer, reason }) => {
+        this.#epochs.reset(peer);
         this.#pairs.sessionDown(peer, reason);
         this.#topology?.sessionChanged();
       },
@@ -386,6 +430,7 @@ export class Agent {
         TopologyGossip.owns(msg)
           ? this.#topology?.receive(peer, msg)
           : this.#pairs.message(peer, msg),
+      onSessionKeys: (e) => this.#onSessionKeys(e),
     });
     this.#pairs.setPeers(this.#otherPeers());
     this.#startTopology(control);
@@ -418,10 +463,50 @@ export class Agent {
 
   #pushSleevePeer(p: Readonly<PairState>): void {
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
-    this.#toSleeve(
-      `peer ${p.peer.name}`,
-      (s) => s.upsertPeer(sleevePeerOf(p, vnis, s.preferredAead)),
-    );
+    const rekeyed = this.#epochs.sending(p.peer.name);
+    this.#toSleeve(`peer ${p.peer.name}`, (s) => {
+      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed);
+      if (peer.session) peer.session.limits = this.#sleeveLimits;
+      return s.upsertPeer(peer);
+    });
+  }
+
+  /**
+   * A rekey step of the control plane, followed on the sleeve (make-before-break). The promise
+   * of an install holds back the next step until the sleeve accepts the new keys.
+   */
+  #onSessionKeys(e: SessionKeysEvent): Promise<void> | void {
+    const p = this.#pairs.get(e.peer);
+    const s = this.#sleeve;
+    if (!p || !s) return;
+    const step = this.#epochs.step(e, p.secrets, p.localIndex, pairAead(p, s.preferredAead));
+    this.log.debug(`rekey ${e.action.type}`, {
+      peer: e.peer,
+      epoch: e.action.epoch,
+      sleeve: step.type === "none" ? `none: ${step.why}` : step.type,
+    });
+    try {
+      switch (step.type) {
+        case "install":
+          return s.installSession(e.peer, { ...step.session, limits: this.#sleeveLimits });
+        case "use":
+          return void s.useSession(e.peer, step.localIndex).catch(() => {});
+        case "retire":
+          return void s.retireSession(e.peer, step.localIndex).catch(() => {});
+      }
+    } catch (err) {
+      this.log.error("sleeve rekey step failed", { peer: e.peer, error: `${err}` });
+    }
+  }
+
+  /** A sleeve key reached its packet or byte limit: rekey the pair now rather than at its time. */
+  #onSleeveSession(e: SleeveSessionEvent): void {
+    const asked = this.#control?.requestRekey(e.peer) ?? false;
+    this.log.log(e.kind === "exhausted" ? "warn" : "info", `sleeve key ${e.kind}: rekey`, {
+      peer: e.peer,
+      packets: e.packets,
+      asked,
+    });
   }
 
   /**
@@ -454,18 +539,19 @@ export class Agent {
         this.#control = null;
         this.#topology?.stop();
         this.#topology = null;
+        this.#epochs.clear();
         this.#pairs.reset(reason);
       },
+      setPasswords: (current, previous) => this.#control?.setPasswords(current, previous),
       updatePeers: (removed) => {
         for (const name of removed) {
+          this.#epochs.reset(name);
           this.#toSleeve(`remove ${name}`, (s) => s.removePeer(name));
           this.#pairs.remove(name);
         }
         const others = this.#otherPeers();
         this.#pairs.setPeers(others);
-        this.#control?.updatePeers(
-          others.map((p) => ({ name: p.name, address: p.address, port: p.port })),
-        );
+        this.#control?.updatePeers(this.#controlPeers());
         const peers = this.#loaded.config.peers;
         this.#topology?.reconfigure(peers.map((p) => p.name), relayPolicies(peers));
       },
@@ -496,6 +582,16 @@ export class Agent {
 
   #otherPeers(): Peer[] {
     return this.#loaded.config.peers.filter((p) => p.name !== this.opts.name);
+  }
+
+  /** The other peers as the connection manager takes them (with their node keys, #15). */
+  #controlPeers(): PeerEndpoint[] {
+    return this.#otherPeers().map((p) => ({
+      name: p.name,
+      address: p.address,
+      port: p.port,
+      key: p.key,
+    }));
   }
 
   #mtu(): number {

@@ -10,8 +10,18 @@ import type { Config } from "../config/types.ts";
 
 /** The effects of replacing `prev` by `next` on the box named `self`. */
 export interface ConfigDiff {
-  /** Sessions must be re-made: password, port, own address or datapath mode changed. */
+  /**
+   * Sessions must be re-made: encryption turned on or off, port, own address, datapath mode
+   * or rekey timing changed. (The node key file is read at start only.)
+   */
   restartControl: boolean;
+  /**
+   * Only the passwords' bytes changed (current or previous): the sessions rekey under the new
+   * ones without restarting (#14); false when `restartControl` restarts them anyway.
+   */
+  passwordsChanged: boolean;
+  /** The passwords of `next` (what `passwordsChanged` hands on). */
+  passwords: { current: Uint8Array | null; previous: Uint8Array | null };
   /** The sleeve's socket must be re-bound: own address or port changed. */
   restartSleeve: boolean;
   peersChanged: boolean;
@@ -34,21 +44,34 @@ export function diffConfigs(
   self: string,
   prevPassword: Uint8Array | null,
   nextPassword: Uint8Array | null,
+  prevPrevious: Uint8Array | null = null,
+  nextPrevious: Uint8Array | null = null,
 ): ConfigDiff {
   const summary: string[] = [];
   const me = (c: Config) => c.peers.find((p) => p.name === self);
   const a = me(prev), b = me(next);
   const restartSleeve = a?.address !== b?.address || a?.port !== b?.port;
   if (restartSleeve) summary.push("own underlay address or port changed");
-  const passwordChanged = !bytesEqual(prevPassword, nextPassword);
+  // On or off changes the MTU and what a session proves: that restarts them.
+  const encryptionToggled = (prevPassword === null) !== (nextPassword === null);
+  if (encryptionToggled) {
+    summary.push(nextPassword ? "password set: sessions restarted" : "password removed");
+  }
+  const passwordChanged = !encryptionToggled &&
+    (!bytesEqual(prevPassword, nextPassword) || !bytesEqual(prevPrevious, nextPrevious));
   if (passwordChanged) summary.push("password changed: sessions re-keyed");
   const modeChanged = prev.datapath !== next.datapath || prev.vxlanPort !== next.vxlanPort ||
     prev.underlayMtu !== next.underlayMtu;
   if (modeChanged) summary.push("datapath settings changed");
-  const restartControl = restartSleeve || passwordChanged || modeChanged;
+  const sessionsChanged = prev.rekeyAfterMs !== next.rekeyAfterMs ||
+    prev.rejectAfterMs !== next.rejectAfterMs;
+  if (sessionsChanged) summary.push("rekey timing changed");
+  const restartControl = restartSleeve || encryptionToggled || modeChanged || sessionsChanged;
 
-  const key = (p: { name: string; address: string; port: number }) =>
-    `${p.name}@${p.address}:${p.port}`;
+  const key = (p: Config["peers"][number]) =>
+    `${p.name}@${JSON.stringify(p.endpoint)}:${p.address}:${p.port}:${
+      p.key ? Array.from(p.key).join(".") : ""
+    }`;
   const prevPeers = new Map(prev.peers.map((p) => [p.name, key(p)]));
   const nextPeers = new Map(next.peers.map((p) => [p.name, key(p)]));
   const removedPeers = [...prevPeers.keys()].filter((n) =>
@@ -71,6 +94,8 @@ export function diffConfigs(
   if (metricsChanged) summary.push("metrics endpoint changed");
   return {
     restartControl,
+    passwordsChanged: passwordChanged && !restartControl,
+    passwords: { current: nextPassword, previous: nextPrevious },
     restartSleeve,
     peersChanged,
     removedPeers,

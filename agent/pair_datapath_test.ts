@@ -73,6 +73,23 @@ const secrets = (id: number): SessionSecrets => ({
   localIsDialer: id === 1,
   authenticated: true,
   id,
+  keys: {
+    dialerToListener: {
+      control: new Uint8Array(32),
+      sleeve: new Uint8Array(32),
+      esp: { key: new Uint8Array(36), spi: 256 },
+    },
+    listenerToDialer: {
+      control: new Uint8Array(32),
+      sleeve: new Uint8Array(32),
+      esp: { key: new Uint8Array(36), spi: 257 },
+    },
+    dialerIndex: 1,
+    listenerIndex: 2,
+  },
+  transcriptHash: new Uint8Array(32),
+  password: "current" as const,
+  peerProvedKey: false,
 });
 
 interface Box {

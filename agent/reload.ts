@@ -10,7 +10,7 @@
 
 import { dirname, resolve } from "node:path";
 import type { Config, Peer } from "../config/types.ts";
-import { findSelf, formatDiagnostic, loadConfig, readPassword } from "../config/mod.ts";
+import { findSelf, formatDiagnostic, loadConfig, readPasswords } from "../config/mod.ts";
 import { type ConfigDiff, diffConfigs } from "./config_diff.ts";
 import type { Logger } from "./ops/log.ts";
 import type { ReloadOutcome } from "./status.ts";
@@ -23,6 +23,8 @@ export interface LoadedConfig {
   self: Peer;
   /** The password's bytes; null when the config sets none. */
   password: Uint8Array | null;
+  /** `password.previous`'s bytes during a rollout (#14); null when the config names none. */
+  previousPassword: Uint8Array | null;
   loadedAt: Date;
 }
 
@@ -44,21 +46,48 @@ export async function loadForPeer(path: string, name: string, log: Logger): Prom
   const config = result.config;
   const self = findSelf(config, name);
   if (!self) throw new Error(`peer ${name} is not in ${config.path}`);
-  let password: Uint8Array | null;
+  const unsupported = unsupportedEndpoints(config);
+  if (unsupported.length) throw new Error(unsupported.join("\n"));
+  let passwords: ReturnType<typeof readPasswords>;
   try {
-    password = readPassword(config);
+    passwords = readPasswords(config);
   } catch (e) {
     throw new Error(`password: ${e instanceof Error ? e.message : e}`);
   }
   const text = await Deno.readTextFile(path).catch(() => "");
-  return { config, text, self, password, loadedAt: new Date() };
+  return {
+    config,
+    text,
+    self,
+    password: passwords?.current ?? null,
+    previousPassword: passwords?.previous ?? null,
+    loadedAt: new Date(),
+  };
+}
+
+/**
+ * Peers the agent cannot run with yet: weave.yaml accepts peers without an address (dial-out
+ * only) and peers given by DNS name (#15), but this agent's connection manager still dials and
+ * admits peers by a fixed IP address, so such a fleet is refused with the reason rather than
+ * run half-wired.
+ */
+export function unsupportedEndpoints(config: Config): string[] {
+  return config.peers.flatMap((p) =>
+    p.endpoint === null
+      ? [`peer ${p.name} has no address (dial-out only): not supported by this agent yet`]
+      : p.endpoint.kind === "dns"
+      ? [
+        `peer ${p.name} is given by DNS name (${p.endpoint.host}): not supported by this agent yet`,
+      ]
+      : []
+  );
 }
 
 /** True when a reload would change nothing: same file text and same password bytes. */
 export function sameConfig(a: LoadedConfig, b: LoadedConfig): boolean {
   return a.text === b.text &&
     JSON.stringify(a.config.password) === JSON.stringify(b.config.password) &&
-    bytesEqual(a.password, b.password);
+    bytesEqual(a.password, b.password) && bytesEqual(a.previousPassword, b.previousPassword);
 }
 
 function bytesEqual(a: Uint8Array | null, b: Uint8Array | null): boolean {
@@ -74,6 +103,11 @@ export interface ReloadableAgent {
   putInForce(next: LoadedConfig): void;
   /** Ends every session and forgets every pair (keys or endpoints changed). */
   stopSessions(reason: string): void;
+  /**
+   * The passwords changed, nothing else about the sessions: they rekey under the new ones, no
+   * session restarts (#14: a rollout without downtime).
+   */
+  setPasswords(current: Uint8Array | null, previous: Uint8Array | null): void;
   /** Forgets removed (or moved) peers and makes pairs for new ones. */
   updatePeers(removed: string[]): void;
   stopSleeve(): Promise<void>;
@@ -92,6 +126,9 @@ export interface ReloadableAgent {
  */
 export async function applyConfigDiff(diff: ConfigDiff, agent: ReloadableAgent): Promise<void> {
   if (diff.restartControl) agent.stopSessions("config reload");
+  else if (diff.passwordsChanged) {
+    agent.setPasswords(diff.passwords.current, diff.passwords.previous);
+  }
   if (diff.peersChanged) agent.updatePeers(diff.removedPeers);
   if (diff.restartSleeve) await agent.stopSleeve();
   if (diff.networksChanged || diff.restartControl) await agent.refreshHost();
@@ -137,7 +174,15 @@ export class ConfigReloader {
     }
     const cur = this.agent.current();
     if (sameConfig(cur, next)) return this.#last = { at, ok: true, message: "unchanged" };
-    const diff = diffConfigs(cur.config, next.config, this.name, cur.password, next.password);
+    const diff = diffConfigs(
+      cur.config,
+      next.config,
+      this.name,
+      cur.password,
+      next.password,
+      cur.previousPassword,
+      next.previousPassword,
+    );
     this.agent.putInForce(next);
     await applyConfigDiff(diff, this.agent);
     const message = diff.summary.length ? diff.summary.join("; ") : "no effective change";
@@ -194,5 +239,9 @@ export class ConfigWatcher {
 
 /** The files a config comes from. */
 export function configFiles(path: string, config: Config): string[] {
-  return config.password?.kind === "file" ? [path, config.password.path] : [path];
+  const files = [path];
+  for (const s of [config.password, config.previousPassword]) {
+    if (s?.kind === "file") files.push(s.path);
+  }
+  return files;
 }

@@ -22,6 +22,7 @@ function recorder(initial?: LoadedConfig) {
       steps.push("putInForce");
     },
     stopSessions: () => void steps.push("stopSessions"),
+    setPasswords: () => void steps.push("setPasswords"),
     updatePeers: (removed) => void steps.push(`updatePeers(${removed.join(",")})`),
     stopSleeve: () => Promise.resolve(void steps.push("stopSleeve")),
     startSleeve: () => Promise.resolve(void steps.push("startSleeve")),
@@ -35,6 +36,8 @@ function recorder(initial?: LoadedConfig) {
 
 const none: ConfigDiff = {
   restartControl: false,
+  passwordsChanged: false,
+  passwords: { current: null, previous: null },
   restartSleeve: false,
   peersChanged: false,
   removedPeers: [],
@@ -50,6 +53,7 @@ Deno.test("reload order: the host is reconciled before the sleeve attaches, sess
     [{ peersChanged: true, removedPeers: ["edge-3"] }, ["updatePeers(edge-3)"]],
     [{ metricsChanged: true }, ["restartMetrics"]],
     [{ restartControl: true }, ["stopSessions", "refreshHost", "startSessions"]],
+    [{ passwordsChanged: true }, ["setPasswords"]],
     [
       { restartControl: true, restartSleeve: true, networksChanged: true },
       ["stopSessions", "stopSleeve", "refreshHost", "startSleeve", "startSessions"],
@@ -108,7 +112,7 @@ Deno.test("reload: a bad config is refused and nothing restarts; unchanged files
     deepStrictEqual(steps, []);
     strictEqual(reloader.last, r);
 
-    // Same file, new password bytes: the sessions must re-key.
+    // Same file, new password bytes: the sessions must re-key (no restart: #14).
     await Deno.writeTextFile(path, yaml());
     await Deno.writeTextFile(`${dir}/password`, "correct horse battery staple 2\n");
     r = await reloader.reload("test");
@@ -116,7 +120,7 @@ Deno.test("reload: a bad config is refused and nothing restarts; unchanged files
       ok: true,
       message: "password changed: sessions re-keyed",
     });
-    deepStrictEqual(steps, ["putInForce", "stopSessions", "refreshHost", "startSessions"]);
+    deepStrictEqual(steps, ["putInForce", "setPasswords"]);
 
     // This box removed from the fleet: refused, the config in force stays.
     steps.length = 0;
@@ -125,6 +129,40 @@ Deno.test("reload: a bad config is refused and nothing restarts; unchanged files
     strictEqual(r.ok, false);
     strictEqual(r.message, `peer edge-1 is not in ${path}`);
     deepStrictEqual(steps, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("reload: peers without a fixed IP address are refused by name, not run half-wired", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/weave.yaml`;
+    const k = btoa(String.fromCharCode(...new Uint8Array(32).fill(9)));
+    await Deno.writeTextFile(
+      path,
+      [
+        "version: 1",
+        "peers:",
+        "  - name: edge-1",
+        "    address: 192.0.2.1",
+        "  - name: edge-2",
+        `    key: ${k}`,
+        "  - name: edge-3",
+        "    address: edge-3.example.net",
+        "networks:",
+        "  - name: net1",
+        "    subnet: 10.40.1.0/24",
+        "",
+      ].join("\n"),
+    );
+    let message = "";
+    await loadForPeer(path, "edge-1", quiet).catch((e) => message = e.message);
+    strictEqual(
+      message,
+      "peer edge-2 has no address (dial-out only): not supported by this agent yet\n" +
+        "peer edge-3 is given by DNS name (edge-3.example.net): not supported by this agent yet",
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

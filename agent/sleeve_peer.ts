@@ -8,26 +8,35 @@
 import type { SleevePeer } from "../datapath/sleeve/mod.ts";
 import type { AeadName } from "../datapath/sleeve/mod.ts";
 import type { PairState } from "./pair_datapath.ts";
+import { type EpochSession, epochSleeveSession } from "./session_epochs.ts";
+
+/** ChaCha20-Poly1305 when either end prefers it (a box without AES instructions). */
+export function pairAead(p: Readonly<PairState>, preferred: AeadName): AeadName {
+  return p.remote?.aead === "chacha20-poly1305" || preferred === "chacha20-poly1305"
+    ? "chacha20-poly1305"
+    : "aes-256-gcm";
+}
 
 /**
  * The sleeve's view of a pair: its session keys once both ends have announced their receiver
- * index, and whether it sends on the sleeve. ChaCha20-Poly1305 when either end prefers it (a box
- * without AES instructions), so both ends pick the same AEAD.
+ * index (or the rekeyed epoch sent under), and whether it sends on the sleeve; the AEAD of
+ * `pairAead`, so both ends pick the same.
  */
 export function sleevePeerOf(
   p: Readonly<PairState>,
   vnis: number[],
   preferred: AeadName,
+  rekeyed: EpochSession | null = null,
 ): SleevePeer {
-  const aead: AeadName = p.remote?.aead === "chacha20-poly1305" || preferred === "chacha20-poly1305"
-    ? "chacha20-poly1305"
-    : "aes-256-gcm";
+  const aead = pairAead(p, preferred);
   return {
     name: p.peer.name,
     address: p.peer.address,
     port: p.peer.port,
     networks: vnis,
-    session: p.secrets && p.remote
+    // After a rekey switched, the rekeyed epoch is the one sent under (never the handshake's
+    // again: its keys are retired).
+    session: p.secrets && rekeyed ? epochSleeveSession(rekeyed, aead) : p.secrets && p.remote
       ? {
         sessionKey: p.secrets.sessionKey,
         dialerNonce: p.secrets.dialerNonce,

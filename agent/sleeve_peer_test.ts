@@ -20,6 +20,23 @@ const secrets = {
   localIsDialer: false,
   authenticated: true,
   id: 1,
+  keys: {
+    dialerToListener: {
+      control: new Uint8Array(32),
+      sleeve: new Uint8Array(32),
+      esp: { key: new Uint8Array(36), spi: 256 },
+    },
+    listenerToDialer: {
+      control: new Uint8Array(32),
+      sleeve: new Uint8Array(32),
+      esp: { key: new Uint8Array(36), spi: 257 },
+    },
+    dialerIndex: 1,
+    listenerIndex: 2,
+  },
+  transcriptHash: new Uint8Array(32),
+  password: "current" as const,
+  peerProvedKey: false,
 };
 const base: PairState = {
   peer,

@@ -50,6 +50,15 @@ export interface PeerView {
   /** The receiver index this box gave the peer's sleeve session (null without a session). */
   sleeveIndex: number | null;
   rttMs: number | null;
+  /**
+   * Which of this box's passwords the session's keys come from (#14: a rollout is done when
+   * every session says `current`); null without a session.
+   */
+  password: "current" | "previous" | null;
+  /** Seconds since the keys in use were made (handshake or last rekey); null without one. */
+  keyAgeSeconds: number | null;
+  /** Rekeys completed on the current session. */
+  rekeys: number;
   lastError: string | null;
   /** The session layer's view of the peer; null while sessions restart. */
   control: PeerStatus | null;
@@ -170,6 +179,9 @@ function peerView(s: StatusInput, p: Readonly<PairState>): PeerView {
       : Math.round((s.now - p.sessionSince) / 1000),
     sleeveIndex: p.secrets ? p.localIndex : null,
     rttMs: c?.rttMs ?? null,
+    password: c?.password ?? null,
+    keyAgeSeconds: c?.keyAgeSeconds ?? null,
+    rekeys: c?.rekeys ?? 0,
     lastError: c?.lastError ?? null,
     control: c,
     sleeve: s.sleeve?.counters.peers[p.peer.name] ?? null,
@@ -254,9 +266,11 @@ function assertPeerView(v: unknown, at: string): void {
   for (const k of ["name", "address", "state", "reason", "crypto"]) str(p[k], `${at}.${k}`);
   oneOf(p.datapath, ["pending", "probing", "fastdp", "sleeve"], `${at}.datapath`);
   bool(p.encrypted, `${at}.encrypted`);
-  for (const k of ["handshakeAgeSeconds", "sleeveIndex", "rttMs"]) {
+  for (const k of ["handshakeAgeSeconds", "sleeveIndex", "rttMs", "keyAgeSeconds"]) {
     if (p[k] !== null) num(p[k], `${at}.${k}`);
   }
+  if (p.password !== null) oneOf(p.password, ["current", "previous"], `${at}.password`);
+  num(p.rekeys, `${at}.rekeys`);
   if (p.lastError !== null) str(p.lastError, `${at}.lastError`);
   if (p.control !== null) record(p.control, `${at}.control`);
   if (p.route !== null && p.route !== undefined) {

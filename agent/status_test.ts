@@ -58,6 +58,23 @@ const pair: PairState = {
     localIsDialer: true,
     authenticated: true,
     id: 4,
+    keys: {
+      dialerToListener: {
+        control: new Uint8Array(32),
+        sleeve: new Uint8Array(32),
+        esp: { key: new Uint8Array(36), spi: 256 },
+      },
+      listenerToDialer: {
+        control: new Uint8Array(32),
+        sleeve: new Uint8Array(32),
+        esp: { key: new Uint8Array(36), spi: 257 },
+      },
+      dialerIndex: 1,
+      listenerIndex: 2,
+    },
+    transcriptHash: new Uint8Array(32),
+    password: "current" as const,
+    peerProvedKey: false,
   },
   sessionSince: 1_000_000,
   remote: { cap: { capable: false, reason: "no ESP" }, aead: "chacha20-poly1305", sleeveIndex: 9 },
@@ -104,6 +121,9 @@ const control: PeerConnectionsStatus = {
       rttMs: 0.5,
       sessionId: 4,
       authenticated: true,
+      password: "previous",
+      keyAgeSeconds: 7,
+      rekeys: 3,
       counters: { messagesIn: 5, messagesOut: 6, bytesIn: 700, bytesOut: 800 },
       lastError: null,
     },
@@ -167,6 +187,7 @@ Deno.test("status: built from the parts, control and sleeve fields are their own
       age: p.handshakeAgeSeconds,
       index: p.sleeveIndex,
       rtt: p.rttMs,
+      keys: [p.password, p.keyAgeSeconds, p.rekeys],
       tx: p.sleeve?.txBytes,
       messagesIn: p.control?.counters.messagesIn,
     },
@@ -176,6 +197,7 @@ Deno.test("status: built from the parts, control and sleeve fields are their own
       age: 12,
       index: 42,
       rtt: 0.5,
+      keys: ["previous", 7, 3],
       tx: 2048,
       messagesIn: 5,
     },
@@ -247,7 +269,7 @@ Deno.test("status rendering: one row per peer with traffic, drops and why", () =
   const row = text.split("\n").find((l) => l.startsWith("edge-2"));
   strictEqual(
     row,
-    "edge-2          up        sleeve    -            0.5ms    12s ago    2.0 KiB/10p   1000 B/11p    3      peer edge-2: no ESP",
+    "edge-2          up        sleeve    -            0.5ms    12s ago    previous 7s r3    2.0 KiB/10p   1000 B/11p    3      peer edge-2: no ESP",
   );
   strictEqual(text.includes("encryption on"), true, text);
   // A big fleet's status opens with the counts.

@@ -20,8 +20,10 @@ export interface CommonFlags {
   showKeys: boolean;
   /** `status --dot`: the gossiped graph as Graphviz DOT. */
   dot: boolean;
-  /** `genpass --out FILE`: where to write (absent: print). */
+  /** `genpass --out FILE`: where to write (absent: print); `keygen --out FILE` (required). */
   out?: string;
+  /** `up --key-file FILE`: this box's node key file, over weave.yaml's `key_file:` (#15). */
+  keyFile?: string;
   /** `validate --format`: `text` (default) or `github` (workflow annotations). */
   format: "text" | "github";
 }
@@ -47,6 +49,7 @@ const FLAG_HELP: Record<string, string> = {
   "show-keys": "--show-keys           print key material in plan output (default: redacted)",
   dot: "--dot                 the fleet graph as Graphviz DOT (pipe to dot -Tsvg)",
   out: "--out FILE            write to a new file, mode 0600 (refused if it exists)",
+  "key-file": "--key-file FILE       this box's node key (default: key_file: in weave.yaml)",
   format: "--format FORMAT       text | github (GitHub Actions annotations) (default text)",
 };
 
@@ -60,7 +63,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       "reloads it; a bad config is reported and the last good one stays in force.\n" +
       "Kernel state stays in place when the agent stops (traffic on fast datapath keeps\n" +
       "flowing across a restart); `weave-agent down` removes it.",
-    flags: ["config", "name", "log-level", "log-format", "run-dir"],
+    flags: ["config", "name", "log-level", "log-format", "run-dir", "key-file"],
   },
   validate: {
     summary: "check weave.yaml and explain what it means for this box, or for the fleet",
@@ -95,6 +98,14 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "weave-agent genpass [--out FILE]",
     details: "Writes it to a new file with mode 0600 (never overwrites one), or prints it.\n" +
       "Use it as password: { file: FILE } on every box.",
+    flags: ["out"],
+  },
+  keygen: {
+    summary: "make this box's node key (X25519) and print its public key",
+    usage: "weave-agent keygen --out FILE",
+    details: "Writes the private key to a new file with mode 0600 (never overwrites one) and\n" +
+      "prints the public key: commit it as this peer's key: in weave.yaml; point key_file:\n" +
+      "(or --key-file) at FILE on this box only. The private key is never printed.",
     flags: ["out"],
   },
   down: {
@@ -162,6 +173,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     "show-keys": { type: "boolean" },
     dot: { type: "boolean" },
     out: { type: "string" },
+    "key-file": { type: "string" },
     format: { type: "string" },
     help: { type: "boolean", short: "h" },
   } as const;
@@ -208,6 +220,7 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
       showKeys: values["show-keys"] ?? false,
       dot: values.dot ?? false,
       out: values.out,
+      keyFile: values["key-file"],
       format: format as "text" | "github",
     },
   };

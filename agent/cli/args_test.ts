@@ -2,12 +2,12 @@ import { deepStrictEqual, strictEqual, throws } from "node:assert";
 import { commandHelp, COMMANDS, mainHelp, parseCommandLine, UsageError } from "./args.ts";
 
 Deno.test("every command is listed in --help and has its own --help", () => {
-  for (const c of ["up", "validate", "plan", "check", "status", "down", "genpass"]) {
+  for (const c of ["up", "validate", "plan", "check", "status", "down", "genpass", "keygen"]) {
     strictEqual(mainHelp().includes(`  ${c} `), true, c);
     strictEqual(commandHelp(c).startsWith(`weave-agent ${c}: `), true);
     deepStrictEqual(parseCommandLine([c, "--help"]), { kind: "help", command: c });
   }
-  strictEqual(Object.keys(COMMANDS).length, 7);
+  strictEqual(Object.keys(COMMANDS).length, 8);
 });
 
 Deno.test("flags parse with defaults", () => {
@@ -25,6 +25,7 @@ Deno.test("flags parse with defaults", () => {
       showKeys: false,
       dot: false,
       out: undefined,
+      keyFile: undefined,
       format: "text",
     },
   });
@@ -32,6 +33,10 @@ Deno.test("flags parse with defaults", () => {
   strictEqual(gh.kind === "command" && gh.flags.format, "github");
   const gp = parseCommandLine(["genpass", "--out", "/etc/weave/secret.txt"]);
   strictEqual(gp.kind === "command" && gp.flags.out, "/etc/weave/secret.txt");
+  const kg = parseCommandLine(["keygen", "--out", "/etc/weave/node.key"]);
+  strictEqual(kg.kind === "command" && kg.flags.out, "/etc/weave/node.key");
+  const kf = parseCommandLine(["up", "--key-file", "/run/keys/edge-1.key"]);
+  strictEqual(kf.kind === "command" && kf.flags.keyFile, "/run/keys/edge-1.key");
   const up = parseCommandLine(["up"]);
   strictEqual(up.kind === "command" && up.flags.config, "/etc/weave/weave.yaml");
 });

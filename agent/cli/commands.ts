@@ -20,6 +20,7 @@ const COMMAND_FILES: Record<string, () => Promise<Command>> = {
   status: async () => (await import("./status.ts")).statusCommand,
   down: async () => (await import("./down.ts")).downCommand,
   genpass: async () => (await import("./genpass.ts")).genpassCommand,
+  keygen: async () => (await import("./keygen.ts")).keygenCliCommand,
 };
 
 /** Runs `command`; an error it throws is printed as `weave-agent <command>: …`, exit 1. */

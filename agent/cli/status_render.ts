@@ -23,7 +23,7 @@ export function sleeveDropTotal(p: PeerView): number {
 }
 
 const PEER_HEADER =
-  "PEER            STATE     DATAPATH  ROUTE        RTT      HANDSHAKE  TX            RX            DROPS  WHY";
+  "PEER            STATE     DATAPATH  ROUTE        RTT      HANDSHAKE  KEYS              TX            RX            DROPS  WHY";
 const NETWORK_HEADER = "NETWORK      SUBNET              VNI       MTU   ADDRESS          MEMBERS";
 
 /**
@@ -112,6 +112,8 @@ function peerRow(p: PeerView): string {
     routeText(p).padEnd(12),
     (p.rttMs === null ? "-" : `${p.rttMs.toFixed(1)}ms`).padEnd(8),
     (p.handshakeAgeSeconds === null ? "-" : `${p.handshakeAgeSeconds}s ago`).padEnd(10),
+    // Which password the keys come from, their age and the rekeys so far (#14).
+    (p.password === null ? "-" : `${p.password} ${p.keyAgeSeconds}s r${p.rekeys}`).padEnd(17),
     `${formatBytes(sl?.txBytes ?? 0)}/${sl?.txPackets ?? 0}p`.padEnd(13),
     `${formatBytes(sl?.rxBytes ?? 0)}/${sl?.rxPackets ?? 0}p`.padEnd(13),
     String(sleeveDropTotal(p)).padEnd(6),

@@ -23,6 +23,7 @@ export async function upCommand(flags: CommonFlags): Promise<number> {
     name: selfName(flags.name),
     runDir: resolveRunDir(flags.runDir),
     log,
+    keyFile: flags.keyFile,
     aroundReload: (run) => service ? service.reload(run) : run(),
   });
   service = new ServiceNotifications(agent, log);

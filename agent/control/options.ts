@@ -69,7 +69,11 @@ export interface PeerConnectionsEvents {
   onSessionDown?: (e: SessionDownEvent) => void;
   onMessage?: (e: MessageEvent) => void;
   onAuthFailed?: (e: AuthFailedEvent) => void;
-  onSessionKeys?: (e: SessionKeysEvent) => void;
+  /**
+   * A promise returned for `install-rx` holds back what would let the peer send under the new
+   * keys (the next rekey step, the switch) until it settles: make-before-break.
+   */
+  onSessionKeys?: (e: SessionKeysEvent) => void | Promise<void>;
 }
 
 /** Heartbeat period. */

@@ -17,7 +17,13 @@
 
 import { acceptLoop, Admission } from "./admission.ts";
 import { HandshakeRateLimiter } from "./handshake_rate_limit.ts";
-import { onRekeyMessage, REKEY_TICK_MS, rekeyAll, rekeyTick } from "./session_rekey.ts";
+import {
+  onRekeyMessage,
+  REKEY_TICK_MS,
+  rekeyAll,
+  rekeyTick,
+  requestRekey,
+} from "./session_rekey.ts";
 import type { ControlContext } from "./context.ts";
 import { firstDialDelay } from "./dial_delay.ts";
 import { Dialer } from "./dialer.ts";
@@ -149,13 +155,19 @@ export class PeerConnections {
   }
 
   /**
-   * New passwords (config reload, #14: a change of the password file's content is a password
-   * change): new handshakes use them at once, and every live session rekeys now with them.
+   * The box's passwords changed (reload, #14): new handshakes use these, and every live session
+   * rekeys under them at once; a session whose peer holds neither ends (and is redialled).
    */
   setPasswords(current: Uint8Array | null, previous: Uint8Array | null = null): void {
     this.#o.password = current;
     this.#o.previousPassword = previous;
     rekeyAll(this.#ctx);
+  }
+
+  /** Asks for an early rekey of the peer's session (a datapath key limit); false: no session. */
+  requestRekey(peer: string): boolean {
+    const rec = this.#peers.get(peer);
+    return rec ? requestRekey(this.#ctx, rec) : false;
   }
 
   /** Sends a sealed message on the peer's current session; false when there is none. */

@@ -99,9 +99,13 @@ export function rekeyTick(ctx: ControlContext): void {
   }
 }
 
+/** Sessions that must move to the passwords the box holds now (#14): a failed rekey ends them. */
+const mustRenew = new WeakSet<Session>();
+
 /**
- * Starts a rekey on every session now (the passwords changed): each session moves to the new
- * passwords at once, or, when the peer lacks them, fails its rekey and ends at reject_after.
+ * The passwords changed: every session rekeys now under the passwords held now (the initiator
+ * starts, the responder asks), and one whose rekey fails (the peer does not hold them) ends, so
+ * a box whose password was changed cannot carry on with the old one.
  */
 export function rekeyAll(ctx: ControlContext): void {
   const now = Date.now();
@@ -109,13 +113,26 @@ export function rekeyAll(ctx: ControlContext): void {
     const s = rec.session;
     if (!s || s.closed) continue;
     const m = machineOf(ctx, rec, s);
-    if (m) apply(ctx, rec, s, m.requestRekey(now));
+    if (!m) continue;
+    mustRenew.add(s);
+    apply(ctx, rec, s, m.requestRekey(now));
   }
+}
+
+/** Asks for an early rekey of `rec`'s session (the sleeve's packet-count limit); false: none. */
+export function requestRekey(ctx: ControlContext, rec: PeerRecord): boolean {
+  const s = rec.session;
+  if (!s || s.closed) return false;
+  const m = machineOf(ctx, rec, s);
+  if (!m) return false;
+  apply(ctx, rec, s, m.requestRekey(Date.now()));
+  return true;
 }
 
 function apply(ctx: ControlContext, rec: PeerRecord, s: Session, actions: RekeyAction[]): void {
   const peer = rec.endpoint.name;
-  for (const a of actions) {
+  for (let i = 0; i < actions.length; i++) {
+    const a = actions[i];
     switch (a.type) {
       case "send":
         sendOn(ctx, rec, s, a.msg);
@@ -135,10 +152,30 @@ function apply(ctx: ControlContext, rec: PeerRecord, s: Session, actions: RekeyA
           ? `password mismatch with peer ${peer} at ${rec.endpoint.address} (rekey)`
           : `rekey with ${peer}: ${a.error.message}`;
         ctx.drops.drop(a.error.reason === "refused" ? "garbage" : a.error.reason, peer, text);
+        if (mustRenew.has(s)) {
+          endSession(ctx, rec, `the passwords changed and the rekey failed: ${a.error.message}`);
+          return;
+        }
         break;
       }
-      default:
-        ctx.events.onSessionKeys?.({ peer, session: s.secrets.id, action: a });
+      default: {
+        if (a.type === "switch-tx") mustRenew.delete(s);
+        const done = ctx.events.onSessionKeys?.({ peer, session: s.secrets.id, action: a });
+        if (a.type === "install-rx" && done instanceof Promise) {
+          // Make-before-break: what lets the peer send under the new keys (the next step, our
+          // switch) waits until they are installed here; the new key of the peer's control
+          // messages is taken at once (its next frame may already be sealed with it).
+          const rest = actions.slice(i + 1);
+          apply(ctx, rec, s, rest.filter((x) => x.type === "control-rx"));
+          const later = rest.filter((x) => x.type !== "control-rx");
+          done.catch((e) =>
+            ctx.log.error("datapath did not install rekeyed keys", { peer, error: String(e) })
+          ).finally(() => {
+            if (!s.closed && rec.session === s) apply(ctx, rec, s, later);
+          });
+          return;
+        }
+      }
     }
   }
 }

@@ -44,7 +44,7 @@ function box(
     backoffBaseMs: 50,
     backoffMaxMs: 500,
     deferDialMs: 50,
-    onSessionKeys: (e) => b.keys.push(e),
+    onSessionKeys: (e) => void b.keys.push(e),
     onSessionDown: (e) => b.downs.push(e.reason),
     onMessage: (e) => {
       if (e.msg.type === "ping" && typeof e.msg.n === "number") b.got.push(e.msg.n);

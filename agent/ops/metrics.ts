@@ -52,6 +52,16 @@ export function renderMetrics(status: AgentStatus): string {
       "1 when the pair uses fast datapath",
     );
     if (p.rttMs !== null) emit("peer_rtt_ms", labels, p.rttMs, "control-connection RTT");
+    if (p.keyAgeSeconds !== null) {
+      emit("peer_key_age_seconds", labels, p.keyAgeSeconds, "age of the session keys in use");
+      emit(
+        "peer_previous_password",
+        labels,
+        p.password === "previous" ? 1 : 0,
+        "1 while the session uses password.previous (a rollout is not done)",
+      );
+    }
+    emit("peer_rekeys", labels, p.rekeys, "rekeys completed on the current session");
     if (p.handshakeAgeSeconds !== null) {
       // Drops to 0 at every new handshake (a session (re)established or re-keyed): resets()
       // over it counts handshakes.

@@ -87,10 +87,22 @@ export interface SleeveNetwork {
 }
 
 /**
- * One session with a peer, as the control plane hands it over: the secrets the sleeve derives
- * its two keys from, the receiver indices, the AEAD.
+ * A session's two sleeve keys as the control plane derived them (protocol v2 rekeys: the
+ * per-purpose keys of `SessionKeySet`), and the direction number that goes into the nonce
+ * (0: sent by the dialer, 1: sent by the listener).
  */
-export interface SleeveSession extends SleevePeerKeys {
+export interface SleeveDirectKeys {
+  keys: { tx: Uint8Array; rx: Uint8Array; txDirection: 0 | 1 };
+}
+
+/**
+ * One session with a peer, as the control plane hands it over: the secrets the sleeve derives
+ * its two keys from (or the two keys themselves), the receiver indices, the AEAD.
+ */
+export type SleeveSession = (SleevePeerKeys | SleeveDirectKeys) & SleeveSessionParams;
+
+/** What every {@link SleeveSession} carries besides its keys. */
+export interface SleeveSessionParams {
   /** What the peer puts in the datagrams it sends us (unique per session on this box). */
   localIndex: number;
   /** What we put in the datagrams we send it. */
@@ -207,7 +219,9 @@ function settled(p: Promise<void>, after: () => void): Promise<void> {
 
 /** The worker's view of a session: its two keys derived here, and their fingerprint. */
 function workerSession(s: SleeveSession): WorkerSession {
-  const k = deriveSleeveKeys(s);
+  const k = "keys" in s
+    ? { tx: s.keys.tx.slice(), rx: s.keys.rx.slice(), txDirection: s.keys.txDirection }
+    : deriveSleeveKeys(s);
   return {
     fingerprint: sessionFingerprint(k.tx, k.rx),
     localIndex: s.localIndex,
