@@ -16,6 +16,14 @@ export function findSelf(config: Config, name: string): Peer | undefined {
   return config.peers.find((p) => p.name === name);
 }
 
+/** Where a peer is dialled, for messages: `192.0.2.10:6783`, `edge-7.example.net:6783`, or
+ * `dial-out only` for a peer without an address. */
+export function peerEndpointText(peer: Peer): string {
+  const e = peer.endpoint;
+  if (!e) return "dial-out only";
+  return formatHostPort(e.kind === "ip" ? e.ip : e.host, e.port);
+}
+
 /** This box's peer name: the `--name` flag when given, else the host name. */
 export function selfName(flagName?: string): string {
   return flagName !== undefined && flagName !== "" ? flagName : Deno.hostname();
@@ -54,16 +62,14 @@ export function describeForPeer(config: Config, name: string): string {
     `peer ${self.name} (peer ${self.index + 1} of ${config.peers.length}) in ${config.path}`,
   );
   lines.push(
-    `  underlay: ${formatHostPort(self.address, self.port)} (control TCP, sleeve UDP), ` +
+    `  underlay: ${peerEndpointText(self)} (control TCP, sleeve UDP), ` +
       `VXLAN UDP ${config.vxlanPort}, underlay MTU ${config.underlayMtu}`,
   );
   const others = config.peers.filter((p) => p !== self);
   lines.push(
     others.length === 0
       ? "  connects to: nobody (the only peer)"
-      : `  connects to: ${
-        others.map((p) => `${p.name} ${formatHostPort(p.address, p.port)}`).join(", ")
-      }`,
+      : `  connects to: ${others.map((p) => `${p.name} ${peerEndpointText(p)}`).join(", ")}`,
   );
   lines.push(`  datapath: ${config.datapath}`);
   const source = config.password;

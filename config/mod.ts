@@ -10,13 +10,38 @@
  *
  * ## What the folder holds
  * - `load.ts` reads the file; `parse.ts` orchestrates the section parsers `parse_scalars.ts`,
- *   `parse_password.ts`, `parse_peers.ts`, `parse_networks.ts`, `parse_members.ts`, which share
- *   `parse_context.ts`, `yaml_reader.ts` (typed YAML reading) and `diagnostics.ts` (positions).
+ *   `parse_password.ts`, `parse_peers.ts`, `parse_networks.ts`, `parse_members.ts`,
+ *   `parse_labels.ts`, `parse_workloads.ts` (workloads and routes), `parse_policies.ts`,
+ *   `parse_policy_files.ts`, which share `parse_context.ts`, `yaml_reader.ts` (typed YAML
+ *   reading) and `diagnostics.ts` (positions). `fleet.ts`: fleet-mode validation.
  * - `types.ts`: the validated {@link Config}; `derive.ts`: member addresses and VNIs;
  *   `names.ts`: naming rules; `ip.ts`: addresses and subnets; `password.ts`: the password's
  *   source, its checks and its bytes; `describe.ts`: which peer this box is, in words.
  * - May import: the `yaml` package and leaf facts of `datapath/` (`mtu.ts`, `link_names.ts`).
  *   Never `agent/`.
+ *
+ * ## Keys of weave.yaml (version 1; all additions keep older files parsing the same)
+ * | key | type in {@link Config} | default |
+ * | --- | --- | --- |
+ * | `version` | `1` | required |
+ * | `password` `{file}`/`{env}`, `password.previous` | `password`, `previousPassword` | none (warning) |
+ * | `port`, `vxlan_port` | `number` | 6783, port + 1 |
+ * | `datapath` | `"auto" \| "fastdp" \| "sleeve"` | auto |
+ * | `underlay_mtu` | `number` | 1500 |
+ * | `metrics` | `{host, port} \| null` | off |
+ * | `key_file` | `keyFile: string` (absolute) | `/etc/weave/node.key` |
+ * | `rekey_after`, `reject_after` | `rekeyAfterMs`, `rejectAfterMs` | 120s, 180s |
+ * | `peers[]`: `name`, `address` (ip, ip:port, DNS name[:port]; optional), `key` | `Peer` (`endpoint`, `key`) | — |
+ * | `networks[]`: `name`, `subnet`, `vni`, `members`, `labels` | `Network` | vni derived, every peer |
+ * | `workloads[]`: `name`, `peer`, `network`, `address`, `netns`, `labels` | `Workload` | address derived |
+ * | `routes[]`: `from`, `to` | `Route` | none |
+ * | `policies[]`, `policyFiles[]` | `Policy` (normalised NetworkPolicy) | none |
+ *
+ * ## Fleet mode
+ * `validateFleet(path)` (in `fleet.ts`) checks everything that does not depend on a box or a
+ * secret and returns `{ok, diagnostics, skipped, config}`; `skipped` lists what was left to the
+ * boxes (`identity`, `password.source`, `password.previous`, `key_file`) with why. The CLI's
+ * `validate` without `--name` (and `--format github`, `--json`) builds on it.
  *
  * ## Error contract (one per kind of operation)
  * - **Validating a config** (`loadConfig`, `parseConfig`) never throws for bad input: every
@@ -24,7 +49,9 @@
  *   unset variable, loose permissions) is a {@link Diagnostic} with `file:line:column` (1-based,
  *   of the offending node; 1:1 when the file itself cannot be read) and, where one exists, a
  *   hint. All problems are collected; `ok` is false exactly when there is an error.
- * - **Reading what a loaded config points to at run time** (`readPassword`) throws an `Error`
+ * - Policy files are parsed like weave.yaml; their diagnostics carry the policy file's own
+ *   path:line:column (the `file` of the Diagnostic), shown after weave.yaml's.
+ * - **Reading what a loaded config points to at run time** (`readPassword`, `readPasswords`) throws an `Error`
  *   whose message names the source (`password: cannot read password file /etc/weave/pw: …`):
  *   the config was valid when loaded, so this is an event of the running agent, not a position
  *   in a file. `readPasswordSource` is the non-throwing form (a {@link PasswordReading}).
@@ -42,15 +69,40 @@ export type {
   Config,
   DatapathMode,
   Diagnostic,
+  LabelRequirement,
+  Labels,
+  LabelSelector,
   LoadResult,
   Member,
   MetricsEndpoint,
+  NetnsRef,
   Network,
   PasswordSource,
   Peer,
+  PeerEndpoint,
+  Policy,
+  PolicyOrigin,
+  PolicyPeer,
+  PolicyPort,
+  PolicyProtocol,
+  PolicyRule,
+  Route,
   Severity,
+  Workload,
 } from "./types.ts";
-export { parseConfig, type ParseOptions } from "./parse.ts";
+export {
+  DEFAULT_DATAPATH,
+  DEFAULT_KEY_FILE,
+  DEFAULT_PORT,
+  DEFAULT_REJECT_AFTER_MS,
+  DEFAULT_REKEY_AFTER_MS,
+  DEFAULT_UNDERLAY_MTU,
+  parseConfig,
+  type ParseOptions,
+} from "./parse.ts";
+export { type FleetValidation, type SkippedCheck, skippedChecks, validateFleet } from "./fleet.ts";
+export { matchesSelector, NETWORK_NAME_LABEL } from "./parse_labels.ts";
+export { formatDuration, parseDuration } from "./parse_scalars.ts";
 export { loadConfig } from "./load.ts";
 export {
   createPasswordFileCommand,
@@ -58,12 +110,15 @@ export {
   modeIsShared,
   type PasswordAccess,
   type PasswordReading,
+  type Passwords,
   readPassword,
+  readPasswords,
   readPasswordSource,
+  samePasswords,
   stripOneNewline,
   systemPasswordAccess,
 } from "./password.ts";
-export { describeForPeer, findSelf, selfName } from "./describe.ts";
+export { describeForPeer, findSelf, peerEndpointText, selfName } from "./describe.ts";
 export { formatDiagnostic, formatDiagnostics } from "./diagnostics.ts";
 export { didYouMean } from "./did_you_mean.ts";
 export { assignVnis, deriveMemberAddress, hashVni, MAX_VNI, MIN_DERIVED_VNI } from "./derive.ts";

@@ -61,3 +61,47 @@ export function checkNetworkName(name: string): NameProblem | null {
 export function isValidEnvName(name: string): boolean {
   return ENV_NAME.test(name);
 }
+
+/** Longest DNS name (RFC 1035), without the trailing dot. */
+export const MAX_HOST_NAME_LENGTH = 253;
+const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * Null when `host` is a DNS name a peer can be dialled at (`edge-7.example.net`): labels of
+ * letters, digits and inner "-", at most 63 characters each and 253 in all, and a last label
+ * that is not all digits (so a mistyped IPv4 address is never taken for a name).
+ */
+export function checkHostName(host: string): NameProblem | null {
+  const hint = "write an IPv4 or IPv6 address, or a DNS name such as edge-7.example.net, " +
+    "optionally with :port";
+  const name = host.endsWith(".") ? host.slice(0, -1) : host;
+  if (name.length === 0 || name.length > MAX_HOST_NAME_LENGTH) {
+    return { message: `"${host}" is not a DNS name: it must be 1 to 253 characters`, hint };
+  }
+  const labels = name.split(".");
+  const bad = labels.find((l) => !HOST_LABEL.test(l));
+  if (bad !== undefined) {
+    return {
+      message: `"${host}" is not an IP address or a DNS name: label "${bad}" may only hold ` +
+        `letters, digits and inner "-", at most 63 characters`,
+      hint,
+    };
+  }
+  if (/^[0-9]+$/.test(labels[labels.length - 1])) {
+    return { message: `"${host}" is not a valid IP address`, hint };
+  }
+  return null;
+}
+
+/** A Kubernetes-style name (`[a-z0-9-]`, 1–63, starting with a letter, not ending in "-"). */
+const DNS_LABEL = /^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** Null when `name` is a valid workload or policy name (a lower-case DNS label). */
+export function checkDnsLabel(name: string, what: string): NameProblem | null {
+  if (DNS_LABEL.test(name)) return null;
+  return {
+    message: `${what} "${name}" is not a valid name`,
+    hint: `use 1 to 63 lower-case letters, digits or "-", starting with a letter and not ` +
+      `ending with "-"`,
+  };
+}

@@ -14,7 +14,10 @@ import { isScalar, LineCounter, parseDocument } from "yaml";
 import { Reporter } from "./diagnostics.ts";
 import { absolute, type ParseContext } from "./parse_context.ts";
 import { checkNetworks, parseNetworks } from "./parse_networks.ts";
-import { parsePassword } from "./parse_password.ts";
+import { parsePasswords } from "./parse_password.ts";
+import { parseInlinePolicies } from "./parse_policies.ts";
+import { parsePolicyFiles } from "./parse_policy_files.ts";
+import { parseRoutes, parseWorkloads } from "./parse_workloads.ts";
 import { checkPeers, parsePeers } from "./parse_peers.ts";
 import {
   DEFAULT_PORT,
@@ -23,16 +26,22 @@ import {
   MIN_UNDERLAY_MTU,
   optionalInt,
   parseDatapath,
+  parseKeyFile,
   parseMetrics,
+  parseRekeyTimes,
   parseVersion,
   parseVxlanPort,
 } from "./parse_scalars.ts";
 import { type PasswordAccess, systemPasswordAccess } from "./password.ts";
-import type { Config, LoadResult } from "./types.ts";
+import type { Config, LoadResult, Policy } from "./types.ts";
 import { YamlReader } from "./yaml_reader.ts";
 
 export {
+  DEFAULT_DATAPATH,
+  DEFAULT_KEY_FILE,
   DEFAULT_PORT,
+  DEFAULT_REJECT_AFTER_MS,
+  DEFAULT_REKEY_AFTER_MS,
   DEFAULT_UNDERLAY_MTU,
   MAX_UNDERLAY_MTU,
   MIN_IPV6_LINK_MTU,
@@ -50,6 +59,13 @@ const TOP_KEYS = [
   "metrics",
   "peers",
   "networks",
+  "key_file",
+  "rekey_after",
+  "reject_after",
+  "workloads",
+  "routes",
+  "policies",
+  "policyFiles",
 ] as const;
 
 /** Options of {@link parseConfig}: how to reach password files and the environment. */
@@ -62,6 +78,11 @@ export interface ParseOptions {
   statMode?: (path: string) => number | null;
   /** Environment for `password: {env: ...}`. Default: the process environment. */
   env?: Record<string, string | undefined>;
+  /**
+   * Fleet mode (`validateFleet`): password sources are not read or checked, since the secret
+   * belongs on the boxes, not in CI. Default false.
+   */
+  fleet?: boolean;
 }
 
 const SYNTAX_HINTS: Record<string, string> = {
@@ -112,10 +133,14 @@ export function parseConfig(text: string, path: string, opts: ParseOptions = {})
     report,
     path: absolute(path, Deno.cwd()),
     access: passwordAccess(opts),
+    fleet: opts.fleet ?? false,
   };
   const config = parseSections(ctx);
   // Found in the order of checks; shown in the order of the file.
-  const diagnostics = report.diagnostics.toSorted((a, b) => a.line - b.line || a.column - b.column);
+  const files = [...new Set([path, ...report.diagnostics.map((d) => d.file)])];
+  const diagnostics = report.diagnostics.toSorted((a, b) =>
+    files.indexOf(a.file) - files.indexOf(b.file) || a.line - b.line || a.column - b.column
+  );
   if (!config || report.errorCount > 0) return { ok: false, diagnostics };
   return { ok: true, config, diagnostics };
 }
@@ -165,7 +190,8 @@ function parseSections(ctx: ParseContext): Config | undefined {
   if (!top) return undefined;
 
   parseVersion(ctx, top, root);
-  const password = parsePassword(ctx, top, root);
+  const passwords = parsePasswords(ctx, top, root);
+  const password = passwords.current;
   const port = optionalInt(ctx, top, "port", 1, 65535, "port: 6783") ?? DEFAULT_PORT;
   const vxlanPort = parseVxlanPort(ctx, top, port);
   const datapath = parseDatapath(ctx, top);
@@ -189,8 +215,18 @@ function parseSections(ctx: ParseContext): Config | undefined {
     underlayFamily: rawPeers?.some((p) => p.address?.family === 6) ? 6 : 4,
   });
 
+  const keyFile = parseKeyFile(ctx, top);
+  const rekey = parseRekeyTimes(ctx, top);
+  const workloads = parseWorkloads(ctx, top, peers, networks);
+  const routes = parseRoutes(ctx, top, networks);
+  const policies = checkPolicyNames(ctx, [
+    ...parseInlinePolicies(ctx, top, networks) ?? [],
+    ...parsePolicyFiles(ctx, top, networks) ?? [],
+  ]);
+
   if (report.errorCount > 0 || !peers || !networks || password === undefined) return undefined;
-  if (vxlanPort === undefined) return undefined;
+  if (vxlanPort === undefined || passwords.previous === undefined) return undefined;
+  if (!workloads || !routes) return undefined;
   return {
     version: 1,
     path: ctx.path,
@@ -202,5 +238,34 @@ function parseSections(ctx: ParseContext): Config | undefined {
     metrics,
     peers,
     networks,
+    previousPassword: password === null ? null : passwords.previous,
+    keyFile,
+    ...rekey,
+    workloads,
+    routes,
+    policies,
   };
+}
+
+/** One name per policy within a network, across `policies:` and every policy file. */
+function checkPolicyNames(ctx: ParseContext, policies: Policy[]): Policy[] {
+  const seen = new Map<string, Policy>();
+  for (const p of policies) {
+    const key = `${p.network}/${p.name}`;
+    const first = seen.get(key);
+    if (!first) {
+      seen.set(key, p);
+      continue;
+    }
+    ctx.report.diagnostics.push({
+      severity: "error",
+      file: p.origin.file,
+      line: p.origin.line,
+      column: p.origin.column,
+      message: `policy "${p.name}" is defined twice in network "${p.network}" (first at ` +
+        `${first.origin.file}:${first.origin.line})`,
+      hint: "give each policy of a network its own name",
+    });
+  }
+  return policies;
 }

@@ -20,6 +20,8 @@ export interface ParseContext {
   path: string;
   /** How password files and the environment are reached. */
   access: PasswordAccess;
+  /** Fleet mode: nothing that depends on a box or a secret is checked (password sources). */
+  fleet: boolean;
 }
 
 /**

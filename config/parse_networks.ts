@@ -20,10 +20,11 @@ import { checkNetworkName } from "./names.ts";
 import type { ParseContext, TopLevel } from "./parse_context.ts";
 import { parseMembers, type RawMember, resolveMembers } from "./parse_members.ts";
 import { MIN_IPV6_LINK_MTU } from "./parse_scalars.ts";
-import type { DatapathMode, Network, Peer } from "./types.ts";
+import { NETWORK_NAME_LABEL, parseLabels } from "./parse_labels.ts";
+import type { DatapathMode, Labels, Network, Peer } from "./types.ts";
 import type { YNode } from "./yaml_reader.ts";
 
-const NETWORK_KEYS = ["name", "subnet", "vni", "members"] as const;
+const NETWORK_KEYS = ["name", "subnet", "vni", "members", "labels"] as const;
 const EXAMPLE = "networks: [{name: sensors, subnet: 10.32.1.0/24}]";
 
 /** A network as read, before the cross-network checks; undefined fields were invalid. */
@@ -38,6 +39,9 @@ export interface RawNetwork {
   vni?: number | null;
   /** Null: every peer. Undefined: invalid. */
   members?: RawMember[] | null;
+  /** `labels:` as written ({} when absent). Undefined: invalid. */
+  labels?: Labels;
+  labelsNode?: YNode | null;
 }
 
 /** What the overlay MTU of an IPv6 network depends on. */
@@ -110,6 +114,21 @@ function parseNetwork(ctx: ParseContext, item: YNode | null, i: number): RawNetw
   }
   const membersEntry = m.get("members");
   raw.members = membersEntry ? parseMembers(ctx, membersEntry, where) : null;
+  const labelsEntry = m.get("labels");
+  raw.labels = {};
+  if (labelsEntry) {
+    raw.labelsNode = labelsEntry.value;
+    raw.labels = parseLabels(ctx, labelsEntry.value, `${where}.labels`, { refuseReserved: true });
+    const own = raw.labels?.[NETWORK_NAME_LABEL];
+    if (raw.labels && own !== undefined && own !== raw.name) {
+      ctx.report.error(
+        labelsEntry.value,
+        `${where}.labels sets ${NETWORK_NAME_LABEL} to "${own}", but the network is "${raw.name}"`,
+        `remove it: every network carries ${NETWORK_NAME_LABEL}: <its name>`,
+      );
+      raw.labels = undefined;
+    }
+  }
   return raw;
 }
 
@@ -167,7 +186,10 @@ export function checkNetworks(
   if (!peers) return undefined;
   const networks: Network[] = [];
   for (const n of raws) {
-    if (n.name === undefined || !n.subnet || n.vni === undefined || n.members === undefined) {
+    if (
+      n.name === undefined || !n.subnet || n.vni === undefined || n.members === undefined ||
+      !n.labels
+    ) {
       continue;
     }
     const members = resolveMembers(ctx, {
@@ -185,6 +207,7 @@ export function checkNetworks(
       vni: n.vni ?? 0,
       vniDerived: n.vni === null,
       members,
+      labels: { ...n.labels, [NETWORK_NAME_LABEL]: n.name },
     });
   }
   if (networks.length !== raws.length) return undefined;

@@ -9,7 +9,7 @@ import { isScalar } from "yaml";
 import { didYouMean } from "./did_you_mean.ts";
 import { formatIp, parseIp, splitHostPort } from "./ip.ts";
 import { checkPeerName } from "./names.ts";
-import type { ParseContext, TopLevel } from "./parse_context.ts";
+import { type ParseContext, resolveAgainstConfig, type TopLevel } from "./parse_context.ts";
 import type { DatapathMode, MetricsEndpoint } from "./types.ts";
 import { describeValue, type YNode } from "./yaml_reader.ts";
 
@@ -27,6 +27,16 @@ export const MAX_UNDERLAY_MTU = 9216;
 export const MIN_IPV6_LINK_MTU = 1280;
 /** `datapath:` when absent. */
 export const DEFAULT_DATAPATH: DatapathMode = "auto";
+
+/** `key_file:` when absent: the same path on every box, each box's own content. */
+export const DEFAULT_KEY_FILE = "/etc/weave/node.key";
+/** `rekey_after:` when absent (WireGuard's REKEY_AFTER_TIME). */
+export const DEFAULT_REKEY_AFTER_MS = 120_000;
+/** `reject_after:` when absent (WireGuard's REJECT_AFTER_TIME). */
+export const DEFAULT_REJECT_AFTER_MS = 180_000;
+/** Bounds of `rekey_after:`: a handshake per second at most, and keys at most a day old. */
+export const MIN_REKEY_AFTER_MS = 10_000;
+export const MAX_REJECT_AFTER_MS = 86_400_000;
 
 const DATAPATHS: readonly DatapathMode[] = ["auto", "fastdp", "sleeve"];
 
@@ -125,4 +135,96 @@ export function parseMetrics(ctx: ParseContext, top: TopLevel): MetricsEndpoint 
     return bad(`"${hp.host}" is neither an IP address nor a host name`);
   }
   return { host: ip ? formatIp(ip) : hp.host, port: hp.port };
+}
+
+/** `key_file:` resolved against the config's folder; default {@link DEFAULT_KEY_FILE}. */
+export function parseKeyFile(ctx: ParseContext, top: TopLevel): string {
+  const e = top.get("key_file");
+  if (!e) return DEFAULT_KEY_FILE;
+  const text = ctx.r.string(e.value, "key_file", `key_file: ${DEFAULT_KEY_FILE}`);
+  if (text === undefined) return DEFAULT_KEY_FILE;
+  if (text.includes("\0") || text.endsWith("/")) {
+    ctx.report.error(
+      e.value,
+      `key_file "${text}" is not a file path`,
+      `e.g. key_file: ${DEFAULT_KEY_FILE}`,
+    );
+    return DEFAULT_KEY_FILE;
+  }
+  return resolveAgainstConfig(ctx, text);
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `90s`, `2m`, `1h30m`, `1500ms` → milliseconds; null when it is not such a duration. */
+export function parseDuration(text: string): number | null {
+  if (!/^([0-9]+(ms|s|m|h))+$/.test(text)) return null;
+  let ms = 0;
+  for (const [, n, unit] of text.matchAll(/([0-9]+)(ms|s|m|h)/g)) ms += Number(n) * UNIT_MS[unit];
+  return Number.isSafeInteger(ms) ? ms : null;
+}
+
+/** `90s` for messages: the largest whole unit. */
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/** A duration key with units, in `min..max`; undefined when absent or invalid (reported). */
+function durationKey(
+  ctx: ParseContext,
+  top: TopLevel,
+  key: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const e = top.get(key);
+  if (!e) return undefined;
+  const example = `${key}: ${key === "rekey_after" ? "120s" : "180s"}`;
+  const v = isScalar(e.value) ? e.value.value : undefined;
+  const text = typeof v === "number" ? String(v) : typeof v === "string" ? v : undefined;
+  const ms = text === undefined ? null : parseDuration(text);
+  if (ms === null) {
+    ctx.report.error(
+      e.value,
+      `${key} must be a duration with a unit (ms, s, m, h), got ${describeValue(e.value)}`,
+      `e.g. ${example} or ${key}: ${key === "rekey_after" ? "2m" : "3m"}`,
+    );
+    return undefined;
+  }
+  if (ms < min || ms > max) {
+    ctx.report.error(
+      e.value,
+      `${key} ${text} is out of range: from ${formatDuration(min)} to ${formatDuration(max)}`,
+      `e.g. ${example}`,
+    );
+    return undefined;
+  }
+  return ms;
+}
+
+/** `rekey_after:` and `reject_after:` (defaults 120 s, 180 s); reject_after > rekey_after. */
+export function parseRekeyTimes(
+  ctx: ParseContext,
+  top: TopLevel,
+): { rekeyAfterMs: number; rejectAfterMs: number } {
+  const rekey = durationKey(ctx, top, "rekey_after", MIN_REKEY_AFTER_MS, MAX_REJECT_AFTER_MS);
+  const reject = durationKey(ctx, top, "reject_after", MIN_REKEY_AFTER_MS, MAX_REJECT_AFTER_MS);
+  const rekeyAfterMs = rekey ?? DEFAULT_REKEY_AFTER_MS;
+  const rejectAfterMs = reject ?? DEFAULT_REJECT_AFTER_MS;
+  const bothValid = (rekey !== undefined || !top.has("rekey_after")) &&
+    (reject !== undefined || !top.has("reject_after"));
+  if (bothValid && rejectAfterMs <= rekeyAfterMs) {
+    const at = top.get("reject_after") ?? top.get("rekey_after")!;
+    ctx.report.error(
+      at.value,
+      `reject_after ${formatDuration(rejectAfterMs)} must be longer than rekey_after ` +
+        `${formatDuration(rekeyAfterMs)}: a session must be re-keyed before its keys are refused`,
+      `e.g. rekey_after: ${formatDuration(rekeyAfterMs)} and reject_after: ` +
+        `${formatDuration(Math.round(rekeyAfterMs * 1.5))}`,
+    );
+  }
+  return { rekeyAfterMs, rejectAfterMs };
 }

@@ -41,6 +41,8 @@ Deno.test("a valid config has no diagnostics and defaults filled in", () => {
     family: 4,
     port: 6783,
     index: 1,
+    endpoint: { kind: "ip", ip: "192.0.2.11", family: 4, port: 6783 },
+    key: null,
   });
 });
 
@@ -76,7 +78,8 @@ Deno.test("unknown top-level key, with did-you-mean", () => {
   deepStrictEqual(diagnose(VALID.replace("peers:", "prot: 7000\npeers:")), [
     `weave.yaml:3:1: error: unknown key "prot" at the top level; did you mean "port"?\n` +
     `  hint: allowed here: version, password, port, vxlan_port, datapath, underlay_mtu, ` +
-    `metrics, peers, networks`,
+    `metrics, peers, networks, key_file, rekey_after, reject_after, workloads, routes, ` +
+    `policies, policyFiles`,
   ]);
 });
 
@@ -84,7 +87,8 @@ Deno.test("unknown key without a close match gets no suggestion", () => {
   deepStrictEqual(diagnose(VALID + "colour: blue\n"), [
     `weave.yaml:11:1: error: unknown key "colour" at the top level\n` +
     `  hint: allowed here: version, password, port, vxlan_port, datapath, underlay_mtu, ` +
-    `metrics, peers, networks`,
+    `metrics, peers, networks, key_file, rekey_after, reject_after, workloads, routes, ` +
+    `policies, policyFiles`,
   ]);
 });
 
@@ -98,7 +102,7 @@ peers:
 `),
     [
       `weave.yaml:5:5: error: unknown key "adress" in peers[0]; did you mean "address"?\n` +
-      `  hint: allowed here: name, address`,
+      `  hint: allowed here: name, address, key`,
     ],
   );
 });
@@ -106,14 +110,14 @@ peers:
 Deno.test("unknown key in a network", () => {
   deepStrictEqual(diagnose(VALID + "    vin: 5\n"), [
     `weave.yaml:11:5: error: unknown key "vin" in networks[0]; did you mean "vni"?\n` +
-    `  hint: allowed here: name, subnet, vni, members`,
+    `  hint: allowed here: name, subnet, vni, members, labels`,
   ]);
 });
 
 Deno.test("unknown key under password", () => {
   deepStrictEqual(diagnose(VALID.replace("{env: WEAVE_PASSWORD}", "{fiel: secret.txt}")), [
     `weave.yaml:2:12: error: unknown key "fiel" under password; did you mean "file"?\n` +
-    `  hint: allowed here: file, env`,
+    `  hint: allowed here: file, env, previous`,
   ]);
 });
 
@@ -336,11 +340,17 @@ Deno.test("duplicate IPv6 peer addresses are compared canonically", () => {
   ]);
 });
 
-Deno.test("a peer address that is not an IP", () => {
-  deepStrictEqual(diagnose(VALID.replace("192.0.2.11", "edge2.example.com")), [
-    `weave.yaml:7:14: error: "edge2.example.com" is not an IP address or ip:port\n` +
-    `  hint: give an IPv4 or IPv6 address of the underlay, optionally with :port ` +
-    `([IPv6]:port); host names are not resolved`,
+Deno.test("a peer address that is neither an IP nor a DNS name", () => {
+  deepStrictEqual(diagnose(VALID.replace("192.0.2.11", "edge_2.example.com")), [
+    `weave.yaml:7:14: error: "edge_2.example.com" is not an IP address or a DNS name: label ` +
+    `"edge_2" may only hold letters, digits and inner "-", at most 63 characters\n` +
+    `  hint: write an IPv4 or IPv6 address, or a DNS name such as edge-7.example.net, ` +
+    `optionally with :port`,
+  ]);
+  deepStrictEqual(diagnose(VALID.replace("192.0.2.11", "192.0.2.300")), [
+    `weave.yaml:7:14: error: "192.0.2.300" is not a valid IP address\n` +
+    `  hint: write an IPv4 or IPv6 address, or a DNS name such as edge-7.example.net, ` +
+    `optionally with :port`,
   ]);
 });
 
@@ -436,8 +446,8 @@ Deno.test("ports out of range", () => {
 Deno.test("a peer's own port out of range", () => {
   deepStrictEqual(diagnose(VALID.replace("192.0.2.11", "192.0.2.11:65536")), [
     `weave.yaml:7:14: error: "192.0.2.11:65536" is not an IP address or ip:port\n` +
-    `  hint: give an IPv4 or IPv6 address of the underlay, optionally with :port ` +
-    `([IPv6]:port); host names are not resolved`,
+    `  hint: give an IPv4 or IPv6 address of the underlay or a DNS name, ` +
+    `optionally with :port ([IPv6]:port)`,
   ]);
 });
 
@@ -622,10 +632,11 @@ Deno.test("aliases are followed", () => {
 });
 
 Deno.test("errors in peers do not hide errors in networks", () => {
-  const yaml = VALID.replace("192.0.2.11", "not-an-ip") +
+  const yaml = VALID.replace("192.0.2.11", "not_an_ip") +
     "  - name: sensors\n    subnet: 10.32.1.0/25\n";
   deepStrictEqual(diagnose(yaml).map((d) => d.split("\n")[0]), [
-    `weave.yaml:7:14: error: "not-an-ip" is not an IP address or ip:port`,
+    `weave.yaml:7:14: error: "not_an_ip" is not an IP address or a DNS name: label "not_an_ip" ` +
+    `may only hold letters, digits and inner "-", at most 63 characters`,
     `weave.yaml:11:11: error: duplicate network name "sensors" (first on line 9)`,
     `weave.yaml:12:13: error: subnet 10.32.1.0/25 overlaps 10.32.1.0/24 of network "sensors" ` +
     `(line 10)`,

@@ -108,22 +108,27 @@ export function checkPasswordSource(
   source: PasswordSource,
   written: string,
   access: PasswordAccess,
+  role: "current" | "previous" = "current",
 ): PasswordProblem[] {
   const reading = readPasswordSource(source, access);
+  const key = role === "current" ? "password" : "password.previous";
+  const fileWord = role === "current" ? "password file" : "previous password file";
   if (source.kind === "env") {
     if (reading.ok) return [];
     return [
       reading.problem === "unset"
         ? {
           severity: "error",
-          message: `environment variable ${source.name} (password: env:) is not set`,
+          message: `environment variable ${source.name} (${key}: env:) is not set`,
           hint: `start the agent with ${source.name} set, e.g. from a systemd EnvironmentFile= ` +
             `only root can read`,
         }
         : {
           severity: "error",
-          message: `environment variable ${source.name} (password: env:) is empty`,
-          hint: `set ${source.name} to the fleet's shared password`,
+          message: `environment variable ${source.name} (${key}: env:) is empty`,
+          hint: role === "current"
+            ? `set ${source.name} to the fleet's shared password`
+            : `set ${source.name} to the password being rotated out, or remove previous:`,
         },
     ];
   }
@@ -132,12 +137,12 @@ export function checkPasswordSource(
       reading.problem === "unreadable"
         ? {
           severity: "error",
-          message: `password file "${written}" cannot be read (looked for ${source.path})`,
+          message: `${fileWord} "${written}" cannot be read (looked for ${source.path})`,
           hint: `create it: ${createPasswordFileCommand(source.path)}`,
         }
         : {
           severity: "error",
-          message: `password file "${written}" is empty (${source.path})`,
+          message: `${fileWord} "${written}" is empty (${source.path})`,
           hint: `put the fleet's shared password in it: ${createPasswordFileCommand(source.path)}`,
         },
     ];
@@ -146,7 +151,7 @@ export function checkPasswordSource(
   if (mode !== null && modeIsShared(mode)) {
     return [{
       severity: "warning",
-      message: `password file "${written}" has mode ${formatMode(mode)}: group or others can ` +
+      message: `${fileWord} "${written}" has mode ${formatMode(mode)}: group or others can ` +
         `access it`,
       hint: `chmod 600 ${source.path}`,
     }];
@@ -163,8 +168,55 @@ export function readPassword(
   config: Config,
   env: Record<string, string | undefined> = Deno.env.toObject(),
 ): Uint8Array | null {
-  const source = config.password;
-  if (!source) return null;
+  return config.password ? readSourceOrThrow(config.password, config.path, env, "password") : null;
+}
+
+/** The current password and, during a rotation, the previous one (`password.previous`). */
+export interface Passwords {
+  current: Uint8Array;
+  /** Null when the config names no previous password. */
+  previous: Uint8Array | null;
+}
+
+/**
+ * Both passwords' bytes for a loaded config (null: no password), read now, with the errors of
+ * {@link readPassword}. Reload compares these bytes ({@link samePasswords}), not the sources:
+ * a password file whose content changed is a password change.
+ */
+export function readPasswords(
+  config: Config,
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): Passwords | null {
+  if (!config.password) return null;
+  const current = readSourceOrThrow(config.password, config.path, env, "password");
+  const previous = config.previousPassword
+    ? readSourceOrThrow(config.previousPassword, config.path, env, "password.previous")
+    : null;
+  return { current, previous };
+}
+
+/** True when both hold the same bytes (in constant time for equal lengths). */
+export function samePasswords(a: Passwords | null, b: Passwords | null): boolean {
+  if (a === null || b === null) return a === b;
+  return sameBytes(a.current, b.current) &&
+    (a.previous === null || b.previous === null
+      ? a.previous === b.previous
+      : sameBytes(a.previous, b.previous));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+function readSourceOrThrow(
+  source: PasswordSource,
+  configPath: string,
+  env: Record<string, string | undefined>,
+  key: "password" | "password.previous",
+): Uint8Array {
   let readError = "";
   const access: Pick<PasswordAccess, "readFile" | "env"> = {
     env,
@@ -179,15 +231,16 @@ export function readPassword(
   };
   const reading = readPasswordSource(source, access);
   if (reading.ok) return reading.bytes.slice();
+  const what = key === "password" ? "password file" : "previous password file";
   if (source.kind === "env") {
     throw new Error(
-      `password: environment variable ${source.name} is ${
+      `${key}: environment variable ${source.name} is ${
         reading.problem === "unset" ? "not set" : "empty"
-      } (it was set when ${config.path} was loaded)`,
+      } (it was set when ${configPath} was loaded)`,
     );
   }
   if (reading.problem === "unreadable") {
-    throw new Error(`password: cannot read password file ${source.path}: ${readError}`);
+    throw new Error(`${key}: cannot read ${what} ${source.path}: ${readError}`);
   }
-  throw new Error(`password: password file ${source.path} is empty`);
+  throw new Error(`${key}: ${what} ${source.path} is empty`);
 }

@@ -28,7 +28,24 @@ export function vxlanName(network: string): string {
   return `wvx-${network}`;
 }
 
-/** True for link names the agent owns. */
+/**
+ * The host end of a workload's veth, a port of the network's bridge: `wvw-` and 8 hex digits of
+ * a hash of network and workload (names are longer than an interface name allows).
+ */
+export function workloadVethName(network: string, workload: string): string {
+  let h = 0x811c9dc5;
+  for (const c of new TextEncoder().encode(`${network}/${workload}`)) {
+    h = Math.imul(h ^ c, 0x01000193) >>> 0;
+  }
+  return `wvw-${h.toString(16).padStart(8, "0")}`;
+}
+
+/** The workload's end of the veth, inside its namespace: `wv-<network>` (one per network). */
+export function workloadInnerName(network: string): string {
+  return `wv-${network}`;
+}
+
+/** True for link names the agent owns (in the box's own namespace). */
 export function isOwnedLink(name: string): boolean {
-  return /^wv[btx]-[a-z][a-z0-9-]{0,10}$/.test(name);
+  return /^wv[btx]-[a-z][a-z0-9-]{0,10}$/.test(name) || /^wvw-[0-9a-f]{8}$/.test(name);
 }

@@ -41,9 +41,10 @@ Deno.test({
       const again = planHost(d, await observeHost({ netns: ns }));
       deepStrictEqual(again.map((c) => c.description), [], renderPlan(again));
       const observed = await observeHost({ netns: ns });
-      deepStrictEqual(Object.keys(observed.nft).sort(), [ISOLATION_TABLE]);
+      deepStrictEqual(Object.keys(observed.nft).sort(), [NFT_TABLE, ISOLATION_TABLE].sort());
       await applyChanges(teardownPlan(observed), { netns: ns });
-      deepStrictEqual(await observeHost({ netns: ns }), { ...EMPTY_OBSERVED, fdb: {} });
+      const { observedAt: _, ...left } = await observeHost({ netns: ns });
+      deepStrictEqual(left, { ...EMPTY_OBSERVED, fdb: {} });
       const all = await runCommand("ip", ["-n", ns, "-json", "link", "show"]);
       const names = (JSON.parse(all.stdout) as { ifname: string }[]).map((l) => l.ifname);
       deepStrictEqual(names.sort(), ["eth0", "eth1", "lo"]);

@@ -46,6 +46,7 @@ import {
   type PortProbe,
   privilegesItem,
   reachabilityItem,
+  type ReachProbe,
   type SleeveCryptoCaps,
   sleeveCryptoItem,
   subnetItems,
@@ -293,7 +294,23 @@ async function selfItems(
   const peerTimeout = Math.min(PEER_TIMEOUT_MS, opts.timeoutMs);
   const others = cfg.peers.filter((p) => p !== self);
   const [reach, password, ports] = await Promise.all([
-    Promise.all(others.map((p) => probeTcp(p.address, p.port, peerTimeout))),
+    // A DNS name is resolved by the connect, as the agent does at every dial; a dial-out-only
+    // peer cannot be dialled, which is reported as unreachable by design of the config.
+    Promise.all(
+      others.map((p) =>
+        p.endpoint
+          ? probeTcp(
+            p.endpoint.kind === "ip" ? p.endpoint.ip : p.endpoint.host,
+            p.port,
+            peerTimeout,
+          )
+          : Promise.resolve<ReachProbe>({
+            ok: false,
+            reason: "error",
+            message: "dial-out only (no address): it dials this box",
+          })
+      ),
+    ),
     observePassword(cfg),
     box.vxlanLinks.then((v) => probePorts(cfg, self, addressPresent, opts.runDir, v)),
   ]);

@@ -11,17 +11,14 @@ import { runCommand } from "../../datapath/command.ts";
 import type { IpAddrLink, IpDetailedLink, IpRoute, PortProbe, ReachProbe } from "./items.ts";
 
 /**
- * Runs a command (argv, no shell) through the one process runner, `datapath/command.ts`, with a
- * timeout; null when it cannot run, fails or times out. Success: stdout then stderr (tools print
+ * Runs a command (argv, no shell) through the one process runner, `datapath/command.ts`, killed
+ * at its timeout; null when it cannot run, fails or times out. Success: stdout then stderr (tools print
  * their version on either).
  */
 export async function commandOutput(argv: string[], timeoutMs = 3000): Promise<string | null> {
-  try {
-    const r = await withTimeout(runCommand(argv[0], argv.slice(1)), timeoutMs, argv[0]);
-    return r.ok ? r.stdout + r.stderr : null;
-  } catch {
-    return null;
-  }
+  // runCommand never throws and kills the process at its timeout: nothing outlives the check.
+  const r = await runCommand(argv[0], argv.slice(1), { timeoutMs });
+  return r.ok ? r.stdout + r.stderr : null;
 }
 
 /** `ip -json ARGS` parsed; [] when it fails. */

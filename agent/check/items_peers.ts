@@ -5,7 +5,7 @@
  * @module
  */
 
-import { formatHostPort } from "../../config/mod.ts";
+import { peerEndpointText } from "../../config/mod.ts";
 import type { Config, Peer } from "../../config/types.ts";
 import type { KernelDatapathCaps } from "../../datapath/kernel_probe.ts";
 import { type FastdpCapability, localFastdpCapability } from "../datapath_choice.ts";
@@ -20,7 +20,7 @@ export type ReachProbe =
 /** A peer's control port answers TCP; if not, why and what to do. */
 export function reachabilityItem(peer: Peer, self: Peer, r: ReachProbe, timeoutMs: number) {
   const id = `peer.${peer.name}`;
-  const at = formatHostPort(peer.address, peer.port);
+  const at = peerEndpointText(peer);
   if (r.ok) return item(id, "peers", "ok", `${peer.name} ${at} accepts TCP (${r.ms} ms)`);
   const found = {
     refused: `${peer.name} ${at} refused the connection: no agent listening there`,

@@ -1,8 +1,17 @@
 /**
  * ESP keys for a fast-datapath pair, per direction, from the session: key + salt (36 bytes,
  * for rfc4106(gcm(aes)) with a 256-bit key) and SPI, with HKDF-SHA256 (salt = dialer nonce ‖
- * listener nonce, info naming purpose and direction). New session, new nonces: new keys and new
- * SPIs, so an SPI is never reused with another key.
+ * listener nonce, info naming purpose and direction).
+ *
+ * How the SPI is chosen, and why it never repeats with a new key: each direction's SPI is 32
+ * bits of HKDF output under its own info string, from the same fresh session nonces as the key
+ * (values below 0x100, reserved by RFC 4303, are moved up). A new session therefore has new keys
+ * and new, unpredictable SPIs; both ends derive the same ones without negotiating. Two sessions
+ * land on the same SPI only by a 2^-32 chance, and then the planner never lets the new key sit
+ * under the old SPI: an SA whose identity (src, dst, SPI) the kernel already holds with another
+ * key is removed before the new one is added, and two desired SAs with one SPI are refused
+ * (`host/plan_esp.ts`). Every SA also carries a hard lifetime (`ESP_SA_HARD_LIFETIME_S`), so an
+ * SA of a dead agent, and its key, is gone from the kernel within that time.
  *
  * @module
  */

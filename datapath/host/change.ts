@@ -24,8 +24,16 @@ export interface Change {
   args: string[];
   /** Indices of args that hold key material (redacted when printed). */
   secretArgs?: number[];
-  /** For `ip`: run inside this network namespace (`ip -n NS`), e.g. a workload's. */
+  /**
+   * For `ip`: run inside this network namespace, e.g. a workload's: a name under /run/netns
+   * (`ip -n NAME`) or a namespace file's path (`nsenter --net=PATH ip`).
+   */
   netns?: string;
+  /**
+   * The workload this change plumbs: the applier runs a workload's changes in batches of their
+   * own, and a failure is that workload's error, not the plan's.
+   */
+  workload?: string;
 }
 
 /** An `ip -batch` line. */
@@ -74,6 +82,11 @@ export function renderPlan(changes: Change[], opts: { showKeys?: boolean } = {})
       a,
       i,
     ) => (!opts.showKeys && c.secretArgs?.includes(i) ? "0x<redacted>" : a));
+    if (c.netns?.startsWith("/")) {
+      return `nsenter --net=${c.netns} ${c.tool} ${
+        args.map((a) => (/^[\w.:/@,=+-]+$/.test(a) ? a : `'${a}'`)).join(" ")
+      }  # ${c.description}`;
+    }
     const words = c.netns ? ["-n", c.netns, ...args] : args;
     return `${c.tool} ${
       words.map((a) => (/^[\w.:/@,=+-]+$/.test(a) ? a : `'${a}'`)).join(" ")

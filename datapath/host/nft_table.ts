@@ -18,8 +18,11 @@ export const NFT_TABLE = "weave_agent";
 /** Isolation between networks and from the underlay; nothing else of anyone's is touched. */
 export const ISOLATION_TABLE = "weave_isolation";
 
+/** Network policy (see policy_rules.ts). */
+export const POLICY_TABLE = "weave_policy";
+
 /** Every nft table the agent owns; `down` removes each, nothing else is ever touched. */
-export const OWNED_TABLES: readonly string[] = [NFT_TABLE, ISOLATION_TABLE];
+export const OWNED_TABLES: readonly string[] = [NFT_TABLE, ISOLATION_TABLE, POLICY_TABLE];
 
 const DIGEST_PREFIX = "weave-agent ";
 
@@ -31,6 +34,8 @@ export interface ObservedNftTable {
   digest: string | null;
   rules: number;
   chains: string[];
+  /** Named counters (a flush keeps them: one we no longer define forces a recreate). */
+  counters: string[];
 }
 
 /** The digest of a table body (chains and sets, as we render them). */
@@ -71,8 +76,11 @@ export function parseNftTable(listing: string): ObservedNftTable {
   let rules = 0;
   let inChain = false;
   const chains: string[] = [];
+  const counters: string[] = [];
   for (const raw of listing.split("\n")) {
     const l = raw.trim();
+    const counter = /^counter (\S+) \{$/.exec(l);
+    if (counter) counters.push(counter[1]);
     const chain = /^chain (\S+) \{$/.exec(l);
     if (chain) {
       // The digest chain is bookkeeping: its rule is not one of the table's rules.
@@ -81,7 +89,7 @@ export function parseNftTable(listing: string): ObservedNftTable {
     } else if (l === "}") inChain = false;
     else if (inChain && l && !/^(type |policy |comment )/.test(l)) rules++;
   }
-  return { digest, rules, chains: chains.sort() };
+  return { digest, rules, chains: chains.sort(), counters: counters.sort() };
 }
 
 /** What the table should look like once `script` is loaded. */

@@ -6,8 +6,16 @@
  * @module
  */
 
-import type { ObservedHost, ObservedLink, ObservedPolicy, ObservedSa } from "./desired.ts";
-import { isOwnedLink } from "../link_names.ts";
+import type {
+  DesiredWorkload,
+  ObservedHost,
+  ObservedLink,
+  ObservedPolicy,
+  ObservedSa,
+  ObservedWorkload,
+} from "./desired.ts";
+import { isOwnedLink, workloadInnerName } from "../link_names.ts";
+import { isNetnsPath, netnsFile, workloadProblem } from "./workload_names.ts";
 import { ownsReqid } from "./xfrm_args.ts";
 import { type ObservedNftTable, OWNED_TABLES, parseNftTable } from "./nft_table.ts";
 import { runCommand as run } from "../command.ts";
@@ -34,12 +42,18 @@ export function parseXfrmStates(text: string): ObservedSa[] {
     const spi = /proto esp spi 0x([0-9a-f]+) reqid (\d+)/.exec(block);
     if (!head || !spi) continue;
     const key = /aead \S+ 0x([0-9a-f]+)/.exec(block);
+    const hard = /expire add: soft \d+\(sec\), hard (\d+)\(sec\)/.exec(block);
+    const added = /^\s*add (\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)/m.exec(block);
+    // ip prints the add time in local time, as this process reads it.
+    const at = added ? new Date(`${added[1]}T${added[2]}`).getTime() / 1000 : NaN;
     out.push({
       src: head[1],
       dst: head[2],
       spi: parseInt(spi[1], 16),
       reqid: Number(spi[2]),
       keyHex: key?.[1] ?? null,
+      addedAt: Number.isFinite(at) ? at : null,
+      hardSeconds: hard ? Number(hard[1]) : null,
     });
   }
   return out;
@@ -65,12 +79,69 @@ export function parseXfrmPolicies(text: string): ObservedPolicy[] {
   return out;
 }
 
-/** Observes the host (or `netns`). */
-export async function observeHost(opts: { netns?: string } = {}): Promise<ObservedHost> {
+/** Runs `ip ARGS` inside a workload's namespace (a name under /run/netns, or a path). */
+function ipInside(netns: string, args: string[], opts: { netns?: string }) {
+  return isNetnsPath(netns)
+    ? run("nsenter", [`--net=${netns}`, "ip", ...args], opts)
+    : run("ip", ["-n", netns, ...args], opts);
+}
+
+/** One workload's namespace: its end of the veth and its default route. */
+export async function observeWorkload(
+  w: DesiredWorkload,
+  opts: { netns?: string } = {},
+): Promise<ObservedWorkload> {
+  const missing = (error: string): ObservedWorkload => ({
+    netnsFound: false,
+    error,
+    inner: null,
+    defaultRoute: null,
+  });
+  const problem = workloadProblem(w);
+  if (problem) return missing(problem);
+  try {
+    await Deno.stat(netnsFile(w.netns));
+  } catch {
+    return missing(`namespace ${w.netns} does not exist`);
+  }
+  const dev = workloadInnerName(w.network);
+  const [links, routes] = await Promise.all([
+    ipInside(w.netns, ["-json", "address", "show"], opts),
+    ipInside(w.netns, ["-json", "route", "show", "default"], opts),
+  ]);
+  if (!links.ok) return missing(`cannot enter namespace ${w.netns}: ${links.stderr.trim()}`);
+  const l = (JSON.parse(links.stdout || "[]") as JsonLink[]).find((x) => x.ifname === dev);
+  const r = (JSON.parse(routes.stdout || "[]") as { gateway?: string; dev?: string }[])[0];
+  return {
+    netnsFound: true,
+    inner: l
+      ? {
+        up: (l.flags ?? []).includes("UP"),
+        mtu: l.mtu,
+        addresses: (l.addr_info ?? []).map((a) => `${a.local}/${a.prefixlen}`),
+      }
+      : null,
+    defaultRoute: r?.gateway && r.dev ? { via: r.gateway, dev: r.dev } : null,
+  };
+}
+
+/** Observes the host (or `netns`), and inside each of `workloads`' namespaces. */
+export async function observeHost(
+  opts: { netns?: string; workloads?: DesiredWorkload[] } = {},
+): Promise<ObservedHost> {
+  const { workloads: wanted = [], ...runOpts } = opts;
+  const seen = await Promise.all(wanted.map((w) => observeWorkload(w, runOpts)));
+  const host = await observeBox(runOpts);
+  return wanted.length
+    ? { ...host, workloads: Object.fromEntries(wanted.map((w, i) => [w.name, seen[i]])) }
+    : host;
+}
+
+async function observeBox(opts: { netns?: string }): Promise<ObservedHost> {
   const [links, addrs, states, policies, tables] = await Promise.all([
     run("ip", ["-json", "-details", "link", "show"], opts),
     run("ip", ["-json", "address", "show"], opts),
-    run("ip", ["xfrm", "state", "list"], opts),
+    run("ip", ["-s", "xfrm", "state", "list"], opts),
     run("ip", ["xfrm", "policy", "list"], opts),
     run("nft", ["list", "tables"], opts),
   ]);
@@ -122,6 +193,7 @@ export async function observeHost(opts: { netns?: string } = {}): Promise<Observ
     ),
   );
   return {
+    observedAt: Math.floor(Date.now() / 1000),
     links: observed,
     fdb,
     sas: parseXfrmStates(states.stdout).filter((s) => ownsReqid(s.reqid)),

@@ -11,7 +11,8 @@
  * 1. early: bridges, addresses, TAPs, VXLAN devices created but down (nothing can leak yet);
  * 2. guard: nft tables, then SAs and policies (before any VXLAN is up);
  * 3. late: VXLAN up, forwarding entries;
- * 4. cleanup: stale entries, policies, SAs and links.
+ * 4. workloads: each one's veth, address and route, in batches of its own;
+ * 5. cleanup: stale entries, policies, SAs and links (a gone workload's veth).
  *
  * @module
  */
@@ -23,25 +24,41 @@ import { planLinks } from "./plan_links.ts";
 import { planFdb } from "./plan_fdb.ts";
 import { planEsp, removePolicy, removeSa } from "./plan_esp.ts";
 import { planNft, removeNftTables } from "./plan_nft.ts";
+import { planWorkloads, type WorkloadResult } from "./plan_workloads.ts";
 import { ownsReqid } from "./xfrm_args.ts";
 
-export { type Change, renderPlan };
+export { type Change, renderPlan, type WorkloadResult };
 export { NFT_TABLE } from "./nft_table.ts";
 export { nftGuard } from "./plan_nft.ts";
 export { ownsReqid, policyArgs, reqidFor, saArgs } from "./xfrm_args.ts";
 
 /** The minimal ordered change list. Throws when the desired state is inconsistent (SPI clash). */
 export function planHost(desired: DesiredHost, observed: ObservedHost): Change[] {
+  return planHostDetailed(desired, observed).changes;
+}
+
+/** A plan and what it does for each workload (a workload's error never fails the plan). */
+export interface HostPlan {
+  changes: Change[];
+  workloads: WorkloadResult[];
+}
+
+/** `planHost` with per-workload results. */
+export function planHostDetailed(desired: DesiredHost, observed: ObservedHost): HostPlan {
   const links = planLinks(desired, observed);
   const fdb = planFdb(desired, observed);
   const esp = planEsp(desired, observed);
   const nft = planNft(desired, observed);
-  return [
+  const workloads = planWorkloads(desired, observed);
+  const changes = [
     ...byTool(links.early),
     ...byTool([...nft, ...esp.add]),
     ...byTool([...links.late, ...fdb.add]),
+    // Per workload, in its own order (host end, then inside its namespace).
+    ...workloads.changes,
     ...byTool([...fdb.remove, ...esp.remove, ...links.cleanup]),
   ];
+  return { changes, workloads: workloads.results };
 }
 
 /** Everything `down` removes: our links, our SAs and policies, our nft tables. */

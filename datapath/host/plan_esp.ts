@@ -8,7 +8,16 @@
 
 import type { DesiredHost, ObservedHost, ObservedPolicy, ObservedSa } from "./desired.ts";
 import { type Change, ipChange } from "./change.ts";
-import { ownsReqid, policyArgs, reqidFor, SA_KEY_ARG, saArgs, saDeleteArgs } from "./xfrm_args.ts";
+import {
+  ESP_SA_HARD_LIFETIME_S,
+  hex,
+  ownsReqid,
+  policyArgs,
+  reqidFor,
+  SA_KEY_ARG,
+  saArgs,
+  saDeleteArgs,
+} from "./xfrm_args.ts";
 
 /** ESP changes: `add` runs before any VXLAN is up, `remove` in the cleanup phase. */
 export interface EspPlan {
@@ -16,7 +25,7 @@ export interface EspPlan {
   remove: Change[];
 }
 
-/** SAs then policies to add; stale policies then their SAs to remove. Throws on SPI clashes. */
+/** SAs then policies to add; stale policies then their SAs to remove. Throws when desired reuses an SPI. */
 export function planEsp(desired: DesiredHost, observed: ObservedHost): EspPlan {
   const sas = planSas(desired, observed);
   const pols = planPolicies(desired, observed);
@@ -42,39 +51,95 @@ export function removeSa(s: ObservedSa, why: string): Change {
   );
 }
 
-function planSas(desired: DesiredHost, observed: ObservedHost): EspPlan {
-  const spis = new Set<string>(); // "dst spi": the kernel's key for an inbound SA
-  const want = new Map<string, string[]>(); // "src dst spi" -> args
+/** One SA we want: its kernel identity, the add arguments and its lifetime. */
+interface WantedSa {
+  src: string;
+  dst: string;
+  spi: number;
+  reqid: number;
+  key: Uint8Array;
+  hard: number;
+}
+
+/**
+ * A live agent renews an SA once less than half its lifetime is left: with reconcile passes far
+ * shorter than that, a wanted SA never expires, and an unwanted one dies at most `hard` seconds
+ * after the agent stopped.
+ */
+function renewal(w: WantedSa, have: ObservedSa, now: number | undefined): number | null {
+  if (now === undefined || have.addedAt == null || have.hardSeconds == null) return null;
+  const age = Math.max(0, now - have.addedAt);
+  const left = have.hardSeconds === 0 ? Infinity : have.hardSeconds - age;
+  if (have.hardSeconds !== 0 && left >= w.hard / 2) return null;
+  return Math.ceil(age) + w.hard;
+}
+
+function wantedSas(desired: DesiredHost): Map<string, WantedSa> {
+  const spis = new Set<string>(); // "dst spi": the kernel's key for an SA
+  const want = new Map<string, WantedSa>(); // "src dst spi"
   for (const e of desired.esp) {
+    const hard = e.hardLifetimeSeconds ?? ESP_SA_HARD_LIFETIME_S;
     const dirs = [["out", e.local, e.remote, e.out], ["in", e.remote, e.local, e.in]] as const;
     for (const [dir, src, dst, sa] of dirs) {
-      const key = `${dst} ${sa.spi}`;
-      if (spis.has(key)) {
+      if (spis.has(`${dst} ${sa.spi}`)) {
         throw new Error(`SPI 0x${sa.spi.toString(16)} towards ${dst} would be used twice`);
       }
-      spis.add(key);
-      want.set(`${src} ${dst} ${sa.spi}`, saArgs(src, dst, sa.spi, reqidFor(e.peer, dir), sa.key));
+      spis.add(`${dst} ${sa.spi}`);
+      want.set(`${src} ${dst} ${sa.spi}`, {
+        src,
+        dst,
+        spi: sa.spi,
+        reqid: reqidFor(e.peer, dir),
+        key: sa.key,
+        hard,
+      });
     }
   }
+  return want;
+}
+
+function planSas(desired: DesiredHost, observed: ObservedHost): EspPlan {
+  const want = wantedSas(desired);
   const ours = observed.sas.filter((s) => ownsReqid(s.reqid));
-  for (const s of ours) {
-    if (spis.has(`${s.dst} ${s.spi}`) && !want.has(`${s.src} ${s.dst} ${s.spi}`)) {
-      throw new Error(`SPI 0x${s.spi.toString(16)} towards ${s.dst} is already in use`);
-    }
-  }
-  const have = new Set(ours.map((s) => `${s.src} ${s.dst} ${s.spi}`));
+  const have = new Map(ours.map((s) => [`${s.src} ${s.dst} ${s.spi}`, s]));
   const add: Change[] = [];
-  for (const [k, args] of want) {
-    if (have.has(k)) continue;
-    const [src, dst, spi] = k.split(" ");
-    add.push(
-      ipChange("xfrm-state", `ESP SA ${src} -> ${dst} spi 0x${Number(spi).toString(16)}`, args, [
-        SA_KEY_ARG,
-      ]),
-    );
+  const early = new Set<ObservedSa>();
+  for (const [k, w] of want) {
+    const h = have.get(k);
+    if (h && h.keyHex !== null && h.keyHex !== hex(w.key)) {
+      // Same SA identity, another key (an old session's SPI repeated by a 2^-32 chance, or
+      // someone else's SA): the old one goes before the new key is added, never beside it.
+      early.add(h);
+      add.push(removeSa(h, "replace (another key)"));
+    } else if (h) {
+      const hard = renewal(w, h, observed.observedAt);
+      if (hard !== null) {
+        add.push(ipChange(
+          "xfrm-state",
+          `renew SA ${w.src} -> ${w.dst} spi 0x${w.spi.toString(16)} (hard ${hard} s from its add)`,
+          saArgs(w.src, w.dst, w.spi, w.reqid, w.key, hard, "update"),
+          [SA_KEY_ARG],
+        ));
+      }
+      continue;
+    }
+    // A stale SA with this destination and SPI (an old session's, by a 2^-32 chance): it goes
+    // first, so the new key never meets an SPI the kernel already holds with another key.
+    for (const s of ours) {
+      if (s.dst === w.dst && s.spi === w.spi && !early.has(s)) {
+        early.add(s);
+        add.push(removeSa(s, "make room: SPI clash with an old"));
+      }
+    }
+    add.push(ipChange(
+      "xfrm-state",
+      `ESP SA ${w.src} -> ${w.dst} spi 0x${w.spi.toString(16)}`,
+      saArgs(w.src, w.dst, w.spi, w.reqid, w.key, w.hard),
+      [SA_KEY_ARG],
+    ));
   }
   const remove = ours
-    .filter((s) => !want.has(`${s.src} ${s.dst} ${s.spi}`))
+    .filter((s) => !want.has(`${s.src} ${s.dst} ${s.spi}`) && !early.has(s))
     .map((s) => removeSa(s, "remove old"));
   return { add, remove };
 }

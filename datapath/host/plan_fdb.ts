@@ -21,7 +21,7 @@ export function planFdb(
   const add: Change[] = [];
   const remove: Change[] = [];
   for (const n of desired.networks) {
-    if (!n.fastdp) continue;
+    if (!n.fastdp || n.fdb.length === 0) continue;
     const x = vxlanName(n.name);
     const link = observed.links.find((l) => l.name === x);
     // A device this plan (re)creates starts with no entries.

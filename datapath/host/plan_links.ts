@@ -8,6 +8,7 @@
 import { bridgeName, isOwnedLink, tapName, vxlanName } from "../link_names.ts";
 import type { DesiredHost, DesiredNetwork, ObservedHost, ObservedLink } from "./desired.ts";
 import { bridgeChange, type Change, ipChange } from "./change.ts";
+import { workloadLinks } from "./plan_workloads.ts";
 
 /** Link changes by phase: `early` before ESP, `late` after it (VXLAN up), `cleanup` last. */
 export interface LinkPlan {
@@ -28,13 +29,14 @@ export function planLinks(desired: DesiredHost, observed: ObservedHost): LinkPla
       wanted.add(tapName(n.name));
       out.early.push(...planTap(n, links.get(tapName(n.name))));
     }
-    if (n.fastdp) {
+    if (n.fastdp && n.fdb.length > 0) {
       wanted.add(vxlanName(n.name));
       const v = planVxlan(desired, n, links.get(vxlanName(n.name)));
       out.early.push(...v.early);
       out.late.push(...v.late);
     }
   }
+  for (const w of workloadLinks(desired)) wanted.add(w);
   out.cleanup.push(...removeUnwanted(observed.links, wanted));
   return out;
 }

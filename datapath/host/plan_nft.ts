@@ -15,23 +15,43 @@ import {
   ISOLATION_TABLE,
   NFT_TABLE,
   OWNED_TABLES,
+  POLICY_TABLE,
   tableScript,
 } from "./nft_table.ts";
+import { policyBody } from "./policy_rules.ts";
 
-/** The ESP guard's chain: VXLAN from a fast-datapath peer must have come through ESP. */
+/** Bit offset and width of the VNI in the VXLAN header, counted from the UDP header (`@th`). */
+const VXLAN_VNI_BITS = "@th,96,24";
+
+/** Networks that get a VXLAN device: fast datapath wanted and some fast-datapath pair on it. */
+export function vxlanNetworks(desired: DesiredHost): DesiredHost["networks"] {
+  return desired.networks.filter((n) => n.fastdp && n.fdb.length > 0);
+}
+
+/**
+ * The VXLAN guard's chain. Kernel VXLAN does not check the outer source, so anyone who can send
+ * UDP to the port with a network's VNI could inject frames into its bridge. Accepted: only VXLAN
+ * from a fast-datapath peer of that VNI, and with a password only what came through ESP
+ * (`meta ipsec missing` with no source match: no address is trusted in clear). Everything else
+ * to the VXLAN port is dropped and counted.
+ */
 export function nftGuard(desired: DesiredHost): string | null {
-  if (desired.esp.length === 0) return null;
+  const nets = vxlanNetworks(desired);
+  if (nets.length === 0) return null;
+  const port = desired.vxlanPort;
+  const encrypted = desired.encrypted ?? desired.esp.length > 0;
   const rules: string[] = [];
-  for (const [family, ipk] of [[4, "ip"], [6, "ip6"]] as const) {
-    const peers = desired.esp.map((e) => e.remote).filter((a) => a.includes(":") === (family === 6))
-      .sort();
-    if (peers.length === 0) continue;
-    rules.push(
-      `    ${ipk} saddr { ${
-        peers.join(", ")
-      } } udp dport ${desired.vxlanPort} meta ipsec missing counter drop`,
-    );
+  if (encrypted) rules.push(`    udp dport ${port} meta ipsec missing counter drop`);
+  for (const n of [...nets].sort((a, b) => a.vni - b.vni)) {
+    for (const [family, ipk] of [[4, "ip"], [6, "ip6"]] as const) {
+      const peers = [...new Set(n.fdb.map((f) => f.underlay))]
+        .filter((a) => a.includes(":") === (family === 6)).sort();
+      if (peers.length === 0) continue;
+      const set = peers.length === 1 ? peers[0] : `{ ${peers.join(", ")} }`;
+      rules.push(`    udp dport ${port} ${VXLAN_VNI_BITS} ${n.vni} ${ipk} saddr ${set} accept`);
+    }
   }
+  rules.push(`    udp dport ${port} counter drop`);
   return [
     "  chain input {",
     "    type filter hook input priority filter; policy accept;",
@@ -47,16 +67,19 @@ export function desiredTables(desired: DesiredHost): Map<string, string | null> 
     name: n.name,
     address: n.address,
     family: n.address.includes(":") ? 6 as const : 4 as const,
+    prefixLength: n.prefixLength,
   }));
   return new Map([
-    [ISOLATION_TABLE, isolationBody(isolated)],
+    [ISOLATION_TABLE, isolationBody(isolated, desired.routes ?? [])],
     [NFT_TABLE, nftGuard(desired)],
+    [POLICY_TABLE, policyBody(desired.policies)],
   ]);
 }
 
 const PURPOSE: Record<string, string> = {
-  [NFT_TABLE]: "the ESP guard: VXLAN from fast-datapath peers only through ESP",
-  [ISOLATION_TABLE]: "isolation: each network's bridge reaches only its own network",
+  [NFT_TABLE]: "the VXLAN guard: only from fast-datapath peers of each VNI (and through ESP)",
+  [ISOLATION_TABLE]:
+    "isolation: overlay addresses only through their bridges, declared routes only",
 };
 
 /** A change per table whose body (digest) or rule count differs from what we want. */
@@ -70,7 +93,8 @@ export function planNft(desired: DesiredHost, observed: ObservedHost): Change[] 
     }
     const want = expectedTable(tableScript(name, body));
     if (have && have.digest === want.digest && have.rules === want.rules) continue;
-    const stale = (have?.chains ?? []).some((c) => !want.chains.includes(c));
+    const stale = (have?.chains ?? []).some((c) => !want.chains.includes(c)) ||
+      (have?.counters ?? []).some((c) => !want.counters.includes(c));
     out.push(nftChange(
       `load ${PURPOSE[name]} (${want.rules} rules)`,
       tableScript(name, body, { recreate: stale }),

@@ -48,7 +48,7 @@ Deno.test("the isolation ruleset is part of the plan (reconcile applies nothing 
   const obs = observedAfter(encryptedDesired());
   obs.nft[ISOLATION_TABLE] = { ...obs.nft[ISOLATION_TABLE], rules: 0 };
   deepStrictEqual(planHost(encryptedDesired(), obs).map((c) => c.description), [
-    "load isolation: each network's bridge reaches only its own network (4 rules)",
+    "load isolation: overlay addresses only through their bridges, declared routes only (11 rules)",
   ]);
 });
 

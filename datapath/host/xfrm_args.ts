@@ -13,7 +13,16 @@ export const REQID_SPAN = 0x10000;
 /** Index of the key in {@link saArgs}'s result (redacted when a plan is printed). */
 export const SA_KEY_ARG = 21;
 
-function hex(b: Uint8Array): string {
+/**
+ * Default hard lifetime of our SAs (the spirit of WireGuard's reject-after: 180 s). The kernel
+ * deletes an SA at `add time + hard`, so the keys of an agent that died stop working with their
+ * time; a live agent that still wants an SA extends it (`xfrm state update`, same key and
+ * sequence numbers) long before that, and a rekey replaces it with new SPIs and keys.
+ */
+export const ESP_SA_HARD_LIFETIME_S = 180;
+
+/** Key bytes as `ip xfrm` prints them (lower-case hex, no prefix). */
+export function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
@@ -38,18 +47,23 @@ function hostPrefix(addr: string): string {
   return addr.includes(":") ? `${addr}/128` : `${addr}/32`;
 }
 
-/** `xfrm state add` of an ESP SA exactly as reconcile runs it (the kernel probe uses it too). */
+/**
+ * `xfrm state add` of an ESP SA exactly as reconcile runs it (the kernel probe uses it too);
+ * `update` with the same SA changes only its lifetime (`hardSeconds` counts from the add time).
+ */
 export function saArgs(
   src: string,
   dst: string,
   spi: number,
   reqid: number,
   key: Uint8Array,
+  hardSeconds: number = ESP_SA_HARD_LIFETIME_S,
+  verb: "add" | "update" = "add",
 ): string[] {
   const args = [
     "xfrm",
     "state",
-    "add",
+    verb,
     "src",
     src,
     "dst",
@@ -70,6 +84,9 @@ export function saArgs(
     "rfc4106(gcm(aes))",
     `0x${hex(key)}`,
     "128",
+    "limit",
+    "time-hard",
+    String(hardSeconds),
   ];
   return args;
 }

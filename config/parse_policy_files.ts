@@ -1,0 +1,235 @@
+/**
+ * `policyFiles:`: files of standard Kubernetes `kind: NetworkPolicy` documents
+ * (networking.k8s.io/v1), accepted unchanged (multi-document YAML allowed). A document's
+ * `metadata.namespace` is a network's name, its `podSelector` selects that network's endpoints,
+ * and `namespaceSelector` selects networks by their labels. Diagnostics carry the policy file's
+ * own path:line:column.
+ *
+ * Refused with a position because they cannot be mapped: a missing `metadata.namespace` (there
+ * is no current namespace to default to), `metadata.generateName` without `metadata.name`,
+ * any `kind` or `apiVersion` other than NetworkPolicy / networking.k8s.io/v1, and what
+ * `parse_policies.ts` refuses (named ports, other protocols). Server-set metadata (`uid`,
+ * `resourceVersion`, `generation`, `creationTimestamp`, `managedFields`), `labels`,
+ * `annotations` and `status` are accepted and ignored, so `kubectl get -o yaml` output loads.
+ *
+ * @module
+ */
+
+import { isScalar, LineCounter, parseAllDocuments } from "yaml";
+import { Reporter } from "./diagnostics.ts";
+import {
+  absolute,
+  folderOf,
+  type ParseContext,
+  resolveAgainstConfig,
+  type TopLevel,
+} from "./parse_context.ts";
+import { parsePolicySpec, policyName, policyNetwork, SPEC_KEYS } from "./parse_policies.ts";
+import type { Network, Policy } from "./types.ts";
+import { describeValue, YamlReader, type YNode } from "./yaml_reader.ts";
+
+const DOC_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"] as const;
+const METADATA_KEYS = [
+  "name",
+  "namespace",
+  "labels",
+  "annotations",
+  "generateName",
+  "uid",
+  "resourceVersion",
+  "generation",
+  "creationTimestamp",
+  "managedFields",
+] as const;
+const API_VERSION = "networking.k8s.io/v1";
+
+/** The policies of every file of `policyFiles:`; [] when absent; undefined when invalid. */
+export function parsePolicyFiles(
+  ctx: ParseContext,
+  top: TopLevel,
+  networks: Network[] | undefined,
+): Policy[] | undefined {
+  const e = top.get("policyFiles");
+  if (!e) return [];
+  const items = ctx.r.list(e.value, "policyFiles", "policyFiles: [policies/cameras.yaml]");
+  if (!items) return undefined;
+  const out: Policy[] = [];
+  let ok = true;
+  for (const [i, item] of items.entries()) {
+    const written = ctx.r.string(item, `policyFiles[${i}]`, "- policies/cameras.yaml");
+    if (written === undefined) {
+      ok = false;
+      continue;
+    }
+    const policies = parsePolicyFile(ctx, item, written, networks);
+    if (policies) out.push(...policies);
+    else ok = false;
+  }
+  return ok ? out : undefined;
+}
+
+/** The policy file's path for diagnostics: relative to where the config was named. */
+function displayPath(ctx: ParseContext, written: string): string {
+  if (written.startsWith("/")) return written;
+  const given = ctx.report.file;
+  const dir = given.includes("/") ? given.slice(0, given.lastIndexOf("/") + 1) : "";
+  const joined = `${dir}${written}`;
+  return given.startsWith("/") ? absolute(joined, "/") : joined.replace(/^(\.\/)+/, "");
+}
+
+function parsePolicyFile(
+  ctx: ParseContext,
+  item: YNode | null,
+  written: string,
+  networks: Network[] | undefined,
+): Policy[] | undefined {
+  const path = resolveAgainstConfig(ctx, written);
+  const bytes = ctx.access.readFile(path);
+  if (bytes === null) {
+    ctx.report.error(
+      item,
+      `policy file "${written}" cannot be read (looked for ${path})`,
+      `paths are relative to ${folderOf(ctx.path)}`,
+    );
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    ctx.report.error(item, `policy file "${written}" is not UTF-8 text`, "save it as UTF-8");
+    return undefined;
+  }
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: false,
+  });
+  const report = new Reporter(displayPath(ctx, written), lines);
+  const sub = (doc: YamlReader["doc"]): ParseContext => ({
+    ...ctx,
+    r: new YamlReader(doc, report),
+    report,
+  });
+  const out: Policy[] = [];
+  let ok = true;
+  const list = Array.isArray(docs) ? docs : [docs];
+  for (const doc of list) {
+    for (const err of doc.errors) {
+      report.errorAtOffset(
+        err.pos[0],
+        `invalid YAML: ${err.message}`,
+        "fix the YAML syntax near here",
+      );
+    }
+  }
+  if (report.errorCount === 0) {
+    for (const [i, doc] of list.entries()) {
+      const c = sub(doc);
+      const root = c.r.resolve(doc.contents);
+      if (!root || (isScalar(root) && root.value === null)) continue; // an empty document
+      const p = parseDocumentPolicy(c, root, `document ${i + 1}`, networks);
+      if (p) out.push(p);
+      else ok = false;
+    }
+  }
+  ctx.report.diagnostics.push(...report.diagnostics);
+  return ok && report.errorCount === 0 ? out : undefined;
+}
+
+function parseDocumentPolicy(
+  ctx: ParseContext,
+  root: YNode,
+  where: string,
+  networks: Network[] | undefined,
+): Policy | undefined {
+  const m = ctx.r.map(
+    root,
+    where,
+    `in a NetworkPolicy`,
+    DOC_KEYS,
+    "apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata, spec",
+  );
+  if (!m) return undefined;
+  const kind = m.get("kind");
+  const api = m.get("apiVersion");
+  const kindValue = isScalar(kind?.value) ? kind!.value.value : undefined;
+  if (kindValue !== "NetworkPolicy") {
+    ctx.report.error(
+      kind?.value ?? root,
+      `${where}: kind must be NetworkPolicy, got ${kind ? describeValue(kind.value) : "nothing"}`,
+      "only networking.k8s.io/v1 NetworkPolicy documents can be mapped",
+    );
+    return undefined;
+  }
+  const apiValue = isScalar(api?.value) ? api!.value.value : undefined;
+  if (apiValue !== API_VERSION) {
+    ctx.report.error(
+      api?.value ?? root,
+      `${where}: apiVersion must be ${API_VERSION}, got ${
+        api ? describeValue(api.value) : "nothing"
+      }`,
+      `write apiVersion: ${API_VERSION}`,
+    );
+    return undefined;
+  }
+  const meta = m.get("metadata");
+  if (!meta) {
+    ctx.report.error(
+      root,
+      `${where} has no metadata`,
+      "add metadata: {name: ..., namespace: <network>}",
+    );
+    return undefined;
+  }
+  const md = ctx.r.map(
+    meta.value,
+    "metadata",
+    "in metadata",
+    METADATA_KEYS,
+    "{name: cameras-in, namespace: cameras}",
+  );
+  if (!md) return undefined;
+  if (!md.get("name") && md.get("generateName")) {
+    ctx.report.error(
+      md.get("generateName")!.key,
+      "metadata.generateName cannot be mapped: a policy needs a fixed name",
+      "write metadata.name instead",
+    );
+    return undefined;
+  }
+  const name = policyName(ctx, md.get("name"), meta.value, "metadata", md);
+  const network = policyNetwork(
+    ctx,
+    md.get("namespace"),
+    meta.value,
+    "metadata",
+    md,
+    networks,
+    "namespace",
+  );
+  const specE = m.get("spec");
+  if (!specE) {
+    ctx.report.error(root, `${where} has no spec`, "add spec: {podSelector: {}, ...}");
+    return undefined;
+  }
+  const sm = ctx.r.map(
+    specE.value,
+    "spec",
+    "in spec",
+    SPEC_KEYS,
+    "{podSelector: {}, ingress: [...]}",
+  );
+  if (!sm) return undefined;
+  const spec = parsePolicySpec(ctx, sm, specE.value, "spec", {
+    networkSelectorKey: "namespaceSelector",
+  });
+  if (
+    name === undefined || network === undefined || !spec || sm.unknownKeys.length > 0 ||
+    md.unknownKeys.length > 0
+  ) {
+    return undefined;
+  }
+  return { name, network, ...spec, origin: { file: ctx.report.file, ...ctx.report.at(root) } };
+}

@@ -1,0 +1,83 @@
+import { deepStrictEqual, strictEqual } from "node:assert";
+import { planHost } from "./plan.ts";
+import { encryptedDesired, observedAfter } from "./testdata/fixtures.ts";
+import { parseXfrmStates } from "./observe.ts";
+import { ESP_SA_HARD_LIFETIME_S } from "./xfrm_args.ts";
+import type { ObservedHost } from "./desired.ts";
+
+/** One SA in the layout `ip -s xfrm state` (iproute2 6.1) prints (values made up). */
+const STATE = `src 192.168.77.1 dst 192.168.77.2
+	proto esp spi 0x9a3c11f0 reqid 1465319328 mode transport
+	replay-window 0 flag esn
+	aead rfc4106(gcm(aes)) 0x1111111111111111111111111111111111111111111111111111111111111111deadbeef 128
+	anti-replay esn context:
+	 seq-hi 0x0, seq 0x0, oseq-hi 0x0, oseq 0x5
+	 replay_window 256, bitmap-length 8
+	 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000
+	lifetime config:
+	  limit: soft (INF)(bytes), hard (INF)(bytes)
+	  limit: soft (INF)(packets), hard (INF)(packets)
+	  expire add: soft 0(sec), hard 180(sec)
+	  expire use: soft 0(sec), hard 0(sec)
+	lifetime current:
+	  420(bytes), 5(packets)
+	  add 2026-12-01 20:00:00 use 2026-12-01 20:00:01
+	stats:
+	  replay-window 0 replay 0 failed 0
+`;
+
+Deno.test("ip -s xfrm state: lifetime and add time are read back", () => {
+  const [sa] = parseXfrmStates(STATE);
+  strictEqual(sa.spi, 0x9a3c11f0);
+  strictEqual(sa.hardSeconds, 180);
+  strictEqual(sa.addedAt, new Date("2026-12-01T20:00:00").getTime() / 1000);
+});
+
+Deno.test("every SA carries the hard lifetime", () => {
+  const adds = planHost(encryptedDesired(), { ...observedAfter(encryptedDesired()), sas: [] })
+    .filter((c) => c.kind === "xfrm-state");
+  strictEqual(adds.length, 6);
+  for (const c of adds) {
+    deepStrictEqual(c.args.slice(-3), ["limit", "time-hard", String(ESP_SA_HARD_LIFETIME_S)]);
+  }
+});
+
+function aged(obs: ObservedHost, age: number, hard: number): ObservedHost {
+  const now = 2_000_000_000;
+  return {
+    ...obs,
+    observedAt: now,
+    sas: obs.sas.map((s) => ({ ...s, addedAt: now - age, hardSeconds: hard })),
+  };
+}
+
+Deno.test("a live agent renews SAs past half their lifetime (same key), not before", () => {
+  const d = encryptedDesired();
+  const obs = observedAfter(d);
+  deepStrictEqual(planHost(d, aged(obs, 60, 180)), []);
+  const renew = planHost(d, aged(obs, 100, 180));
+  strictEqual(renew.length, 6);
+  for (const c of renew) {
+    deepStrictEqual(c.args.slice(0, 3), ["xfrm", "state", "update"]);
+    deepStrictEqual(c.args.slice(-3), ["limit", "time-hard", "280"]); // age + lifetime
+  }
+  // Renewed (hard 280 at age 100): 180 s left, nothing to do until half of it is gone.
+  deepStrictEqual(planHost(d, aged(obs, 150, 280)), []);
+  // An SA someone added without a lifetime gets one.
+  strictEqual(planHost(d, aged(obs, 5, 0)).length, 6);
+});
+
+Deno.test("an old SA holding a new session's SPI is removed before the new key is added", () => {
+  const d = encryptedDesired();
+  const obs = observedAfter(d);
+  const clash = { ...obs.sas[1], spi: obs.sas[1].spi, keyHex: "00" };
+  const next = encryptedDesired(50); // a new session for every peer...
+  next.esp[0].in.spi = clash.spi; // ...whose inbound SPI from edge-2 equals an old one
+  const changes = planHost(next, { ...obs, sas: [clash] });
+  const lines = changes.filter((c) => c.kind === "xfrm-state").map((c) =>
+    `${c.args[2]} ${c.args[c.args.indexOf("spi") + 1]}`
+  );
+  const spi = `0x${clash.spi.toString(16).padStart(8, "0")}`;
+  strictEqual(lines.indexOf(`delete ${spi}`) < lines.indexOf(`add ${spi}`), true, lines.join("\n"));
+  strictEqual(lines.filter((l) => l === `delete ${spi}`).length, 1, lines.join("\n"));
+});
