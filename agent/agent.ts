@@ -9,15 +9,10 @@
 import type { Config, Network, Peer } from "../config/types.ts";
 import { findSelf, formatDiagnostic, loadConfig, readPassword } from "../config/mod.ts";
 import { buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
+import { planNow, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
 import { bridgeName, tapName } from "../datapath/link_names.ts";
 import { datapathCaps, probeKernel } from "../datapath/kernel_probe.ts";
-import {
-  applyChanges,
-  type DesiredHost,
-  observeHost,
-  planHost,
-  renderPlan,
-} from "../datapath/host/mod.ts";
+import { type DesiredHost, renderPlan } from "../datapath/host/mod.ts";
 import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./control/peer_connections.ts";
 import type { SessionSecrets } from "./control/session_keys.ts";
@@ -88,6 +83,8 @@ const PROBE_INTERVAL_MS = 300;
 const FASTDP_HEARTBEAT_MS = 2000;
 const FASTDP_DEAD_MS = 8000;
 const RECONCILE_INTERVAL_MS = 30_000;
+/** While a workload is not plumbed (its namespace missing), reconcile this often. */
+const WORKLOAD_RETRY_MS = 3_000;
 
 /** The agent process's state machine. */
 export class Agent {
@@ -109,6 +106,9 @@ export class Agent {
   #timers: ReturnType<typeof setInterval>[] = [];
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
+  /** Per-workload outcome of the last reconcile. */
+  #workloads: WorkloadState[] = [];
+  #workloadRetry: ReturnType<typeof setTimeout> | undefined;
   #oversizeReported = 0;
   #lastReconcile: { at: string; changes: number; error?: string } | null = null;
   #lastReload: { at: string; ok: boolean; message: string } | null = null;
@@ -284,20 +284,27 @@ export class Agent {
     return this.#reconciling;
   }
 
+  /** One reconcile in `WORKLOAD_RETRY_MS`, so a namespace that appears is plumbed soon. */
+  #retryWorkloadsSoon(): void {
+    if (this.#workloadRetry !== undefined || this.#stopping) return;
+    this.#workloadRetry = setTimeout(() => {
+      this.#workloadRetry = undefined;
+      if (!this.#stopping) this.requestReconcile();
+    }, WORKLOAD_RETRY_MS);
+  }
+
   /** Observe, plan, apply. Errors are logged and shown in status; the next pass retries. */
   async reconcile(): Promise<void> {
     const at = new Date().toISOString();
     try {
-      const observed = await observeHost();
-      const changes = planHost(this.desiredHost(), observed);
-      if (changes.length > 0) {
-        this.log.info("reconcile", { changes: changes.length });
-        for (const line of renderPlan(changes, { showKeys: false }).split("\n")) {
-          if (line) this.log.debug(line);
-        }
-        await applyChanges(changes);
+      const r = await reconcileHost(this.desiredHost(), { log: (l) => this.log.debug(l) });
+      if (r.changes.length > 0) this.log.info("reconcile", { changes: r.changes.length });
+      this.#workloads = r.workloads;
+      for (const w of r.workloads.filter((w) => w.state === "error")) {
+        this.log.warn("workload not plumbed", { workload: w.name, error: w.error ?? "" });
       }
-      this.#lastReconcile = { at, changes: changes.length };
+      this.#lastReconcile = { at, changes: r.changes.length };
+      if (r.workloads.some((w) => w.state === "error")) this.#retryWorkloadsSoon();
     } catch (e) {
       this.#lastReconcile = { at, changes: 0, error: e instanceof Error ? e.message : `${e}` };
       this.log.error("reconcile failed", { error: this.#lastReconcile.error });
@@ -704,7 +711,7 @@ export class Agent {
       case "status":
         return this.status();
       case "plan": {
-        const changes = planHost(this.desiredHost(), await observeHost());
+        const changes = (await planNow(this.desiredHost())).changes;
         return { changes: changes.length, text: renderPlan(changes, { showKeys: !!req.showKeys }) };
       }
       case "reload":
@@ -839,6 +846,9 @@ export class Agent {
         for (const s of this.#peers.values()) this.#pushSleevePeer(s);
       }
     }
+    if (diff.hostChanged && !diff.networksChanged && !diff.restartControl) {
+      await this.requestReconcile();
+    }
     if (diff.networksChanged || diff.restartControl) {
       await this.requestReconcile();
       this.#heartbeat?.setAddresses(this.#myNetworks().map((n) => this.#memberAddress(n)!));
@@ -860,6 +870,7 @@ export class Agent {
     this.#stopping = true;
     this.log.info("stopping", { reason });
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#workloadRetry);
     this.#watcher?.close();
     this.#metrics?.close();
     this.#heartbeat?.close();

@@ -1,6 +1,8 @@
 /**
- * The kernel state this box should have, from the config and the sessions. Pure: the agent
- * calls it on every reconcile, `weave-agent plan` calls it without sessions.
+ * The kernel state this box should have, from the config and the sessions: networks, ESP, this
+ * box's workloads and routes (workload_plan.ts) and the fleet's policy resolved to addresses
+ * (policy_resolve.ts). Pure: the agent calls it on every reconcile, `weave-agent plan` calls it
+ * without sessions.
  *
  * @module
  */
@@ -10,6 +12,8 @@ import { networkMtu } from "../datapath/mtu.ts";
 import type { DesiredHost } from "../datapath/host/mod.ts";
 import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
 import type { SessionSecrets } from "./control/session_keys.ts";
+import { resolvePolicies } from "./policy_resolve.ts";
+import { routesOnBox, workloadsOnBox } from "./workload_plan.ts";
 
 /** A peer on (or probing) fast datapath, with its session and announced MACs. */
 export interface FastPeer {
@@ -74,5 +78,9 @@ export function buildDesiredHost(input: {
     vxlanPort: config.vxlanPort,
     networks,
     esp,
+    encrypted,
+    workloads: workloadsOnBox(config, self.name, mtu),
+    routes: routesOnBox(config, self.name),
+    policies: resolvePolicies(config).map((p) => p.desired),
   };
 }

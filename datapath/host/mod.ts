@@ -13,7 +13,17 @@
  */
 
 export type { DesiredEspPair, DesiredHost, DesiredNetwork, ObservedHost } from "./desired.ts";
-export { type Change, planHost, renderPlan, reqidFor, teardownPlan } from "./plan.ts";
+export {
+  type Change,
+  type HostPlan,
+  planHost,
+  planHostDetailed,
+  renderPlan,
+  reqidFor,
+  teardownPlan,
+  type WorkloadResult,
+} from "./plan.ts";
+export { type PolicyCounter, readPolicyCounters } from "./policy_counters.ts";
 export { observeHost, parseXfrmPolicies, parseXfrmStates } from "./observe.ts";
 export { applyChanges, type ApplyResult } from "./apply.ts";
 export { isolationRuleset } from "./isolation_rules.ts";
