@@ -3,12 +3,16 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
 import { formatDiagnostic } from "./diagnostics.ts";
 import { validateFleet } from "./fleet.ts";
+import { addressInSubnet, formatIp, parseCidr } from "./ip.ts";
+import { checkHostName } from "./names.ts";
 import { matchesSelector } from "./parse_labels.ts";
+import { deriveWorkloadAddress } from "./parse_workloads.ts";
 import { parseConfig, type ParseOptions } from "./parse.ts";
 import { parseDuration } from "./parse_scalars.ts";
 import type { Config, Labels } from "./types.ts";
 
 const KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(7)));
+const OTHER_KEY = btoa(String.fromCharCode(...new Uint8Array(32).fill(8)));
 const SHORT_KEY = btoa(String.fromCharCode(...new Uint8Array(31).fill(7)));
 const ENV = { WEAVE_PASSWORD: "pw", WEAVE_OLD: "old" };
 
@@ -230,6 +234,8 @@ routes: [{from: sensors, to: sensors}, {from: sensors, to: cams}]
   ]);
 });
 
+const WORKLOADS = { key: "weave.works/kind", operator: "In", values: ["workload"] };
+
 Deno.test("#13: inline policies and NetworkPolicy files, normalised", () => {
   const r = fleet(`policies:
   - name: default-deny
@@ -267,7 +273,8 @@ policyFiles: [pol/good.yaml]
     {
       name: "cams-from-north",
       network: "cameras",
-      endpoints: { matchLabels: { app: "camera" }, matchExpressions: [] },
+      // Pods are workloads: policy files never select the peers' own addresses.
+      endpoints: { matchLabels: { app: "camera" }, matchExpressions: [WORKLOADS] },
       policyTypes: ["Ingress"],
       ingress: [{
         peers: [
@@ -276,7 +283,7 @@ policyFiles: [pol/good.yaml]
             networks: { matchLabels: { zone: "north" }, matchExpressions: [] },
             endpoints: {
               matchLabels: {},
-              matchExpressions: [{ key: "tier", operator: "In", values: ["edge"] }],
+              matchExpressions: [{ key: "tier", operator: "In", values: ["edge"] }, WORKLOADS],
             },
           },
           { kind: "ipBlock", cidr: "10.0.0.0/8", except: ["10.32.0.0/16"] },
@@ -365,4 +372,214 @@ Deno.test("#17: fleet mode needs no identity and no secret, and says what it ski
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+const SMALL = `version: 1
+password: {env: WEAVE_PASSWORD}
+peers:
+  - {name: edge-1, address: 192.0.2.10}
+  - {name: edge-2, address: 192.0.2.11}
+networks:
+  - name: sensors
+    subnet: 10.32.1.0/24
+  - name: v6net
+    subnet: fd00:32::/64
+`;
+const SMALL_FILES: Record<string, string> = {
+  "/fleet/pol/syntax.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n" +
+    "metadata: {name: a, namespace: sensors\nspec: {}\n",
+  "/fleet/pol/dup.yaml": "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n" +
+    "metadata: {name: allow, namespace: sensors}\nspec: {podSelector: {}}\n",
+};
+const small = (yaml: string) =>
+  parseConfig(yaml, "/fleet/weave.yaml", {
+    env: ENV,
+    readFile: (p) => SMALL_FILES[p] === undefined ? null : new TextEncoder().encode(SMALL_FILES[p]),
+  });
+const shown = (yaml: string) => small(yaml).diagnostics.map(formatDiagnostic);
+const LABEL_HINT =
+  "  hint: label keys are name or prefix/name (name: 1-63 letters, digits, -, _, ., " +
+  "starting and ending alphanumeric; prefix: a DNS subdomain); values likewise or empty";
+
+Deno.test("#13: network labels: Kubernetes syntax, reserved prefix, the name label", () => {
+  const labels = (l: string) =>
+    SMALL.replace("    subnet: 10.32.1.0/24\n", `    subnet: 10.32.1.0/24\n    labels: ${l}\n`);
+  deepStrictEqual(shown(labels("{weave.works/x: y, tier: 1, -bad: v, ok: 'bad value'}")), [
+    `/fleet/weave.yaml:9:14: error: label "weave.works/x" uses the prefix weave.works/, which ` +
+    `weave sets itself\n  hint: choose another key; selectors can match weave.works/workload ` +
+    `and weave.works/peer as they are`,
+    `/fleet/weave.yaml:9:38: error: label "tier" in networks[0].labels must be text, got 1\n` +
+    `  hint: quote it, e.g. "1" or "true"`,
+    `/fleet/weave.yaml:9:41: error: "-bad" is not a valid label key\n${LABEL_HINT}`,
+    `/fleet/weave.yaml:9:54: error: "bad value" is not a valid label value\n${LABEL_HINT}`,
+  ]);
+  deepStrictEqual(shown(labels("{kubernetes.io/metadata.name: other}")), [
+    `/fleet/weave.yaml:9:13: error: networks[0].labels sets kubernetes.io/metadata.name to ` +
+    `"other", but the network is "sensors"\n` +
+    `  hint: remove it: every network carries kubernetes.io/metadata.name: <its name>`,
+  ]);
+  const same = small(labels("{kubernetes.io/metadata.name: sensors}"));
+  deepStrictEqual(same.ok ? same.config.networks[0].labels : null, {
+    "kubernetes.io/metadata.name": "sensors",
+  });
+});
+
+Deno.test("#13: IPv6 workloads derive inside the subnet; duplicate names and unknown peers", () => {
+  const ok = small(
+    SMALL + "workloads:\n  - {name: w-1, peer: edge-1, network: v6net, netns: w1}\n",
+  );
+  if (!ok.ok) throw new Error(ok.diagnostics.map(formatDiagnostic).join("\n"));
+  const w = ok.config.workloads[0];
+  strictEqual(addressInSubnet(w.address, "fd00:32::/64"), true, w.address);
+  deepStrictEqual(
+    shown(
+      SMALL + "workloads:\n  - {name: w-1, peer: edge-1, network: v6net, netns: w1}\n" +
+        "  - {name: w-1, peer: edge-1, network: v6net, netns: w1}\n" +
+        "  - {name: w-3, peer: edge-9, network: sensors, netns: w3}\n" +
+        "  - {name: w-4, peer: edge-1, network: sensors, netns: w4, labels: [a]}\n",
+    ),
+    [
+      `/fleet/weave.yaml:13:12: error: duplicate workload name "w-1" (first on line 12)\n` +
+      `  hint: every workload needs its own name`,
+      `/fleet/weave.yaml:14:23: error: unknown peer "edge-9" for workload "w-3"; did you mean ` +
+      `"edge-1"?\n  hint: peers: edge-1, edge-2`,
+      `/fleet/weave.yaml:15:68: error: workloads[3].labels must be a map of label to value, got ` +
+      `a list\n  hint: e.g. {app: camera, tier: edge}`,
+    ],
+  );
+});
+
+Deno.test("#13: deriveWorkloadAddress steps past taken addresses and stays in the subnet", () => {
+  const subnet = parseCidr("10.9.0.0/30")!; // hosts .1 and .2
+  const taken = new Set<string>();
+  const got: string[] = [];
+  for (const name of ["a", "b", "c"]) {
+    const a = deriveWorkloadAddress(subnet, name, (x) => taken.has(formatIp(x)));
+    const text = a ? formatIp(a) : "full";
+    got.push(text);
+    taken.add(text);
+  }
+  deepStrictEqual(got.toSorted(), ["10.9.0.1", "10.9.0.2", "full"]);
+});
+
+Deno.test("#13: ingress [{}] and empty from/ports allow all; ipBlock and podSelector errors", () => {
+  const allow = `policies:
+  - name: allow
+    network: sensors
+    podSelector:
+    ingress: [{}, {from: [], ports: []}]
+`;
+  const r = small(SMALL + allow);
+  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join("\n"));
+  deepStrictEqual(r.config.policies[0].ingress, [
+    { peers: null, ports: null },
+    { peers: null, ports: null },
+  ]);
+  deepStrictEqual(shown(SMALL + allow + "policyFiles: [pol/dup.yaml]\n"), [
+    `/fleet/pol/dup.yaml:1:1: error: policy "allow" is defined twice in network "sensors" ` +
+    `(first at /fleet/weave.yaml:12)\n  hint: give each policy of a network its own name`,
+  ]);
+  const except = "  hint: every except must be a smaller block inside cidr, as in Kubernetes";
+  deepStrictEqual(
+    shown(
+      SMALL + `policies:
+  - name: out
+    network: sensors
+    podSelector: {}
+    egress: [{to: [{ipBlock: {cidr: 10.0.0.1/8}}, {ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/24, 10.0.0.0/8]}}]}]
+  - name: nosel
+    network: sensors
+policyFiles: [pol/syntax.yaml]
+`,
+    ),
+    [
+      `/fleet/weave.yaml:15:37: error: policies[0].egress[0].to[0].ipBlock.cidr 10.0.0.1/8 has ` +
+      `host bits set; did you mean 10.0.0.0/8?\n  hint: write the network address`,
+      `/fleet/weave.yaml:15:89: error: except 11.0.0.0/24 is not inside cidr 10.0.0.0/8\n${except}`,
+      `/fleet/weave.yaml:15:102: error: except 10.0.0.0/8 is not inside cidr 10.0.0.0/8\n${except}`,
+      `/fleet/weave.yaml:16:5: error: policies[1] has no podSelector\n` +
+      `  hint: podSelector: {} selects every endpoint of the network, as in Kubernetes`,
+      `/fleet/pol/syntax.yaml:4:1: error: invalid YAML: Flow map in block collection must be ` +
+      `sufficiently indented and end with a }\n  hint: fix the YAML syntax near here`,
+    ],
+  );
+});
+
+Deno.test("#15: key_file must be a file path; host names are checked", () => {
+  deepStrictEqual(shown(SMALL + `key_file: "keys/"\n`), [
+    `/fleet/weave.yaml:11:11: error: key_file "keys/" is not a file path\n` +
+    `  hint: e.g. key_file: /etc/weave/node.key`,
+  ]);
+  deepStrictEqual(
+    ["edge-7.example.net", "a".repeat(64) + ".net", "x..y", "-a.net", "192.0.2.300"].map((h) =>
+      checkHostName(h)?.message ?? null
+    ),
+    [
+      null,
+      `"${"a".repeat(64)}.net" is not an IP address or a DNS name: label "${
+        "a".repeat(64)
+      }" may only hold letters, digits and inner "-", at most 63 characters`,
+      `"x..y" is not an IP address or a DNS name: label "" may only hold letters, digits and ` +
+      `inner "-", at most 63 characters`,
+      `"-a.net" is not an IP address or a DNS name: label "-a" may only hold letters, digits ` +
+      `and inner "-", at most 63 characters`,
+      `"192.0.2.300" is not a valid IP address`,
+    ],
+  );
+});
+
+Deno.test("#13: a kind: List of NetworkPolicies; rules of a direction not in policyTypes warn", () => {
+  SMALL_FILES["/fleet/pol/list.yaml"] = `apiVersion: v1
+kind: List
+metadata: {resourceVersion: ""}
+items:
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: a, namespace: sensors}
+    spec: {podSelector: {}, policyTypes: [Egress], ingress: [{}]}
+  - apiVersion: networking.k8s.io/v1
+    kind: NetworkPolicy
+    metadata: {name: b, namespace: sensors}
+    spec: {podSelector: {}}
+`;
+  const r = small(SMALL + "policyFiles: [pol/list.yaml]\n");
+  if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join("\n"));
+  deepStrictEqual(r.config.policies.map((p) => [p.name, p.policyTypes, p.origin.line]), [
+    ["a", ["Egress"], 5],
+    ["b", ["Ingress"], 9],
+  ]);
+  deepStrictEqual(r.diagnostics.map(formatDiagnostic), [
+    `/fleet/pol/list.yaml:8:52: warning: spec.ingress rules are ignored: policyTypes does not ` +
+    `list Ingress\n  hint: add Ingress to policyTypes, or remove the ingress rules`,
+  ]);
+});
+
+Deno.test("fleet-level warnings: nobody to dial; a route no box can carry", () => {
+  const r = parseConfig(
+    peers(`  - {name: a, key: ${KEY}}\n  - {name: b, key: ${OTHER_KEY}}\n`),
+    "weave.yaml",
+    { env: ENV },
+  );
+  deepStrictEqual(r.diagnostics.map(formatDiagnostic), [
+    `weave.yaml:4:3: warning: no peer has an address: every peer is dial-out only, so nobody ` +
+    `can be dialled and no session can start\n` +
+    `  hint: give at least one peer an address (or a DNS name) the others can reach`,
+  ]);
+  const route = small(
+    SMALL.replace(
+      "    subnet: fd00:32::/64\n",
+      "    subnet: fd00:32::/64\n    members: {edge-2: }\n",
+    )
+      .replace(
+        "    subnet: 10.32.1.0/24\n",
+        "    subnet: 10.32.1.0/24\n    members: {edge-1: }\n",
+      ) +
+      "  - {name: other, subnet: 10.32.9.0/24, members: {edge-2: }}\n" +
+      "routes: [{from: sensors, to: other}]\n",
+  );
+  deepStrictEqual(route.diagnostics.map(formatDiagnostic), [
+    `/fleet/weave.yaml:14:10: warning: routes[0]: no peer is a member of both sensors and ` +
+    `other, so no box can forward between them\n` +
+    `  hint: add a peer to the members of both networks to carry the route`,
+  ]);
 });

@@ -262,6 +262,14 @@ export function checkPeers(
     p.name !== undefined && p.port !== undefined && p.key !== undefined &&
     (p.address !== undefined || p.host !== undefined || (p.absent === true && p.key !== null));
   if (!raws.every(valid)) return undefined;
+  if (raws.length > 1 && raws.every((p) => p.absent)) {
+    report.warning(
+      top.get("peers")!.value,
+      "no peer has an address: every peer is dial-out only, so nobody can be dialled and no " +
+        "session can start",
+      "give at least one peer an address (or a DNS name) the others can reach",
+    );
+  }
   return raws.map((p, index) => toPeer(p, index));
 }
 

@@ -174,6 +174,18 @@ export function parsePolicySpec(
   const egress = egressE ? parseRules(ctx, egressE.value, `${where}.egress`, "to", dialect) : [];
   const types = parsePolicyTypes(ctx, m.get("policyTypes"), where, egress);
   if (!endpoints || !ingress || !egress || !types) return undefined;
+  // Kubernetes ignores them silently; say so, since it is almost always a mistake.
+  for (
+    const [dir, e, rules] of [["Ingress", ingressE, ingress], ["Egress", egressE, egress]] as const
+  ) {
+    if (e && rules.length > 0 && !types.includes(dir)) {
+      ctx.report.warning(
+        e.key,
+        `${where}.${dir.toLowerCase()} rules are ignored: policyTypes does not list ${dir}`,
+        `add ${dir} to policyTypes, or remove the ${dir.toLowerCase()} rules`,
+      );
+    }
+  }
   return { endpoints, policyTypes: types, ingress, egress };
 }
 

@@ -5,6 +5,11 @@
  * and `namespaceSelector` selects networks by their labels. Diagnostics carry the policy file's
  * own path:line:column.
  *
+ * "Pods" are workloads: every `podSelector` of a document (and a peer with only a
+ * `namespaceSelector`) also requires `weave.works/kind: workload`, so a policy file never
+ * selects the peers' own addresses (inline `policies:` can). A `kind: List` of NetworkPolicies
+ * (`kubectl get networkpolicy -o yaml`) is read item by item.
+ *
  * Refused with a position because they cannot be mapped: a missing `metadata.namespace` (there
  * is no current namespace to default to), `metadata.generateName` without `metadata.name`,
  * any `kind` or `apiVersion` other than NetworkPolicy / networking.k8s.io/v1, and what
@@ -15,7 +20,7 @@
  * @module
  */
 
-import { isScalar, LineCounter, parseAllDocuments } from "yaml";
+import { isMap, isScalar, LineCounter, parseAllDocuments } from "yaml";
 import { Reporter } from "./diagnostics.ts";
 import {
   absolute,
@@ -24,8 +29,15 @@ import {
   resolveAgainstConfig,
   type TopLevel,
 } from "./parse_context.ts";
-import { parsePolicySpec, policyName, policyNetwork, SPEC_KEYS } from "./parse_policies.ts";
-import type { Network, Policy } from "./types.ts";
+import { KIND_LABEL } from "./parse_labels.ts";
+import {
+  parsePolicySpec,
+  policyName,
+  policyNetwork,
+  type PolicySpec,
+  SPEC_KEYS,
+} from "./parse_policies.ts";
+import type { LabelRequirement, LabelSelector, Network, Policy, PolicyRule } from "./types.ts";
 import { describeValue, YamlReader, type YNode } from "./yaml_reader.ts";
 
 const DOC_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"] as const;
@@ -42,6 +54,7 @@ const METADATA_KEYS = [
   "managedFields",
 ] as const;
 const API_VERSION = "networking.k8s.io/v1";
+const LIST_KEYS = ["apiVersion", "kind", "metadata", "items"] as const;
 
 /** The policies of every file of `policyFiles:`; [] when absent; undefined when invalid. */
 export function parsePolicyFiles(
@@ -129,13 +142,41 @@ function parsePolicyFile(
       const c = sub(doc);
       const root = c.r.resolve(doc.contents);
       if (!root || (isScalar(root) && root.value === null)) continue; // an empty document
-      const p = parseDocumentPolicy(c, root, `document ${i + 1}`, networks);
-      if (p) out.push(p);
+      const ps = policiesOfDocument(c, root, `document ${i + 1}`, networks);
+      if (ps) out.push(...ps);
       else ok = false;
     }
   }
   ctx.report.diagnostics.push(...report.diagnostics);
   return ok && report.errorCount === 0 ? out : undefined;
+}
+
+/** A NetworkPolicy, or a `kind: List` of them (what `kubectl get networkpolicy -o yaml` prints). */
+function policiesOfDocument(
+  ctx: ParseContext,
+  root: YNode,
+  where: string,
+  networks: Network[] | undefined,
+): Policy[] | undefined {
+  const kind = isMap(root)
+    ? root.items.find((p) => isScalar(p.key) && p.key.value === "kind")?.value
+    : undefined;
+  if (!(isScalar(kind) && kind.value === "List")) {
+    const p = parseDocumentPolicy(ctx, root, where, networks);
+    return p ? [p] : undefined;
+  }
+  const m = ctx.r.map(root, where, "in a List", LIST_KEYS, "kind: List, items: [...]");
+  if (!m || m.unknownKeys.length > 0) return undefined;
+  const items = ctx.r.list(m.get("items")?.value ?? null, `${where}.items`, "items: [...]");
+  if (!items) return undefined;
+  const out: Policy[] = [];
+  let ok = true;
+  for (const [j, item] of items.entries()) {
+    const p = item ? parseDocumentPolicy(ctx, item, `${where} items[${j}]`, networks) : undefined;
+    if (p) out.push(p);
+    else ok = false;
+  }
+  return ok ? out : undefined;
 }
 
 function parseDocumentPolicy(
@@ -231,5 +272,38 @@ function parseDocumentPolicy(
   ) {
     return undefined;
   }
-  return { name, network, ...spec, origin: { file: ctx.report.file, ...ctx.report.at(root) } };
+  return {
+    name,
+    network,
+    ...podsAreWorkloads(spec),
+    origin: { file: ctx.report.file, ...ctx.report.at(root) },
+  };
+}
+
+/** The requirement that turns "pods" into "workloads": endpoints labelled `weave.works/kind: workload`. */
+const WORKLOADS_ONLY: LabelRequirement = { key: KIND_LABEL, operator: "In", values: ["workload"] };
+
+function onlyWorkloads(sel: LabelSelector): LabelSelector {
+  return { ...sel, matchExpressions: [...sel.matchExpressions, WORKLOADS_ONLY] };
+}
+
+/**
+ * In a NetworkPolicy document, `podSelector` (and a peer with only a `namespaceSelector`)
+ * selects pods, which are workloads here: never the peers' own addresses, which inline
+ * `policies:` can select (see `Policy` in types.ts).
+ */
+function podsAreWorkloads(spec: PolicySpec): PolicySpec {
+  const rules = (rs: PolicyRule[]) =>
+    rs.map((r) => ({
+      ...r,
+      peers: r.peers?.map((p) =>
+        p.kind === "endpoints" ? { ...p, endpoints: onlyWorkloads(p.endpoints) } : p
+      ) ?? null,
+    }));
+  return {
+    ...spec,
+    endpoints: onlyWorkloads(spec.endpoints),
+    ingress: rules(spec.ingress),
+    egress: rules(spec.egress),
+  };
 }

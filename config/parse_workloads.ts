@@ -414,6 +414,15 @@ export function parseRoutes(
       continue;
     }
     seen.set(key, item);
+    const both = from.members.filter((m) => to.members.some((t) => t.peer === m.peer));
+    if (both.length === 0) {
+      ctx.report.warning(
+        item,
+        `${where}: no peer is a member of both ${from.name} and ${to.name}, so no box can ` +
+          "forward between them",
+        `add a peer to the members of both networks to carry the route`,
+      );
+    }
     routes.push({ from: from.name, to: to.name });
   }
   return ok ? routes : undefined;

@@ -1,7 +1,7 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert";
 import { formatDiagnostic } from "./diagnostics.ts";
 import { loadConfig } from "./load.ts";
-import { readPassword } from "./password.ts";
+import { readPassword, readPasswords, samePasswords, stripOneNewline } from "./password.ts";
 import type { Config } from "./types.ts";
 
 const CONFIG = `version: 1
@@ -153,4 +153,43 @@ Deno.test("readPassword from the environment, and when it is gone", () => {
       "/etc/weave/weave.yaml was loaded)",
   });
   strictEqual(readPassword({ ...config, password: null }), null);
+});
+
+Deno.test("stripOneNewline: the one rule, on bytes", () => {
+  const enc = (t: string) => new TextEncoder().encode(t);
+  deepStrictEqual(
+    ["pw", "pw\n", "pw\r\n", "pw\n\n", "\n", ""].map((t) =>
+      new TextDecoder().decode(stripOneNewline(enc(t)))
+    ),
+    ["pw", "pw", "pw", "pw\n", "", ""],
+  );
+});
+
+Deno.test("readPasswords: current and previous bytes; a content change is a change", async () => {
+  await withFleet("A-password\n", 0o600, async (dir, path) => {
+    await Deno.writeTextFile(
+      path,
+      CONFIG.replace("  file: secret.txt\n", "  file: secret.txt\n  previous: {file: old.txt}\n"),
+    );
+    await Deno.writeTextFile(`${dir}/old.txt`, "Z-password\n");
+    await Deno.chmod(`${dir}/old.txt`, 0o600);
+    const r = await loadConfig(path);
+    if (!r.ok) throw new Error(r.diagnostics.map(formatDiagnostic).join("\n"));
+    deepStrictEqual(r.config.previousPassword, { kind: "file", path: `${dir}/old.txt` });
+    const first = readPasswords(r.config);
+    const text = (b: Uint8Array | null | undefined) => b ? new TextDecoder().decode(b) : b;
+    deepStrictEqual([text(first?.current), text(first?.previous)], ["A-password", "Z-password"]);
+    strictEqual(samePasswords(first, readPasswords(r.config)), true);
+    // Same path, new content: reload must see a different password.
+    await Deno.writeTextFile(`${dir}/secret.txt`, "B-password\n");
+    const second = readPasswords(r.config);
+    deepStrictEqual(text(second?.current), "B-password");
+    strictEqual(samePasswords(first, second), false);
+    await Deno.remove(`${dir}/old.txt`);
+    throws(() => readPasswords(r.config), (e: Error) =>
+      e.message.startsWith(
+        `password.previous: cannot read previous password file ${dir}/old.txt: `,
+      ));
+  });
+  strictEqual(samePasswords(null, null), true);
 });

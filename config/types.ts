@@ -219,7 +219,9 @@ export interface PolicyOrigin {
  * networks in place of namespaces and the network's endpoints in place of pods. The endpoints
  * of a network are its workloads (their labels, plus `weave.works/workload: <name>`,
  * `weave.works/peer: <box>`, `weave.works/kind: workload`) and its members' addresses
- * (`weave.works/peer: <name>`, `weave.works/kind: peer`). An endpoint no policy selects for a
+ * (`weave.works/peer: <name>`, `weave.works/kind: peer`); policies from `policyFiles:` select
+ * workloads only (their selectors carry `weave.works/kind In [workload]`, pods being workloads).
+ * An endpoint no policy selects for a
  * direction allows everything in that direction; once selected, only what some rule of some
  * selecting policy allows passes; replies to allowed connections pass; traffic from the
  * endpoint's own box is always allowed (Kubernetes' "local node" rule).

@@ -22,6 +22,7 @@ import {
   loadConfig,
   type LoadResult,
   type Peer,
+  type PeerEndpoint,
   readPasswordSource,
   selfName,
   systemPasswordAccess,
@@ -33,6 +34,8 @@ import {
   type CheckItem,
   type CheckStatus,
   datapathItems,
+  dialablePeersItem,
+  dialOutItem,
   identityItem,
   type IpAddrLink,
   type IpDetailedLink,
@@ -46,7 +49,6 @@ import {
   type PortProbe,
   privilegesItem,
   reachabilityItem,
-  type ReachProbe,
   type SleeveCryptoCaps,
   sleeveCryptoItem,
   subnetItems,
@@ -295,21 +297,9 @@ async function selfItems(
   const others = cfg.peers.filter((p) => p !== self);
   const [reach, password, ports] = await Promise.all([
     // A DNS name is resolved by the connect, as the agent does at every dial; a dial-out-only
-    // peer cannot be dialled, which is reported as unreachable by design of the config.
+    // peer is never dialled.
     Promise.all(
-      others.map((p) =>
-        p.endpoint
-          ? probeTcp(
-            p.endpoint.kind === "ip" ? p.endpoint.ip : p.endpoint.host,
-            p.port,
-            peerTimeout,
-          )
-          : Promise.resolve<ReachProbe>({
-            ok: false,
-            reason: "error",
-            message: "dial-out only (no address): it dials this box",
-          })
-      ),
+      others.map((p) => p.endpoint ? probeTcp(dialHost(p.endpoint), p.port, peerTimeout) : null),
     ),
     observePassword(cfg),
     box.vxlanLinks.then((v) => probePorts(cfg, self, addressPresent, opts.runDir, v)),
@@ -322,9 +312,22 @@ async function selfItems(
     ...subnetItems(cfg, self, await box.routes, links),
     ...vniItems(cfg, self, await box.vxlanLinks),
     ...ports,
-    ...others.map((p, i) => reachabilityItem(p, self, reach[i], peerTimeout)),
+    ...dialable(cfg, self),
+    ...others.map((p, i) => {
+      const r = reach[i];
+      return r ? reachabilityItem(p, self, r, peerTimeout) : dialOutItem(p, self);
+    }),
     ...datapathItems(cfg, self, typeof probe === "string" ? null : datapathCaps(probe)),
   ];
+}
+
+function dialable(cfg: Config, self: Peer): CheckItem[] {
+  const it = dialablePeersItem(cfg, self);
+  return it ? [it] : [];
+}
+
+function dialHost(e: PeerEndpoint): string {
+  return e.kind === "ip" ? e.ip : e.host;
 }
 
 /** Runs every check; never throws for what it finds (only for programming errors). */

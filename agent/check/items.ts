@@ -25,7 +25,8 @@
  * | `port.control`              | ports      | control TCP port bindable                          |
  * | `port.sleeve`               | ports      | sleeve UDP port bindable                           |
  * | `port.vxlan`                | ports      | VXLAN UDP port bindable                            |
- * | `peer.<name>`               | peers      | TCP reachability of the peer's control port        |
+ * | `peers.dialable`            | peers      | a dial-out-only box has a peer with an address     |
+ * | `peer.<name>`               | peers      | TCP reachability of the peer's control port, or "dial-out only" |
  * | `datapath.<name>`           | datapath   | which datapath the pair will get, and why          |
  *
  * @module

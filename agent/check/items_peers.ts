@@ -17,6 +17,51 @@ export type ReachProbe =
   | { ok: true; ms: number }
   | { ok: false; reason: "refused" | "timeout" | "unreachable" | "error"; message: string };
 
+/**
+ * A pair in which one end has no address: the one without dials the other; two such boxes
+ * cannot connect to each other at all (they could only meet through a peer with an address).
+ */
+export function dialOutItem(peer: Peer, self: Peer): CheckItem {
+  const id = `peer.${peer.name}`;
+  if (!self.endpoint && !peer.endpoint) {
+    // Shown, not warned: in a NATed fleet most pairs are like this, and that is by design.
+    return item(
+      id,
+      "peers",
+      "ok",
+      `${peer.name} and this box are both dial-out only: they cannot connect to each other ` +
+        "directly and can only meet through a peer that has an address",
+    );
+  }
+  return item(
+    id,
+    "peers",
+    "ok",
+    `${peer.name} is dial-out only (no address): it dials this box; nobody dials it`,
+  );
+}
+
+/** A dial-out-only box needs at least one peer with an address to dial. */
+export function dialablePeersItem(config: Config, self: Peer): CheckItem | null {
+  if (self.endpoint) return null;
+  const dialable = config.peers.filter((p) => p !== self && p.endpoint);
+  if (dialable.length > 0) {
+    return item(
+      "peers.dialable",
+      "peers",
+      "ok",
+      `this box is dial-out only; it dials ${dialable.map((p) => p.name).join(", ")}`,
+    );
+  }
+  return item(
+    "peers.dialable",
+    "peers",
+    "warning",
+    "this box is dial-out only and no other peer has an address: it has nobody to dial",
+    "give at least one peer a fixed address or DNS name that this box can reach",
+  );
+}
+
 /** A peer's control port answers TCP; if not, why and what to do. */
 export function reachabilityItem(peer: Peer, self: Peer, r: ReachProbe, timeoutMs: number) {
   const id = `peer.${peer.name}`;
@@ -31,7 +76,7 @@ export function reachabilityItem(peer: Peer, self: Peer, r: ReachProbe, timeoutM
   const fix = r.reason === "refused"
     ? `start weave-agent on ${peer.name} (weave-agent up), and check its port: setting`
     : `check that ${peer.name} is up and that firewalls on the path allow TCP ${peer.port} and ` +
-      `UDP ${peer.port} from ${self.address} (on ${peer.name}: nft list ruleset)`;
+      `UDP ${peer.port} from ${self.address || "this box"} (on ${peer.name}: nft list ruleset)`;
   return item(id, "peers", "warning", found, fix);
 }
 
@@ -56,6 +101,16 @@ export function datapathItems(
       mine.has(n.name) && n.members.some((m) => m.peer === p.name)
     ).map((n) => n.name);
     const nets = shared.length ? ` (${shared.join(", ")})` : " (no shared network)";
+    const natted = [p, self].find((x) => !x.endpoint);
+    if (natted && config.datapath !== "fastdp") {
+      return item(
+        id,
+        "datapath",
+        "ok",
+        `${p.name}: sleeve: ${natted === self ? "this box" : p.name} is dial-out only (behind ` +
+          `NAT); the fast datapath needs both ends to reach each other directly${nets}`,
+      );
+    }
     if (config.datapath === "sleeve") {
       return item(
         id,

@@ -4,6 +4,8 @@ import { datapathCaps } from "../../datapath/kernel_probe.ts";
 import { parseConfig, type PasswordReading } from "../../config/mod.ts";
 import {
   datapathItems,
+  dialablePeersItem,
+  dialOutItem,
   identityItem,
   kernelItems,
   parseCapEff,
@@ -13,6 +15,7 @@ import {
   privilegesItem,
   sleeveCryptoItem,
   toolItem,
+  underlayAddressItem,
 } from "./items.ts";
 import { checkExitCode, type CheckReport, renderCheck } from "./check.ts";
 
@@ -203,4 +206,65 @@ Deno.test("password items judge the bytes readPasswordSource returns", () => {
     "failure",
     "password environment variable WEAVE_PASSWORD is not set",
   ]]);
+});
+
+const KEY_A = btoa(String.fromCharCode(...new Uint8Array(32).fill(1)));
+const KEY_B = btoa(String.fromCharCode(...new Uint8Array(32).fill(2)));
+const NAT = parseConfig(
+  `version: 1
+password: {env: WEAVE_PASSWORD}
+peers:
+  - {name: hub, address: 192.0.2.1}
+  - {name: field-1, key: ${KEY_A}}
+  - {name: field-2, key: ${KEY_B}}
+  - {name: named, address: "named.example.net:7000"}
+networks:
+  - {name: sensors, subnet: 10.32.1.0/24}
+`,
+  "weave.yaml",
+  { env: { WEAVE_PASSWORD: "x" } },
+);
+
+Deno.test("dial-out peers: who dials whom, pairs that cannot meet, nobody to dial", () => {
+  if (!NAT.ok) throw new Error(JSON.stringify(NAT.diagnostics));
+  const cfg = NAT.config;
+  const [hub, f1, f2, named] = cfg.peers;
+  deepStrictEqual(dialOutItem(f1, hub), {
+    id: "peer.field-1",
+    group: "peers",
+    status: "ok",
+    found: "field-1 is dial-out only (no address): it dials this box; nobody dials it",
+  });
+  const both = dialOutItem(f2, f1);
+  deepStrictEqual([both.status, both.found], [
+    "ok",
+    "field-2 and this box are both dial-out only: they cannot connect to each other directly " +
+    "and can only meet through a peer that has an address",
+  ]);
+  deepStrictEqual(
+    dialablePeersItem(cfg, f1)?.found,
+    "this box is dial-out only; it dials hub, named",
+  );
+  strictEqual(dialablePeersItem(cfg, hub), null);
+  const lonely = { ...cfg, peers: [f1, f2] };
+  deepStrictEqual(
+    [dialablePeersItem(lonely, f1)?.status, dialablePeersItem(lonely, f1)?.found],
+    [
+      "warning",
+      "this box is dial-out only and no other peer has an address: it has nobody to dial",
+    ],
+  );
+  deepStrictEqual(
+    underlayAddressItem(f1, []).found,
+    "dial-out only (no address in the config): " +
+      "any address works; this box dials the peers that have one",
+  );
+  deepStrictEqual(underlayAddressItem(named, []).status, "ok");
+  const dp = datapathItems(cfg, hub, { vxlan: true, vxlanDetail: "", esp: true, espDetail: "" });
+  deepStrictEqual(dp.map((i) => i.found.split(";")[0]), [
+    "field-1: sleeve: field-1 is dial-out only (behind NAT)",
+    "field-2: sleeve: field-2 is dial-out only (behind NAT)",
+    "named: fast datapath (kernel VXLAN + ESP (AES-GCM)) if named can do it too and VXLAN " +
+    "heartbeats get through, else sleeve",
+  ]);
 });

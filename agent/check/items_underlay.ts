@@ -50,8 +50,27 @@ export function linkWithAddress(links: IpAddrLink[], address: string): IpAddrLin
   return links.find((l) => (l.addr_info ?? []).some((a) => a.local === address));
 }
 
+/**
+ * What a box without an IP literal in the config can be told about its underlay address: a
+ * dial-out-only box may have any address (it dials out); a DNS-named one is found by the name.
+ * Null for an IP peer.
+ */
+function notAnIpPeer(self: Peer): string | null {
+  if (!self.endpoint) {
+    return "dial-out only (no address in the config): any address works; this box dials the " +
+      "peers that have one";
+  }
+  if (self.endpoint.kind === "dns") {
+    return `given by DNS name ${self.endpoint.host}: the peers resolve it at every dial; make ` +
+      "sure it points at this box";
+  }
+  return null;
+}
+
 /** The peer's underlay address is configured on a link of this box. */
 export function underlayAddressItem(self: Peer, links: IpAddrLink[]): CheckItem {
+  const other = notAnIpPeer(self);
+  if (other) return item("underlay.address", "underlay", "ok", other);
   const link = linkWithAddress(links, self.address);
   if (link) {
     return item(
@@ -78,6 +97,15 @@ export function underlayAddressItem(self: Peer, links: IpAddrLink[]): CheckItem 
 
 /** MTU of the underlay link vs `underlay_mtu`: a smaller link would drop full-size frames. */
 export function underlayMtuItem(config: Config, self: Peer, links: IpAddrLink[]): CheckItem {
+  if (notAnIpPeer(self)) {
+    return item(
+      "underlay.mtu",
+      "underlay",
+      "ok",
+      `not checked: this peer has no IP address in the config; the link to the underlay must ` +
+        `carry underlay_mtu ${config.underlayMtu}`,
+    );
+  }
   const link = linkWithAddress(links, self.address);
   if (!link || link.mtu === undefined) {
     return item(

@@ -39,7 +39,8 @@ export function parseXfrmStates(text: string): ObservedSa[] {
   const out: ObservedSa[] = [];
   for (const block of text.split(/^(?=src )/m)) {
     const head = /^src (\S+) dst (\S+)/.exec(block);
-    const spi = /proto esp spi 0x([0-9a-f]+) reqid (\d+)/.exec(block);
+    // With `-s`, ip prints the SPI and reqid with their other base in parentheses.
+    const spi = /proto esp spi 0x([0-9a-f]+)(?:\(\d+\))? reqid (\d+)/.exec(block);
     if (!head || !spi) continue;
     const key = /aead \S+ 0x([0-9a-f]+)/.exec(block);
     const hard = /expire add: soft \d+\(sec\), hard (\d+)\(sec\)/.exec(block);

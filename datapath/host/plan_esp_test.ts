@@ -5,32 +5,38 @@ import { parseXfrmStates } from "./observe.ts";
 import { ESP_SA_HARD_LIFETIME_S } from "./xfrm_args.ts";
 import type { ObservedHost } from "./desired.ts";
 
-/** One SA in the layout `ip -s xfrm state` (iproute2 6.1) prints (values made up). */
-const STATE = `src 192.168.77.1 dst 192.168.77.2
-	proto esp spi 0x9a3c11f0 reqid 1465319328 mode transport
-	replay-window 0 flag esn
-	aead rfc4106(gcm(aes)) 0x1111111111111111111111111111111111111111111111111111111111111111deadbeef 128
+/** One SA as `ip -s xfrm state` (iproute2 6.1) printed it on the kvm-esp kernel (6.1). */
+const STATE = `src 192.168.77.2 dst 192.168.77.1
+	proto esp spi 0x8a8836a2(2324182690) reqid 1465277387(0x57565bcb) mode transport
+	replay-window 0 seq 0x00000000 flag esn (0x10000000)
+	aead rfc4106(gcm(aes)) 0x1f0169252fb0afc9edaace621173ffda02a8df1e4ef9ecfdb0d2a8007a9e16e2e0e43fda (288 bits) 128
 	anti-replay esn context:
-	 seq-hi 0x0, seq 0x0, oseq-hi 0x0, oseq 0x5
+	 seq-hi 0x0, seq 0xb, oseq-hi 0x0, oseq 0x0
 	 replay_window 256, bitmap-length 8
-	 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000
+	 00000000 00000000 00000000 00000000 00000000 00000000 00000000 000007ff 
+	sel src 0.0.0.0/0 dst 0.0.0.0/0 uid 0
 	lifetime config:
 	  limit: soft (INF)(bytes), hard (INF)(bytes)
 	  limit: soft (INF)(packets), hard (INF)(packets)
 	  expire add: soft 0(sec), hard 180(sec)
 	  expire use: soft 0(sec), hard 0(sec)
 	lifetime current:
-	  420(bytes), 5(packets)
-	  add 2026-12-01 20:00:00 use 2026-12-01 20:00:01
+	  1162(bytes), 11(packets)
+	  add 2026-12-01 20:19:13 use 2026-12-01 20:19:14
 	stats:
 	  replay-window 0 replay 0 failed 0
 `;
 
 Deno.test("ip -s xfrm state: lifetime and add time are read back", () => {
   const [sa] = parseXfrmStates(STATE);
-  strictEqual(sa.spi, 0x9a3c11f0);
+  strictEqual(sa.spi, 0x8a8836a2);
+  strictEqual(sa.reqid, 1465277387);
+  strictEqual(
+    sa.keyHex,
+    "1f0169252fb0afc9edaace621173ffda02a8df1e4ef9ecfdb0d2a8007a9e16e2e0e43fda",
+  );
   strictEqual(sa.hardSeconds, 180);
-  strictEqual(sa.addedAt, new Date("2026-12-01T20:00:00").getTime() / 1000);
+  strictEqual(sa.addedAt, new Date("2026-12-01T20:19:13").getTime() / 1000);
 });
 
 Deno.test("every SA carries the hard lifetime", () => {
