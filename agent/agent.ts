@@ -10,9 +10,16 @@ import type { Config, Network, Peer } from "../config/types.ts";
 import { findSelf, formatDiagnostic, loadConfig, readPassword } from "../config/mod.ts";
 import { buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { planNow, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
+import { resolvePolicies } from "./policy_resolve.ts";
+import { type PolicyStatus, policyStatus } from "./policy_status.ts";
 import { bridgeName, tapName } from "../datapath/link_names.ts";
 import { datapathCaps, probeKernel } from "../datapath/kernel_probe.ts";
-import { type DesiredHost, renderPlan } from "../datapath/host/mod.ts";
+import {
+  type DesiredHost,
+  type PolicyCounter,
+  readPolicyCounters,
+  renderPlan,
+} from "../datapath/host/mod.ts";
 import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./control/peer_connections.ts";
 import type { SessionSecrets } from "./control/session_keys.ts";
@@ -109,6 +116,8 @@ export class Agent {
   /** Per-workload outcome of the last reconcile. */
   #workloads: WorkloadState[] = [];
   #workloadRetry: ReturnType<typeof setTimeout> | undefined;
+  /** Policy rule counters as last read (on status requests and after each reconcile). */
+  #policyCounters: PolicyCounter[] = [];
   #oversizeReported = 0;
   #lastReconcile: { at: string; changes: number; error?: string } | null = null;
   #lastReload: { at: string; ok: boolean; message: string } | null = null;
@@ -694,6 +703,8 @@ export class Agent {
           sleeve: (sleeve.peers as Record<string, unknown>)[s.peer.name] ?? null,
         };
       }),
+      workloads: this.#workloads,
+      policy: policyStatus(resolvePolicies(this.#config), this.#policyCounters),
       networks: this.#myNetworks().map((n) => ({
         name: n.name,
         subnet: n.subnet,
@@ -709,6 +720,7 @@ export class Agent {
   async #handleControl(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
       case "status":
+        this.#policyCounters = await readPolicyCounters();
         return this.status();
       case "plan": {
         const changes = (await planNow(this.desiredHost())).changes;
@@ -929,6 +941,10 @@ export interface AgentStatus {
     control: unknown;
     sleeve: unknown;
   }[];
+  /** This box's workloads: plumbed, or the error for that workload alone. */
+  workloads: WorkloadState[];
+  /** Every policy this box enforces, with its rule counters. */
+  policy: PolicyStatus;
   networks: {
     name: string;
     subnet: string;
