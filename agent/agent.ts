@@ -20,7 +20,12 @@ import {
   readPolicyCounters,
   renderPlan,
 } from "../datapath/host/mod.ts";
-import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
+import {
+  type AeadName,
+  Sleeve,
+  sleeveCryptoFromEnv,
+  type SleeveNetwork,
+} from "../datapath/sleeve/mod.ts";
 import { PeerConnections } from "./control/peer_connections.ts";
 import type { SessionSecrets } from "./control/session_keys.ts";
 import type { Logger } from "./ops/log.ts";
@@ -54,7 +59,7 @@ type AgentMessage =
     type: "caps";
     fastdp: boolean;
     fastdpReason: string;
-    aead: "aes-256-gcm" | "chacha20-poly1305";
+    aead: AeadName;
     sleeveIndex: number;
     macs: Record<string, string[]>;
   }

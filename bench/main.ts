@@ -16,7 +16,7 @@
  */
 
 import { Fleet } from "../tests/lab/fleet.ts";
-import type { Lab, LabHost } from "../tests/lab/lab.ts";
+import { Lab, type LabHost } from "../tests/lab/lab.ts";
 import { formatHandshakeBench, runHandshakeBench } from "./handshake_bench.ts";
 import { applyChanges, observeHost, planHost } from "../datapath/host/mod.ts";
 import type { DesiredHost } from "../datapath/host/desired.ts";
@@ -264,42 +264,39 @@ async function reconcileBench() {
   line("|---|---|---|---|---|---|---|");
   const rows = [];
   for (const n of [10, 100, 1000]) {
-    const ns = `wvbench${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
-    await new Deno.Command("ip", { args: ["netns", "add", ns] }).output();
-    try {
-      const ip = (...a: string[]) =>
-        new Deno.Command("ip", { args: ["-n", ns, ...a], stdout: "null", stderr: "null" }).output();
-      await ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1");
-      await ip("address", "add", "192.0.2.1/24", "dev", "eth0");
-      await ip("link", "set", "eth0", "up");
-      const d = desiredWithPeers(n, false);
-      const observed = await observeHost({ netns: ns });
-      const t0 = performance.now();
-      const changes = planHost(d, observed);
-      const t1 = performance.now();
-      const r = await applyChanges(changes, { netns: ns });
-      const t2 = performance.now();
-      const again = planHost(d, await observeHost({ netns: ns }));
-      const enc = desiredWithPeers(n, true);
-      const t3 = performance.now();
-      const encChanges = planHost(enc, observed);
-      const t4 = performance.now();
-      line(
-        `| ${n} | ${changes.length} | ${(t1 - t0).toFixed(1)} | ${
-          (t2 - t1).toFixed(0)
-        } | ${r.spawns} | ${again.length} | ${encChanges.length} / ${(t4 - t3).toFixed(1)} |`,
-      );
-      rows.push({
-        peers: n,
-        changes: changes.length,
-        planMs: t1 - t0,
-        applyMs: t2 - t1,
-        spawns: r.spawns,
-        second: again.length,
-      });
-    } finally {
-      await new Deno.Command("ip", { args: ["netns", "del", ns] }).output();
-    }
+    // A lab of one bare namespace: torn down with the lab, reclaimed by cleanupStale if killed.
+    await using lab = await Lab.create({ hosts: 0 });
+    const { ns } = await lab.addMachine("bench");
+    const ip = (...a: string[]) =>
+      new Deno.Command("ip", { args: ["-n", ns, ...a], stdout: "null", stderr: "null" }).output();
+    await ip("link", "add", "eth0", "type", "veth", "peer", "name", "eth1");
+    await ip("address", "add", "192.0.2.1/24", "dev", "eth0");
+    await ip("link", "set", "eth0", "up");
+    const d = desiredWithPeers(n, false);
+    const observed = await observeHost({ netns: ns });
+    const t0 = performance.now();
+    const changes = planHost(d, observed);
+    const t1 = performance.now();
+    const r = await applyChanges(changes, { netns: ns });
+    const t2 = performance.now();
+    const again = planHost(d, await observeHost({ netns: ns }));
+    const enc = desiredWithPeers(n, true);
+    const t3 = performance.now();
+    const encChanges = planHost(enc, observed);
+    const t4 = performance.now();
+    line(
+      `| ${n} | ${changes.length} | ${(t1 - t0).toFixed(1)} | ${
+        (t2 - t1).toFixed(0)
+      } | ${r.spawns} | ${again.length} | ${encChanges.length} / ${(t4 - t3).toFixed(1)} |`,
+    );
+    rows.push({
+      peers: n,
+      changes: changes.length,
+      planMs: t1 - t0,
+      applyMs: t2 - t1,
+      spawns: r.spawns,
+      second: again.length,
+    });
   }
   results.reconcile = rows;
 }

@@ -3,8 +3,12 @@
  * the resulting MTU never needs fragmenting on the underlay. All members of a network compute
  * the same figure from the same config, whatever datapath each pair ends up on.
  *
+ * A leaf for config/: it imports only the sleeve's wire format (itself a leaf, no FFI).
+ *
  * @module
  */
+
+import { HEADER_BYTES, TAG_BYTES } from "./sleeve/wire.ts";
 
 /** Bytes of an IP header on the underlay (no options / no extension headers). */
 export function ipHeaderBytes(family: 4 | 6): number {
@@ -16,9 +20,9 @@ export const ETHERNET_HEADER_BYTES = 14;
 export const VXLAN_HEADER_BYTES = 8;
 
 /** Sleeve datagram header (type, VNI, receiver index, sequence number), authenticated as AAD. */
-export const SLEEVE_HEADER_BYTES = 16;
+export const SLEEVE_HEADER_BYTES = HEADER_BYTES;
 /** AEAD tag on each sleeve datagram. */
-export const SLEEVE_TAG_BYTES = 16;
+export const SLEEVE_TAG_BYTES = TAG_BYTES;
 
 /** ESP with rfc4106(gcm(aes)): SPI + sequence number, explicit IV, ICV. */
 export const ESP_HEADER_BYTES = 8;

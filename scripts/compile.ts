@@ -6,11 +6,13 @@
  * from dl.deno.land. Offline, fetch `denort-<target>.zip` elsewhere, unzip it and set
  * `DENORT_BIN=/path/to/denort`: deno reads that variable itself (there is no command-line flag),
  * we only pass it through, and since it names one binary it only works for one target per run.
- * The sleeve's packet-path Workers are loaded by URL at run time, so they are passed with
- * `--include` (every `datapath/sleeve/*worker*.ts`).
+ * The sleeve's packet-path Worker is loaded by URL at run time, so its entry module
+ * (`SLEEVE_WORKER_MODULE`, exported by the sleeve) is passed with `--include`.
  *
  * @module
  */
+
+import { SLEEVE_WORKER_MODULE } from "../datapath/sleeve/mod.ts";
 
 /** Targets we release. */
 export const RELEASE_TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] as const;
@@ -64,19 +66,11 @@ export function compileArgv(target: string, includes: string[]): string[] {
   ];
 }
 
-/** Worker modules of the sleeve, relative to the repo root, sorted. */
-export async function workerModules(root = REPO_ROOT): Promise<string[]> {
-  const found: string[] = [];
-  try {
-    for await (const e of Deno.readDir(`${root}/datapath/sleeve`)) {
-      if (e.isFile && /worker.*\.ts$/.test(e.name) && !e.name.endsWith("_test.ts")) {
-        found.push(`datapath/sleeve/${e.name}`);
-      }
-    }
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  }
-  return found.sort();
+/** Worker entry modules of the sleeve, relative to the repo root (their imports come along). */
+export function workerModules(root = REPO_ROOT): Promise<string[]> {
+  const path = new URL(SLEEVE_WORKER_MODULE).pathname;
+  if (!path.startsWith(`${root}/`)) throw new Error(`sleeve worker ${path} is outside ${root}`);
+  return Promise.resolve([path.slice(root.length + 1)]);
 }
 
 /** A human explanation for a failed `deno compile`, from its stderr. */

@@ -2,15 +2,15 @@
  * The control plane with real agent processes: mesh, wrong password, restart, hostile input.
  */
 
-import { strictEqual } from "node:assert";
+import { notStrictEqual, ok, strictEqual } from "node:assert";
 import { Fleet } from "./lab/fleet.ts";
+import { above, atLeast, below, excludes } from "./lab/expect.ts";
+import { LAB } from "./lab/gate.ts";
 
-const root = Deno.uid() === 0;
 const PASSWORD = "a fleet password of reasonable length 4417";
-const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !root };
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name: "control e2e: three agents form a full mesh of authenticated sessions",
   async fn() {
     await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD });
@@ -20,14 +20,14 @@ Deno.test({
       for (const p of s.peers) {
         strictEqual(p.state, "up");
         strictEqual(p.encrypted, true);
-        strictEqual(typeof p.rttMs === "number" || p.rttMs === null, true);
+        ok(typeof p.rttMs === "number" || p.rttMs === null, `rttMs=${JSON.stringify(p.rttMs)}`);
       }
     }
   },
 });
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name: "control e2e: a peer with the wrong password is refused on both sides, never a session",
   async fn() {
     await using fleet = await Fleet.start({
@@ -51,17 +51,17 @@ Deno.test({
     });
     for (const name of ["edge-1", "edge-2"]) {
       const p3 = s.get(name)!.peers.find((p) => p.name === "edge-3")!;
-      strictEqual(p3.state === "up", false, `${name} has a session with edge-3`);
+      notStrictEqual(p3.state, "up", `${name} has a session with edge-3`);
       strictEqual(p3.handshakeAgeSeconds, null);
     }
-    for (const p of s.get("edge-3")!.peers) strictEqual(p.state === "up", false);
+    for (const p of s.get("edge-3")!.peers) notStrictEqual(p.state, "up", `edge-3 with ${p.name}`);
     void e1;
     void e2;
   },
 });
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name: "control e2e: a killed and restarted peer is back within seconds",
   async fn() {
     await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD });
@@ -73,12 +73,12 @@ Deno.test({
     await fleet.startAgent(fleet.host("edge-2"));
     await fleet.settled(undefined, 20_000);
     const took = Date.now() - restartedAt;
-    strictEqual(took < 15_000, true, `reconnect took ${took} ms`);
+    below(took, 15_000, "reconnect ms");
   },
 });
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name: "control e2e: thousands of malformed inputs at the port while the mesh stays up",
   async fn() {
     await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD });
@@ -98,12 +98,12 @@ Deno.test({
     ], { timeoutMs: 120_000 });
     strictEqual(fuzz.code, 0, fuzz.stderr);
     const sent = Number(/sent (\d+)/.exec(fuzz.stdout)?.[1] ?? 0);
-    strictEqual(sent >= 3000, true, fuzz.stdout);
+    atLeast(sent, 3000, "malformed inputs sent", fuzz.stdout);
     // Still a full mesh, and edge-1 counted the garbage.
     const statuses = await fleet.settled(undefined, 20_000);
     const drops = statuses.get("edge-1")!.controlDrops as Record<string, number>;
     const total = Object.values(drops).reduce((a, b) => a + b, 0);
-    strictEqual(total > 100, true, JSON.stringify(drops));
-    strictEqual((await fleet.agents.get("edge-1")!.readLog()).includes("Uncaught"), false);
+    above(total, 100, "control drops counted", JSON.stringify(drops));
+    excludes(await fleet.agents.get("edge-1")!.readLog(), "Uncaught", "edge-1 log");
   },
 });

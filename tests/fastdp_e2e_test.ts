@@ -3,11 +3,10 @@
  * per-peer fallback to the sleeve, idempotent reconcile, `down`, and the encrypted fallback.
  */
 
-import { strictEqual } from "node:assert";
+import { doesNotMatch, match, strictEqual } from "node:assert";
 import { cli, Fleet, randomBytes, transfer } from "./lab/fleet.ts";
-
-const root = Deno.uid() === 0;
-const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !root };
+import { includes } from "./lab/expect.ts";
+import { LAB } from "./lab/gate.ts";
 
 async function json(fleet: Fleet, host: string, argv: string[]) {
   const r = await fleet.lab.exec(fleet.host(host), argv);
@@ -15,7 +14,7 @@ async function json(fleet: Fleet, host: string, argv: string[]) {
 }
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name:
     "fastdp e2e: three hosts without a password: VXLAN as planned, traffic, no-op reconcile, down",
   async fn() {
@@ -79,14 +78,14 @@ Deno.test({
     const links = (await json(fleet, "edge-1", ["ip", "-json", "link", "show"]))
       .map((l: { ifname: string }) => l.ifname);
     strictEqual(links.filter((n: string) => n.startsWith("wv")).length, 0, links.join(" "));
-    strictEqual(links.includes("keepme0"), true);
+    includes(links, "keepme0", "links after down");
     const tables = await fleet.lab.exec(h, ["nft", "list", "tables"]);
-    strictEqual(/weave/.test(tables.stdout), false, tables.stdout);
+    doesNotMatch(tables.stdout, /weave/);
   },
 });
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name:
     "fastdp e2e: blocked VXLAN between two hosts: that pair falls back to sleeve, the others stay fast",
   async fn() {
@@ -103,7 +102,7 @@ Deno.test({
     const dp = (a: string, b: string) => statuses.get(a)!.peers.find((p) => p.name === b)!;
     strictEqual(dp("edge-1", "edge-3").datapath, "sleeve");
     strictEqual(dp("edge-3", "edge-1").datapath, "sleeve");
-    strictEqual(/heartbeat through VXLAN/.test(dp("edge-1", "edge-3").reason), true);
+    match(dp("edge-1", "edge-3").reason, /heartbeat through VXLAN/);
     strictEqual(dp("edge-1", "edge-2").datapath, "fastdp");
     strictEqual(dp("edge-2", "edge-3").datapath, "fastdp");
     // And the fallen-back pair still carries traffic, over the sleeve.
@@ -123,7 +122,7 @@ Deno.test({
 });
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name:
     "fastdp e2e: with a password this kernel (no ESP) falls back to the encrypted sleeve; fastdp is an error",
   async fn() {
@@ -134,10 +133,10 @@ Deno.test({
     });
     const statuses = await fleet.settled("sleeve");
     const p = statuses.get("edge-1")!.peers[0];
-    strictEqual(/ESP/.test(p.reason), true, p.reason);
+    match(p.reason, /ESP/);
     strictEqual(p.encrypted, true);
     const log = await fleet.agents.get("edge-1")!.readLog();
-    strictEqual(/fast datapath unavailable on this box/.test(log), true);
+    match(log, /fast datapath unavailable on this box/);
     const dst = fleet.overlayAddress(statuses.get("edge-2")!, "net1");
     const ping = await fleet.lab.exec(fleet.host("edge-1"), [
       "ping",
@@ -158,15 +157,12 @@ Deno.test({
     const a = await fleet.startAgent(h);
     const st = await a.status;
     strictEqual(st.code, 1);
-    strictEqual(
-      /datapath: fastdp is configured but this kernel lacks IPsec ESP/.test(await a.readLog()),
-      true,
-    );
+    match(await a.readLog(), /datapath: fastdp is configured but this kernel lacks IPsec ESP/);
   },
 });
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name:
     "fastdp e2e: an agent killed with SIGKILL and restarted adopts its kernel state and resumes",
   async fn() {

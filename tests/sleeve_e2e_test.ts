@@ -3,15 +3,14 @@
  */
 
 import { strictEqual } from "node:assert";
+import { above } from "./lab/expect.ts";
+import { LAB } from "./lab/gate.ts";
 import { cli, Fleet, randomBytes, transfer } from "./lab/fleet.ts";
 import type { LabHost } from "./lab/lab.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const PASSWORD = "correct horse battery staple, but longer 7731";
-const root = Deno.uid() === 0;
-/** Lab tests need root and leave agent processes' ops to the lab's teardown. */
-const labTest = { ignore: !root, sanitizeOps: false, sanitizeResources: false };
 
 /** A payload whose every 64 bytes carry a marker: any clear-text leak shows in a capture. */
 function markedPayload(bytes: number): Uint8Array {
@@ -85,7 +84,7 @@ function drops(s: AgentStatus, peer: string): Record<string, number> {
 Deno.test({
   name:
     "sleeve e2e: two hosts with a password: ping, TCP bytes match, nothing in clear on the wire",
-  ...labTest,
+  ...LAB,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -109,22 +108,18 @@ Deno.test({
 
     const capture = await Deno.readFile(pcap);
     const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER");
-    strictEqual(
-      capture.length > 1_000_000,
-      true,
-      `capture too small: ${capture.length}; tcpdump said: ${await dump.readLog()}`,
-    );
+    above(capture.length, 1_000_000, "capture bytes", `tcpdump said: ${await dump.readLog()}`);
     strictEqual(count(capture, marker), 0, "payload marker visible on the underlay");
 
     const after = (await fleet.status(a.name))!;
     const c = sleeveOf(after, b.name);
-    strictEqual((c.txBytes as number) > 1_000_000, true, JSON.stringify(c));
+    above(c.txBytes as number, 1_000_000, "sleeve txBytes", JSON.stringify(c));
   },
 });
 
 Deno.test({
   name: "sleeve e2e: three hosts, full mesh, each pair carries a TCP transfer",
-  ...labTest,
+  ...LAB,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -140,7 +135,7 @@ Deno.test({
 
 Deno.test({
   name: "sleeve e2e: a replayed datagram and a forged one are dropped and counted",
-  ...labTest,
+  ...LAB,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -186,7 +181,7 @@ Deno.test({
 
 Deno.test({
   name: "sleeve e2e: a datagram sealed under another password is dropped and counted as auth",
-  ...labTest,
+  ...LAB,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -204,7 +199,7 @@ Deno.test({
       counts.set(Number(m[1]), (counts.get(Number(m[1])) ?? 0) + 1);
     }
     const size = [...counts].sort((x, y) => y[1] - x[1])[0]?.[0] ?? 0;
-    strictEqual(size > 32, true, sizes.stdout + sizes.stderr);
+    above(size, 32, "ping datagram size", sizes.stdout + sizes.stderr);
     const forged = await fleet.lab.exec(a, [
       Deno.execPath(),
       "run",
@@ -236,7 +231,7 @@ Deno.test({
 Deno.test({
   name:
     "sleeve e2e: TCP segments sent with a partial checksum leave the far box with a valid one, routed through a link without checksum offload",
-  ...labTest,
+  ...LAB,
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });
     const statuses = await fleet.settled("sleeve");
@@ -275,7 +270,7 @@ Deno.test({
     const read = await lab.exec(c, ["tcpdump", "-r", pcap, "-nn", "-vv", "src", "host", fromA]);
     // With -vv each packet is an IP line, then a TCP line with its checksum and payload length.
     const segments = read.stdout.split("\n").filter((l) => /cksum .*length [1-9]\d*$/.test(l));
-    strictEqual(segments.length > 100, true, `few data segments captured: ${segments.length}`);
+    above(segments.length, 100, "data segments captured");
     const bad = segments.filter((l) => !/\(correct\)/.test(l));
     strictEqual(
       bad.length,
@@ -294,7 +289,7 @@ Deno.test({
 Deno.test({
   name:
     "sleeve e2e: a box on the pure-JS crypto path (WEAVE_SLEEVE_CRYPTO=noble) interoperates with libcrypto",
-  ...labTest,
+  ...LAB,
   async fn() {
     await using fleet = await Fleet.start({
       hosts: 2,

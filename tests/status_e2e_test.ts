@@ -3,11 +3,11 @@
  * root-only, reload keeps the last good config.
  */
 
-import { strictEqual } from "node:assert";
+import { match, notStrictEqual, strictEqual } from "node:assert";
 import { cli, Fleet, randomBytes, transfer } from "./lab/fleet.ts";
+import { above, atLeast, includes } from "./lab/expect.ts";
+import { LAB } from "./lab/gate.ts";
 
-const root = Deno.uid() === 0;
-const opts = { sanitizeOps: false, sanitizeResources: false, ignore: !root };
 const PASSWORD = "status test passphrase that is long enough 5521";
 
 async function metrics(fleet: Fleet, host: string): Promise<string> {
@@ -25,7 +25,7 @@ function metric(text: string, name: string, peer: string): number {
 }
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name:
     "status e2e: counters move in status and metrics during a transfer; the socket is root-only",
   async fn() {
@@ -50,18 +50,19 @@ Deno.test({
     );
     strictEqual(got, sent);
     const after = (await fleet.status(a.name))!.peers[0].sleeve as Record<string, number>;
-    strictEqual(after.txBytes - before.txBytes >= 1 << 20, true, JSON.stringify({ before, after }));
-    strictEqual(after.txPackets > before.txPackets, true);
+    const context = JSON.stringify({ before, after });
+    atLeast(after.txBytes - before.txBytes, 1 << 20, "status txBytes moved", context);
+    above(after.txPackets, before.txPackets, "status txPackets", context);
     const m1 = await metrics(fleet, a.name);
     const tx0 = metric(m0, "weave_sleeve_tx_bytes", b.name);
     const tx1 = metric(m1, "weave_sleeve_tx_bytes", b.name);
-    strictEqual(tx1 - tx0 >= 1 << 20, true, `metrics did not move: ${tx0} -> ${tx1}\n${m1}`);
+    atLeast(tx1 - tx0, 1 << 20, `weave_sleeve_tx_bytes moved (${tx0} -> ${tx1})`, m1);
     strictEqual(metric(m1, "weave_peer_up", b.name), 1);
 
     // Human status names the peer, its datapath and why.
     const human = await cli(fleet.lab, a, ["status", "--name", a.name]);
     strictEqual(human.code, 0);
-    strictEqual(human.stdout.includes("the config sets datapath: sleeve"), true, human.stdout);
+    includes(human.stdout, "the config sets datapath: sleeve", "human status");
 
     // Root-only: the socket is 0600 in a 0700 folder, and an unprivileged user is refused.
     const sock = `${fleet.lab.agentRunDir}/${a.name}.sock`;
@@ -76,13 +77,13 @@ Deno.test({
       "-c",
       `import socket; s = socket.socket(socket.AF_UNIX); s.connect(${JSON.stringify(sock)})`,
     ]);
-    strictEqual(nobody.code !== 0, true, "an unprivileged user reached the control socket");
-    strictEqual(/PermissionError|Permission denied/.test(nobody.stderr), true, nobody.stderr);
+    notStrictEqual(nobody.code, 0, "an unprivileged user reached the control socket");
+    match(nobody.stderr, /PermissionError|Permission denied/);
   },
 });
 
 Deno.test({
-  ...opts,
+  ...LAB,
   name: "reload e2e: a broken config is refused and the last good one stays; a good one applies",
   async fn() {
     await using fleet = await Fleet.start({ hosts: 2, password: PASSWORD, datapath: "sleeve" });

@@ -10,9 +10,13 @@
 import { gcm } from "@noble/ciphers/aes.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 
-export type AeadName = "aes-256-gcm" | "chacha20-poly1305";
+import { TAG_BYTES } from "./wire.ts";
+
+/** The AEADs a sleeve session may use (the one home of this union: import it from here). */
+export const AEAD_NAMES = ["aes-256-gcm", "chacha20-poly1305"] as const;
+export type AeadName = typeof AEAD_NAMES[number];
 export type AeadBackend = "libcrypto" | "noble";
-export const TAG_BYTES = 16;
+export { TAG_BYTES };
 
 /**
  * Seals and opens with one key. Output/input layout: ciphertext ‖ 16-byte tag. The optional

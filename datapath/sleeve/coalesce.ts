@@ -12,37 +12,35 @@
  * @module
  */
 
-/** Size of the virtio-net header the TAP expects before every frame (IFF_VNET_HDR). */
-export const VNET_HDR_BYTES = 10;
+import { ETHERNET_HEADER_BYTES as ETH } from "../mtu.ts";
+import { fold, ipv4HeaderChecksum, sum16 } from "./checksum.ts";
+import {
+  GSO_TCPV4,
+  TCP_CHECKSUM_OFFSET,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+  VNET_CSUM_OFFSET,
+  VNET_CSUM_START,
+  VNET_FLAGS,
+  VNET_GSO_SIZE,
+  VNET_GSO_TYPE,
+  VNET_HDR_BYTES,
+  VNET_HDR_LEN,
+} from "./virtio_net.ts";
 
-const MAX_SUPER = 65535 - 14; // IPv4 total length limit
+export { ipv4HeaderChecksum } from "./checksum.ts";
+export { VNET_HDR_BYTES } from "./virtio_net.ts";
+
+/** IPv4's total-length field bounds a super-frame (after its Ethernet header). */
+const MAX_SUPER = 65535 - ETH;
+/**
+ * Segments per super-frame: 44 full 1.4 KB segments fill the 64 KB IPv4 limit, and a bound keeps
+ * one write from holding many small segments back.
+ */
 const MAX_SEGMENTS = 44;
-const ETH = 14;
+/** IPv4 header without options, as the only kind merged. */
+const IPV4_HEADER_BYTES = 20;
 const TCP_ACK = 0x10;
 const TCP_PSH = 0x08;
-
-function sum16(buf: Uint8Array, off: number, len: number, acc = 0): number {
-  let s = acc;
-  for (let i = 0; i + 1 < len; i += 2) s += (buf[off + i] << 8) | buf[off + i + 1];
-  if (len & 1) s += buf[off + len - 1] << 8;
-  return s;
-}
-
-function fold(s: number): number {
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-}
-
-/** The IPv4 header checksum of the 20 bytes at `off`. */
-export function ipv4HeaderChecksum(buf: Uint8Array, off: number): number {
-  const saved = (buf[off + 10] << 8) | buf[off + 11];
-  buf[off + 10] = 0;
-  buf[off + 11] = 0;
-  const c = ~fold(sum16(buf, off, 20)) & 0xffff;
-  buf[off + 10] = saved >> 8;
-  buf[off + 11] = saved & 0xff;
-  return c;
-}
 
 /** Where a frame's TCP parts are, when it is a segment we know how to merge. */
 function tcpLayout(
@@ -54,10 +52,10 @@ function tcpLayout(
   if ((((f[ETH + 6] << 8) | f[ETH + 7]) & 0x3fff) !== 0) return null; // MF or offset: fragment
   const tot = (f[ETH + 2] << 8) | f[ETH + 3];
   if (ETH + tot > len) return null;
-  const tcpOff = ETH + 20;
+  const tcpOff = ETH + IPV4_HEADER_BYTES;
   const tcpHl = (f[tcpOff + 12] >> 4) * 4;
   if (tcpHl < 20 || tcpOff + tcpHl > ETH + tot) return null;
-  return { tcpOff, tcpHl, payload: tot - 20 - tcpHl };
+  return { tcpOff, tcpHl, payload: tot - IPV4_HEADER_BYTES - tcpHl };
 }
 
 /**
@@ -66,6 +64,7 @@ function tcpLayout(
  */
 export class Coalescer {
   #buf = new Uint8Array(VNET_HDR_BYTES + ETH + 65535);
+  #view = new DataView(this.#buf.buffer);
   #len = 0; // bytes after the vnet header
   #segments = 0;
   #mss = 0;
@@ -103,7 +102,7 @@ export class Coalescer {
         (((f[t.tcpOff + 4] << 24) >>> 0) + (f[t.tcpOff + 5] << 16) + (f[t.tcpOff + 6] << 8) +
           f[t.tcpOff + 7] + t.payload) >>> 0;
       // Trim Ethernet padding: only the IP datagram counts.
-      this.#len = ETH + 20 + t.tcpHl + t.payload;
+      this.#len = ETH + IPV4_HEADER_BYTES + t.tcpHl + t.payload;
     }
   }
 
@@ -141,11 +140,11 @@ export class Coalescer {
   flush(): void {
     if (this.#segments === 0) return;
     const p = this.#buf;
-    const v = new DataView(p.buffer, 0, VNET_HDR_BYTES);
+    const v = this.#view;
     p.fill(0, 0, VNET_HDR_BYTES);
     if (this.#segments > 1) {
       const ip = VNET_HDR_BYTES + ETH;
-      const tcp = ip + 20;
+      const tcp = ip + IPV4_HEADER_BYTES;
       const tot = this.#len - ETH;
       p[ip + 2] = tot >> 8;
       p[ip + 3] = tot & 0xff;
@@ -154,22 +153,22 @@ export class Coalescer {
       p[ip + 11] = c & 0xff;
       // CHECKSUM_PARTIAL: the TCP checksum field holds the pseudo-header sum; the kernel adds
       // the segment's own bytes when it segments or delivers.
-      const tcpLen = tot - 20;
-      const pseudo = fold(sum16(p, ip + 12, 8, 6 + tcpLen));
-      p[tcp + 16] = pseudo >> 8;
-      p[tcp + 17] = pseudo & 0xff;
-      v.setUint8(0, 1); // VIRTIO_NET_HDR_F_NEEDS_CSUM
-      v.setUint8(1, 1); // VIRTIO_NET_HDR_GSO_TCPV4
-      v.setUint16(2, ETH + 20 + this.#tcpHl, true); // hdr_len
-      v.setUint16(4, this.#mss, true); // gso_size
-      v.setUint16(6, ETH + 20, true); // csum_start
-      v.setUint16(8, 16, true); // csum_offset (TCP checksum field)
+      const tcpLen = tot - IPV4_HEADER_BYTES;
+      // Pseudo-header: source and destination address (8 bytes at 12), protocol 6, TCP length.
+      const pseudo = fold(sum16(v, ip + 12, 8, 6 + tcpLen));
+      v.setUint16(tcp + TCP_CHECKSUM_OFFSET, pseudo);
+      v.setUint8(VNET_FLAGS, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+      v.setUint8(VNET_GSO_TYPE, GSO_TCPV4);
+      v.setUint16(VNET_HDR_LEN, ETH + IPV4_HEADER_BYTES + this.#tcpHl, true);
+      v.setUint16(VNET_GSO_SIZE, this.#mss, true);
+      v.setUint16(VNET_CSUM_START, ETH + IPV4_HEADER_BYTES, true);
+      v.setUint16(VNET_CSUM_OFFSET, TCP_CHECKSUM_OFFSET, true);
       this.merged++;
     } else if (this.#csumStart !== 0) {
       // One segment with a partial checksum: the kernel finishes it if the frame leaves the box.
-      v.setUint8(0, 1); // VIRTIO_NET_HDR_F_NEEDS_CSUM
-      v.setUint16(6, this.#csumStart, true);
-      v.setUint16(8, 16, true);
+      v.setUint8(VNET_FLAGS, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+      v.setUint16(VNET_CSUM_START, this.#csumStart, true);
+      v.setUint16(VNET_CSUM_OFFSET, TCP_CHECKSUM_OFFSET, true);
     }
     this.write(this.#fd, p, VNET_HDR_BYTES + this.#len);
     this.#segments = 0;

@@ -1,104 +1,98 @@
 /**
- * Sleeve counters in a SharedArrayBuffer: the workers write (each field has one writer), the
- * main thread reads without messaging.
+ * Sleeve counters in a SharedArrayBuffer: the packet worker writes (each field has one writer),
+ * the main thread reads without messaging. Each field is named once, in the lists below; the
+ * indices the worker writes, the types status shows and the readers all derive from them.
  *
  * @module
  */
 
+/** Peers the counter block has room for (slot numbers 0 .. MAX_PEERS - 1). */
 export const MAX_PEERS = 1024;
+/** Numbers per slot (room to grow: the lists below use fewer). */
 export const FIELDS = 16;
+/** The slot after the last peer's holds the counters that belong to no peer. */
 export const GLOBAL_SLOT = MAX_PEERS;
 
-/** Per-peer fields. */
-export const F = {
-  txPackets: 0,
-  txBytes: 1,
-  rxPackets: 2,
-  rxBytes: 3,
-  auth: 4,
-  replay: 5,
-  unknownNetwork: 6,
-  oversize: 7,
-  truncated: 8,
-  notMember: 9,
-  noSession: 10,
-  txErrors: 11,
+/** Per-peer traffic, in the order status shows it. */
+const PEER_TRAFFIC = ["txPackets", "txBytes", "rxPackets", "rxBytes", "txErrors"] as const;
+/** Per-peer drops of received datagrams. */
+const PEER_DROPS = [
+  "auth",
+  "replay",
+  "unknownNetwork",
+  "oversize",
+  "truncated",
+  "notMember",
+  "noSession",
   /** Authentic, but not what its type says (a partial checksum on something that is not TCP). */
-  malformed: 12,
-} as const;
+  "malformed",
+] as const;
+/**
+ * Counters of no peer: datagrams from unknown senders, and `internalErrors`, packets dropped
+ * because handling them threw (a bug): the loop goes on.
+ */
+const GLOBAL_FIELDS = [
+  "unknownPeer",
+  "truncated",
+  "badType",
+  "oversize",
+  "txErrors",
+  "internalErrors",
+] as const;
 
-/** Global fields (slot GLOBAL_SLOT). */
-export const G = {
-  unknownPeer: 0,
-  truncated: 1,
-  badType: 2,
-  oversize: 3,
-  txErrors: 4,
-  /** Packets dropped because handling them threw (a bug): the loop goes on. */
-  internalErrors: 5,
-} as const;
-
-export function newCounters(): SharedArrayBuffer {
-  return new SharedArrayBuffer((MAX_PEERS + 1) * FIELDS * 8);
-}
+type PeerTraffic = typeof PEER_TRAFFIC[number];
+type PeerDrop = typeof PEER_DROPS[number];
+type GlobalField = typeof GLOBAL_FIELDS[number];
 
 /** Counters of one peer, as status shows them. */
-export interface PeerCounters {
-  txPackets: number;
-  txBytes: number;
-  rxPackets: number;
-  rxBytes: number;
-  drops: {
-    auth: number;
-    replay: number;
-    unknownNetwork: number;
-    oversize: number;
-    truncated: number;
-    notMember: number;
-    noSession: number;
-    malformed: number;
-  };
-  txErrors: number;
+export type PeerCounters = Record<PeerTraffic, number> & { drops: Record<PeerDrop, number> };
+/** Counters that belong to no peer. */
+export type GlobalCounters = Record<GlobalField, number>;
+
+function indexOf<K extends string>(names: readonly K[]): Readonly<Record<K, number>> {
+  const index = {} as Record<K, number>;
+  names.forEach((n, i) => index[n] = i);
+  return index;
 }
 
-export interface GlobalCounters {
-  unknownPeer: number;
-  truncated: number;
-  badType: number;
-  oversize: number;
-  txErrors: number;
-  internalErrors: number;
+/** Field index of each per-peer counter inside a slot. */
+export const F = indexOf<PeerTraffic | PeerDrop>([...PEER_TRAFFIC, ...PEER_DROPS]);
+/** Field index of each global counter inside {@link GLOBAL_SLOT}. */
+export const G = indexOf<GlobalField>(GLOBAL_FIELDS);
+
+if (PEER_TRAFFIC.length + PEER_DROPS.length > FIELDS || GLOBAL_FIELDS.length > FIELDS) {
+  throw new Error("sleeve counters: more fields than FIELDS");
+}
+
+export function newCounters(): SharedArrayBuffer {
+  return new SharedArrayBuffer((MAX_PEERS + 1) * FIELDS * Float64Array.BYTES_PER_ELEMENT);
+}
+
+/** Where slot `slot`'s field `field` lives in the Float64Array over the counters. */
+export function counterIndex(slot: number, field: number): number {
+  return slot * FIELDS + field;
+}
+
+function read<K extends string>(
+  view: Float64Array,
+  slot: number,
+  names: readonly K[],
+  index: Readonly<Record<K, number>>,
+): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const n of names) out[n] = view[counterIndex(slot, index[n])];
+  return out;
 }
 
 export function readPeer(view: Float64Array, slot: number): PeerCounters {
-  const b = slot * FIELDS;
-  return {
-    txPackets: view[b + F.txPackets],
-    txBytes: view[b + F.txBytes],
-    rxPackets: view[b + F.rxPackets],
-    rxBytes: view[b + F.rxBytes],
-    drops: {
-      auth: view[b + F.auth],
-      replay: view[b + F.replay],
-      unknownNetwork: view[b + F.unknownNetwork],
-      oversize: view[b + F.oversize],
-      truncated: view[b + F.truncated],
-      notMember: view[b + F.notMember],
-      noSession: view[b + F.noSession],
-      malformed: view[b + F.malformed],
-    },
-    txErrors: view[b + F.txErrors],
-  };
+  return { ...read(view, slot, PEER_TRAFFIC, F), drops: read(view, slot, PEER_DROPS, F) };
 }
 
 export function readGlobal(view: Float64Array): GlobalCounters {
-  const b = GLOBAL_SLOT * FIELDS;
-  return {
-    unknownPeer: view[b + G.unknownPeer],
-    truncated: view[b + G.truncated],
-    badType: view[b + G.badType],
-    oversize: view[b + G.oversize],
-    txErrors: view[b + G.txErrors],
-    internalErrors: view[b + G.internalErrors],
-  };
+  return read(view, GLOBAL_SLOT, GLOBAL_FIELDS, G);
+}
+
+/** Zeroes a slot, for whoever gets it next. */
+export function clearPeer(view: Float64Array, slot: number): void {
+  view.fill(0, counterIndex(slot, 0), counterIndex(slot + 1, 0));
 }

@@ -10,6 +10,9 @@
 
 import { EFD_CLOEXEC, EFD_NONBLOCK, errnoText, libc } from "./sys/libc.ts";
 
+/** An eventfd counter is a u64. */
+const EVENTFD_BYTES = 8;
+
 /** What a worker needs to know about its doorbell (structured-clonable). */
 export interface DoorbellHandle {
   fd: number;
@@ -20,7 +23,7 @@ const ONE = new Uint8Array(new BigUint64Array([1n]).buffer);
 
 /** Creates a doorbell; the caller closes it with {@link closeDoorbell} after the worker stops. */
 export function createDoorbell(): DoorbellHandle {
-  const fd = libc.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  const fd = libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (fd < 0) throw new Error(`eventfd: ${errnoText()}`);
   return { fd, posted: new SharedArrayBuffer(4) };
 }
@@ -28,17 +31,18 @@ export function createDoorbell(): DoorbellHandle {
 /** Records one more message posted to the worker and wakes it. Call after postMessage. */
 export function ring(bell: DoorbellHandle): void {
   Atomics.add(new Int32Array(bell.posted), 0, 1);
-  libc.write(bell.fd, ONE, 8n);
+  libc().write(bell.fd, ONE, EVENTFD_BYTES);
 }
 
 export function closeDoorbell(bell: DoorbellHandle): void {
-  libc.close(bell.fd);
+  libc().close(bell.fd);
 }
 
 /** The worker's side: how many messages it has handled, and whether any are still waiting. */
 export class DoorbellListener {
   #posted: Int32Array;
-  #scratch = new Uint8Array(8);
+  #scratch = new Uint8Array(EVENTFD_BYTES);
+  #read = libc().read;
   handled = 0;
 
   constructor(readonly bell: DoorbellHandle) {
@@ -52,6 +56,6 @@ export class DoorbellListener {
 
   /** Resets the eventfd after poll() reported it readable. */
   drain(): void {
-    libc.read(this.bell.fd, this.#scratch, 8n);
+    this.#read(this.bell.fd, this.#scratch, EVENTFD_BYTES);
   }
 }

@@ -5,17 +5,32 @@
  * authenticated, replay-checked and written into the TAP of their network only.
  *
  * The main thread owns the file descriptors and the peer table; one Worker runs the packet loop
- * for both directions (worker.ts); counters live in a SharedArrayBuffer.
+ * for both directions (worker/loop.ts, with tx.ts and rx.ts walking each direction's steps);
+ * counters live in a SharedArrayBuffer. Every change handed to the worker is acknowledged once
+ * applied: the methods below resolve then, or reject naming what did not answer in time.
+ *
+ * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts,
+ * keys.ts, replay_window.ts, segment.ts and coalesce.ts (the offloads), counters.ts,
+ * doorbell.ts; sys/ (libc through FFI, opened on first use: tap, udp, poll); worker/ (the
+ * packet loop: constants, messages, peer table, tx, rx, loop).
+ *
+ * May import: config/mod.ts (address parsing), datapath/ leaf modules (mtu.ts, logger.ts), and
+ * @noble. Importing this module loads no native library: that happens in {@link Sleeve.start}
+ * and {@link sleeveCapabilities}.
  *
  * @module
  */
 
-import type { Logger } from "../../agent/ops/log.ts";
-import { libc, normaliseV6, openTap, openUdp } from "./sys/libc.ts";
+import { formatHostPort, parseIp } from "../../config/mod.ts";
+import type { Logger } from "../logger.ts";
+import { closeFd } from "./sys/libc.ts";
+import { openTap } from "./sys/tap.ts";
+import { openUdp } from "./sys/udp.ts";
 import { closeDoorbell, createDoorbell, type DoorbellHandle, ring } from "./doorbell.ts";
 import { type AeadBackend, type AeadName, cpuHasAes, libcrypto } from "./aead.ts";
 import { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 import {
+  clearPeer,
   type GlobalCounters,
   MAX_PEERS,
   newCounters,
@@ -23,11 +38,17 @@ import {
   readGlobal,
   readPeer,
 } from "./counters.ts";
-import type { WorkerMessage, WorkerNetwork, WorkerPeer } from "./worker.ts";
+import type { WorkerNetwork, WorkerPeer, WorkerReply, WorkerRequest } from "./worker/messages.ts";
 
 export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
+export type { AeadName } from "./aead.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
+
+/**
+ * The packet worker's entry module (`deno compile` must `--include` it: it is loaded by URL).
+ */
+export const SLEEVE_WORKER_MODULE: string = new URL("./worker/loop.ts", import.meta.url).href;
 
 /** One network the sleeve carries. */
 export interface SleeveNetwork {
@@ -51,6 +72,29 @@ export interface SleevePeer {
   /** The pair uses the sleeve: send to this peer. (Received datagrams are accepted whenever a session exists.) */
   active: boolean;
 }
+
+/** Options of {@link Sleeve.start}. */
+export interface SleeveOptions {
+  /** Own underlay address and UDP port to bind. */
+  listenAddress: string;
+  port: number;
+  networks: SleeveNetwork[];
+  /** Where failures of the packet worker are reported (none: not reported). */
+  logger?: Logger;
+  /** Crypto backend; default `auto` (the system's libcrypto where it loads, else @noble). */
+  backend?: "auto" | AeadBackend;
+  /**
+   * How long the packet worker may take to say it is ready, and to acknowledge each change;
+   * default {@link DEFAULT_ACK_TIMEOUT_MS}. Past it the call rejects naming what did not answer.
+   */
+  ackTimeoutMs?: number;
+}
+
+/**
+ * Default for {@link SleeveOptions.ackTimeoutMs}: the worker answers within one turn of its
+ * loop (microseconds); seconds leave room for a loaded 2-vCPU box and a cold module load.
+ */
+export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 
 /**
  * The sleeve's crypto backend as `WEAVE_SLEEVE_CRYPTO` asks (`auto`, the default: the system's
@@ -82,6 +126,24 @@ export function sleeveCapabilities(): { libcrypto: boolean; aesni: boolean; deta
   };
 }
 
+/**
+ * `p`, then `after` (either way). The result rejects like `p`, and is marked handled: callers
+ * that do not await are told through the log (see Sleeve.#expect), never by a crash.
+ */
+function settled(p: Promise<void>, after: () => void): Promise<void> {
+  const q = p.finally(after);
+  q.catch(() => {});
+  return q;
+}
+
+/** A request waiting for the worker's answer. */
+interface Pending {
+  what: string;
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 /** The running sleeve. */
 export class Sleeve {
   #udpFd: number;
@@ -95,49 +157,121 @@ export class Sleeve {
   #free: number[] = [];
   #nextSlot = 0;
   #closed = false;
+  #nextId = 1;
+  /** Requests not yet acknowledged, by id (id 0: the worker's `ready` after `init`). */
+  #pending = new Map<number, Pending>();
+  #ackTimeoutMs: number;
+  #failed: Error | null = null;
 
   private constructor(
     udpFd: number,
     readonly backend: AeadBackend,
     readonly preferredAead: AeadName,
+    ackTimeoutMs: number,
     private readonly log?: Logger,
   ) {
     this.#udpFd = udpFd;
+    this.#ackTimeoutMs = ackTimeoutMs;
     this.#counters = newCounters();
     this.#view = new Float64Array(this.#counters);
-    this.#worker = new Worker(new URL("./worker.ts", import.meta.url), { type: "module" });
+    this.#worker = new Worker(SLEEVE_WORKER_MODULE, { type: "module" });
+    this.#worker.onmessage = (e: MessageEvent<WorkerReply>) => this.#answered(e.data);
     this.#worker.onerror = (e) => {
       e.preventDefault();
-      log?.error(`sleeve packet worker failed: ${e.message}`);
+      this.#failed = new Error(`sleeve packet worker failed: ${e.message}`);
+      log?.error(this.#failed.message);
+      for (const [id, p] of this.#pending) this.#settle(id, p, this.#failed);
     };
   }
 
-  /** Binds the UDP port, attaches to the TAPs, starts the packet worker. */
-  static start(opts: {
-    listenAddress: string;
-    port: number;
-    networks: SleeveNetwork[];
-    logger?: Logger;
-    backend?: "auto" | AeadBackend;
-  }): Promise<Sleeve> {
+  /**
+   * Binds the UDP port, starts the packet worker and waits for it to say it is ready, then
+   * attaches to the TAPs. Options: {@link SleeveOptions}.
+   */
+  static async start(opts: SleeveOptions): Promise<Sleeve> {
     const want = opts.backend ?? "auto";
     const backend: AeadBackend = want === "auto" ? (libcrypto() ? "libcrypto" : "noble") : want;
     if (backend === "libcrypto" && !libcrypto()) throw new Error("libcrypto.so.3 is not available");
+    const timeout = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
+    if (!(timeout > 0)) throw new Error(`sleeve: ackTimeoutMs must be > 0, not ${timeout}`);
     const aead: AeadName = cpuHasAes() ? "aes-256-gcm" : "chacha20-poly1305";
-    const fd = openUdp(opts.listenAddress, opts.port);
-    const s = new Sleeve(fd, backend, aead, opts.logger);
-    s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
-    s.setNetworks(opts.networks);
-    return Promise.resolve(s);
+    const listen = parseIp(opts.listenAddress);
+    if (!listen) {
+      throw new Error(`sleeve: listenAddress is not an IP address: ${opts.listenAddress}`);
+    }
+    let fd: number;
+    try {
+      fd = openUdp(listen, opts.port);
+    } catch (e) {
+      const at = formatHostPort(opts.listenAddress, opts.port);
+      throw new Error(`${e instanceof Error ? e.message : e} (${at})`);
+    }
+    const s = new Sleeve(fd, backend, aead, timeout, opts.logger);
+    try {
+      const ready = s.#expect(0, "ready after init");
+      s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
+      await ready;
+      await s.setNetworks(opts.networks);
+    } catch (e) {
+      await s.close().catch(() => {});
+      throw e;
+    }
+    return s;
   }
 
-  #post(msg: WorkerMessage): void {
+  #post(msg: WorkerRequest): void {
     this.#worker.postMessage(msg);
     ring(this.#bell);
   }
 
-  /** Attaches to new networks' TAPs and lets go of removed ones. */
-  setNetworks(networks: SleeveNetwork[]): void {
+  /** A promise for the worker's answer to request `id`, rejected after the ack timeout. */
+  #expect(id: number, what: string): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    const p = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const pending = this.#pending.get(id);
+        if (!pending) return;
+        this.#settle(
+          id,
+          pending,
+          new Error(
+            `sleeve packet worker did not acknowledge ${what} within ${this.#ackTimeoutMs} ms`,
+          ),
+        );
+      }, this.#ackTimeoutMs);
+      this.#pending.set(id, { what, resolve, reject, timer });
+    });
+    // Callers that do not await still see failures, in the log (and nothing is left unhandled).
+    p.catch((e) => this.log?.error(`${e instanceof Error ? e.message : e}`));
+    return p;
+  }
+
+  #settle(id: number, p: Pending, error?: Error): void {
+    clearTimeout(p.timer);
+    this.#pending.delete(id);
+    if (error) p.reject(error);
+    else p.resolve();
+  }
+
+  #answered(r: WorkerReply): void {
+    const id = r.type === "ready" ? 0 : r.id;
+    const p = this.#pending.get(id);
+    if (p) this.#settle(id, p);
+  }
+
+  /** Posts a request and resolves when the worker has applied it. */
+  #request(what: string, make: (id: number) => WorkerRequest): Promise<void> {
+    const id = this.#nextId++;
+    const acked = this.#expect(id, what);
+    this.#post(make(id));
+    return acked;
+  }
+
+  /**
+   * Attaches to new networks' TAPs and lets go of removed ones; resolves once the worker polls
+   * exactly the new set (the old descriptors are closed then).
+   */
+  setNetworks(networks: SleeveNetwork[]): Promise<void> {
     const keep = new Set(networks.map((n) => n.vni));
     const stale: number[] = [];
     for (const [vni, t] of this.#taps) {
@@ -163,13 +297,21 @@ export class Sleeve {
       fd: t.fd,
       mtu: t.net.mtu,
     }));
-    this.#post({ type: "networks", networks: list });
-    // Workers stop using a removed fd at their next loop turn; close it after that.
-    if (stale.length) setTimeout(() => stale.forEach((fd) => libc.close(fd)), 500);
+    const acked = this.#request(
+      `networks [${list.map((n) => n.vni).join(", ")}]`,
+      (id) => ({ type: "networks", id, networks: list }),
+    );
+    // The worker polls the new set from its next turn on: only then may the old fds close.
+    return settled(acked, () => stale.forEach(closeFd));
   }
 
-  /** Adds or updates a peer (session keys, membership, whether the pair uses the sleeve). */
-  upsertPeer(peer: SleevePeer): void {
+  /**
+   * Adds or updates a peer (session keys, membership, whether the pair uses the sleeve);
+   * resolves once the worker uses it. Throws at once for a bad address or a full peer table.
+   */
+  upsertPeer(peer: SleevePeer): Promise<void> {
+    const ip = parseIp(peer.address);
+    if (!ip) throw new Error(`sleeve: peer ${peer.name}: not an IP address: ${peer.address}`);
     let slot = this.#slots.get(peer.name);
     if (slot === undefined) {
       slot = this.#free.pop() ?? this.#nextSlot++;
@@ -188,28 +330,29 @@ export class Sleeve {
         aead: peer.session.aead,
       };
     }
-    this.#post({
-      type: "peer",
-      peer: {
-        slot,
-        name: peer.name,
-        address: peer.address.includes(":") ? normaliseV6(peer.address) : peer.address,
-        port: peer.port,
-        networks: peer.networks,
-        active: peer.active,
-        session,
-      },
-    });
+    const worker: WorkerPeer = {
+      slot,
+      name: peer.name,
+      address: ip,
+      port: peer.port,
+      networks: peer.networks,
+      active: peer.active,
+      session,
+    };
+    return this.#request(`peer ${peer.name}`, (id) => ({ type: "peer", id, peer: worker }));
   }
 
-  removePeer(name: string): void {
+  /** Forgets a peer; resolves once the worker has dropped it. */
+  removePeer(name: string): Promise<void> {
     const slot = this.#slots.get(name);
-    if (slot === undefined) return;
+    if (slot === undefined) return Promise.resolve();
     this.#slots.delete(name);
-    this.#post({ type: "remove", slot });
-    // Fresh counters for whoever gets the slot next.
-    this.#view.fill(0, slot * 16, slot * 16 + 16);
-    this.#free.push(slot);
+    const acked = this.#request(`removal of peer ${name}`, (id) => ({ type: "remove", id, slot }));
+    return settled(acked, () => {
+      // Fresh counters for whoever gets the slot next (the worker no longer writes it).
+      clearPeer(this.#view, slot);
+      this.#free.push(slot);
+    });
   }
 
   /** Per-peer and global counters, read from shared memory. */
@@ -219,15 +362,25 @@ export class Sleeve {
     return { peers, global: readGlobal(this.#view) };
   }
 
-  /** Stops the packet worker and closes every descriptor. */
+  /**
+   * Stops the packet worker (waiting for it to leave its loop, up to the ack timeout) and closes
+   * every descriptor.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#post({ type: "stop" });
-    await new Promise((r) => setTimeout(r, 100));
-    this.#worker.terminate();
-    closeDoorbell(this.#bell);
-    for (const t of this.#taps.values()) libc.close(t.fd);
-    libc.close(this.#udpFd);
+    try {
+      await this.#request("stop", (id) => ({ type: "stop", id }));
+    } catch {
+      // Already logged by #expect; the worker is terminated below either way.
+    } finally {
+      this.#worker.terminate();
+      for (const [id, p] of this.#pending) {
+        this.#settle(id, p, new Error(`sleeve closed before ${p.what} was acknowledged`));
+      }
+      closeDoorbell(this.#bell);
+      for (const t of this.#taps.values()) closeFd(t.fd);
+      closeFd(this.#udpFd);
+    }
   }
 }

@@ -7,36 +7,10 @@
  * @module
  */
 
-export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
-export const GSO_NONE = 0;
-export const GSO_TCPV4 = 1;
-export const GSO_TCPV6 = 4;
-const GSO_ECN = 0x80;
+import { fold, sum16, viewOf } from "./checksum.ts";
+import { GSO_ECN, GSO_TCPV4, GSO_TCPV6 } from "./virtio_net.ts";
 
-/**
- * One's-complement sum of `buf[off:off+len]` as 16-bit big-endian words, added to `acc`,
- * unfolded. It adds 32-bit words (RFC 1071's deferred carries: 2^16 ≡ 1 modulo 2^16 − 1), half
- * the loop of a 16-bit sum; a JS number holds the carries exactly for any frame.
- */
-function sum16(v: DataView, off: number, len: number, acc = 0): number {
-  let s = acc;
-  let i = off;
-  const end = off + len;
-  for (; i + 4 <= end; i += 4) s += v.getUint32(i);
-  if (i + 2 <= end) {
-    s += v.getUint16(i);
-    i += 2;
-  }
-  if (i < end) s += v.getUint8(i) << 8;
-  return s;
-}
-
-const viewOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
-
-function fold(s: number): number {
-  while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
-  return s;
-}
+export { GSO_TCPV4 } from "./virtio_net.ts";
 
 /**
  * Where the TCP header starts in an Ethernet frame carrying IPv4 or IPv6 (no extension headers)

@@ -14,12 +14,18 @@
  *
  * Sequence numbers are handled as JS numbers, exact below 2^53 (decades at line rate; a sender
  * stops before and the session is re-keyed): a BigInt per packet costs more than it protects.
- * Nothing here allocates: these run for every packet.
+ * Nothing here allocates: these run for every packet. A leaf module (no imports): mtu.ts, and
+ * through it config/, take the sizes from here.
  *
  * @module
  */
 
+/** The datagram header, authenticated as associated data. */
 export const HEADER_BYTES = 16;
+/** The AEAD tag after the ciphertext (both AEADs the sleeve uses have 16 bytes). */
+export const TAG_BYTES = 16;
+/** The AEAD nonce: u32 direction ‖ u64 sequence number. */
+export const NONCE_BYTES = 12;
 export const TYPE_DATA = 1;
 export const TYPE_DATA_CSUM_PARTIAL = 2;
 

@@ -18,3 +18,12 @@ export const LAB: Pick<Deno.TestDefinition, "ignore" | "sanitizeOps" | "sanitize
   sanitizeOps: false,
   sanitizeResources: false,
 };
+
+/**
+ * Options for a lab test whose every process and resource is its own to finish (the lab's own
+ * tests): gated like `LAB`, with Deno's sanitizers left on, so a leak fails it.
+ */
+export const LAB_STRICT: Pick<
+  Deno.TestDefinition,
+  "ignore" | "sanitizeOps" | "sanitizeResources"
+> = { ignore: !IS_ROOT, sanitizeOps: true, sanitizeResources: true };

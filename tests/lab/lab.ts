@@ -34,24 +34,28 @@
  * @module
  */
 
-/** Base of every lab prefix; `cleanupStale` only ever touches names starting with it. */
-export const LAB_PREFIX_BASE = "wl";
+import { type ExecResult, killNamespacePids, processStartTime, run, runSync } from "./run.ts";
+import { type CleanupOptions, cleanupStale, LAB_MARKER_DIR, LAB_PREFIX_BASE } from "./stale.ts";
 
-/** Where owner markers live (tmpfs: a reboot clears both namespaces and markers). */
-export const LAB_MARKER_DIR = "/run/weave-lab";
+export type { ExecResult } from "./run.ts";
+export { LAB_MARKER_DIR, LAB_PREFIX_BASE, NETNS_PREFIXES } from "./stale.ts";
 
 const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const HOST_NAME_RE = /^[a-z][a-z0-9-]{0,23}$/;
-const PREFIX_RE = /^[a-z][a-z0-9]{1,9}$/;
-const STALE_PREFIX_RE = new RegExp(`^(${LAB_PREFIX_BASE}[a-z0-9]{6})(-|$)`);
+/** A run prefix: `cleanupStale` reclaims exactly these (stale.ts, `NETNS_PREFIXES`). */
+const PREFIX_RE = new RegExp(`^${LAB_PREFIX_BASE}[a-z0-9]{6}$`);
 
 /** Options of `Lab.create`. */
 export interface LabOptions {
-  /** How many hosts (named `edge-1`…`edge-N`), or their names (`[a-z][a-z0-9-]*`). */
+  /**
+   * How many hosts (named `edge-1`…`edge-N`), or their names (`[a-z][a-z0-9-]*`). With 0 there
+   * is no switch either: a lab of bare namespaces made with `addMachine`, for tests that need
+   * a throwaway namespace (reclaimed like any lab's if the test dies).
+   */
   hosts: number | string[];
   /** MTU of every underlay link and the bridge; default 1500. */
   underlayMtu?: number;
-  /** Run prefix; default `wl` + 6 random base-36 characters. At most 10 chars `[a-z0-9]`. */
+  /** Run prefix; default `wl` + 6 random base-36 characters (a given one must have that form). */
   prefix?: string;
   /** First three octets of the underlay /24; default `10.254.0`. Host i gets `.i+1`. */
   underlayNet?: string;
@@ -75,14 +79,6 @@ export interface LabHost {
 
 /** A host by object, name or index. */
 export type HostRef = LabHost | string | number;
-
-/** Result of `lab.exec`. */
-export interface ExecResult {
-  code: number;
-  success: boolean;
-  stdout: string;
-  stderr: string;
-}
 
 /** Options of `lab.exec`. */
 export interface ExecOptions {
@@ -164,47 +160,6 @@ function removeSignalHandlersIfIdle() {
   signalHandlersInstalled = false;
 }
 
-const decoder = new TextDecoder();
-
-/** Runs a command in the root namespace; never through a shell. */
-async function run(
-  argv: string[],
-  opts: { stdin?: string; timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {},
-): Promise<ExecResult> {
-  const timeout = AbortSignal.timeout(opts.timeoutMs ?? 30_000);
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdin: opts.stdin !== undefined ? "piped" : "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: opts.env,
-    cwd: opts.cwd,
-    signal: timeout,
-  }).spawn();
-  if (opts.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(opts.stdin)).catch(() => {});
-    await w.close().catch(() => {});
-  }
-  const out = await child.output();
-  const code = timeout.aborted ? 124 : out.code;
-  return {
-    code,
-    success: code === 0,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr) + (timeout.aborted ? "\n[killed: timeout]" : ""),
-  };
-}
-
-function runSync(argv: string[]): boolean {
-  try {
-    return new Deno.Command(argv[0], { args: argv.slice(1), stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 async function must(argv: string[], what: string): Promise<string> {
   const r = await run(argv);
   if (!r.success) {
@@ -217,39 +172,6 @@ function randomPrefix(): string {
   const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
   const bytes = crypto.getRandomValues(new Uint8Array(6));
   return LAB_PREFIX_BASE + Array.from(bytes, (b) => alphabet[b % alphabet.length]).join("");
-}
-
-/** Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), or null. */
-function processStartTime(pid: number): string | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-async function listNetns(): Promise<string[]> {
-  const r = await run(["ip", "-json", "netns", "list"]);
-  if (!r.success || r.stdout.trim() === "") return [];
-  try {
-    return (JSON.parse(r.stdout) as { name: string }[]).map((n) => n.name);
-  } catch {
-    return [];
-  }
-}
-
-/** Kills everything still running in `ns` (SIGKILL): processes the lab did not start itself. */
-async function killNamespacePids(ns: string): Promise<void> {
-  const r = await run(["ip", "netns", "pids", ns]);
-  for (const line of r.stdout.split("\n")) {
-    const pid = Number(line.trim());
-    if (Number.isInteger(pid) && pid > 1 && pid !== Deno.pid) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-      } catch { /* already gone */ }
-    }
-  }
 }
 
 /** A running lab. Create with `Lab.create` or `Lab.run`. */
@@ -286,7 +208,7 @@ export class Lab {
     const names = typeof opts.hosts === "number"
       ? Array.from({ length: opts.hosts }, (_, i) => `edge-${i + 1}`)
       : opts.hosts;
-    if (names.length < 1 || names.length > 200) throw new Error("lab: 1..200 hosts");
+    if (names.length > 200) throw new Error("lab: 0..200 hosts");
     for (const n of names) {
       if (!HOST_NAME_RE.test(n)) throw new Error(`lab: invalid host name ${JSON.stringify(n)}`);
     }
@@ -348,6 +270,7 @@ export class Lab {
   }
 
   async #build(mtu: number): Promise<void> {
+    if (this.hosts.length === 0) return; // bare namespaces only, from addMachine
     const sw = this.switchNs;
     await this.#addNs(sw);
     await must(
@@ -676,46 +599,8 @@ export class Lab {
     return this.#destroyed;
   }
 
-  /**
-   * Removes leftovers of crashed runs: for every marker under /run/weave-lab whose owner
-   * process is gone (or is another process reusing its pid), kills what runs in its namespaces
-   * and deletes them; also deletes namespaces named like a lab's (`wl` + 6 chars + `-`) that
-   * have no marker at all. Returns the prefixes cleaned.
-   */
-  static async cleanupStale(prefixBase = LAB_PREFIX_BASE): Promise<string[]> {
-    const owned = new Map<string, boolean>(); // prefix -> owner alive
-    try {
-      for await (const e of Deno.readDir(LAB_MARKER_DIR)) {
-        if (!e.name.startsWith(prefixBase) || !PREFIX_RE.test(e.name)) continue;
-        let alive = false;
-        try {
-          const m = JSON.parse(
-            await Deno.readTextFile(`${LAB_MARKER_DIR}/${e.name}/owner.json`),
-          ) as { pid: number; startTime: string | null };
-          const start = processStartTime(m.pid);
-          alive = start !== null && (m.startTime === null || start === m.startTime);
-        } catch {
-          // Unreadable marker: the owner died while writing it, or it is garbage.
-        }
-        owned.set(e.name, alive);
-      }
-    } catch { /* no marker dir: nothing owned */ }
-    const namespaces = await listNetns();
-    const cleaned = new Set<string>();
-    for (const ns of namespaces) {
-      if (!ns.startsWith(prefixBase)) continue;
-      const m = ns.match(STALE_PREFIX_RE);
-      const prefix = [...owned.keys()].find((p) => ns.startsWith(`${p}-`)) ?? m?.[1];
-      if (!prefix || owned.get(prefix) === true) continue;
-      await killNamespacePids(ns);
-      await run(["ip", "netns", "del", ns]);
-      cleaned.add(prefix);
-    }
-    for (const [prefix, alive] of owned) {
-      if (alive) continue;
-      await Deno.remove(`${LAB_MARKER_DIR}/${prefix}`, { recursive: true }).catch(() => {});
-      cleaned.add(prefix);
-    }
-    return [...cleaned].sort();
+  /** Removes the leftovers of dead runs, every family of `NETNS_PREFIXES` (see stale.ts). */
+  static cleanupStale(opts: CleanupOptions = {}): Promise<string[]> {
+    return cleanupStale(opts);
   }
 }

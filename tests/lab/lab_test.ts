@@ -4,6 +4,7 @@ import {
   ok as assert,
   rejects,
 } from "node:assert";
+import { LAB_STRICT } from "./gate.ts";
 import { Lab, LAB_MARKER_DIR } from "./lab.ts";
 
 const decoder = new TextDecoder();
@@ -41,55 +42,59 @@ async function pidAlive(pid: number): Promise<boolean> {
   }
 }
 
-Deno.test("lab: two hosts reach each other over the underlay, nothing is left", async () => {
-  let prefix = "";
-  let runDir = "";
-  {
-    await using lab = await Lab.create({ hosts: ["a", "b"], underlayMtu: 1400 });
-    prefix = lab.prefix;
-    runDir = lab.runDir;
-    assertMatch(prefix, /^wl[a-z0-9]{6}$/);
-    const [a, b] = lab.hosts;
-    assertEquals(a.ns, `${prefix}-a`);
-    assertEquals([a.address, b.address], ["10.254.0.1", "10.254.0.2"]);
-    const { netns } = await rootNames();
-    assert(netns.includes(a.ns) && netns.includes(b.ns) && netns.includes(lab.switchNs));
+Deno.test(
+  "lab: two hosts reach each other over the underlay, nothing is left",
+  LAB_STRICT,
+  async () => {
+    let prefix = "";
+    let runDir = "";
+    {
+      await using lab = await Lab.create({ hosts: ["a", "b"], underlayMtu: 1400 });
+      prefix = lab.prefix;
+      runDir = lab.runDir;
+      assertMatch(prefix, /^wl[a-z0-9]{6}$/);
+      const [a, b] = lab.hosts;
+      assertEquals(a.ns, `${prefix}-a`);
+      assertEquals([a.address, b.address], ["10.254.0.1", "10.254.0.2"]);
+      const { netns } = await rootNames();
+      assert(netns.includes(a.ns) && netns.includes(b.ns) && netns.includes(lab.switchNs));
 
-    const ping = await lab.exec(a, ["ping", "-c", "2", "-i", "0.2", "-W", "2", b.address]);
-    assertEquals(ping.code, 0, ping.stdout + ping.stderr);
-    assertMatch(ping.stdout, /2 received/);
-    const back = await lab.exec("b", ["ping", "-c", "1", "-W", "2", a.address]);
-    assertEquals(back.code, 0, back.stdout + back.stderr);
+      const ping = await lab.exec(a, ["ping", "-c", "2", "-i", "0.2", "-W", "2", b.address]);
+      assertEquals(ping.code, 0, ping.stdout + ping.stderr);
+      assertMatch(ping.stdout, /2 received/);
+      const back = await lab.exec("b", ["ping", "-c", "1", "-W", "2", a.address]);
+      assertEquals(back.code, 0, back.stdout + back.stderr);
 
-    // The underlay MTU is applied: a DF packet that fits passes, one byte more does not.
-    const fits = await lab.exec(a, ["ping", "-c1", "-W2", "-M", "do", "-s", "1372", b.address]);
-    assertEquals(fits.code, 0, fits.stderr);
-    const tooBig = await lab.exec(a, ["ping", "-c1", "-W1", "-M", "do", "-s", "1373", b.address]);
-    assert(tooBig.code !== 0, "a 1401-byte packet crossed a 1400 underlay");
+      // The underlay MTU is applied: a DF packet that fits passes, one byte more does not.
+      const fits = await lab.exec(a, ["ping", "-c1", "-W2", "-M", "do", "-s", "1372", b.address]);
+      assertEquals(fits.code, 0, fits.stderr);
+      const tooBig = await lab.exec(a, ["ping", "-c1", "-W1", "-M", "do", "-s", "1373", b.address]);
+      assert(tooBig.code !== 0, "a 1401-byte packet crossed a 1400 underlay");
 
-    // The root namespace has no route to the lab's underlay.
-    const root = await new Deno.Command("ip", {
-      args: ["-json", "route", "get", b.address],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    const dev = decoder.decode(root.stdout);
-    assert(!dev.includes(prefix), "lab underlay leaked into the root namespace");
+      // The root namespace has no route to the lab's underlay.
+      const root = await new Deno.Command("ip", {
+        args: ["-json", "route", "get", b.address],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      const dev = decoder.decode(root.stdout);
+      assert(!dev.includes(prefix), "lab underlay leaked into the root namespace");
 
-    // A machine behind a host: a bare namespace of the lab, reachable by name, gone with it.
-    const m = await lab.addMachine("behind");
-    assertEquals(m.ns, `${prefix}-behind`);
-    assert((await rootNames()).netns.includes(m.ns));
-    assertEquals((await lab.exec("behind", ["ip", "-o", "link", "show", "lo"])).code, 0);
-    await rejects(() => lab.addMachine("a"), /taken/, "a host's name");
-    await rejects(() => lab.addMachine("sw"), /taken/, "the switch's name");
-    await rejects(() => lab.addMachine("Bad_name"), /invalid/);
-  }
-  await assertNothingLeft(prefix);
-  await rejects(() => Deno.stat(runDir), Deno.errors.NotFound, "run dir kept");
-});
+      // A machine behind a host: a bare namespace of the lab, reachable by name, gone with it.
+      const m = await lab.addMachine("behind");
+      assertEquals(m.ns, `${prefix}-behind`);
+      assert((await rootNames()).netns.includes(m.ns));
+      assertEquals((await lab.exec("behind", ["ip", "-o", "link", "show", "lo"])).code, 0);
+      await rejects(() => lab.addMachine("a"), /taken/, "a host's name");
+      await rejects(() => lab.addMachine("sw"), /taken/, "the switch's name");
+      await rejects(() => lab.addMachine("Bad_name"), /invalid/);
+    }
+    await assertNothingLeft(prefix);
+    await rejects(() => Deno.stat(runDir), Deno.errors.NotFound, "run dir kept");
+  },
+);
 
-Deno.test("lab: teardown when the body throws; logs are kept", async () => {
+Deno.test("lab: teardown when the body throws; logs are kept", LAB_STRICT, async () => {
   let prefix = "";
   let runDir = "";
   let pid = 0;
@@ -111,7 +116,7 @@ Deno.test("lab: teardown when the body throws; logs are kept", async () => {
   await Deno.remove(runDir, { recursive: true });
 });
 
-Deno.test("lab: spawn logs, waitForLog, stop, and exec with check", async () => {
+Deno.test("lab: spawn logs, waitForLog, stop, and exec with check", LAB_STRICT, async () => {
   await using lab = await Lab.create({ hosts: 1 });
   const p = await lab.spawn(0, [
     "sh",
@@ -135,7 +140,7 @@ Deno.test("lab: spawn logs, waitForLog, stop, and exec with check", async () => 
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("lab: partition and blockUdp cut traffic, undo restores it", async () => {
+Deno.test("lab: partition and blockUdp cut traffic, undo restores it", LAB_STRICT, async () => {
   await using lab = await Lab.create({ hosts: 2 });
   const [a, b] = lab.hosts;
   const ping = () => lab.exec(a, ["ping", "-c1", "-W1", b.address]);
@@ -193,7 +198,7 @@ async function startChildLab() {
   return { child, prefix };
 }
 
-Deno.test("lab: SIGTERM to the owning process tears the lab down", async () => {
+Deno.test("lab: SIGTERM to the owning process tears the lab down", LAB_STRICT, async () => {
   const { child, prefix } = await startChildLab();
   assert((await rootNames()).netns.some((n) => n.startsWith(prefix)));
   child.kill("SIGTERM");
@@ -206,20 +211,24 @@ Deno.test("lab: SIGTERM to the owning process tears the lab down", async () => {
   if (kept) await Deno.remove(kept[1], { recursive: true }).catch(() => {});
 });
 
-Deno.test("lab: cleanupStale removes the leftovers of a SIGKILLed run only", async () => {
-  await using live = await Lab.create({ hosts: 1 });
-  const { child, prefix } = await startChildLab();
-  child.kill("SIGKILL");
-  await child.status;
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  assert((await rootNames()).netns.some((n) => n.startsWith(prefix)), "nothing to clean up");
-  const owner = JSON.parse(await Deno.readTextFile(`${LAB_MARKER_DIR}/${prefix}/owner.json`));
-  const cleaned = await Lab.cleanupStale();
-  assert(cleaned.includes(prefix), `cleaned ${cleaned}`);
-  assert(!cleaned.includes(live.prefix), "cleaned a live lab");
-  await assertNothingLeft(prefix);
-  // The live lab is untouched.
-  assertEquals((await live.exec(0, ["true"])).code, 0);
-  await Deno.remove(owner.runDir, { recursive: true }).catch(() => {});
-});
+Deno.test(
+  "lab: cleanupStale removes the leftovers of a SIGKILLed run only",
+  LAB_STRICT,
+  async () => {
+    await using live = await Lab.create({ hosts: 1 });
+    const { child, prefix } = await startChildLab();
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel();
+    await child.stderr.cancel();
+    assert((await rootNames()).netns.some((n) => n.startsWith(prefix)), "nothing to clean up");
+    const owner = JSON.parse(await Deno.readTextFile(`${LAB_MARKER_DIR}/${prefix}/owner.json`));
+    const cleaned = await Lab.cleanupStale();
+    assert(cleaned.includes(prefix), `cleaned ${cleaned}`);
+    assert(!cleaned.includes(live.prefix), "cleaned a live lab");
+    await assertNothingLeft(prefix);
+    // The live lab is untouched.
+    assertEquals((await live.exec(0, ["true"])).code, 0);
+    await Deno.remove(owner.runDir, { recursive: true }).catch(() => {});
+  },
+);

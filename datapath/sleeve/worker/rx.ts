@@ -1,0 +1,177 @@
+/**
+ * Receiving: datagrams from peers into the right network's TAP, in the order a datagram meets
+ * the steps. Whatever fails a step is dropped and counted, and never disturbs other peers.
+ *
+ *  1. receive from the UDP socket: with UDP GRO one receive holds a run of same-sized
+ *     datagrams from one sender, back to back;
+ *  2. the sender's address selects the peer (unknown senders: counted globally);
+ *  3. length, type and receiver index are checked (the index must be the peer's session);
+ *  4. the sequence number must pass the replay window;
+ *  5. the AEAD opens the frame (header as associated data); only then does the window move;
+ *  6. the network must exist here, the peer must be a member of it, and the frame must fit its
+ *     MTU;
+ *  7. a partial TCP checksum (TYPE_DATA_CSUM_PARTIAL) must be on a real TCP segment, so the
+ *     kernel can be told where to finish it;
+ *  8. the coalescer glues consecutive TCP segments of one flow into one super-frame and writes
+ *     into the network's TAP (at the end of the receive batch at the latest);
+ *  9. the source MAC is learned behind the peer, for the send side's step 4.
+ *
+ * @module
+ */
+
+import {
+  HEADER_BYTES,
+  headerIndex,
+  headerSeq,
+  headerType,
+  headerVni,
+  NONCE_BYTES,
+  TAG_BYTES,
+  TYPE_DATA,
+  TYPE_DATA_CSUM_PARTIAL,
+  writeNonce,
+} from "../wire.ts";
+import { F, G } from "../counters.ts";
+import { Coalescer } from "../coalesce.ts";
+import { tcpChecksumStart } from "../segment.ts";
+import { SOCKADDR_MAX_BYTES, UdpGroReceiver, UdpReceiver } from "../sys/udp.ts";
+import type { WorkerNetwork } from "./messages.ts";
+import { mac48, type PeerRuntime } from "./peer_table.ts";
+import { count, countGlobal, fault, type PathContext } from "./path.ts";
+import {
+  ETHERNET_HEADER_BYTES,
+  ETHERNET_SOURCE_MAC,
+  FRAME_OVER_MTU_BYTES,
+  MAC_GROUP_BIT,
+  MAX_FRAME_BYTES,
+  RECEIVES_PER_TURN,
+} from "./constants.ts";
+
+/** The receive side: {@link Receiver.receive} drains up to a turn's worth of receives. */
+export class Receiver {
+  /** The TAPs written to since the last {@link clearWritten} (their answers may be queued). */
+  readonly wroteTo = new Set<number>();
+  private readonly peers: PathContext["peers"];
+  // 1. Received datagrams (a UDP GRO run may fill it) and their sender.
+  private readonly inbox = new Uint8Array(MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES);
+  private readonly inboxBody = this.inbox.subarray(HEADER_BYTES);
+  private readonly sa = new Uint8Array(SOCKADDR_MAX_BYTES);
+  private readonly udp: UdpGroReceiver | UdpReceiver;
+  private readonly hdr = new Uint8Array(HEADER_BYTES);
+  private readonly nonce = new Uint8Array(NONCE_BYTES);
+  // 5. Opened frames, on their way into the coalescer.
+  private readonly plain = new Uint8Array(MAX_FRAME_BYTES);
+  // 8.
+  private readonly coalescer: Coalescer;
+  private networks = new Map<number, WorkerNetwork>();
+
+  constructor(private readonly ctx: PathContext) {
+    const { c, udpFd } = ctx;
+    this.peers = ctx.peers;
+    this.udp = UdpGroReceiver.enable(udpFd, this.inbox, this.sa) ??
+      new UdpReceiver(udpFd, this.inbox, this.sa);
+    this.coalescer = new Coalescer((fd, buf, len) => {
+      this.wroteTo.add(fd);
+      if (c.write(fd, buf, len) < 0) countGlobal(ctx, G.txErrors);
+    });
+  }
+
+  clearWritten(): void {
+    this.wroteTo.clear();
+  }
+
+  /** 1–2. Receives up to a turn's worth from the socket, then flushes the coalescer. */
+  receive(networks: Map<number, WorkerNetwork>): void {
+    this.networks = networks;
+    const udp = this.udp;
+    for (let i = 0; i < RECEIVES_PER_TURN; i++) {
+      const r = udp.receive();
+      if (r < 0) break;
+      const segSize = udp.segment || r;
+      const rt = this.peers.fromAddress(this.sa);
+      for (let off = 0; off < r; off += segSize) {
+        try {
+          this.datagram(rt, off, Math.min(segSize, r - off));
+        } catch (e) {
+          fault(this.ctx, e);
+        }
+      }
+    }
+    // 8. End of the batch: nothing waits behind a partial run.
+    this.coalescer.flush();
+  }
+
+  /** 3–9. One received sleeve datagram `inbox[at:at+r]` from `rt` (undefined: not a peer). */
+  private datagram(rt: PeerRuntime | undefined, at: number, r: number): void {
+    const ctx = this.ctx;
+    if (!rt) {
+      countGlobal(ctx, G.unknownPeer);
+      return;
+    }
+    const slot = rt.p.slot;
+    // 3.
+    if (r < HEADER_BYTES + TAG_BYTES + ETHERNET_HEADER_BYTES) {
+      count(ctx, slot, F.truncated);
+      return;
+    }
+    const inbox = this.inbox, hdr = this.hdr, plain = this.plain;
+    for (let i = 0; i < HEADER_BYTES; i++) hdr[i] = inbox[at + i];
+    const type = headerType(hdr);
+    if (type !== TYPE_DATA && type !== TYPE_DATA_CSUM_PARTIAL) {
+      countGlobal(ctx, G.badType);
+      return;
+    }
+    const s = rt.p.session;
+    if (!s || !rt.rxAead || headerIndex(hdr) !== s.localIndex) {
+      count(ctx, slot, F.noSession);
+      return;
+    }
+    // 4.
+    const seq = headerSeq(hdr);
+    if (!rt.window.check(seq)) {
+      count(ctx, slot, F.replay);
+      return;
+    }
+    // 5.
+    writeNonce(this.nonce, 1 - s.txDirection, seq);
+    const body = at === 0 ? this.inboxBody : inbox.subarray(at + HEADER_BYTES);
+    const n = rt.rxAead.open(this.nonce, hdr, body, plain, r - HEADER_BYTES);
+    if (n < 0) {
+      count(ctx, slot, F.auth);
+      return;
+    }
+    rt.window.commit(seq);
+    // 6.
+    const vni = headerVni(hdr);
+    const net = this.networks.get(vni);
+    if (!net) {
+      count(ctx, slot, F.unknownNetwork);
+      return;
+    }
+    if (!rt.members.has(vni)) {
+      count(ctx, slot, F.notMember);
+      return;
+    }
+    if (n > net.mtu + FRAME_OVER_MTU_BYTES) {
+      count(ctx, slot, F.oversize);
+      return;
+    }
+    // 7.
+    let csumStart = 0;
+    if (type === TYPE_DATA_CSUM_PARTIAL) {
+      csumStart = tcpChecksumStart(plain, n);
+      if (csumStart < 0) {
+        count(ctx, slot, F.malformed);
+        return;
+      }
+    }
+    // 8.
+    this.coalescer.add(net.fd, plain, n, csumStart);
+    count(ctx, slot, F.rxPackets);
+    count(ctx, slot, F.rxBytes, n);
+    // 9.
+    if ((plain[ETHERNET_SOURCE_MAC] & MAC_GROUP_BIT) === 0) {
+      this.peers.learn(rt, vni, mac48(plain, ETHERNET_SOURCE_MAC));
+    }
+  }
+}
