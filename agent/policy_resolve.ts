@@ -31,13 +31,18 @@ import type {
   DesiredPolicyRule,
 } from "../datapath/host/desired.ts";
 
-/** Longest policy or rule id the host accepts (`[a-z0-9][a-z0-9-]{0,62}`). */
+/** Longest policy or rule id the host accepts (`[a-z][a-z0-9-]{0,62}`: nft names start with a letter). */
 const MAX_ID_LENGTH = 63;
 
-/** Ids of the fleet's own allowances start with a digit: user ids start with a network name. */
-const BOXES_IN_ID = "0-boxes-in";
-const BOXES_OUT_ID = "0-boxes-out";
-const ownBoxId = (peerIndex: number) => `0-own-box-${peerIndex}`;
+/**
+ * Ids of the fleet's own allowances. A user policy's id starts with its network's name, whose
+ * first `-`-separated part has at most 11 letters; this prefix has 13 before its first `-`, so
+ * no user id can ever equal one of these.
+ */
+const ALLOWANCE_PREFIX = "weavedefaults";
+const BOXES_IN_ID = `${ALLOWANCE_PREFIX}-boxes-in`;
+const BOXES_OUT_ID = `${ALLOWANCE_PREFIX}-boxes-out`;
+const ownBoxId = (peerIndex: number) => `${ALLOWANCE_PREFIX}-own-box-${peerIndex}`;
 
 /** One endpoint of a network, with the labels selectors see. */
 export interface Endpoint {

@@ -117,7 +117,7 @@ Deno.test("selectors: labels, expressions, networks, AND in one peer, OR across 
   deepStrictEqual(r.map((p) => [p.desired.id, p.selects, p.source?.line ?? null]), [
     ["x-web-in", ["a"], 15],
     ["x-db-out", ["b"], 26],
-    ["0-own-box-0", ["a"], null],
+    ["weavedefaults-own-box-0", ["a"], null],
   ]);
   deepStrictEqual(r[0].desired, {
     id: "x-web-in",
@@ -152,7 +152,7 @@ Deno.test("selectors: labels, expressions, networks, AND in one peer, OR across 
   });
   // a (on box-1) is isolated for ingress: its own box may still reach it.
   deepStrictEqual(r[2].desired, {
-    id: "0-own-box-0",
+    id: "weavedefaults-own-box-0",
     endpoints: ["10.1.0.10"],
     ingress: [{
       id: "from-own-box",
@@ -172,10 +172,10 @@ Deno.test("an empty podSelector selects the boxes' addresses too; boxes still re
   const r = resolvePolicies(c);
   deepStrictEqual(r.map((p) => [p.desired.id, p.selects]), [
     ["x-deny-all", ["a", "b", "peer:box-1", "peer:box-2"]],
-    ["0-boxes-in", ["peer:box-1", "peer:box-2"]],
-    ["0-boxes-out", ["peer:box-1", "peer:box-2"]],
-    ["0-own-box-0", ["a"]],
-    ["0-own-box-1", ["b"]],
+    ["weavedefaults-boxes-in", ["peer:box-1", "peer:box-2"]],
+    ["weavedefaults-boxes-out", ["peer:box-1", "peer:box-2"]],
+    ["weavedefaults-own-box-0", ["a"]],
+    ["weavedefaults-own-box-1", ["b"]],
   ]);
   deepStrictEqual(r[0].desired, {
     id: "x-deny-all",
@@ -231,7 +231,7 @@ Deno.test("examples/fleet-policies.yaml: the plan of edge-1 (golden)", async () 
     ["cameras-cameras-from-probes", ["cam-1", "cam-2"]],
     ["cameras-cameras-to-recorder", ["recorder"]],
     ["cameras-cameras-egress", ["cam-1", "cam-2"]],
-    ["0-own-box-0", ["cam-1"]],
-    ["0-own-box-1", ["cam-2", "recorder"]],
+    ["weavedefaults-own-box-0", ["cam-1"]],
+    ["weavedefaults-own-box-1", ["cam-2", "recorder"]],
   ]);
 });

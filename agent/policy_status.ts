@@ -38,7 +38,10 @@ export interface PolicyView {
 export interface PolicyStatus {
   policies: PolicyView[];
   /** Packets no rule allowed, per direction (dropped). */
-  denied: { ingress: { packets: number; bytes: number }; egress: { packets: number; bytes: number } };
+  denied: {
+    ingress: { packets: number; bytes: number };
+    egress: { packets: number; bytes: number };
+  };
 }
 
 /** Builds the status view from the resolved policies and the counters read from nft. */

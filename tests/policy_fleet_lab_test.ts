@@ -326,7 +326,13 @@ async function statusOf(fleet: Fleet, name: string): Promise<AgentStatus | null>
 /** Rewrites every box's weave.yaml and waits until each agent reloaded it and reconciled. */
 async function applyConfig(fleet: Fleet, opts: FleetOptions, timeoutMs = 90_000): Promise<void> {
   const since = new Date().toISOString();
+  const before = await Promise.all(
+    BOXES.map((b) => Deno.readTextFile(fleet.configs.get(b)!).catch(() => "")),
+  );
   for (const b of BOXES) await fleet.writeConfig(fleet.host(b), opts);
+  const after = await Promise.all(BOXES.map((b) => Deno.readTextFile(fleet.configs.get(b)!)));
+  // The same text again is no reload at all (the agents already run it).
+  if (after.every((t, i) => t === before[i])) return;
   const deadline = Date.now() + timeoutMs;
   let last: string[] = [];
   while (Date.now() < deadline) {
