@@ -75,3 +75,57 @@ export function policyStatus(resolved: ResolvedPolicy[], counters: PolicyCounter
     denied: { ingress: count("", "ingress-denied"), egress: count("", "egress-denied") },
   };
 }
+
+/** One Prometheus sample: metric name (without `weave_`), labels, value, help. */
+export interface PolicySample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+  help: string;
+}
+
+/**
+ * The `weave_policy_*` and `weave_workload_*` series: packets and bytes each rule passed (first
+ * packets of connections: replies ride on conntrack), packets no rule allowed, and whether each
+ * workload is plumbed.
+ */
+export function policySamples(
+  policy: PolicyStatus,
+  workloads: { name: string; network: string; state: "ok" | "error" }[],
+): PolicySample[] {
+  const out: PolicySample[] = [];
+  for (const p of policy.policies) {
+    for (const r of p.rules) {
+      const labels = { policy: p.id, rule: r.rule, direction: r.direction };
+      out.push({
+        name: "policy_rule_packets_total",
+        labels,
+        value: r.packets,
+        help: "packets a policy rule allowed (new connections; replies pass by conntrack)",
+      });
+      out.push({
+        name: "policy_rule_bytes_total",
+        labels,
+        value: r.bytes,
+        help: "bytes a policy rule allowed",
+      });
+    }
+  }
+  for (const dir of ["ingress", "egress"] as const) {
+    out.push({
+      name: "policy_denied_packets_total",
+      labels: { direction: dir },
+      value: policy.denied[dir].packets,
+      help: "packets no policy rule allowed (dropped)",
+    });
+  }
+  for (const w of workloads) {
+    out.push({
+      name: "workload_up",
+      labels: { workload: w.name, network: w.network },
+      value: w.state === "ok" ? 1 : 0,
+      help: "1 when the workload is plumbed into its network",
+    });
+  }
+  return out;
+}
