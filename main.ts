@@ -1,19 +1,13 @@
 /**
  * `weave-agent` entry point. Run as `deno task agent <command>` during development; the
- * compiled binary takes the same arguments.
+ * compiled binary takes the same arguments. Loads only argument parsing and the dispatcher at
+ * start; each command's file (and whatever native library it needs) loads when it runs.
  *
  * @module
  */
 
 import { commandHelp, mainHelp, parseCommandLine, UsageError } from "./agent/cli/args.ts";
-import {
-  checkCommand,
-  downCommand,
-  planCommand,
-  statusCommand,
-  upCommand,
-  validateCommand,
-} from "./agent/cli/commands.ts";
+import { dispatch } from "./agent/cli/commands.ts";
 import denoJson from "./deno.json" with { type: "json" };
 
 async function main(argv: string[]): Promise<number> {
@@ -35,27 +29,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`weave-agent ${denoJson.version}`);
     return 0;
   }
-  const { command, flags } = parsed;
-  try {
-    switch (command) {
-      case "up":
-        return await upCommand(flags);
-      case "validate":
-        return await validateCommand(flags);
-      case "plan":
-        return await planCommand(flags);
-      case "check":
-        return await checkCommand(flags);
-      case "status":
-        return await statusCommand(flags);
-      case "down":
-        return await downCommand(flags);
-    }
-  } catch (e) {
-    console.error(`weave-agent ${command}: ${e instanceof Error ? e.message : e}`);
-    return 1;
-  }
-  return 2;
+  return await dispatch(parsed.command, parsed.flags);
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -84,4 +84,4 @@ export function pairProbeDecision(
   return null;
 }
 
-export { isDecider } from "./control/pair_roles.ts";
+export { isDecider } from "./control/mod.ts";

@@ -1,17 +1,20 @@
 /**
  * The kernel state this box should have, from the config and the sessions: networks, ESP, this
  * box's workloads and routes (workload_plan.ts) and the fleet's policy resolved to addresses
- * (policy_resolve.ts). Pure: the agent calls it on every reconcile, `weave-agent plan` calls it
- * without sessions.
+ * (policy_resolve.ts); and the one fact the agent reads back from the observed host (its bridge
+ * MACs). Pure: the agent calls it on every reconcile, `weave-agent plan` calls it without
+ * sessions.
  *
  * @module
  */
 
 import type { Config, Network, Peer } from "../config/types.ts";
 import { networkMtu } from "../datapath/mtu.ts";
-import type { DesiredHost } from "../datapath/host/mod.ts";
+import type { DesiredHost, ObservedHost } from "../datapath/host/mod.ts";
+import { bridgeName } from "../datapath/link_names.ts";
 import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
-import type { SessionSecrets } from "./control/session_keys.ts";
+import type { SessionSecrets } from "./control/mod.ts";
+import type { BridgeMacs } from "./pair_datapath.ts";
 import { resolvePolicies } from "./policy_resolve.ts";
 import { routesOnBox, workloadsOnBox } from "./workload_plan.ts";
 
@@ -83,4 +86,14 @@ export function buildDesiredHost(input: {
     routes: routesOnBox(config, self.name),
     policies: resolvePolicies(config).map((p) => p.desired),
   };
+}
+
+/** This box's bridge MAC per VNI, as observed. */
+export function bridgeMacs(observed: ObservedHost, networks: Network[]): BridgeMacs {
+  const macs: BridgeMacs = {};
+  for (const n of networks) {
+    const link = observed.links.find((l) => l.name === bridgeName(n.name));
+    if (link?.address) macs[String(n.vni)] = [link.address];
+  }
+  return macs;
 }

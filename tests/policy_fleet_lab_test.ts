@@ -17,7 +17,7 @@ import { ok, strictEqual } from "node:assert";
 import { LAB } from "./lab/gate.ts";
 import { cli, Fleet, type FleetOptions } from "./lab/fleet.ts";
 import type { LabHost } from "./lab/lab.ts";
-import type { AgentStatus } from "../agent/agent.ts";
+import { type AgentStatus, assertAgentStatus } from "../agent/status.ts";
 import { controlRequest } from "../agent/ops/control_socket.ts";
 import { runPaths } from "../agent/ops/run_paths.ts";
 import { workloadVethName } from "../datapath/link_names.ts";
@@ -316,6 +316,10 @@ async function statusOf(fleet: Fleet, name: string): Promise<AgentStatus | null>
     return await controlRequest<AgentStatus>(
       runPaths(fleet.lab.agentRunDir, name).socket,
       { cmd: "status" },
+      (v) => {
+        assertAgentStatus(v);
+        return v;
+      },
       15_000,
     );
   } catch {

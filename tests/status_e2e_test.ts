@@ -37,7 +37,7 @@ Deno.test({
     });
     const statuses = await fleet.settled("sleeve");
     const [a, b] = fleet.lab.hosts;
-    const before = (await fleet.status(a.name))!.peers[0].sleeve as Record<string, number>;
+    const before = (await fleet.status(a.name))!.peers[0].sleeve!;
     const m0 = await metrics(fleet, a.name);
     const file = await fleet.lab.writeFile("p.bin", randomBytes(1 << 20));
     const [sent, got] = await transfer(
@@ -49,7 +49,7 @@ Deno.test({
       file,
     );
     strictEqual(got, sent);
-    const after = (await fleet.status(a.name))!.peers[0].sleeve as Record<string, number>;
+    const after = (await fleet.status(a.name))!.peers[0].sleeve!;
     const context = JSON.stringify({ before, after });
     atLeast(after.txBytes - before.txBytes, 1 << 20, "status txBytes moved", context);
     above(after.txPackets, before.txPackets, "status txPackets", context);

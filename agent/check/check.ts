@@ -96,7 +96,8 @@ export interface CheckOptions {
   name?: string;
   /** Where a running agent's control socket would be; default /run/weave-agent. */
   runDir?: string;
-  /** Upper bound for each slow probe (kernel probe, tools); default 5000 ms. Peers get ≤ 2 s. */
+  /** Upper bound for each slow probe (kernel probe, tools); default 20000 ms: a loaded box
+   * probes slowly, and an answer late is better than a false failure. Peers get ≤ 2 s. */
   timeoutMs?: number;
 }
 
@@ -109,7 +110,7 @@ export interface CheckDeps {
 const DEFAULT_DEPS: CheckDeps = { probeKernel, sleeveCapabilities };
 
 /** `timeoutMs` when not given. */
-export const DEFAULT_CHECK_TIMEOUT_MS = 5000;
+export const DEFAULT_CHECK_TIMEOUT_MS = 20_000;
 /** Upper bound of one peer's TCP connect. */
 const PEER_TIMEOUT_MS = 2000;
 

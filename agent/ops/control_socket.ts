@@ -8,6 +8,7 @@
  * @module
  */
 
+import type { AgentStatus, ReloadOutcome } from "../status.ts";
 import type { Logger } from "./log.ts";
 
 /** A request on the control socket. */
@@ -17,8 +18,51 @@ export type ControlRequest =
   | { cmd: "reload" }
   | { cmd: "shutdown" };
 
+/** The answer to `plan`: how many changes, and the plan as text. */
+export interface PlanReply {
+  changes: number;
+  text: string;
+}
+
+/** The answer to each request. */
+export interface ControlReplies {
+  status: AgentStatus;
+  plan: PlanReply;
+  reload: ReloadOutcome;
+  shutdown: { stopping: true };
+}
+
+/** Any answer. */
+export type ControlReply = ControlReplies[keyof ControlReplies];
+
 /** Handles one request; the result is sent back as JSON. */
-export type ControlHandler = (req: ControlRequest) => Promise<unknown>;
+export type ControlHandler = (req: ControlRequest) => Promise<ControlReply>;
+
+/** Reads a request off the socket; throws naming what is wrong. */
+export function parseControlRequest(v: unknown): ControlRequest {
+  if (!v || typeof v !== "object" || !("cmd" in v)) throw new Error("bad request");
+  switch (v.cmd) {
+    case "status":
+    case "reload":
+    case "shutdown":
+      return { cmd: v.cmd };
+    case "plan":
+      return { cmd: "plan", showKeys: "showKeys" in v && v.showKeys === true };
+    default:
+      throw new Error(`unknown command ${JSON.stringify(v.cmd)}`);
+  }
+}
+
+/** Reads a `plan` answer; throws when it has another shape. */
+export function decodePlanReply(v: unknown): PlanReply {
+  if (
+    v && typeof v === "object" && "changes" in v && typeof v.changes === "number" &&
+    "text" in v && typeof v.text === "string"
+  ) {
+    return { changes: v.changes, text: v.text };
+  }
+  throw new Error(`plan from the agent has an unexpected shape: ${JSON.stringify(v)}`);
+}
 
 const MAX_REQUEST_BYTES = 4096;
 const REQUEST_TIMEOUT_MS = 2000;
@@ -39,18 +83,32 @@ export class ControlSocketServer {
     this.#done = this.#serve();
   }
 
-  /** Binds `path` (removing a stale socket no live agent answers on). */
-  static async listen(path: string, handler: ControlHandler, log: Logger) {
-    const dir = path.slice(0, path.lastIndexOf("/"));
+  /**
+   * Binds `path` (removing a stale socket no live agent answers on). The socket's folder must
+   * end up 0700 and owned by this process's user: that is what keeps everyone else off the
+   * socket, so failing to make it so stops start-up.
+   */
+  static async listen(
+    path: string,
+    handler: ControlHandler,
+    log: Logger,
+  ): Promise<ControlSocketServer> {
+    const dir = path.slice(0, path.lastIndexOf("/")) || "/";
     await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    await Deno.chmod(dir, 0o700).catch(() => {});
+    await secureFolder(dir);
     if (await controlSocketAlive(path)) {
       throw new Error(`another agent is already running with control socket ${path}`);
     }
     await Deno.remove(path).catch(() => {});
-    // Create with a restrictive umask window: chmod right after bind, before accepting.
     const listener = Deno.listen({ transport: "unix", path });
-    await Deno.chmod(path, 0o600);
+    try {
+      // Before the first accept; the 0700 folder already keeps others out meanwhile.
+      await Deno.chmod(path, 0o600);
+    } catch (e) {
+      listener.close();
+      await Deno.remove(path).catch(() => {});
+      throw new Error(`cannot make the control socket ${path} mode 0600: ${errorText(e)}`);
+    }
     return new ControlSocketServer(listener, path, handler, log);
   }
 
@@ -73,18 +131,12 @@ export class ControlSocketServer {
         n += r;
         if (buf.subarray(0, n).includes(10)) break;
       }
-      let req: ControlRequest;
+      let reply: { ok: true; result: ControlReply } | { ok: false; error: string };
       try {
-        req = JSON.parse(new TextDecoder().decode(buf.subarray(0, n)));
-      } catch {
-        await writeAll(conn, JSON.stringify({ error: "bad request" }) + "\n");
-        return;
-      }
-      let reply: unknown;
-      try {
+        const req = parseControlRequest(JSON.parse(new TextDecoder().decode(buf.subarray(0, n))));
         reply = { ok: true, result: await this.handler(req) };
       } catch (e) {
-        reply = { ok: false, error: e instanceof Error ? e.message : String(e) };
+        reply = { ok: false, error: e instanceof SyntaxError ? "bad request" : errorText(e) };
       }
       await writeAll(conn, JSON.stringify(reply) + "\n");
     } finally {
@@ -121,10 +173,14 @@ export async function controlSocketAlive(path: string): Promise<boolean> {
   }
 }
 
-/** Sends one request to a running agent; throws a clear error when none runs. */
-export async function controlRequest<T = unknown>(
+/**
+ * Sends one request to a running agent and reads the answer with `decode` (which throws on a
+ * wrong shape); throws a clear error when no agent runs.
+ */
+export async function controlRequest<T>(
   path: string,
   req: ControlRequest,
+  decode: (result: unknown) => T,
   timeoutMs = 5000,
 ): Promise<T> {
   let conn: Deno.UnixConn;
@@ -148,15 +204,44 @@ export async function controlRequest<T = unknown>(
     }
     const text = new TextDecoder().decode(concat(chunks));
     if (!text) throw new Error(`agent at ${path} gave no answer within ${timeoutMs} ms`);
-    const reply = JSON.parse(text) as { ok: boolean; result?: T; error?: string };
-    if (!reply.ok) throw new Error(reply.error ?? "request failed");
-    return reply.result as T;
+    const reply: unknown = JSON.parse(text);
+    if (!reply || typeof reply !== "object" || !("ok" in reply)) {
+      throw new Error(`agent at ${path} answered ${text.slice(0, 80)}`);
+    }
+    if (reply.ok !== true) {
+      throw new Error("error" in reply ? String(reply.error) : "request failed");
+    }
+    return decode("result" in reply ? reply.result : undefined);
   } finally {
     clearTimeout(timer);
     try {
       conn.close();
     } catch { /* closed */ }
   }
+}
+
+/** Makes `dir` mode 0700 and checks that this process's user owns it. */
+async function secureFolder(dir: string): Promise<void> {
+  try {
+    await Deno.chmod(dir, 0o700);
+  } catch (e) {
+    throw new Error(
+      `cannot make the control socket folder ${dir} mode 0700: ${errorText(e)}; ` +
+        "the control socket must be reachable only by its owner",
+    );
+  }
+  const st = await Deno.stat(dir);
+  const uid = Deno.uid();
+  if (uid !== null && st.uid !== null && st.uid !== uid) {
+    throw new Error(
+      `the control socket folder ${dir} belongs to uid ${st.uid}, not to this process (uid ` +
+        `${uid}); choose another --run-dir`,
+    );
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

@@ -1,7 +1,10 @@
 /**
  * One line per event, on stderr: `2026-11-25T02:16:43.123Z warn  peer edge-2: message key=value`
- * or, with `--log-format json`, one JSON object per line for log shippers. Secrets never reach
- * this module: callers pass names, addresses and counters, never key material.
+ * or, with `--log-format json`, one JSON object per line for log shippers. Under the journal
+ * (systemd's `JOURNAL_STREAM` names our stderr) a line starts with its syslog priority (`<3>`
+ * error, `<4>` warn, `<6>` info, `<7>` debug) and carries no timestamp of its own: the journal
+ * keeps both. Secrets never reach this module: callers pass names, addresses and counters,
+ * never key material.
  *
  * @module
  */
@@ -26,6 +29,37 @@ const stderrSink: LogSink = (line) => {
   }
 };
 
+/** The syslog priority of each level, as the journal reads `<N>` prefixes (sd-daemon(3)). */
+export const SYSLOG_PRIORITY: Record<LogLevel, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+/**
+ * Whether stderr is the stream systemd connected to the journal: it sets
+ * `JOURNAL_STREAM=<device>:<inode>` of that stream, and a process whose stderr was redirected
+ * elsewhere (a pipe, a file) inherits the variable but must not act on it. Pure.
+ */
+export function isJournalStream(
+  journalStream: string | undefined,
+  stderr: { dev: number; ino: number | null } | null,
+): boolean {
+  return !!journalStream && stderr !== null && journalStream === `${stderr.dev}:${stderr.ino}`;
+}
+
+let stderrJournal: boolean | undefined;
+/** `isJournalStream` for this process's stderr, looked at once. */
+export function stderrIsJournal(): boolean {
+  if (stderrJournal === undefined) {
+    try {
+      stderrJournal = isJournalStream(
+        Deno.env.get("JOURNAL_STREAM"),
+        Deno.statSync("/proc/self/fd/2"),
+      );
+    } catch {
+      stderrJournal = false; // no permission to look, or no /proc: not the journal
+    }
+  }
+  return stderrJournal;
+}
+
 /** A levelled logger with a fixed component name. */
 export class Logger {
   #min: number;
@@ -34,13 +68,15 @@ export class Logger {
     readonly level: LogLevel = "info",
     readonly format: LogFormat = "text",
     readonly sink: LogSink = stderrSink,
+    /** Journal lines (priority prefix, no timestamp); default: when stderr is the journal. */
+    readonly journal: boolean = sink === stderrSink && stderrIsJournal(),
   ) {
     this.#min = LEVELS[level];
   }
 
-  /** A logger for a sub-component, sharing level, format and sink. */
+  /** A logger for a sub-component, sharing level, format, sink and journal mode. */
   child(component: string): Logger {
-    return new Logger(component, this.level, this.format, this.sink);
+    return new Logger(component, this.level, this.format, this.sink, this.journal);
   }
 
   enabled(level: LogLevel): boolean {
@@ -62,17 +98,22 @@ export class Logger {
 
   log(level: LogLevel, msg: string, fields?: LogFields): void {
     if (!this.enabled(level)) return;
-    const time = new Date().toISOString();
+    const time = this.journal ? undefined : new Date().toISOString();
+    const priority = this.journal ? `<${SYSLOG_PRIORITY[level]}>` : "";
     if (this.format === "json") {
-      this.sink(JSON.stringify({ time, level, component: this.component, msg, ...fields }));
+      const record = { time, level, component: this.component, msg, ...fields };
+      this.sink(priority + JSON.stringify(record));
       return;
     }
-    let line = `${time} ${level.padEnd(5)} ${this.component}: ${msg}`;
+    let line = this.journal
+      ? `${priority}${this.component}: ${msg}`
+      : `${time} ${level.padEnd(5)} ${this.component}: ${msg}`;
     for (const [k, v] of Object.entries(fields ?? {})) {
       const s = typeof v === "string" ? v : JSON.stringify(v);
       line += ` ${k}=${/[\s"]/.test(s) ? JSON.stringify(s) : s}`;
     }
-    this.sink(line);
+    // The journal makes one entry per line: each line of a multi-line message keeps the priority.
+    this.sink(this.journal ? line.replaceAll("\n", `\n${priority}`) : line);
   }
 }
 

@@ -5,19 +5,24 @@
  * @module
  */
 
-import type { AgentStatus } from "../agent.ts";
+import type { AgentStatus } from "../status.ts";
 
 function esc(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 
-/** Flattens numeric leaves of a counters object into `prefix_key` names. */
-function numericLeaves(obj: unknown, prefix = ""): [string, number][] {
-  if (typeof obj === "number" && Number.isFinite(obj)) return [[prefix, obj]];
-  if (!obj || typeof obj !== "object") return [];
-  return Object.entries(obj as Record<string, unknown>).flatMap(([k, v]) =>
-    numericLeaves(v, prefix ? `${prefix}_${k}` : k)
-  );
+/**
+ * Flattens the numeric leaves of a counters object (numbers, or nested objects of numbers such
+ * as the sleeve's `drops`) into `prefix_key` names. Walking it generically puts every counter the
+ * sleeve or the session layer adds on the endpoint without a list to keep in step.
+ */
+function numericLeaves(obj: object | null, prefix = ""): [string, number][] {
+  if (!obj) return [];
+  return Object.entries(obj).flatMap(([k, v]): [string, number][] => {
+    const name = prefix ? `${prefix}_${k}` : k;
+    if (typeof v === "number") return Number.isFinite(v) ? [[name, v]] : [];
+    return v && typeof v === "object" ? numericLeaves(v, name) : [];
+  });
 }
 
 function metricName(s: string): string {
@@ -48,13 +53,30 @@ export function renderMetrics(status: AgentStatus): string {
     );
     if (p.rttMs !== null) emit("peer_rtt_ms", labels, p.rttMs, "control-connection RTT");
     for (const [k, v] of numericLeaves(p.sleeve)) emit(`sleeve_${k}`, labels, v);
-    for (const [k, v] of numericLeaves((p.control as Record<string, unknown>)?.counters)) {
+    for (const [k, v] of numericLeaves(p.control?.counters ?? null)) {
       emit(`control_${k}`, labels, v);
     }
   }
   for (const [k, v] of numericLeaves(status.controlDrops)) emit(`control_drops_${k}`, {}, v);
   for (const [k, v] of numericLeaves(status.sleeveDrops)) emit(`sleeve_global_${k}`, {}, v);
   for (const n of status.networks) emit("network_mtu", { network: n.name }, n.mtu);
+  // Policy: packets and bytes each rule passed (first packets of connections: replies ride on
+  // conntrack), packets no rule allowed, and whether each workload is plumbed.
+  for (const p of status.policy.policies) {
+    for (const r of p.rules) {
+      const labels = { policy: p.id, rule: r.rule, direction: r.direction };
+      emit("policy_rule_packets_total", labels, r.packets, "packets a policy rule allowed");
+      emit("policy_rule_bytes_total", labels, r.bytes, "bytes a policy rule allowed");
+    }
+  }
+  for (const dir of ["ingress", "egress"] as const) {
+    const d = status.policy.denied[dir];
+    emit("policy_denied_packets_total", { direction: dir }, d.packets, "packets no rule allowed");
+  }
+  for (const w of status.workloads) {
+    const labels = { workload: w.name, network: w.network };
+    emit("workload_up", labels, w.state === "ok" ? 1 : 0, "1 when the workload is plumbed");
+  }
   return lines.join("\n") + "\n";
 }
 

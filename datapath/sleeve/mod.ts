@@ -42,7 +42,7 @@ import type { WorkerNetwork, WorkerPeer, WorkerReply, WorkerRequest } from "./wo
 
 export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
-export type { AeadName } from "./aead.ts";
+export type { AeadBackend, AeadName } from "./aead.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
 
 /**

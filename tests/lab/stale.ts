@@ -8,8 +8,8 @@
  * - Lab namespaces (`wl` + 6 chars + `-…`, made by `Lab.create`/`addMachine`) have an owner
  *   marker `/run/weave-lab/P/owner.json` naming the owning process (pid and start time): they
  *   are leftovers exactly when that process is gone, or when there is no marker at all.
- * - Throwaway namespaces (`wvprobe…` of the kernel probe, `wvmtu…` and friends of single
- *   tests) have no marker: their makers delete them within seconds, so one that has existed for
+ * - Throwaway namespaces (`wv<tag><8 random>` from `withThrowawayNetns` in datapath/command.ts:
+ *   the kernel probe and host tests) have no marker: their makers delete them within seconds, so one that has existed for
  *   `THROWAWAY_STALE_AFTER_MS` with nothing running inside is a leftover. A new test that needs a
  *   bare namespace should use `Lab.create({ hosts: 0 })` + `addMachine` instead (a marker, so
  *   it is reclaimed at once); a new maker of throwaway names adds its prefix to
@@ -18,6 +18,7 @@
  * @module
  */
 
+import { THROWAWAY_NETNS_PREFIX } from "../../datapath/command.ts";
 import { killNamespacePids, listNetns, processStartTime, run } from "./run.ts";
 
 /** Base of every lab prefix (`wl` + 6 random base-36 characters). */
@@ -45,9 +46,6 @@ export interface NetnsPrefix {
   readonly madeBy: string;
 }
 
-/** A `crypto.getRandomValues(new Uint32Array(1))[0].toString(36)` suffix. */
-const U32_BASE36 = /^[0-9a-z]{1,7}$/;
-
 /** Every namespace prefix our code and tests use: the one list `cleanupStale` works from. */
 export const NETNS_PREFIXES: readonly NetnsPrefix[] = [
   {
@@ -56,11 +54,12 @@ export const NETNS_PREFIXES: readonly NetnsPrefix[] = [
     owner: "marker",
     madeBy: "tests/lab (Lab.create, addMachine)",
   },
-  { prefix: "wvprobe", suffix: U32_BASE36, owner: "age", madeBy: "datapath/kernel_probe.ts" },
-  { prefix: "wvmtu", suffix: U32_BASE36, owner: "age", madeBy: "the MTU test (vxlanMtu)" },
-  { prefix: "wvpl", suffix: U32_BASE36, owner: "age", madeBy: "the plan/apply kernel test" },
-  { prefix: "wvnft", suffix: U32_BASE36, owner: "age", madeBy: "the ESP guard nft test" },
-  { prefix: "wviso", suffix: U32_BASE36, owner: "age", madeBy: "the isolation ruleset test" },
+  {
+    prefix: THROWAWAY_NETNS_PREFIX,
+    suffix: /^[a-z]{1,5}[0-9a-z]{8}$/, // throwawayNetnsName: a tag, then 8 random characters
+    owner: "age",
+    madeBy: "datapath/command.ts withThrowawayNetns (the kernel probe, host lab tests)",
+  },
 ];
 
 /** The family `ns` belongs to, or null for a name that is not ours. */

@@ -9,6 +9,7 @@ import { Lab } from "./lab.ts";
 import { run } from "./run.ts";
 import { isLeftover, NETNS_PREFIXES, prefixOf, THROWAWAY_STALE_AFTER_MS } from "./stale.ts";
 import { includes } from "./expect.ts";
+import { THROWAWAY_NETNS_PREFIX, throwawayNetnsName } from "../../datapath/command.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname;
 
@@ -32,7 +33,6 @@ async function namesBuiltInSources(): Promise<Map<string, string>> {
 
 Deno.test("stale: every wv… namespace name built in our sources is a family cleanup knows", async () => {
   const built = await namesBuiltInSources();
-  includes([...built.keys()], "wvprobe", "the scan finds the kernel probe's namespaces");
   const known = NETNS_PREFIXES.map((p) => p.prefix);
   for (const [prefix, file] of built) includes(known, prefix, `NETNS_PREFIXES (${file})`);
   for (const [prefix] of built) {
@@ -40,12 +40,20 @@ Deno.test("stale: every wv… namespace name built in our sources is a family cl
   }
 });
 
+Deno.test("stale: every name withThrowawayNetns makes is a family cleanup knows", () => {
+  for (const tag of ["probe", "plan", "nft", "t", "abcde"]) {
+    for (let i = 0; i < 20; i++) {
+      const name = throwawayNetnsName(tag);
+      strictEqual(prefixOf(name)?.prefix, THROWAWAY_NETNS_PREFIX, name);
+    }
+  }
+});
+
 Deno.test("stale: families are told apart and foreign names are never ours", () => {
   strictEqual(prefixOf("wlk3x9a2-edge-1")?.prefix, "wl");
   strictEqual(prefixOf("wlk3x9a2")?.prefix, "wl");
-  strictEqual(prefixOf("wvprobe1a2b3c")?.prefix, "wvprobe");
-  strictEqual(prefixOf("wvpl1a2b3c")?.prefix, "wvpl");
-  for (const foreign of ["wvprobe", "wvprobe-mine", "wvprobe12345678", "wlshort", "wv", "red"]) {
+  strictEqual(prefixOf("wvprobe1a2b3c4d")?.prefix, "wv");
+  for (const foreign of ["wvprobe", "wvprobe-mine", "wvprobe123", "wlshort", "wv", "red"]) {
     strictEqual(prefixOf(foreign), null, foreign);
   }
   const prefixes = NETNS_PREFIXES.map((p) => p.prefix);
@@ -58,10 +66,10 @@ Deno.test("stale: the decision, from the facts", () => {
   const fresh = now - THROWAWAY_STALE_AFTER_MS + 1;
   const t = (name: string, createdMs: number | null, pids = 0, ownerAlive: boolean | null = null) =>
     isLeftover({ name, createdMs, pids, ownerAlive }, now);
-  strictEqual(t("wvmtu1abc", old), true, "old, empty throwaway");
-  strictEqual(t("wvmtu1abc", fresh), false, "fresh throwaway: its test may be running");
-  strictEqual(t("wvmtu1abc", old, 1), false, "something runs inside");
-  strictEqual(t("wvmtu1abc", null), false, "unknown age");
+  strictEqual(t("wvprobe1a2b3c4d", old), true, "old, empty throwaway");
+  strictEqual(t("wvprobe1a2b3c4d", fresh), false, "fresh throwaway: its test may be running");
+  strictEqual(t("wvprobe1a2b3c4d", old, 1), false, "something runs inside");
+  strictEqual(t("wvprobe1a2b3c4d", null), false, "unknown age");
   strictEqual(t("wlabcdef-edge-1", null, 3, false), true, "lab whose owner died");
   strictEqual(t("wlabcdef-edge-1", null, 0, null), true, "lab namespace without a marker");
   strictEqual(t("wlabcdef-edge-1", null, 0, true), false, "live lab");
@@ -72,7 +80,7 @@ Deno.test(
   "stale: a real throwaway namespace is kept while fresh or busy, reclaimed when old",
   LAB_STRICT,
   async () => {
-    const ns = `wvmtu${crypto.getRandomValues(new Uint32Array(1))[0].toString(36)}`;
+    const ns = throwawayNetnsName("stale");
     strictEqual((await run(["ip", "netns", "add", ns])).code, 0);
     const present = async () => (await run(["ip", "netns", "list"])).stdout.includes(ns);
     try {

@@ -1,0 +1,81 @@
+/**
+ * The human rendering of `weave-agent status`: one line per fact about this box, a table of
+ * peers (state, datapath, RTT, handshake age, sleeve traffic and drops, and why the pair is on
+ * its datapath), a table of networks.
+ *
+ * @module
+ */
+
+import { renderWorkloadsAndPolicy } from "./policy_render.ts";
+import type { AgentStatus, PeerView } from "../status.ts";
+
+/** `1536` → `1.5 KiB`. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let x = n / 1024, i = 0;
+  while (x >= 1024 && i < units.length - 1) x /= 1024, i++;
+  return `${x.toFixed(1)} ${units[i]}`;
+}
+
+/** Every drop the sleeve counted for the peer. */
+export function sleeveDropTotal(p: PeerView): number {
+  return p.sleeve ? Object.values(p.sleeve.drops).reduce((a, b) => a + b, 0) : 0;
+}
+
+const PEER_HEADER =
+  "PEER            STATE     DATAPATH  RTT      HANDSHAKE  TX            RX            DROPS  WHY";
+const NETWORK_HEADER = "NETWORK      SUBNET              VNI       MTU   ADDRESS          MEMBERS";
+
+/** Human rendering of `status`. */
+export function renderStatus(s: AgentStatus): string {
+  const lines = [
+    `peer ${s.peer} at ${s.address} (pid ${s.pid})`,
+    `config ${s.config.path}, loaded ${s.config.loadedAt}, datapath ${s.config.datapath}, ` +
+    `encryption ${s.config.encrypted ? "on" : "OFF"}`,
+    `fast datapath on this box: ${s.fastdp.capable ? "yes" : "no"} (${s.fastdp.reason})`,
+    `sleeve crypto: ${s.sleeve ? `${s.sleeve.backend} ${s.sleeve.aead}` : "-"}`,
+  ];
+  if (s.config.lastReload) {
+    const r = s.config.lastReload;
+    lines.push(`last reload ${r.at}: ${r.ok ? "ok" : "REFUSED"} (${r.message.split("\n")[0]})`);
+  }
+  if (s.reconcile) {
+    lines.push(
+      `last reconcile ${s.reconcile.at}: ${s.reconcile.changes} change(s)` +
+        (s.reconcile.error ? `, ERROR ${s.reconcile.error}` : ""),
+    );
+  }
+  lines.push("", PEER_HEADER);
+  for (const p of s.peers) lines.push(peerRow(p));
+  lines.push("", NETWORK_HEADER);
+  for (const n of s.networks) {
+    lines.push(
+      [
+        n.name.padEnd(12),
+        n.subnet.padEnd(19),
+        String(n.vni).padEnd(9),
+        String(n.mtu).padEnd(5),
+        n.address.padEnd(16),
+        n.members.map((m) => m.peer).join(", "),
+      ].join(" "),
+    );
+  }
+  lines.push(...renderWorkloadsAndPolicy(s));
+  return lines.join("\n");
+}
+
+function peerRow(p: PeerView): string {
+  const sl = p.sleeve;
+  return [
+    p.name.padEnd(15),
+    p.state.padEnd(9),
+    p.datapath.padEnd(9),
+    (p.rttMs === null ? "-" : `${p.rttMs.toFixed(1)}ms`).padEnd(8),
+    (p.handshakeAgeSeconds === null ? "-" : `${p.handshakeAgeSeconds}s ago`).padEnd(10),
+    `${formatBytes(sl?.txBytes ?? 0)}/${sl?.txPackets ?? 0}p`.padEnd(13),
+    `${formatBytes(sl?.rxBytes ?? 0)}/${sl?.rxPackets ?? 0}p`.padEnd(13),
+    String(sleeveDropTotal(p)).padEnd(6),
+    `${p.reason}${p.lastError ? ` [${p.lastError}]` : ""}`,
+  ].join(" ");
+}

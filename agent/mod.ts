@@ -1,0 +1,46 @@
+/**
+ * The agent: everything that runs on a box between the config and the kernel. It orchestrates
+ * `config/` (what the fleet should be) and `datapath/` (what the kernel and the sleeve do).
+ *
+ * What it holds:
+ * - `agent.ts`          lifecycle: start, stop, reconcile; owns the parts and sequences them
+ * - `reload.ts`         reading the config for this box, refusing a bad one, applying a good one
+ *                       in order (`applyConfigDiff`), watching the config and password files
+ * - `config_diff.ts`    what a reload changes (pure)
+ * - `pair_datapath.ts`  the per-pair datapath negotiation (caps, VXLAN heartbeats, probe
+ *                       results, the decider's verdict) on an injectable `Clock` (`clock.ts`)
+ * - `datapath_choice.ts` the pure decisions that negotiation applies
+ * - `vxlan_heartbeat.ts` the heartbeat datagrams through the fast datapath
+ * - `desired_host.ts`   the kernel state this box should have, its observed bridge MACs (pure)
+ * - `sleeve_peer.ts`    the sleeve's view of a pair (pure)
+ * - `status.ts`         the typed `AgentStatus`, built by a pure function, and its shape check
+ *
+ * Subrooms: `control/` (the session layer), `check/` (the preflight), `ops/` (control socket,
+ * metrics, logging, run paths), `cli/` (the command line, on top of everything).
+ *
+ * What it may import: `config/`, `datapath/` and its subrooms. Nothing below imports `agent/`
+ * top level, except `ops/` (the status types) and `cli/`.
+ *
+ * @module
+ */
+
+export { Agent, type AgentOptions } from "./agent.ts";
+export type {
+  AgentStatus,
+  NetworkView,
+  PeerView,
+  ReconcileOutcome,
+  ReloadOutcome,
+} from "./status.ts";
+export { assertAgentStatus, buildStatus } from "./status.ts";
+export { type Clock, systemClock } from "./clock.ts";
+export { PAIR_TIMING, PairDatapaths, type PairMessage, type PairState } from "./pair_datapath.ts";
+export { ConfigReloader, ConfigWatcher, type LoadedConfig, loadForPeer } from "./reload.ts";
+export { type ConfigDiff, diffConfigs } from "./config_diff.ts";
+export {
+  type FastdpCapability,
+  localFastdpCapability,
+  type PairDatapath,
+} from "./datapath_choice.ts";
+export { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
+export { sleevePeerOf } from "./sleeve_peer.ts";

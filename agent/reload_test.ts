@@ -1,0 +1,134 @@
+import { deepStrictEqual, strictEqual } from "node:assert";
+import type { ConfigDiff } from "./config_diff.ts";
+import { Logger } from "./ops/log.ts";
+import {
+  applyConfigDiff,
+  ConfigReloader,
+  type LoadedConfig,
+  loadForPeer,
+  type ReloadableAgent,
+} from "./reload.ts";
+
+const quiet = new Logger("test", "error", "text", () => {});
+
+/** An agent that records which parts a reload restarts, in order. */
+function recorder(initial?: LoadedConfig) {
+  const steps: string[] = [];
+  let current = initial!;
+  const agent: ReloadableAgent = {
+    current: () => current,
+    putInForce: (next) => {
+      current = next;
+      steps.push("putInForce");
+    },
+    stopSessions: () => void steps.push("stopSessions"),
+    updatePeers: (removed) => void steps.push(`updatePeers(${removed.join(",")})`),
+    stopSleeve: () => Promise.resolve(void steps.push("stopSleeve")),
+    startSleeve: () => Promise.resolve(void steps.push("startSleeve")),
+    refreshHost: () => Promise.resolve(void steps.push("refreshHost")),
+    updateNetworks: () => void steps.push("updateNetworks"),
+    startSessions: () => void steps.push("startSessions"),
+    restartMetrics: () => void steps.push("restartMetrics"),
+  };
+  return { agent, steps };
+}
+
+const none: ConfigDiff = {
+  restartControl: false,
+  restartSleeve: false,
+  peersChanged: false,
+  removedPeers: [],
+  addedPeers: [],
+  networksChanged: false,
+  hostChanged: false,
+  metricsChanged: false,
+  summary: [],
+};
+
+Deno.test("reload order: the host is reconciled before the sleeve attaches, sessions last", async () => {
+  const cases: [Partial<ConfigDiff>, string[]][] = [
+    [{ networksChanged: true }, ["refreshHost", "updateNetworks"]],
+    // Workloads, routes, policy: one reconcile, nothing restarted.
+    [{ hostChanged: true }, ["refreshHost"]],
+    [{ peersChanged: true, removedPeers: ["edge-3"] }, ["updatePeers(edge-3)"]],
+    [{ metricsChanged: true }, ["restartMetrics"]],
+    [{ restartControl: true }, ["stopSessions", "refreshHost", "startSessions"]],
+    [
+      { restartControl: true, restartSleeve: true, networksChanged: true },
+      ["stopSessions", "stopSleeve", "refreshHost", "startSleeve", "startSessions"],
+    ],
+    [
+      { restartControl: true, networksChanged: true },
+      ["stopSessions", "refreshHost", "updateNetworks", "startSessions"],
+    ],
+  ];
+  for (const [diff, want] of cases) {
+    const { agent, steps } = recorder();
+    await applyConfigDiff({ ...none, ...diff }, agent);
+    deepStrictEqual(steps, want, JSON.stringify(diff));
+  }
+});
+
+const yaml = (extra = "") =>
+  [
+    "version: 1",
+    "password:",
+    "  file: ./password",
+    "peers:",
+    "  - name: edge-1",
+    "    address: 192.0.2.1",
+    "  - name: edge-2",
+    "    address: 192.0.2.2",
+    "networks:",
+    "  - name: net1",
+    "    subnet: 10.40.1.0/24",
+    extra,
+  ].join("\n") + "\n";
+
+Deno.test("reload: a bad config is refused and nothing restarts; unchanged files change nothing; a new password does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/weave.yaml`;
+    await Deno.writeTextFile(`${dir}/password`, "correct horse battery staple 1\n", {
+      mode: 0o600,
+    });
+    await Deno.writeTextFile(path, yaml());
+    const first = await loadForPeer(path, "edge-1", quiet);
+    const { agent, steps } = recorder(first);
+    const reloader = new ConfigReloader(path, "edge-1", agent, quiet);
+
+    let r = await reloader.reload("test");
+    deepStrictEqual({ ok: r.ok, message: r.message, steps }, {
+      ok: true,
+      message: "unchanged",
+      steps: [],
+    });
+
+    await Deno.writeTextFile(path, yaml("bogus_key: 3"));
+    r = await reloader.reload("test");
+    strictEqual(r.ok, false);
+    strictEqual(/weave\.yaml:12:1.*unknown key "bogus_key"/.test(r.message), true, r.message);
+    deepStrictEqual(steps, []);
+    strictEqual(reloader.last, r);
+
+    // Same file, new password bytes: the sessions must re-key.
+    await Deno.writeTextFile(path, yaml());
+    await Deno.writeTextFile(`${dir}/password`, "correct horse battery staple 2\n");
+    r = await reloader.reload("test");
+    deepStrictEqual({ ok: r.ok, message: r.message }, {
+      ok: true,
+      message: "password changed: sessions re-keyed",
+    });
+    deepStrictEqual(steps, ["putInForce", "stopSessions", "refreshHost", "startSessions"]);
+
+    // This box removed from the fleet: refused, the config in force stays.
+    steps.length = 0;
+    await Deno.writeTextFile(path, yaml().replace("edge-1", "edge-9"));
+    r = await reloader.reload("test");
+    strictEqual(r.ok, false);
+    strictEqual(r.message, `peer edge-1 is not in ${path}`);
+    deepStrictEqual(steps, []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

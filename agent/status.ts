@@ -1,0 +1,330 @@
+/**
+ * What `weave-agent status`, the metrics endpoint and the control socket show: the typed
+ * `AgentStatus`, the pure function that builds it from the agent's parts, and the one check that
+ * a status read back from the socket has that shape.
+ *
+ * Control fields are the session layer's own `PeerStatus` (control/peer_connections.ts); sleeve
+ * fields are the sleeve's `PeerCounters` / `GlobalCounters` (datapath/sleeve/counters.ts).
+ *
+ * @module
+ */
+
+import type { Config, DatapathMode, Network, Peer } from "../config/types.ts";
+import type { AeadBackend, AeadName } from "../datapath/sleeve/mod.ts";
+import type { GlobalCounters, PeerCounters } from "../datapath/sleeve/mod.ts";
+import { bridgeName } from "../datapath/link_names.ts";
+import type {
+  DropReason,
+  PeerConnectionsStatus,
+  PeerStateName,
+  PeerStatus,
+} from "./control/mod.ts";
+import type { FastdpCapability, PairDatapath } from "./datapath_choice.ts";
+import type { PairState } from "./pair_datapath.ts";
+import type { WorkloadState } from "./host_reconcile.ts";
+import type { PolicyStatus } from "./policy_status.ts";
+
+/** The outcome of the last reload. */
+export interface ReloadOutcome {
+  at: string;
+  ok: boolean;
+  message: string;
+}
+
+/** The outcome of the last reconcile. */
+export interface ReconcileOutcome {
+  at: string;
+  changes: number;
+  error?: string;
+}
+
+/** One peer pair in `status`. */
+export interface PeerView {
+  name: string;
+  address: string;
+  state: PeerStateName;
+  datapath: PairDatapath;
+  reason: string;
+  encrypted: boolean;
+  crypto: string;
+  handshakeAgeSeconds: number | null;
+  /** The receiver index this box gave the peer's sleeve session (null without a session). */
+  sleeveIndex: number | null;
+  rttMs: number | null;
+  lastError: string | null;
+  /** The session layer's view of the peer; null while sessions restart. */
+  control: PeerStatus | null;
+  /** The sleeve's counters for the peer; null without a sleeve or before it knows the peer. */
+  sleeve: PeerCounters | null;
+}
+
+/** One network in `status`. */
+export interface NetworkView {
+  name: string;
+  subnet: string;
+  vni: number;
+  mtu: number;
+  address: string;
+  bridge: string;
+  members: { peer: string; address: string }[];
+}
+
+/** The shape of `weave-agent status --json`. */
+export interface AgentStatus {
+  peer: string;
+  address: string;
+  pid: number;
+  config: {
+    path: string;
+    loadedAt: string;
+    datapath: DatapathMode;
+    encrypted: boolean;
+    lastReload: ReloadOutcome | null;
+  };
+  fastdp: FastdpCapability;
+  sleeve: { backend: AeadBackend; aead: AeadName } | null;
+  reconcile: ReconcileOutcome | null;
+  /** Bad control-plane input dropped, by reason; null while sessions restart. */
+  controlDrops: Record<DropReason, number> | null;
+  /** The sleeve's drops not tied to a peer; null without a sleeve. */
+  sleeveDrops: GlobalCounters | null;
+  peers: PeerView[];
+  networks: NetworkView[];
+  /** This box's workloads: plumbed, or the error for that workload alone. */
+  workloads: WorkloadState[];
+  /** Every policy this box enforces, what it selects, and its rule counters. */
+  policy: PolicyStatus;
+}
+
+/** The running sleeve as status sees it. */
+export interface SleeveView {
+  backend: AeadBackend;
+  preferredAead: AeadName;
+  counters: { peers: Record<string, PeerCounters>; global: GlobalCounters };
+}
+
+/** Everything `buildStatus` reads. */
+export interface StatusInput {
+  /** Clock ms, for ages. */
+  now: number;
+  pid: number;
+  config: Config;
+  self: Peer;
+  loadedAt: Date;
+  encrypted: boolean;
+  lastReload: ReloadOutcome | null;
+  capability: FastdpCapability;
+  reconcile: ReconcileOutcome | null;
+  sleeve: SleeveView | null;
+  control: PeerConnectionsStatus | null;
+  pairs: readonly Readonly<PairState>[];
+  networks: Network[];
+  mtu: number;
+  workloads: WorkloadState[];
+  policy: PolicyStatus;
+}
+
+/** Builds the status. Pure. */
+export function buildStatus(s: StatusInput): AgentStatus {
+  return {
+    peer: s.self.name,
+    address: `${s.self.address}:${s.self.port}`,
+    pid: s.pid,
+    config: {
+      path: s.config.path,
+      loadedAt: s.loadedAt.toISOString(),
+      datapath: s.config.datapath,
+      encrypted: s.encrypted,
+      lastReload: s.lastReload,
+    },
+    fastdp: s.capability,
+    sleeve: s.sleeve ? { backend: s.sleeve.backend, aead: s.sleeve.preferredAead } : null,
+    reconcile: s.reconcile,
+    controlDrops: s.control?.drops ?? null,
+    sleeveDrops: s.sleeve?.counters.global ?? null,
+    peers: s.pairs.map((p) => peerView(s, p)),
+    networks: s.networks.map((n) => ({
+      name: n.name,
+      subnet: n.subnet,
+      vni: n.vni,
+      mtu: s.mtu,
+      address: n.members.find((m) => m.peer === s.self.name)?.address ?? "",
+      bridge: bridgeName(n.name),
+      members: n.members.map((m) => ({ peer: m.peer, address: m.address })),
+    })),
+    workloads: s.workloads,
+    policy: s.policy,
+  };
+}
+
+function peerView(s: StatusInput, p: Readonly<PairState>): PeerView {
+  const c = s.control?.peers[p.peer.name] ?? null;
+  return {
+    name: p.peer.name,
+    address: `${p.peer.address}:${p.peer.port}`,
+    state: c?.state ?? (p.secrets ? "up" : "down"),
+    datapath: p.datapath,
+    reason: p.reason,
+    encrypted: p.secrets?.authenticated ?? false,
+    crypto: pairCrypto(s, p),
+    handshakeAgeSeconds: p.sessionSince === null
+      ? null
+      : Math.round((s.now - p.sessionSince) / 1000),
+    sleeveIndex: p.secrets ? p.localIndex : null,
+    rttMs: c?.rttMs ?? null,
+    lastError: c?.lastError ?? null,
+    control: c,
+    sleeve: s.sleeve?.counters.peers[p.peer.name] ?? null,
+  };
+}
+
+/** What protects the pair's traffic, in words. */
+function pairCrypto(s: StatusInput, p: Readonly<PairState>): string {
+  if (!s.encrypted) return "none";
+  if (p.datapath === "fastdp") return "kernel ESP rfc4106(gcm(aes))";
+  if (!s.sleeve) return "none";
+  return `${s.sleeve.backend} ${p.remote?.aead ?? s.sleeve.preferredAead}`;
+}
+
+/** Frames the sleeve dropped for exceeding the MTU, summed over peers and global. */
+export function oversizeDrops(counters: SleeveView["counters"]): number {
+  return counters.global.oversize +
+    Object.values(counters.peers).reduce((a, p) => a + p.drops.oversize, 0);
+}
+
+// ---- reading a status back ----
+
+/** A status read from the socket does not have the shape `AgentStatus` declares. */
+export class StatusShapeError extends Error {}
+
+/**
+ * Checks that `v` (JSON from the control socket) has the shape of `AgentStatus`: every field
+ * the CLI reads, with its type; counters are objects of numbers. Throws naming the first bad
+ * field, so a mismatched agent build is a clear error rather than a garbled table.
+ */
+export function assertAgentStatus(v: unknown): asserts v is AgentStatus {
+  const s = record(v, "status");
+  str(s.peer, "peer");
+  str(s.address, "address");
+  num(s.pid, "pid");
+  const c = record(s.config, "config");
+  str(c.path, "config.path");
+  str(c.loadedAt, "config.loadedAt");
+  oneOf(c.datapath, ["auto", "fastdp", "sleeve"], "config.datapath");
+  bool(c.encrypted, "config.encrypted");
+  if (c.lastReload !== null) {
+    const r = record(c.lastReload, "config.lastReload");
+    str(r.at, "config.lastReload.at");
+    bool(r.ok, "config.lastReload.ok");
+    str(r.message, "config.lastReload.message");
+  }
+  const f = record(s.fastdp, "fastdp");
+  bool(f.capable, "fastdp.capable");
+  str(f.reason, "fastdp.reason");
+  if (s.sleeve !== null) {
+    const sl = record(s.sleeve, "sleeve");
+    str(sl.backend, "sleeve.backend");
+    str(sl.aead, "sleeve.aead");
+  }
+  if (s.reconcile !== null) {
+    const r = record(s.reconcile, "reconcile");
+    str(r.at, "reconcile.at");
+    num(r.changes, "reconcile.changes");
+    if (r.error !== undefined) str(r.error, "reconcile.error");
+  }
+  if (s.controlDrops !== null) counters(s.controlDrops, "controlDrops");
+  if (s.sleeveDrops !== null) counters(s.sleeveDrops, "sleeveDrops");
+  list(s.peers, "peers").forEach((p, i) => assertPeerView(p, `peers[${i}]`));
+  list(s.networks, "networks").forEach((n, i) => {
+    const at = `networks[${i}]`;
+    const r = record(n, at);
+    for (const k of ["name", "subnet", "address", "bridge"]) str(r[k], `${at}.${k}`);
+    num(r.vni, `${at}.vni`);
+    num(r.mtu, `${at}.mtu`);
+    list(r.members, `${at}.members`).forEach((m, j) => {
+      const mr = record(m, `${at}.members[${j}]`);
+      str(mr.peer, `${at}.members[${j}].peer`);
+      str(mr.address, `${at}.members[${j}].address`);
+    });
+  });
+  assertWorkloadsAndPolicy(s);
+}
+
+function assertWorkloadsAndPolicy(s: Record<string, unknown>): void {
+  list(s.workloads, "workloads").forEach((w, i) => {
+    const r = record(w, `workloads[${i}]`);
+    for (const k of ["name", "network", "address", "netns"]) str(r[k], `workloads[${i}].${k}`);
+    oneOf(r.state, ["ok", "error"], `workloads[${i}].state`);
+    if (r.error !== undefined) str(r.error, `workloads[${i}].error`);
+  });
+  const p = record(s.policy, "policy");
+  counters(p.denied, "policy.denied");
+  list(p.policies, "policy.policies").forEach((x, i) => {
+    const at = `policy.policies[${i}]`;
+    const r = record(x, at);
+    str(r.id, `${at}.id`);
+    for (const k of ["name", "network", "origin"]) if (r[k] !== null) str(r[k], `${at}.${k}`);
+    list(r.selects, `${at}.selects`).forEach((e, j) => str(e, `${at}.selects[${j}]`));
+    list(r.rules, `${at}.rules`).forEach((e, j) => {
+      const rr = record(e, `${at}.rules[${j}]`);
+      str(rr.rule, `${at}.rules[${j}].rule`);
+      oneOf(rr.direction, ["ingress", "egress"], `${at}.rules[${j}].direction`);
+      num(rr.packets, `${at}.rules[${j}].packets`);
+      num(rr.bytes, `${at}.rules[${j}].bytes`);
+    });
+  });
+}
+
+function assertPeerView(v: unknown, at: string): void {
+  const p = record(v, at);
+  for (const k of ["name", "address", "state", "reason", "crypto"]) str(p[k], `${at}.${k}`);
+  oneOf(p.datapath, ["pending", "probing", "fastdp", "sleeve"], `${at}.datapath`);
+  bool(p.encrypted, `${at}.encrypted`);
+  for (const k of ["handshakeAgeSeconds", "sleeveIndex", "rttMs"]) {
+    if (p[k] !== null) num(p[k], `${at}.${k}`);
+  }
+  if (p.lastError !== null) str(p.lastError, `${at}.lastError`);
+  if (p.control !== null) record(p.control, `${at}.control`);
+  if (p.sleeve !== null) {
+    const sl = counters(p.sleeve, `${at}.sleeve`);
+    for (const k of ["txPackets", "txBytes", "rxPackets", "rxBytes"]) {
+      num(sl[k], `${at}.sleeve.${k}`);
+    }
+    counters(sl.drops, `${at}.sleeve.drops`);
+  }
+}
+
+function fail(at: string, want: string, got: unknown): never {
+  throw new StatusShapeError(
+    `status from the agent: ${at} should be ${want}, got ${JSON.stringify(got) ?? String(got)}`,
+  );
+}
+function record(v: unknown, at: string): Record<string, unknown> {
+  if (!v || typeof v !== "object" || Array.isArray(v)) fail(at, "an object", v);
+  return Object.fromEntries(Object.entries(v));
+}
+function list(v: unknown, at: string): unknown[] {
+  if (!Array.isArray(v)) fail(at, "a list", v);
+  return v;
+}
+function str(v: unknown, at: string): void {
+  if (typeof v !== "string") fail(at, "a string", v);
+}
+function num(v: unknown, at: string): void {
+  if (typeof v !== "number" || !Number.isFinite(v)) fail(at, "a number", v);
+}
+function bool(v: unknown, at: string): void {
+  if (typeof v !== "boolean") fail(at, "true or false", v);
+}
+function oneOf(v: unknown, allowed: string[], at: string): void {
+  if (typeof v !== "string" || !allowed.includes(v)) fail(at, allowed.join(" | "), v);
+}
+/** An object whose leaves are numbers (nested objects allowed). */
+function counters(v: unknown, at: string): Record<string, unknown> {
+  const r = record(v, at);
+  for (const [k, x] of Object.entries(r)) {
+    if (typeof x === "object" && x !== null) counters(x, `${at}.${k}`);
+    else num(x, `${at}.${k}`);
+  }
+  return r;
+}
