@@ -16,7 +16,6 @@ import {
   observeHost,
   type PolicyCounter,
   readPolicyCounters,
-  renderPlan,
 } from "../datapath/host/mod.ts";
 import { runCommand } from "../datapath/command.ts";
 import { Sleeve, sleeveCryptoFromEnv, type SleeveNetwork } from "../datapath/sleeve/mod.ts";
@@ -29,7 +28,7 @@ import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { sleevePeerOf } from "./sleeve_peer.ts";
-import { planNow, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
+import { planNow, planText, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
 import { resolvePolicies } from "./policy_resolve.ts";
 import { policyStatus } from "./policy_status.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
@@ -172,8 +171,8 @@ export class Agent {
           return this.status();
         },
         plan: async (showKeys) => {
-          const changes = (await planNow(this.desiredHost())).changes;
-          return { changes: changes.length, text: renderPlan(changes, { showKeys }) };
+          const plan = await planNow(this.desiredHost());
+          return { changes: plan.changes.length, text: planText(plan, showKeys) };
         },
         reload: (trigger) => this.reload(trigger),
         shutdown: (reason) => void this.stop(reason),

@@ -15,6 +15,7 @@ import type { DesiredHost } from "../datapath/host/mod.ts";
 import {
   applyChanges,
   type Change,
+  type HostPlan,
   observeHost,
   planHostDetailed,
   renderPlan,
@@ -43,6 +44,18 @@ export interface HostReconcile {
 export async function planNow(desired: DesiredHost, opts: { netns?: string } = {}) {
   const observed = await observeHost({ ...opts, workloads: desired.workloads ?? [] });
   return planHostDetailed(desired, observed);
+}
+
+/**
+ * A plan as `weave-agent plan` prints it: the changes, then a comment per workload that will not
+ * be plumbed and why (its namespace is missing, say): the rest of the plan still applies.
+ */
+export function planText(plan: HostPlan, showKeys: boolean): string {
+  const errors = plan.workloads.filter((w) => w.state === "error")
+    .map((w) => `# workload ${w.name} (${w.network}) not plumbed: ${w.error ?? "unknown"}`);
+  const lines = [renderPlan(plan.changes, { showKeys }).replace(/\n$/, ""), ...errors];
+  const out = lines.filter((l) => l).join("\n");
+  return out ? out + "\n" : "";
 }
 
 /** Observe, plan, apply. Throws when a change of the box (not of one workload) fails. */

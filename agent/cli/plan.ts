@@ -14,8 +14,7 @@ import {
   selfName,
 } from "../../config/mod.ts";
 import { datapathCaps, probeKernel } from "../../datapath/kernel_probe.ts";
-import { renderPlan } from "../../datapath/host/mod.ts";
-import { planNow } from "../host_reconcile.ts";
+import { planNow, planText } from "../host_reconcile.ts";
 import { controlRequest, controlSocketAlive, decodePlanReply } from "../ops/control_socket.ts";
 import { resolveRunDir, runPaths } from "../ops/run_paths.ts";
 import { localFastdpCapability } from "../datapath_choice.ts";
@@ -57,8 +56,9 @@ export async function planCommand(flags: CommonFlags): Promise<number> {
     fastPeers: [],
   });
   // Inside every workload's namespace too, so a plumbed workload shows as in place.
-  const changes = (await planNow(desired)).changes;
-  const text = renderPlan(changes, { showKeys: flags.showKeys });
+  const plan = await planNow(desired);
+  const changes = plan.changes;
+  const text = planText(plan, flags.showKeys);
   if (flags.json) {
     console.log(JSON.stringify({ changes: changes.length, text, agentRunning: false }, null, 2));
   } else {
