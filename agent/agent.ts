@@ -268,7 +268,10 @@ export class Agent {
         }
       }
       this.#workloads = r.workloads;
-      this.#lastReconcile = { at, changes: r.changes.length };
+      this.#lastReconcile = r.problems.length
+        ? { at, changes: r.changes.length, error: r.problems.join("; ") }
+        : { at, changes: r.changes.length };
+      for (const p of r.problems) this.log.error("reconcile", { problem: p });
       if (r.workloads.some((w) => w.state === "error")) this.#retryWorkloadsSoon();
     } catch (e) {
       this.#lastReconcile = { at, changes: 0, error: e instanceof Error ? e.message : `${e}` };

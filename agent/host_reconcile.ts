@@ -12,6 +12,7 @@
  */
 
 import type { DesiredHost } from "../datapath/host/mod.ts";
+import { applySysctls, wantedSysctls } from "./host_sysctl.ts";
 import {
   applyChanges,
   type Change,
@@ -38,6 +39,8 @@ export interface WorkloadState {
 export interface HostReconcile {
   changes: Change[];
   workloads: WorkloadState[];
+  /** Kernel switches that could not be set (see host_sysctl.ts); empty when all is well. */
+  problems: string[];
 }
 
 /** The plan this box would run now, with per-workload results (for `plan` and reconcile). */
@@ -63,6 +66,10 @@ export async function reconcileHost(
   desired: DesiredHost,
   opts: { netns?: string; log?: (line: string) => void } = {},
 ): Promise<HostReconcile> {
+  const sysctls = opts.netns ? [] : wantedSysctls(desired);
+  // br_netfilter before the policy table is loaded: no moment with policy that bridged traffic
+  // skips.
+  const problems = await applySysctls(sysctls, false);
   const plan = await planNow(desired, opts);
   for (const line of renderPlan(plan.changes, { showKeys: false }).split("\n")) {
     if (line) opts.log?.(line);
@@ -82,5 +89,6 @@ export async function reconcileHost(
     };
     return error ? { ...base, state: "error", error } : { ...base, state: "ok" };
   });
-  return { changes: plan.changes, workloads };
+  problems.push(...await applySysctls(sysctls, true));
+  return { changes: plan.changes, workloads, problems };
 }
