@@ -468,8 +468,10 @@ Deno.test({
   fn: async (t) => {
     const fleet = await Fleet.start(fleetOptions("fastdp"));
     try {
+      // No box-wide ip_forward: the agents enable forwarding on the routed bridges only.
       for (const b of BOXES) {
-        await fleet.lab.exec(b, ["sysctl", "-qw", "net.ipv4.ip_forward=1"], { check: true });
+        const f = await fleet.lab.exec(b, ["sysctl", "-n", "net.ipv4.ip_forward"], { check: true });
+        strictEqual(f.stdout.trim(), "0", `${b}: ip_forward`);
       }
       const ns: Record<string, LabHost> = {};
       for (const w of NAMES) ns[w] = await fleet.lab.addMachine(w);
