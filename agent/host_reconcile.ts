@@ -12,7 +12,6 @@
  */
 
 import type { DesiredHost } from "../datapath/host/mod.ts";
-import { applySysctls, wantedSysctls } from "./host_sysctl.ts";
 import {
   applyChanges,
   type Change,
@@ -39,7 +38,7 @@ export interface WorkloadState {
 export interface HostReconcile {
   changes: Change[];
   workloads: WorkloadState[];
-  /** Kernel switches that could not be set (see host_sysctl.ts); empty when all is well. */
+  /** Problems of the box beyond single workloads; empty when all is well. */
   problems: string[];
 }
 
@@ -66,10 +65,7 @@ export async function reconcileHost(
   desired: DesiredHost,
   opts: { netns?: string; log?: (line: string) => void } = {},
 ): Promise<HostReconcile> {
-  const sysctls = opts.netns ? [] : wantedSysctls(desired);
-  // br_netfilter before the policy table is loaded: no moment with policy that bridged traffic
-  // skips.
-  const problems = await applySysctls(sysctls, false);
+  const problems: string[] = [];
   const plan = await planNow(desired, opts);
   for (const line of renderPlan(plan.changes, { showKeys: false }).split("\n")) {
     if (line) opts.log?.(line);
@@ -89,6 +85,5 @@ export async function reconcileHost(
     };
     return error ? { ...base, state: "error", error } : { ...base, state: "ok" };
   });
-  problems.push(...await applySysctls(sysctls, true));
   return { changes: plan.changes, workloads, problems };
 }

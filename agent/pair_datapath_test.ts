@@ -60,11 +60,11 @@ const NET: Network = {
   prefixLength: 24,
   vni: 100,
   vniDerived: true,
-  labels: { "kubernetes.io/metadata.name": "net1" },
   members: [
     { peer: "edge-1", address: "10.40.0.1", derived: true },
     { peer: "edge-2", address: "10.40.0.2", derived: true },
   ],
+  labels: { "kubernetes.io/metadata.name": "net1" },
 };
 const secrets = (id: number): SessionSecrets => ({
   sessionKey: new Uint8Array(32),

@@ -6,24 +6,17 @@ import { renderStatus } from "./cli/status_render.ts";
 import { type AgentStatus, assertAgentStatus, buildStatus, StatusShapeError } from "./status.ts";
 import type { PairState } from "./pair_datapath.ts";
 
-const self = {
-  name: "edge-1",
-  address: "192.0.2.1",
+const ipPeer = (name: string, ip: string, index: number) => ({
+  name,
+  address: ip,
   family: 4 as const,
   port: 6784,
-  index: 0,
-  endpoint: { kind: "ip" as const, ip: "192.0.2.1", family: 4 as const, port: 6784 },
+  index,
+  endpoint: { kind: "ip" as const, ip, family: 4 as const, port: 6784 },
   key: null,
-};
-const other = {
-  name: "edge-2",
-  address: "192.0.2.2",
-  family: 4 as const,
-  port: 6784,
-  index: 1,
-  endpoint: { kind: "ip" as const, ip: "192.0.2.2", family: 4 as const, port: 6784 },
-  key: null,
-};
+});
+const self = ipPeer("edge-1", "192.0.2.1", 0);
+const other = ipPeer("edge-2", "192.0.2.2", 1);
 const net = {
   name: "net1",
   subnet: "10.40.1.0/24",
@@ -31,11 +24,11 @@ const net = {
   prefixLength: 24,
   vni: 7,
   vniDerived: true,
-  labels: { "kubernetes.io/metadata.name": "net1" },
   members: [
     { peer: "edge-1", address: "10.40.1.1", derived: true },
     { peer: "edge-2", address: "10.40.1.2", derived: true },
   ],
+  labels: { "kubernetes.io/metadata.name": "net1" },
 };
 const config: Config = {
   path: "/etc/weave/weave.yaml",

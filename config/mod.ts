@@ -20,22 +20,24 @@
  * - May import: the `yaml` package and leaf facts of `datapath/` (`mtu.ts`, `link_names.ts`).
  *   Never `agent/`.
  *
- * ## Keys of weave.yaml (version 1; all additions keep older files parsing the same)
- * | key | type in {@link Config} | default |
- * | --- | --- | --- |
- * | `version` | `1` | required |
- * | `password` `{file}`/`{env}`, `password.previous` | `password`, `previousPassword` | none (warning) |
- * | `port`, `vxlan_port` | `number` | 6783, port + 1 |
- * | `datapath` | `"auto" \| "fastdp" \| "sleeve"` | auto |
- * | `underlay_mtu` | `number` | 1500 |
- * | `metrics` | `{host, port} \| null` | off |
- * | `key_file` | `keyFile: string` (absolute) | `/etc/weave/node.key` |
- * | `rekey_after`, `reject_after` | `rekeyAfterMs`, `rejectAfterMs` | 120s, 180s |
- * | `peers[]`: `name`, `address` (ip, ip:port, DNS name[:port]; optional), `key` | `Peer` (`endpoint`, `key`) | — |
- * | `networks[]`: `name`, `subnet`, `vni`, `members`, `labels` | `Network` | vni derived, every peer |
- * | `workloads[]`: `name`, `peer`, `network`, `address`, `netns`, `labels` | `Workload` | address derived |
- * | `routes[]`: `from`, `to` | `Route` | none |
- * | `policies[]`, `policyFiles[]` | `Policy` (normalised NetworkPolicy) | none |
+ * ## Keys of weave.yaml (version 1; additions keep older files parsing the same)
+ * Top level: `version` (1, required); `password` (`{file}` or `{env}`, plus `previous:` during
+ * a rotation; none: a warning) → `password`, `previousPassword`; `port` (6783); `vxlan_port`
+ * (port + 1); `datapath` (auto | fastdp | sleeve; auto); `underlay_mtu` (1500); `metrics`
+ * (host:port; off); `key_file` → `keyFile` (`/etc/weave/node.key`, relative to the config's
+ * folder); `rekey_after`, `reject_after` → `rekeyAfterMs`, `rejectAfterMs` (durations with
+ * units, 120s and 180s, reject > rekey); `peers`, `networks`, `workloads`, `routes`, `policies`,
+ * `policyFiles` (the last four default to none).
+ * - `peers[]`: `name`; `address` (ip, ip:port, [ipv6]:port, DNS name[:port]; optional: dial-out
+ *   only) → `endpoint`; `key` (base64 X25519 public key, 32 bytes; required without address).
+ * - `networks[]`: `name`, `subnet`, `vni` (derived), `members` (every peer), `labels` (plus
+ *   `kubernetes.io/metadata.name: <name>`).
+ * - `workloads[]`: `name`, `peer`, `network`, `address` (derived from the name), `netns` (name
+ *   or absolute path), `labels`. `routes[]`: `from`, `to`.
+ * - `policies[]`: `name`, `network`, and a NetworkPolicy spec (`podSelector`, `policyTypes`,
+ *   `ingress[].from`, `egress[].to` with `podSelector`/`networkSelector`/`ipBlock`, `ports`).
+ *   `policyFiles[]`: files of standard `kind: NetworkPolicy` documents (see
+ *   `parse_policy_files.ts` for what cannot be mapped).
  *
  * ## Fleet mode
  * `validateFleet(path)` (in `fleet.ts`) checks everything that does not depend on a box or a
@@ -51,10 +53,11 @@
  *   hint. All problems are collected; `ok` is false exactly when there is an error.
  * - Policy files are parsed like weave.yaml; their diagnostics carry the policy file's own
  *   path:line:column (the `file` of the Diagnostic), shown after weave.yaml's.
- * - **Reading what a loaded config points to at run time** (`readPassword`, `readPasswords`) throws an `Error`
- *   whose message names the source (`password: cannot read password file /etc/weave/pw: …`):
- *   the config was valid when loaded, so this is an event of the running agent, not a position
- *   in a file. `readPasswordSource` is the non-throwing form (a {@link PasswordReading}).
+ * - **Reading what a loaded config points to at run time** (`readPassword`, `readPasswords`)
+ *   throws an `Error` whose message names the source (`password: cannot read password file
+ *   /etc/weave/pw: …`): the config was valid when loaded, so this is an event of the running
+ *   agent, not a position in a file. `readPasswordSource` is the non-throwing form (a
+ *   {@link PasswordReading}).
  * - **Pure helpers** (`parseIp`, `parseCidr`, `splitHostPort`, `checkPeerName`, …) return null
  *   (or a problem object) for invalid input and never throw; `subnetsOverlap` and the other
  *   helpers taking `Cidr | string` throw a `TypeError` for an unparsable string (a programming

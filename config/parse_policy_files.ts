@@ -280,7 +280,7 @@ function parseDocumentPolicy(
   };
 }
 
-/** The requirement that turns "pods" into "workloads": endpoints labelled `weave.works/kind: workload`. */
+/** Turns "pods" into "workloads": endpoints labelled `weave.works/kind: workload`. */
 const WORKLOADS_ONLY: LabelRequirement = { key: KIND_LABEL, operator: "In", values: ["workload"] };
 
 function onlyWorkloads(sel: LabelSelector): LabelSelector {

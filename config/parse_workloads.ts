@@ -280,7 +280,8 @@ function checkExplicit(
   if (!addressInSubnet(a, subnet)) {
     ctx.report.error(
       raw.addressNode,
-      `address ${text} of workload "${raw.name}" is outside subnet ${net.subnet} of network "${net.name}"`,
+      `address ${text} of workload "${raw.name}" is outside subnet ${net.subnet} of network ` +
+        `"${net.name}"`,
       `use an address inside ${net.subnet}, or remove address: to derive one`,
     );
     return false;
@@ -299,7 +300,8 @@ function checkExplicit(
   if (owner) {
     ctx.report.error(
       raw.addressNode,
-      `address ${text} of workload "${raw.name}" is already given to ${owner} in network "${net.name}"`,
+      `address ${text} of workload "${raw.name}" is already given to ${owner} in network ` +
+        `"${net.name}"`,
       "every member and workload needs its own address",
     );
     return false;

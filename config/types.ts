@@ -50,7 +50,7 @@ export interface Peer {
   port: number;
   /** Position in `peers` (0-based); used for stable address derivation. */
   index: number;
-  /** Where to dial it; null: no `address:`, the peer is dial-out only (it dials; nobody dials it). */
+  /** Where to dial it; null: no `address:`, dial-out only (it dials; nobody dials it). */
   endpoint: PeerEndpoint | null;
   /** Its X25519 public key (`key:`, exactly 32 bytes), or null. Required without an address. */
   key: Uint8Array | null;
@@ -112,7 +112,8 @@ export interface Config {
   previousPassword: PasswordSource | null;
   /**
    * `key_file:`: where this box's X25519 private key is (absolute; relative paths are against
-   * the config's folder); default `/etc/weave/node.key` (`DEFAULT_KEY_FILE`). The CLI's `--key-file` overrides it.
+   * the config's folder); default `/etc/weave/node.key` (`DEFAULT_KEY_FILE`). The CLI's
+   * `--key-file` overrides it.
    */
   keyFile: string;
   /** `rekey_after:` in milliseconds: a session is re-keyed after this long; default 120 s. */
@@ -144,7 +145,10 @@ export interface Workload {
   network: string;
   /** Overlay address on the network (inside its subnet, clashing with no member or workload). */
   address: string;
-  /** True when derived from the name (stable: it depends on nothing but the name and subnet). */
+  /**
+   * True when derived: a hash of the name picks the address, stepping past taken ones in name
+   * order, so adding, removing or reordering other entries rarely (reordering never) moves it.
+   */
   derived: boolean;
   netns: NetnsRef;
   /** As written; selectors also see `weave.works/workload`, `weave.works/peer` (see Policy). */
@@ -221,10 +225,10 @@ export interface PolicyOrigin {
  * `weave.works/peer: <box>`, `weave.works/kind: workload`) and its members' addresses
  * (`weave.works/peer: <name>`, `weave.works/kind: peer`); policies from `policyFiles:` select
  * workloads only (their selectors carry `weave.works/kind In [workload]`, pods being workloads).
- * An endpoint no policy selects for a
- * direction allows everything in that direction; once selected, only what some rule of some
- * selecting policy allows passes; replies to allowed connections pass; traffic from the
- * endpoint's own box is always allowed (Kubernetes' "local node" rule).
+ * An endpoint no policy selects for a direction allows everything in that direction; once
+ * selected, only what some rule of some selecting policy allows passes; replies to allowed
+ * connections pass; traffic from the endpoint's own box is always allowed (Kubernetes' "local
+ * node" rule).
  */
 export interface Policy {
   /** `name:` (inline) or `metadata.name` (policy file); unique per network. */

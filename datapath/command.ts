@@ -149,8 +149,9 @@ export function throwawayNetnsName(tag: string): string {
 }
 
 /**
- * Creates a uniquely named namespace (`wv<tag>…`, loopback up), runs `body` in it and always
- * deletes it, also when `body` throws. Throws a {@link CommandError} when it cannot be created.
+ * Creates a uniquely named namespace (`wv<tag>…`, loopback up; the lab's stale cleanup knows
+ * the family, tests/lab/stale.ts), runs `body` in it and always deletes it, also when `body`
+ * throws. Throws a {@link CommandError} when it cannot be created.
  */
 export async function withThrowawayNetns<T>(
   tag: string,

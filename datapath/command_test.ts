@@ -1,5 +1,11 @@
 import { ok, rejects, strictEqual } from "node:assert";
-import { CommandError, mustRun, runCommand, throwawayNetnsName } from "./command.ts";
+import {
+  CommandError,
+  mustRun,
+  runCommand,
+  throwawayNetnsName,
+  withThrowawayNetns,
+} from "./command.ts";
 
 Deno.test("runCommand: output, exit code and stdin", async () => {
   const r = await runCommand("sh", ["-c", "read x; echo got $x; echo err >&2; exit 3"], {
@@ -38,10 +44,14 @@ Deno.test("mustRun throws a CommandError naming the command", async () => {
   strictEqual((await mustRun("true", [])).ok, true);
 });
 
-Deno.test("throwaway namespace names: wv<tag><8 random>, unique", () => {
-  const a = throwawayNetnsName("probe");
-  ok(/^wvprobe[a-z0-9]{8}$/.test(a), a);
-  ok(a.length <= 15, a);
-  const names = new Set(Array.from({ length: 50 }, () => throwawayNetnsName("x")));
-  strictEqual(names.size, 50);
+Deno.test("throwaway namespaces: names are checked before they reach ip", async () => {
+  const name = throwawayNetnsName("probe");
+  ok(/^wvprobe[0-9a-z]{8}$/.test(name), name);
+  for (const bad of ["", "eth0;rm", "a-b", "Probe", "toolong"]) {
+    await rejects(
+      () => withThrowawayNetns(bad, () => Promise.resolve()),
+      /throwaway netns tag must be/,
+      bad,
+    );
+  }
 });

@@ -5,6 +5,7 @@
  * - `kernel_probe.ts`: what this kernel can do, probed for real; `datapathCaps` maps a probe to
  *   fast-datapath capabilities (the one home of that rule).
  * - `link_names.ts`, `mtu.ts`: leaf facts (our link names, overlay MTUs) that `config/` may use.
+ * - `logger.ts`: the logger interface datapath code takes as an option (never agent/'s logger).
  * - `host/`: the reconciler for both datapaths (desired → observed → plan → apply), nft rulesets.
  * - `fastdp/`: what only the fast datapath needs (ESP keys).
  * - `sleeve/`: the encrypted user-space datapath (TAP ↔ UDP).
@@ -21,6 +22,8 @@ export {
   type CommandResult,
   mustRun,
   runCommand,
+  THROWAWAY_NETNS_PREFIX,
+  throwawayNetnsName,
   withThrowawayNetns,
 } from "./command.ts";
 export {

@@ -31,19 +31,20 @@ Deno.test({
   name: "host lab: apply, observe, plan again is empty; down removes all of ours, nothing else",
   ...LAB,
   fn: () =>
-    withThrowawayNetns("plan", async (ns) => {
+    withThrowawayNetns("pl", async (ns) => {
       await underlay(ns);
       const d = encryptedDesired();
       d.esp = []; // this kernel has no ESP: plain VXLAN here, ESP runs under kvm-esp
       const first = planHost(d, await observeHost({ netns: ns }));
       const r = await applyChanges(first, { netns: ns });
-      ok(r.spawns <= 5, `batched: ${r.spawns} processes for ${first.length} changes`);
+      // One process per tool and phase: ip; nft (both tables) and sysctl; ip and bridge; ...
+      ok(r.spawns <= 6, `batched: ${r.spawns} processes for ${first.length} changes`);
       const again = planHost(d, await observeHost({ netns: ns }));
       deepStrictEqual(again.map((c) => c.description), [], renderPlan(again));
       const observed = await observeHost({ netns: ns });
       deepStrictEqual(Object.keys(observed.nft).sort(), [NFT_TABLE, ISOLATION_TABLE].sort());
       await applyChanges(teardownPlan(observed), { netns: ns });
-      const { observedAt: _, ...left } = await observeHost({ netns: ns });
+      const { observedAt: _, sysctls: __, ...left } = await observeHost({ netns: ns });
       deepStrictEqual(left, { ...EMPTY_OBSERVED, fdb: {} });
       const all = await runCommand("ip", ["-n", ns, "-json", "link", "show"]);
       const names = (JSON.parse(all.stdout) as { ifname: string }[]).map((l) => l.ifname);
@@ -100,14 +101,14 @@ Deno.test({
   ...LAB,
   async fn() {
     let seen = "";
-    await withThrowawayNetns("t", async (ns) => {
+    await withThrowawayNetns("pl", async (ns) => {
       seen = ns;
       ok(await netnsExists(ns), `${ns} exists inside the body`);
     });
-    ok(/^wvt[a-z0-9]{8}$/.test(seen), seen);
+    ok(/^wvpl[a-z0-9]{8}$/.test(seen), seen);
     strictEqual(await netnsExists(seen), false, `${seen} removed`);
     let thrown = "";
-    await withThrowawayNetns("t", (ns) => {
+    await withThrowawayNetns("pl", (ns) => {
       thrown = ns;
       throw new Error("body failed");
     }).catch((e) => strictEqual((e as Error).message, "body failed"));

@@ -12,8 +12,8 @@ import type { IpAddrLink, IpDetailedLink, IpRoute, PortProbe, ReachProbe } from 
 
 /**
  * Runs a command (argv, no shell) through the one process runner, `datapath/command.ts`, killed
- * at its timeout; null when it cannot run, fails or times out. Success: stdout then stderr (tools print
- * their version on either).
+ * at its timeout; null when it cannot run, fails or times out. Success: stdout then stderr
+ * (tools print their version on either).
  */
 export async function commandOutput(argv: string[], timeoutMs = 3000): Promise<string | null> {
   // runCommand never throws and kills the process at its timeout: nothing outlives the check.

@@ -26,7 +26,7 @@
  * | `port.sleeve`               | ports      | sleeve UDP port bindable                           |
  * | `port.vxlan`                | ports      | VXLAN UDP port bindable                            |
  * | `peers.dialable`            | peers      | a dial-out-only box has a peer with an address     |
- * | `peer.<name>`               | peers      | TCP reachability of the peer's control port, or "dial-out only" |
+ * | `peer.<name>`               | peers      | TCP reachability of its control port, or dial-out |
  * | `datapath.<name>`           | datapath   | which datapath the pair will get, and why          |
  *
  * @module

@@ -34,6 +34,14 @@ function groups(changes: Change[]): Change[][] {
 /** Runs one group; returns the error message, or null when it succeeded. */
 async function runGroup(group: Change[], opts: { netns?: string }): Promise<string | null> {
   const tool = group[0].tool;
+  if (tool === "sysctl") {
+    const items = group.flatMap((c) => c.args);
+    for (const a of items) {
+      if (!/^[a-z0-9_.-]+=[0-9]+$/.test(a)) return `refusing sysctl item ${JSON.stringify(a)}`;
+    }
+    const r = await run("sysctl", ["-qw", ...items], opts);
+    return r.ok ? null : `sysctl -w: ${r.stderr.trim().split("\n")[0]} (${items.join(" ")})`;
+  }
   if (tool === "nft") {
     const r = await run("nft", ["-f", "-"], {
       ...opts,

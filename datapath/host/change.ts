@@ -13,14 +13,18 @@ export type ChangeKind =
   | "fdb"
   | "xfrm-state"
   | "xfrm-policy"
-  | "nft";
+  | "nft"
+  | "sysctl";
 
 /** One change: the exact command that applies it. */
 export interface Change {
   kind: ChangeKind;
   description: string;
-  tool: "ip" | "bridge" | "nft";
-  /** For ip/bridge: the batch line's words. For nft: the script text in args[0]. */
+  tool: "ip" | "bridge" | "nft" | "sysctl";
+  /**
+   * For ip/bridge: the batch line's words. For nft: the script text in args[0]. For sysctl:
+   * `key=value` items.
+   */
   args: string[];
   /** Indices of args that hold key material (redacted when printed). */
   secretArgs?: number[];
@@ -61,7 +65,7 @@ export function nftChange(description: string, script: string): Change {
   return { kind: "nft", description, tool: "nft", args: [script] };
 }
 
-const TOOL_ORDER = { ip: 0, bridge: 1, nft: 2 } as const;
+const TOOL_ORDER = { ip: 0, bridge: 1, nft: 2, sysctl: 3 } as const;
 
 /**
  * Within a phase, order does not matter across tools, so group by tool (stable within a tool):
@@ -78,6 +82,7 @@ export function byTool(changes: Change[]): Change[] {
 export function renderPlan(changes: Change[], opts: { showKeys?: boolean } = {}): string {
   return changes.map((c) => {
     if (c.tool === "nft") return `# ${c.description}\nnft -f - <<'EOF'\n${c.args[0]}EOF`;
+    if (c.tool === "sysctl") return `sysctl -qw ${c.args.join(" ")}  # ${c.description}`;
     const args = c.args.map((
       a,
       i,

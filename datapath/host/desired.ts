@@ -177,6 +177,8 @@ export interface ObservedHost {
   policies: ObservedPolicy[];
   /** Our nft tables that exist, by name: the digest they carry and their rule count. */
   nft: Record<string, ObservedNftTable>;
+  /** Kernel switches we manage (see plan_sysctl.ts), key -> value; absent keys do not exist. */
+  sysctls?: Record<string, string>;
   /** When this was observed (seconds since the epoch): the planner's "now" for lifetimes. */
   observedAt?: number;
   /** Inside each desired workload's namespace, by workload name (absent: not observed). */

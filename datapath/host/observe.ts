@@ -16,6 +16,7 @@ import type {
 } from "./desired.ts";
 import { isOwnedLink, workloadInnerName } from "../link_names.ts";
 import { isNetnsPath, netnsFile, workloadProblem } from "./workload_names.ts";
+import { BRIDGE_NF_KEYS } from "./plan_sysctl.ts";
 import { ownsReqid } from "./xfrm_args.ts";
 import { type ObservedNftTable, OWNED_TABLES, parseNftTable } from "./nft_table.ts";
 import { runCommand as run } from "../command.ts";
@@ -193,12 +194,33 @@ async function observeBox(opts: { netns?: string }): Promise<ObservedHost> {
       },
     ),
   );
+  const sysctls = await observeSysctls(observed.map((l) => l.name), opts);
   return {
     observedAt: Math.floor(Date.now() / 1000),
+    sysctls,
     links: observed,
     fdb,
     sas: parseXfrmStates(states.stdout).filter((s) => ownsReqid(s.reqid)),
     policies: parseXfrmPolicies(policies.stdout).filter((p) => ownsReqid(p.reqid)),
     nft,
   };
+}
+
+/** The switches plan_sysctl.ts manages: forwarding of our bridges, bridge netfilter. */
+async function observeSysctls(
+  links: string[],
+  opts: { netns?: string },
+): Promise<Record<string, string>> {
+  const keys = [
+    ...links.filter((l) => l.startsWith("wvb-")).map((l) => `net.ipv4.conf.${l}.forwarding`),
+    ...BRIDGE_NF_KEYS,
+  ];
+  // Unknown keys (no br_netfilter) fail alone: sysctl still prints the others.
+  const r = await run("sysctl", keys, opts);
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.split("\n")) {
+    const m = /^(\S+) = (\S+)$/.exec(line.trim());
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
 }

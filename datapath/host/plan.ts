@@ -9,7 +9,8 @@
  *
  * Phases, in order (within a phase changes are grouped by tool, see `byTool`):
  * 1. early: bridges, addresses, TAPs, VXLAN devices created but down (nothing can leak yet);
- * 2. guard: nft tables, then SAs and policies (before any VXLAN is up);
+ * 2. guard: nft tables, then SAs and policies (before any VXLAN is up), then kernel switches
+ *    (forwarding per bridge, bridge netfilter);
  * 3. late: VXLAN up, forwarding entries;
  * 4. workloads: each one's veth, address and route, in batches of its own;
  * 5. cleanup: stale entries, policies, SAs and links (a gone workload's veth).
@@ -25,6 +26,7 @@ import { planFdb } from "./plan_fdb.ts";
 import { planEsp, removePolicy, removeSa } from "./plan_esp.ts";
 import { planNft, removeNftTables } from "./plan_nft.ts";
 import { planWorkloads, type WorkloadResult } from "./plan_workloads.ts";
+import { planSysctls } from "./plan_sysctl.ts";
 import { ownsReqid } from "./xfrm_args.ts";
 
 export { type Change, renderPlan, type WorkloadResult };
@@ -50,9 +52,12 @@ export function planHostDetailed(desired: DesiredHost, observed: ObservedHost): 
   const esp = planEsp(desired, observed);
   const nft = planNft(desired, observed);
   const workloads = planWorkloads(desired, observed);
+  const sysctls = planSysctls(desired, observed);
   const changes = [
     ...byTool(links.early),
     ...byTool([...nft, ...esp.add]),
+    // After the bridges exist (their switches appear with them), before anything is plumbed.
+    ...sysctls,
     ...byTool([...links.late, ...fdb.add]),
     // Per workload, in its own order (host end, then inside its namespace).
     ...workloads.changes,

@@ -136,6 +136,8 @@ function objectOf(c: Change): string {
   switch (c.kind) {
     case "nft":
       return `nft ${/^table inet (\S+)/.exec(w[0])![1]}`;
+    case "sysctl": // per-bridge switches live and die with their bridge
+      return `link ${/^net\.ipv4\.conf\.([^.]+)\.forwarding=/.exec(w[0])![1]}`;
     case "xfrm-state":
       return `sa ${w[w.indexOf("src") + 1]} ${w[w.indexOf("dst") + 1]} ${w[w.indexOf("spi") + 1]}`;
     case "xfrm-policy":
@@ -159,6 +161,7 @@ Deno.test("down's plan removes every object plan creates, of every kind", () => 
     "fdb",
     "link",
     "nft",
+    "sysctl",
     "xfrm-policy",
     "xfrm-state",
   ]);

@@ -10,6 +10,7 @@ import { type DesiredHost, EMPTY_OBSERVED as empty, type ObservedHost } from "..
 import { planHost } from "../plan.ts";
 import { reqidFor } from "../xfrm_args.ts";
 import { expectedTable } from "../nft_table.ts";
+import { desiredSysctls } from "../plan_sysctl.ts";
 
 /** Session secrets from a seed (distinct seeds: distinct keys and SPIs). */
 export function secrets(seed: number, localIsDialer: boolean) {
@@ -130,5 +131,5 @@ export function observedAfter(d: DesiredHost): ObservedHost {
     const name = /^table inet (\S+)/.exec(c.args[0])![1];
     nft[name] = expectedTable(c.args[0]);
   }
-  return { links, fdb, sas, policies, nft };
+  return { links, fdb, sas, policies, nft, sysctls: Object.fromEntries(desiredSysctls(d)) };
 }
