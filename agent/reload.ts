@@ -54,9 +54,11 @@ export async function loadForPeer(path: string, name: string, log: Logger): Prom
   return { config, text, self, password, loadedAt: new Date() };
 }
 
-/** True when a reload would change nothing: same file text and same password bytes. */
+/** True when a reload would change nothing: same file text, policies and password bytes. */
 export function sameConfig(a: LoadedConfig, b: LoadedConfig): boolean {
   return a.text === b.text &&
+    // A policy file may change while weave.yaml stays the same.
+    JSON.stringify(a.config.policies) === JSON.stringify(b.config.policies) &&
     JSON.stringify(a.config.password) === JSON.stringify(b.config.password) &&
     bytesEqual(a.password, b.password);
 }
@@ -160,7 +162,7 @@ export class ConfigWatcher {
 
   constructor(private readonly onChange: () => void, private readonly log: Logger) {}
 
-  /** Watches exactly these files (the config, and the password file when there is one). */
+  /** Watches exactly these files (the config, the password file, the policy files). */
   watch(files: string[]): void {
     this.#files = new Set(files.map((f) => resolve(f)));
     const folders = [...new Set([...this.#files].map((f) => dirname(f)))].sort();
@@ -196,5 +198,10 @@ export class ConfigWatcher {
 
 /** The files a config comes from. */
 export function configFiles(path: string, config: Config): string[] {
-  return config.password?.kind === "file" ? [path, config.password.path] : [path];
+  const files = config.password?.kind === "file" ? [path, config.password.path] : [path];
+  // The NetworkPolicy documents of `policyFiles:` (each file that holds a policy).
+  for (const f of new Set(config.policies.map((p) => p.origin.file))) {
+    if (!files.includes(f)) files.push(f);
+  }
+  return files;
 }

@@ -1,12 +1,15 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
 import type { ConfigDiff } from "./config_diff.ts";
 import { Logger } from "./ops/log.ts";
+import { loadConfig } from "../config/mod.ts";
 import {
   applyConfigDiff,
+  configFiles,
   ConfigReloader,
   type LoadedConfig,
   loadForPeer,
   type ReloadableAgent,
+  sameConfig,
 } from "./reload.ts";
 
 const quiet = new Logger("test", "error", "text", () => {});
@@ -131,4 +134,21 @@ Deno.test("reload: a bad config is refused and nothing restarts; unchanged files
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("reload watches the policy files, and a policy file's change is a change", async () => {
+  const path = new URL("../examples/fleet-policies.yaml", import.meta.url).pathname;
+  const r = await loadConfig(path);
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+  const files = configFiles(path, r.config);
+  strictEqual(files.some((f) => f.endsWith("examples/policies/cameras.yaml")), true, `${files}`);
+  const loaded = { config: r.config, text: "same", self: r.config.peers[0], password: null };
+  const a = { ...loaded, loadedAt: new Date(0) };
+  const b = {
+    ...loaded,
+    config: { ...r.config, policies: r.config.policies.slice(1) },
+    loadedAt: new Date(0),
+  };
+  strictEqual(sameConfig(a, a), true);
+  strictEqual(sameConfig(a, b), false);
 });
