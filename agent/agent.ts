@@ -57,6 +57,11 @@ export interface AgentOptions {
   name: string;
   runDir: string;
   log: Logger;
+  /**
+   * Wraps every reload (SIGHUP, a file change, the control socket), e.g. to tell systemd it
+   * runs (agent/cli/up_systemd.ts); default: none.
+   */
+  aroundReload?: (run: () => Promise<ReloadOutcome>) => Promise<ReloadOutcome>;
 }
 
 /** Periodic reconcile: repairs kernel state someone else changed. */
@@ -219,7 +224,8 @@ export class Agent {
 
   /** Reloads the config; a bad one is refused and the one in force stays. */
   reload(trigger: string): Promise<ReloadOutcome> {
-    return this.#reloader.reload(trigger);
+    const run = () => this.#reloader.reload(trigger);
+    return this.opts.aroundReload ? this.opts.aroundReload(run) : run();
   }
 
   // ---- reconcile ----

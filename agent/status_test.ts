@@ -120,6 +120,7 @@ function status(): AgentStatus {
             rxBytes: 1000,
             drops,
             txErrors: 0,
+            txRefused: 0,
           },
         },
         global: {

@@ -21,6 +21,7 @@ import { formatHandshakeBench, runHandshakeBench } from "./handshake_bench.ts";
 import { applyChanges, observeHost, planHost } from "../datapath/host/mod.ts";
 import type { DesiredHost } from "../datapath/host/desired.ts";
 import { deriveEspKeys } from "../datapath/fastdp/esp_keys.ts";
+import { formatLatencyTable, latency, type LatencyFigures } from "./latency.ts";
 
 const quick = Deno.args.includes("--quick");
 const SECONDS = quick ? 3 : 5;
@@ -128,6 +129,8 @@ async function datapathBench() {
     const m = paths.map(() => ({ one: [] as number[], four: [] as number[], rtt: [] as number[] }));
     let cpu = 0, bytes = 0;
     const perRound: { sleeveVsKernel: number; rttVsKernel: number }[] = [];
+    // RTT at three rates and under load (issue #18), kernel VXLAN beside the sleeve.
+    const lat: LatencyFigures[][] = paths.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
       for (const [i, p] of paths.entries()) {
         const c0 = p.agents ? pids.reduce((s, x) => s + cpuSeconds(x), 0) : 0;
@@ -139,6 +142,7 @@ async function datapathBench() {
         m[i].one.push(one.gbps);
         m[i].four.push((await iperf(fleet.lab, b, a, p.addr, 4)).gbps);
         m[i].rtt.push(await rtt(fleet.lab, a, p.addr));
+        if (i > 0) lat[i].push(await latency(fleet.lab, a, b, p.addr));
       }
       perRound.push({
         sleeveVsKernel: m[2].one[round] / m[1].one[round],
@@ -155,6 +159,8 @@ async function datapathBench() {
       })
     );
     results.rounds = perRound;
+    results.latency = { kernelVxlan: lat[1], sleeve: lat[2] };
+    line(formatLatencyTable([[paths[1].name, lat[1]], [paths[2].name, lat[2]]]));
     line(
       `${ROUNDS} interleaved rounds; sleeve / kernel VXLAN per round, 1 stream: ${
         perRound.map((r) => r.sleeveVsKernel.toFixed(3)).join(", ")

@@ -157,9 +157,11 @@ async function main(): Promise<number> {
   );
   console.log(`
 What to try next:
-  deno task agent validate -c examples/three-peers.yaml --name edge-1   explain a config
+  deno task agent validate -c examples/gitops/weave.yaml                 validate a fleet file, as CI does
+  deno task agent validate -c examples/three-peers.yaml --name edge-1   what a config means for one box
   deno task agent plan -c examples/two-peers.yaml --name edge-1         the exact commands for a box
   deno task agent check -c /etc/weave/weave.yaml                        preflight a real box
+  deno task agent genpass --out /etc/weave/secret.txt                   a strong fleet password
   deno task test                                                        the test suite
   deno task bench                                                       sleeve vs kernel vs underlay`);
   if (failures) bad(`${failures} step(s) failed`);

@@ -227,6 +227,31 @@ export function panels(): PanelSpec[] {
       ],
     },
     {
+      title: "Handshakes, per pair (last hour)",
+      description: "New sessions: a pair (re)connecting or re-keying starts a new handshake, " +
+        "and its session age drops to zero; resets() counts those drops. A pair that keeps " +
+        "handshaking is flapping (see the journal: timeouts, password mismatches).",
+      type: "timeseries",
+      unit: "none",
+      w: 12,
+      h: 8,
+      targets: [
+        t(
+          `resets(weave_peer_handshake_age_seconds{${PEER_SEL}}[1h])`,
+          "{{instance}} ↔ {{peer}}",
+        ),
+      ],
+    },
+    {
+      title: "Session age, per pair",
+      description: "Seconds since the pair's current handshake.",
+      type: "timeseries",
+      unit: "s",
+      w: 12,
+      h: 8,
+      targets: [t(`weave_peer_handshake_age_seconds{${PEER_SEL}}`, "{{instance}} ↔ {{peer}}")],
+    },
+    {
       title: "Control round trip, per pair",
       description: "Heartbeat RTT on the control connection.",
       type: "timeseries",
@@ -240,7 +265,7 @@ export function panels(): PanelSpec[] {
       description: "Overlay MTU of each network on each box.",
       type: "table",
       unit: "bytes",
-      w: 24,
+      w: 12,
       h: 6,
       targets: [t(`weave_network_mtu{${SEL}}`, "{{instance}} {{network}}")],
     },

@@ -2,7 +2,7 @@
 # Runs `deno task test:unit` as an unprivileged user (nobody, 65534, no groups), proving the
 # unit tests need no root. Run as root from the repository root:
 #   bash scripts/test_unit_unprivileged.sh
-# nobody cannot read root's home, so the Deno binary and the npm cache are copied into a
+# nobody cannot read root's home, so the Deno binary and Deno's cache are copied into a
 # temporary HOME it owns; the checkout itself is only read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +16,8 @@ trap 'rm -rf "$home"' EXIT
 mkdir -p "$home/bin" "$home/deno_dir"
 cp "$(readlink -f "$(command -v deno)")" "$home/bin/deno"
 src_dir="$(deno info --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["denoDir"])')"
-if [ -d "$src_dir/npm" ]; then cp -a "$src_dir/npm" "$home/deno_dir/npm"; fi
+# The whole cache (npm packages and type-check results, ~30 MB): a fresh one re-checks it all.
+if [ -d "$src_dir" ]; then cp -a "$src_dir/." "$home/deno_dir/"; fi
 chown -R 65534:65534 "$home"
 
 setpriv --reuid=65534 --regid=65534 --clear-groups \

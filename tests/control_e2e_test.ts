@@ -62,18 +62,25 @@ Deno.test({
 
 Deno.test({
   ...LAB,
-  name: "control e2e: a killed and restarted peer is back within seconds",
+  name: "control e2e: a killed and restarted peer is back as fast as the mesh first formed",
   async fn() {
-    await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD });
-    await fleet.settled();
+    const names = ["edge-1", "edge-2", "edge-3"];
+    await using fleet = await Fleet.start({ hosts: 3, password: PASSWORD, skip: names });
+    // The yardstick, measured in this run under this machine's load: a cold mesh forming.
+    const coldAt = Date.now();
+    for (const name of names) await fleet.startAgent(fleet.host(name));
+    await fleet.settled(undefined, 60_000);
+    const cold = Date.now() - coldAt;
     const victim = fleet.agents.get("edge-2")!;
     await victim.stop("SIGKILL");
     await fleet.agents.get("edge-1")!.waitForLog(/session down.*peer=edge-2/, 20_000);
     const restartedAt = Date.now();
     await fleet.startAgent(fleet.host("edge-2"));
-    await fleet.settled(undefined, 20_000);
+    await fleet.settled(undefined, 60_000);
     const took = Date.now() - restartedAt;
-    below(took, 15_000, "reconnect ms");
+    // One agent starting into a running mesh: no slower than three starting together, twice
+    // over (a redial backoff that grew while the peer was down would show here).
+    below(took, 2 * cold, `reconnect ms (the cold mesh formed in ${cold} ms)`);
   },
 });
 

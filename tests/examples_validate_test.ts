@@ -147,7 +147,7 @@ Deno.test({
       strictEqual(gh.code, 1, gh.stdout + gh.stderr);
       match(
         gh.stdout + gh.stderr,
-        new RegExp(`^::error file=weave\\.yaml,line=${line},col=\\d+::.*overlap`, "m"),
+        new RegExp(`^::error file=weave\\.yaml,line=${line},col=\\d+,title=[^:]*::.*overlaps`, "m"),
       );
       const j = await validate(["-c", "weave.yaml", "--json"], dir);
       strictEqual(j.code, 1);

@@ -59,7 +59,11 @@ Deno.test({
       datapath: "sleeve",
       extra: [`metrics: ${METRICS}`],
     });
-    const statuses = await fleet.settled("sleeve");
+    await fleet.settled("sleeve");
+    // Every series present: the RTT appears with the first heartbeat answer.
+    const statuses = await fleet.waitForStatus((all) =>
+      [...all.values()].every((s) => s.peers.every((p) => p.rttMs !== null))
+    );
     const a = fleet.host("edge-1");
     const dst = fleet.overlayAddress(statuses.get("edge-2")!, "net1");
     await fleet.lab.exec(a, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst], { check: true });

@@ -18,6 +18,10 @@ export interface CommonFlags {
   logFormat: LogFormat;
   runDir?: string;
   showKeys: boolean;
+  /** `genpass --out FILE`: where to write (absent: print). */
+  out?: string;
+  /** `validate --format`: `text` (default) or `github` (workflow annotations). */
+  format: "text" | "github";
 }
 
 /** A usage error: printed with the command's help, exit code 2. */
@@ -39,6 +43,8 @@ const FLAG_HELP: Record<string, string> = {
   "run-dir":
     `--run-dir DIR         control socket folder (default ${DEFAULT_RUN_DIR}, or $WEAVE_RUN_DIR)`,
   "show-keys": "--show-keys           print key material in plan output (default: redacted)",
+  out: "--out FILE            write to a new file, mode 0600 (refused if it exists)",
+  format: "--format FORMAT       text | github (GitHub Actions annotations) (default text)",
 };
 
 /** Every command, in the order `--help` lists them. */
@@ -54,10 +60,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: ["config", "name", "log-level", "log-format", "run-dir"],
   },
   validate: {
-    summary: "check weave.yaml and explain what it means for this box",
-    usage: "weave-agent validate [-c FILE] [--name NAME] [--json]",
-    details: "Prints every problem with file:line:column and a hint. Exit 1 on errors.",
-    flags: ["config", "name", "json"],
+    summary: "check weave.yaml and explain what it means for this box, or for the fleet",
+    usage: "weave-agent validate [-c FILE] [--name NAME] [--json | --format github]",
+    details: "Prints every problem with file:line:column and a hint. Exit 1 on errors.\n" +
+      "With --name, or on a box that is a peer: what the file means for that box. Anywhere\n" +
+      "else (a CI runner): the whole fleet, without a box or the secret; what needs them is\n" +
+      "listed as skipped, with why.",
+    flags: ["config", "name", "json", "format"],
   },
   plan: {
     summary: "print the exact commands that would bring this box to the desired state",
@@ -77,6 +86,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     usage: "weave-agent status [--name NAME] [--json]",
     details: "Talks to the agent's root-only control socket.",
     flags: ["config", "name", "json", "run-dir"],
+  },
+  genpass: {
+    summary: "make a new random fleet password (256 bits)",
+    usage: "weave-agent genpass [--out FILE]",
+    details: "Writes it to a new file with mode 0600 (never overwrites one), or prints it.\n" +
+      "Use it as password: { file: FILE } on every box.",
+    flags: ["out"],
   },
   down: {
     summary: "stop the agent (if running) and remove everything it created in the kernel",
@@ -141,6 +157,8 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
     "log-format": { type: "string" },
     "run-dir": { type: "string" },
     "show-keys": { type: "boolean" },
+    out: { type: "string" },
+    format: { type: "string" },
     help: { type: "boolean", short: "h" },
   } as const;
   let values;
@@ -163,6 +181,13 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
   if (!["text", "json"].includes(logFormat)) {
     throw new UsageError(`--log-format must be text or json, not ${logFormat}`);
   }
+  const format = values.format ?? "text";
+  if (!["text", "github"].includes(format)) {
+    throw new UsageError(`--format must be text or github, not ${format}`);
+  }
+  if (values.json && values.format !== undefined) {
+    throw new UsageError(`${command}: --json and --format are two outputs; pick one`);
+  }
   if (values.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(values.name)) {
     throw new UsageError(`--name ${JSON.stringify(values.name)} is not a valid peer name`);
   }
@@ -177,6 +202,8 @@ export function parseCommandLine(argv: string[]): ParsedArgs {
       logFormat: logFormat as LogFormat,
       runDir: values["run-dir"],
       showKeys: values["show-keys"] ?? false,
+      out: values.out,
+      format: format as "text" | "github",
     },
   };
 }

@@ -2,12 +2,12 @@ import { deepStrictEqual, strictEqual, throws } from "node:assert";
 import { commandHelp, COMMANDS, mainHelp, parseCommandLine, UsageError } from "./args.ts";
 
 Deno.test("every command is listed in --help and has its own --help", () => {
-  for (const c of ["up", "validate", "plan", "check", "status", "down"]) {
+  for (const c of ["up", "validate", "plan", "check", "status", "down", "genpass"]) {
     strictEqual(mainHelp().includes(`  ${c} `), true, c);
     strictEqual(commandHelp(c).startsWith(`weave-agent ${c}: `), true);
     deepStrictEqual(parseCommandLine([c, "--help"]), { kind: "help", command: c });
   }
-  strictEqual(Object.keys(COMMANDS).length, 6);
+  strictEqual(Object.keys(COMMANDS).length, 7);
 });
 
 Deno.test("flags parse with defaults", () => {
@@ -23,8 +23,14 @@ Deno.test("flags parse with defaults", () => {
       logFormat: "text",
       runDir: undefined,
       showKeys: false,
+      out: undefined,
+      format: "text",
     },
   });
+  const gh = parseCommandLine(["validate", "--format", "github"]);
+  strictEqual(gh.kind === "command" && gh.flags.format, "github");
+  const gp = parseCommandLine(["genpass", "--out", "/etc/weave/secret.txt"]);
+  strictEqual(gp.kind === "command" && gp.flags.out, "/etc/weave/secret.txt");
   const up = parseCommandLine(["up"]);
   strictEqual(up.kind === "command" && up.flags.config, "/etc/weave/weave.yaml");
 });
@@ -38,6 +44,12 @@ Deno.test("usage errors are precise", () => {
   throws(() => parseCommandLine(["validate", "--show-keys"]), /does not apply/);
   throws(() => parseCommandLine(["up", "--log-level", "loud"]), /--log-level must be/);
   throws(() => parseCommandLine(["up", "--name", "../etc"]), /not a valid peer name/);
+  throws(
+    () => parseCommandLine(["validate", "--format", "xml"]),
+    /--format must be text or github/,
+  );
+  throws(() => parseCommandLine(["validate", "--json", "--format", "github"]), /pick one/);
+  throws(() => parseCommandLine(["up", "--out", "x"]), /does not apply/);
 });
 
 Deno.test("the CLI process exits 2 on usage errors and 0 on help", async () => {

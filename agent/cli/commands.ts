@@ -19,6 +19,7 @@ const COMMAND_FILES: Record<string, () => Promise<Command>> = {
   check: async () => (await import("./check.ts")).checkCommand,
   status: async () => (await import("./status.ts")).statusCommand,
   down: async () => (await import("./down.ts")).downCommand,
+  genpass: async () => (await import("./genpass.ts")).genpassCommand,
 };
 
 /** Runs `command`; an error it throws is printed as `weave-agent <command>: …`, exit 1. */

@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { CommonFlags } from "./args.ts";
+
 /** Random bytes per password: 256 bits, twice the 128 the design asks for at least. */
 export const GENPASS_BYTES = 32;
 
@@ -46,7 +48,8 @@ export async function writeNewSecretFile(path: string, text: string): Promise<vo
 }
 
 /** `weave-agent genpass [--out FILE]`: exit 0, or 1 with the reason on stderr. */
-export async function genpassCommand(out: string | undefined): Promise<number> {
+export async function genpassCommand(flags: Pick<CommonFlags, "out">): Promise<number> {
+  const out = flags.out;
   const password = generatePassword();
   if (out === undefined) {
     console.log(password);

@@ -15,13 +15,17 @@ import { ServiceNotifications } from "./up_systemd.ts";
 
 export async function upCommand(flags: CommonFlags): Promise<number> {
   const log = new Logger("agent", flags.logLevel, flags.logFormat);
+  // systemd (Type=notify): READY, RELOADING/READY around every reload, STOPPING, STATUS and the
+  // watchdog; see up_systemd.ts. Outside systemd it sends nothing.
+  let service: ServiceNotifications | null = null;
   const agent = new Agent({
     configPath: flags.config,
     name: selfName(flags.name),
     runDir: resolveRunDir(flags.runDir),
     log,
+    aroundReload: (run) => service ? service.reload(run) : run(),
   });
-  const service = new ServiceNotifications(agent, log);
+  service = new ServiceNotifications(agent, log);
   const onStop = (sig: string) => () => {
     service.stopping();
     void agent.stop(`signal ${sig}`);
@@ -29,7 +33,7 @@ export async function upCommand(flags: CommonFlags): Promise<number> {
   const handlers: [Deno.Signal, () => void][] = [
     ["SIGTERM", onStop("SIGTERM")],
     ["SIGINT", onStop("SIGINT")],
-    ["SIGHUP", () => void service.reload(() => agent.reload("SIGHUP"))],
+    ["SIGHUP", () => void agent.reload("SIGHUP")], // framed by aroundReload
   ];
   for (const [sig, h] of handlers) Deno.addSignalListener(sig, h);
   try {

@@ -1,7 +1,7 @@
 /**
  * What `weave-agent up` tells systemd, and when (the protocol itself is agent/ops/systemd_notify.ts):
  * READY=1 once `Agent.start()` returned (control listener and socket up, first reconcile done);
- * RELOADING=1 and READY=1 around each SIGHUP reload; STOPPING=1 when a stop begins; STATUS= a
+ * RELOADING=1 and READY=1 around each reload (SIGHUP, a file change, the control socket); STOPPING=1 when a stop begins; STATUS= a
  * one-line summary (peers up / total, datapaths, a failing reconcile); WATCHDOG=1 from the main
  * loop while the agent is healthy. Outside systemd nothing is sent.
  *
@@ -32,6 +32,7 @@ export interface ServiceAgent {
 /** The systemd side of one `up` run. */
 export class ServiceNotifications {
   readonly #notifier: SystemdNotifier;
+  #started = false;
   #stopping = false;
 
   constructor(
@@ -50,6 +51,7 @@ export class ServiceNotifications {
 
   /** Start-up is done: READY=1 with the first STATUS, then the STATUS/watchdog ticker. */
   started(): void {
+    this.#started = true;
     this.#notifier.ready(serviceSummary(this.agent.status()));
     this.#notifier.startTicker({
       // Healthy: not shutting down, and the agent can still say how it is. The ticker itself
@@ -59,8 +61,12 @@ export class ServiceNotifications {
     });
   }
 
-  /** Runs a reload between RELOADING=1 and READY=1 (READY also when it was refused). */
+  /**
+   * Runs a reload between RELOADING=1 and READY=1 (READY also when it was refused); before
+   * start-up is done, or while stopping, just runs it.
+   */
   async reload<T>(run: () => Promise<T>): Promise<T> {
+    if (!this.#started || this.#stopping) return run();
     this.#notifier.reloading();
     try {
       return await run();

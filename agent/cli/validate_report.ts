@@ -6,13 +6,7 @@
  * @module
  */
 
-import type { Config, Diagnostic } from "../../config/types.ts";
-
-/** A check left out in fleet mode, and why (config/fleet.ts `SkippedCheck`). */
-export interface Skipped {
-  check: string;
-  why: string;
-}
+import type { Config, Diagnostic, SkippedCheck } from "../../config/mod.ts";
 
 /** `validate --json`: these keys, always. */
 export interface ValidateReport {
@@ -23,7 +17,7 @@ export interface ValidateReport {
   /** Errors and warnings with file, line, column, message, hint. */
   diagnostics: Diagnostic[];
   /** What fleet mode could not check, and why (empty in box mode). */
-  skipped: Skipped[];
+  skipped: SkippedCheck[];
   /** The peer this box is, in box mode. */
   self: string | null;
   /** The human summary (what the file means for the box, or for the fleet). */
@@ -44,6 +38,13 @@ export function describeFleet(config: Config): string {
         : `environment variable ${config.password.name}`
     }; datapath: ${config.datapath}; port ${config.port}, VXLAN port ${config.vxlanPort}`,
   ];
+  const counted = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+  const extras = [
+    config.workloads.length ? counted(config.workloads.length, "workload", "workloads") : "",
+    config.routes.length ? counted(config.routes.length, "route", "routes") : "",
+    config.policies.length ? counted(config.policies.length, "policy", "policies") : "",
+  ].filter((x) => x !== "");
+  if (extras.length > 0) lines.push(`  ${extras.join(", ")}`);
   for (const n of config.networks) {
     lines.push(
       `  network ${n.name}: ${n.subnet}, VNI ${n.vni}${n.vniDerived ? " (derived)" : ""}, ` +

@@ -38,7 +38,7 @@ Deno.test("journal: <priority> prefixes per level and per line, no timestamp, te
   strictEqual(json[0], '<4>{"level":"warn","component":"agent","msg":"w","n":1}');
   const plain: string[] = [];
   new Logger("agent", "info", "text", (l) => plain.push(l), false).warn("w");
-  match(plain[0], /^\d{4}-\d\d-\d\dT[\d:.]+Z warn  agent: w$/);
+  match(plain[0], /^\d{4}-\d\d-\d\dT[\d:.]+Z warn {2}agent: w$/);
 });
 
 async function agentStderr(journalStream: "computed" | string): Promise<string> {

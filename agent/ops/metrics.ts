@@ -52,6 +52,11 @@ export function renderMetrics(status: AgentStatus): string {
       "1 when the pair uses fast datapath",
     );
     if (p.rttMs !== null) emit("peer_rtt_ms", labels, p.rttMs, "control-connection RTT");
+    if (p.handshakeAgeSeconds !== null) {
+      // Drops to 0 at every new handshake (a session (re)established or re-keyed): resets()
+      // over it counts handshakes.
+      emit("peer_handshake_age_seconds", labels, p.handshakeAgeSeconds, "age of the session");
+    }
     for (const [k, v] of numericLeaves(p.sleeve)) emit(`sleeve_${k}`, labels, v);
     for (const [k, v] of numericLeaves(p.control?.counters ?? null)) {
       emit(`control_${k}`, labels, v);

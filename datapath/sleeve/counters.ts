@@ -14,7 +14,15 @@ export const FIELDS = 16;
 export const GLOBAL_SLOT = MAX_PEERS;
 
 /** Per-peer traffic, in the order status shows it. */
-const PEER_TRAFFIC = ["txPackets", "txBytes", "rxPackets", "rxBytes", "txErrors"] as const;
+const PEER_TRAFFIC = [
+  "txPackets",
+  "txBytes",
+  "rxPackets",
+  "rxBytes",
+  "txErrors",
+  /** Frames not sent because the session's key reached its hard limit (a rekey is overdue). */
+  "txRefused",
+] as const;
 /** Per-peer drops of received datagrams. */
 const PEER_DROPS = [
   "auth",

@@ -31,6 +31,19 @@ function derive(k: SleevePeerKeys, direction: string): Uint8Array {
 }
 
 /**
+ * A fingerprint of a session's keys (not secret: a hash), by which the packet worker recognises
+ * the same keys again and keeps their sequence numbers.
+ */
+export function sessionFingerprint(tx: Uint8Array, rx: Uint8Array): string {
+  const both = new Uint8Array(tx.length + rx.length);
+  both.set(tx);
+  both.set(rx, tx.length);
+  const h = sha256(both);
+  both.fill(0);
+  return Array.from(h.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
  * This side's send and receive keys, and the direction number that goes into the nonce
  * (0: sent by the dialer, 1: sent by the listener).
  */

@@ -9,6 +9,25 @@
  * counters live in a SharedArrayBuffer. Every change handed to the worker is acknowledged once
  * applied: the methods below resolve then, or reject naming what did not answer in time.
  *
+ * Sessions, the interface the control plane drives (rekeying, issue #14):
+ * - {@link Sleeve.upsertPeer} with `peer.session` installs that session if it is new and sends
+ *   under it; the one sent under before stays accepted. `session: null` retires them all.
+ * - Make-before-break: {@link Sleeve.installSession} on both ends (each accepts the new session
+ *   as well), then {@link Sleeve.useSession} on each end once the other has installed it, then
+ *   {@link Sleeve.retireSession} of the old one once its datagrams can no longer be in flight.
+ *   During the switch datagrams under either session are accepted: nothing is lost.
+ * - A session is its keys: the same keys again keep their send sequence and replay window, so
+ *   no nonce is ever used twice under one key; keys once retired are refused; a peer has at
+ *   most three sessions (previous, current, next).
+ * - Limits per key (worker/constants.ts): {@link SleeveOptions.onSessionEvent} hears
+ *   `rekey-due` past 2^48 packets (AES-GCM: or 2^37 + 2^36 bytes) and `exhausted` at 2^52
+ *   packets (AES-GCM: 2^38 bytes, below RFC 8446's bound); from then on nothing is sealed under
+ *   the key (counted as `txRefused`) until the sender moves to a new session.
+ *
+ * Latency (issue #18): one worker turn moves at most TURN_BYTES per direction, so a packet never
+ * waits behind more than that much of a bulk transfer the other way, and the receive buffer is
+ * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
+ *
  * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts,
  * keys.ts, replay_window.ts, segment.ts and coalesce.ts (the offloads), counters.ts,
  * doorbell.ts; sys/ (libc through FFI, opened on first use: tap, udp, poll); worker/ (the
@@ -28,7 +47,7 @@ import { openTap } from "./sys/tap.ts";
 import { openUdp } from "./sys/udp.ts";
 import { closeDoorbell, createDoorbell, type DoorbellHandle, ring } from "./doorbell.ts";
 import { type AeadBackend, type AeadName, cpuHasAes, libcrypto } from "./aead.ts";
-import { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
+import { deriveSleeveKeys, sessionFingerprint, type SleevePeerKeys } from "./keys.ts";
 import {
   clearPeer,
   type GlobalCounters,
@@ -38,11 +57,19 @@ import {
   readGlobal,
   readPeer,
 } from "./counters.ts";
-import type { WorkerNetwork, WorkerPeer, WorkerReply, WorkerRequest } from "./worker/messages.ts";
+import type {
+  SessionLimits,
+  WorkerNetwork,
+  WorkerPeer,
+  WorkerReply,
+  WorkerRequest,
+  WorkerSession,
+} from "./worker/messages.ts";
 
 export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
 export type { AeadBackend, AeadName } from "./aead.ts";
+export type { SessionLimits } from "./worker/messages.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
 
 /**
@@ -59,6 +86,34 @@ export interface SleeveNetwork {
   mtu: number;
 }
 
+/**
+ * One session with a peer, as the control plane hands it over: the secrets the sleeve derives
+ * its two keys from, the receiver indices, the AEAD.
+ */
+export interface SleeveSession extends SleevePeerKeys {
+  /** What the peer puts in the datagrams it sends us (unique per session on this box). */
+  localIndex: number;
+  /** What we put in the datagrams we send it. */
+  remoteIndex: number;
+  aead: AeadName;
+  /** Lower limits for this session's keys (tests; defaults in worker/constants.ts). */
+  limits?: Partial<SessionLimits>;
+}
+
+/** What the packet worker tells about a session (through {@link SleeveOptions.onSessionEvent}). */
+export interface SleeveSessionEvent {
+  peer: string;
+  localIndex: number;
+  /**
+   * `rekey-due`: the key passed its soft limit (packets or, for AES-GCM, bytes): install a new
+   * session soon. `exhausted`: it passed its hard limit: nothing is sent under it any more
+   * (counted as `txRefused`) until the sender moves to a new session.
+   */
+  kind: "rekey-due" | "exhausted";
+  packets: number;
+  bytes: number;
+}
+
 /** One peer as the sleeve needs it. */
 export interface SleevePeer {
   name: string;
@@ -66,9 +121,11 @@ export interface SleevePeer {
   port: number;
   /** VNIs this peer and this box are both members of. */
   networks: number[];
-  session:
-    | (SleevePeerKeys & { localIndex: number; remoteIndex: number; aead: AeadName })
-    | null;
+  /**
+   * The session to send under (see {@link Sleeve.upsertPeer}), or null: the peer has no session
+   * (every session of it is retired).
+   */
+  session: SleeveSession | null;
   /** The pair uses the sleeve: send to this peer. (Received datagrams are accepted whenever a session exists.) */
   active: boolean;
 }
@@ -88,6 +145,11 @@ export interface SleeveOptions {
    * default {@link DEFAULT_ACK_TIMEOUT_MS}. Past it the call rejects naming what did not answer.
    */
   ackTimeoutMs?: number;
+  /**
+   * Told when a session's key reaches its rekey or hard limit (once each per session). Default:
+   * a warning in the log.
+   */
+  onSessionEvent?: (e: SleeveSessionEvent) => void;
 }
 
 /**
@@ -136,6 +198,21 @@ function settled(p: Promise<void>, after: () => void): Promise<void> {
   return q;
 }
 
+/** The worker's view of a session: its two keys derived here, and their fingerprint. */
+function workerSession(s: SleeveSession): WorkerSession {
+  const k = deriveSleeveKeys(s);
+  return {
+    fingerprint: sessionFingerprint(k.tx, k.rx),
+    localIndex: s.localIndex,
+    remoteIndex: s.remoteIndex,
+    tx: k.tx,
+    rx: k.rx,
+    txDirection: k.txDirection,
+    aead: s.aead,
+    limits: s.limits,
+  };
+}
+
 /** A request waiting for the worker's answer. */
 interface Pending {
   what: string;
@@ -169,6 +246,7 @@ export class Sleeve {
     readonly preferredAead: AeadName,
     ackTimeoutMs: number,
     private readonly log?: Logger,
+    private readonly onSessionEvent?: (e: SleeveSessionEvent) => void,
   ) {
     this.#udpFd = udpFd;
     this.#ackTimeoutMs = ackTimeoutMs;
@@ -206,7 +284,7 @@ export class Sleeve {
       const at = formatHostPort(opts.listenAddress, opts.port);
       throw new Error(`${e instanceof Error ? e.message : e} (${at})`);
     }
-    const s = new Sleeve(fd, backend, aead, timeout, opts.logger);
+    const s = new Sleeve(fd, backend, aead, timeout, opts.logger, opts.onSessionEvent);
     try {
       const ready = s.#expect(0, "ready after init");
       s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
@@ -246,17 +324,37 @@ export class Sleeve {
     return p;
   }
 
-  #settle(id: number, p: Pending, error?: Error): void {
+  #settle(id: number, p: Pending, error?: Error | string): void {
     clearTimeout(p.timer);
     this.#pending.delete(id);
-    if (error) p.reject(error);
+    if (typeof error === "string") p.reject(new Error(`sleeve: ${p.what}: ${error}`));
+    else if (error) p.reject(error);
     else p.resolve();
   }
 
   #answered(r: WorkerReply): void {
+    if (r.type === "session") {
+      const peer = [...this.#slots].find(([, slot]) => slot === r.slot)?.[0];
+      if (peer === undefined) return;
+      const e: SleeveSessionEvent = {
+        peer,
+        localIndex: r.localIndex,
+        kind: r.event,
+        packets: r.packets,
+        bytes: r.bytes,
+      };
+      if (this.onSessionEvent) this.onSessionEvent(e);
+      else {
+        this.log?.warn(`sleeve: session ${e.localIndex} with ${peer}: ${e.kind}`, {
+          packets: e.packets,
+          bytes: e.bytes,
+        });
+      }
+      return;
+    }
     const id = r.type === "ready" ? 0 : r.id;
     const p = this.#pending.get(id);
-    if (p) this.#settle(id, p);
+    if (p) this.#settle(id, p, r.type === "ack" ? r.error : undefined);
   }
 
   /** Posts a request and resolves when the worker has applied it. */
@@ -306,8 +404,12 @@ export class Sleeve {
   }
 
   /**
-   * Adds or updates a peer (session keys, membership, whether the pair uses the sleeve);
-   * resolves once the worker uses it. Throws at once for a bad address or a full peer table.
+   * Adds or updates a peer (membership, whether the pair uses the sleeve, its session); resolves
+   * once the worker uses it. `peer.session` is installed if new and sent under from now on; the
+   * one sent under before stays accepted (datagrams in flight) until retired or pushed out by
+   * newer ones; the same keys again keep their sequence numbers (never a nonce twice). A null
+   * session retires every session of the peer. Throws at once for a bad address or a full peer
+   * table; rejects if the worker refuses the keys (e.g. keys once retired).
    */
   upsertPeer(peer: SleevePeer): Promise<void> {
     const ip = parseIp(peer.address);
@@ -318,18 +420,7 @@ export class Sleeve {
       if (slot >= MAX_PEERS) throw new Error(`the sleeve supports at most ${MAX_PEERS} peers`);
       this.#slots.set(peer.name, slot);
     }
-    let session: WorkerPeer["session"] = null;
-    if (peer.session) {
-      const k = deriveSleeveKeys(peer.session);
-      session = {
-        localIndex: peer.session.localIndex,
-        remoteIndex: peer.session.remoteIndex,
-        tx: k.tx,
-        rx: k.rx,
-        txDirection: k.txDirection,
-        aead: peer.session.aead,
-      };
-    }
+    const session = peer.session ? workerSession(peer.session) : null;
     const worker: WorkerPeer = {
       slot,
       name: peer.name,
@@ -340,6 +431,52 @@ export class Sleeve {
       session,
     };
     return this.#request(`peer ${peer.name}`, (id) => ({ type: "peer", id, peer: worker }));
+  }
+
+  /**
+   * Make-before-break, step 1: accept the peer's datagrams under a new session as well; the
+   * sender does not move. Resolves once the worker accepts them. The peer must be known
+   * ({@link upsertPeer}); at most three sessions per peer are accepted (the oldest that is not
+   * sent under is retired).
+   */
+  installSession(peer: string, session: SleeveSession): Promise<void> {
+    const slot = this.#slot(peer);
+    const ws = workerSession(session);
+    return this.#request(
+      `session ${session.localIndex} with ${peer}`,
+      (id) => ({ type: "install", id, slot, session: ws }),
+    );
+  }
+
+  /**
+   * Step 2, once the peer has installed the session too: send under it from now on. The
+   * previous session stays accepted until {@link retireSession}.
+   */
+  useSession(peer: string, localIndex: number): Promise<void> {
+    const slot = this.#slot(peer);
+    return this.#request(
+      `use of session ${localIndex} with ${peer}`,
+      (id) => ({ type: "use", id, slot, localIndex }),
+    );
+  }
+
+  /**
+   * Step 3 (or a closed session): neither accept nor send under it any more; its keys are freed
+   * and refused if they ever come back. Retiring the session sent under stops sending to the
+   * peer until another is used.
+   */
+  retireSession(peer: string, localIndex: number): Promise<void> {
+    const slot = this.#slot(peer);
+    return this.#request(
+      `retirement of session ${localIndex} with ${peer}`,
+      (id) => ({ type: "retire", id, slot, localIndex }),
+    );
+  }
+
+  #slot(peer: string): number {
+    const slot = this.#slots.get(peer);
+    if (slot === undefined) throw new Error(`sleeve: unknown peer ${peer}`);
+    return slot;
   }
 
   /** Forgets a peer; resolves once the worker has dropped it. */

@@ -3,10 +3,13 @@
  * (`--inspect=HOST:PORT`): `Debugger.pause`, wait, `Debugger.resume`. The process stays alive
  * and its Workers keep running: a wedged event loop, not a stopped process.
  *
- *   deno run -A tests/tools/inspector_pause.ts 127.0.0.1:9330 2000
+ *   deno run -A --unstable-ffi tests/tools/inspector_pause.ts 127.0.0.1:9330 2000
  *
- * Prints `paused` once the main thread is paused and `resumed` after.
+ * Prints `paused <µs>` once the main thread is paused and `resuming <µs>` just before it lets
+ * it go, with CLOCK_MONOTONIC in microseconds (system-wide: comparable with other processes).
  */
+
+import { monotonicUsec } from "../../agent/ops/systemd_notify.ts";
 
 const [where, msText] = Deno.args;
 const ms = Number(msText);
@@ -40,8 +43,9 @@ await send("Debugger.enable");
 // V8 pauses at the next JavaScript the main thread runs: an idle loop's next timer callback.
 await send("Debugger.pause");
 await paused;
-console.log("paused");
+console.log(`paused ${monotonicUsec()}`);
 await new Promise((r) => setTimeout(r, ms));
+console.log(`resuming ${monotonicUsec()}`);
 await send("Debugger.resume");
 console.log("resumed");
 ws.close();

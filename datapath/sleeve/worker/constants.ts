@@ -36,7 +36,31 @@ export const GSO_SEND_MAX_BYTES = 65000;
 /** Most datagrams one UDP GSO send may carry (UDP_MAX_SEGMENTS of the first kernels with it). */
 export const GSO_MAX_SEGMENTS = 64;
 
+/**
+ * AES-GCM's bound on data sealed under one key: RFC 8446 section 5.5 allows 2^24.5 full-size
+ * (2^14-byte) records per key for an authenticated-encryption advantage of about 2^-57, that is
+ * 2^38.5 bytes; this stays below it. ChaCha20-Poly1305 has no such bound short of its nonces.
+ */
+export const AES_GCM_REJECT_AFTER_BYTES = 2 ** 38;
+
 // ---- Implementation constants ----
+
+/**
+ * Per key: past REKEY_AFTER the main thread is told a rekey is due; past REJECT_AFTER nothing
+ * more is sealed under it. Packet limits far below the 2^53 sequence numbers a sender may use
+ * (wire.ts MAX_SEQ), so no nonce can ever repeat; the byte limit for AES-GCM leaves a quarter of
+ * its budget for the rekey to finish (at 10 Gbit/s: over 2 minutes).
+ */
+export const REKEY_AFTER_PACKETS = 2 ** 48;
+export const REJECT_AFTER_PACKETS = 2 ** 52;
+export const AES_GCM_REKEY_AFTER_BYTES = 2 ** 37 + 2 ** 36;
+/**
+ * Sessions accepted per peer at once: the previous (datagrams still in flight), the current,
+ * and the next (installed before the sender moves).
+ */
+export const MAX_SESSIONS_PER_PEER = 3;
+/** Fingerprints of retired keys remembered, so they are refused if they ever come back. */
+export const RETIRED_KEYS_REMEMBERED = 4096;
 
 /**
  * Receives (each may be a GRO run of many datagrams) and TAP reads per loop turn and
@@ -45,6 +69,13 @@ export const GSO_MAX_SEGMENTS = 64;
  */
 export const RECEIVES_PER_TURN = 64;
 export const TAP_READS_PER_TURN = 64;
+/**
+ * Bytes one direction may move per loop turn before the other direction (and the other TAPs)
+ * get their turn: what bounds the wait of a ping (or a TCP ACK) behind a bulk transfer going
+ * the other way through the same worker. Two 64 KB super-frames: at 2–3 Gbit/s about 0.4 ms.
+ * (64 reads of 64 KB super-frames per turn let a reply wait behind 4 MB: 10–50 ms.)
+ */
+export const TURN_BYTES = 128 << 10;
 /** MACs learned per network (oldest forgotten first): bounds memory under a MAC flood. */
 export const MAX_MACS_PER_NETWORK = 8192;
 /**

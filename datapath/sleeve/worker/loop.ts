@@ -46,6 +46,19 @@ function reply(r: WorkerReply): void {
 
 function handle(msg: WorkerRequest): void {
   if (listener) listener.handled++;
+  if (msg.type === "init" || msg.type === "stop") {
+    apply(msg);
+    return; // init answers `ready`; stop is acknowledged when the loop has left
+  }
+  try {
+    apply(msg);
+    reply({ type: "ack", id: msg.id });
+  } catch (e) {
+    reply({ type: "ack", id: msg.id, error: e instanceof Error ? e.message : `${e}` });
+  }
+}
+
+function apply(msg: WorkerRequest): void {
   switch (msg.type) {
     case "init":
       listener = new DoorbellListener(msg.bell);
@@ -55,9 +68,10 @@ function handle(msg: WorkerRequest): void {
         udpFd: msg.udpFd,
         counters: new Float64Array(msg.counters),
         peers: new PeerTable(msg.backend),
+        tell: reply,
       };
       loop(ctx, listener);
-      return;
+      break;
     case "networks":
       networks = new Map(msg.networks.map((n) => [n.vni, n]));
       break;
@@ -67,12 +81,20 @@ function handle(msg: WorkerRequest): void {
     case "remove":
       ctx!.peers.remove(msg.slot);
       break;
+    case "install":
+      ctx!.peers.get(msg.slot).sessions.install(msg.session);
+      break;
+    case "use":
+      ctx!.peers.get(msg.slot).sessions.use(msg.localIndex);
+      break;
+    case "retire":
+      ctx!.peers.get(msg.slot).sessions.retire(msg.localIndex);
+      break;
     case "stop":
       running = false;
       stopId = msg.id;
-      return; // acknowledged when the loop has left
+      break;
   }
-  reply({ type: "ack", id: msg.id });
 }
 
 self.onmessage = (e: MessageEvent<WorkerRequest>) => handle(e.data);

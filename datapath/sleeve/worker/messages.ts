@@ -10,6 +10,27 @@ import type { IpAddress } from "../../../config/mod.ts";
 import type { AeadBackend, AeadName } from "../aead.ts";
 import type { DoorbellHandle } from "../doorbell.ts";
 
+/** Lower limits for one session's key (defaults: constants.ts; they can only be lowered). */
+export interface SessionLimits {
+  rekeyAfterPackets: number;
+  rejectAfterPackets: number;
+  rekeyAfterBytes: number;
+  rejectAfterBytes: number;
+}
+
+/** One session's keys as the worker gets them. */
+export interface WorkerSession {
+  /** Identifies the keys (not secret): the same keys keep their sequence numbers. */
+  fingerprint: string;
+  localIndex: number;
+  remoteIndex: number;
+  tx: Uint8Array;
+  rx: Uint8Array;
+  txDirection: 0 | 1;
+  aead: AeadName;
+  limits?: Partial<SessionLimits>;
+}
+
 /** A peer as the worker sees it. */
 export interface WorkerPeer {
   slot: number;
@@ -19,14 +40,11 @@ export interface WorkerPeer {
   port: number;
   networks: number[];
   active: boolean;
-  session: {
-    localIndex: number;
-    remoteIndex: number;
-    tx: Uint8Array;
-    rx: Uint8Array;
-    txDirection: 0 | 1;
-    aead: AeadName;
-  } | null;
+  /**
+   * The session to send under (installed if new; the one sent under before stays accepted, older
+   * ones are retired), or null: every session of the peer is retired.
+   */
+  session: WorkerSession | null;
 }
 
 /** A network as the worker sees it: its VNI, its TAP's descriptor, its MTU. */
@@ -49,10 +67,26 @@ export type WorkerRequest =
   | { type: "networks"; id: number; networks: WorkerNetwork[] }
   | { type: "peer"; id: number; peer: WorkerPeer }
   | { type: "remove"; id: number; slot: number }
+  /** Accept datagrams under a new session of the peer (the sender does not move). */
+  | { type: "install"; id: number; slot: number; session: WorkerSession }
+  /** Send under an installed session from now on (the previous stays accepted). */
+  | { type: "use"; id: number; slot: number; localIndex: number }
+  /** Neither accept nor send under the session any more; its keys are never reused. */
+  | { type: "retire"; id: number; slot: number; localIndex: number }
   /** Acknowledged once the loop has left: no descriptor is in use after the ack. */
   | { type: "stop"; id: number };
 
 /** What the worker posts back. */
 export type WorkerReply =
   | { type: "ready" }
-  | { type: "ack"; id: number };
+  /** Applied, or refused with `error` (nothing changed then). */
+  | { type: "ack"; id: number; error?: string }
+  /** A session's key reached its rekey limit, or its hard limit (nothing sealed under it now). */
+  | {
+    type: "session";
+    slot: number;
+    localIndex: number;
+    event: "rekey-due" | "exhausted";
+    packets: number;
+    bytes: number;
+  };

@@ -8,6 +8,7 @@
 import type { Libc } from "../sys/libc.ts";
 import { counterIndex, G, GLOBAL_SLOT } from "../counters.ts";
 import type { PeerTable } from "./peer_table.ts";
+import type { WorkerReply } from "./messages.ts";
 import { FAULTS_PRINTED } from "./constants.ts";
 
 export interface PathContext {
@@ -15,6 +16,8 @@ export interface PathContext {
   readonly udpFd: number;
   readonly counters: Float64Array;
   readonly peers: PeerTable;
+  /** Posts to the main thread (session events: rare, never per packet). */
+  readonly tell: (r: WorkerReply) => void;
 }
 
 /** Adds `n` to field `field` of slot `slot` (a peer's, or GLOBAL_SLOT). */

@@ -1,15 +1,16 @@
 /**
  * The worker's peers: by slot (the counters' index), by underlay address (who sent a datagram),
- * and by learned MAC per network (who owns a destination). Updates come from the main thread;
- * lookups run per packet and allocate nothing.
+ * and by learned MAC per network (who owns a destination). Each peer's sessions (keys, send
+ * sequence, replay window) are in sessions.ts. Updates come from the main thread; lookups run
+ * per packet and allocate nothing.
  *
  * @module
  */
 
-import { type Aead, type AeadBackend, createAead } from "../aead.ts";
-import { ReplayWindow } from "../replay_window.ts";
+import { type AeadBackend, createAead } from "../aead.ts";
 import { sockaddr, sockaddrKey } from "../sys/udp.ts";
 import type { WorkerPeer } from "./messages.ts";
+import { type AeadFactory, PeerSessions, RetiredKeys } from "./sessions.ts";
 import { MAX_MACS_PER_NETWORK } from "./constants.ts";
 
 /** A peer with what the packet path keeps for it. */
@@ -18,14 +19,10 @@ export interface PeerRuntime {
   members: Set<number>;
   /** Its underlay socket address, encoded once. */
   sa: Uint8Array;
-  /** Seals what we send, and opens what the peer sends: one key per direction. */
-  txAead: Aead | null;
-  rxAead: Aead | null;
-  sessionIndex: number;
-  txSeq: number;
+  /** The sessions datagrams are accepted under, and the one sent under. */
+  sessions: PeerSessions;
   /** The source MAC last learned from this peer (per VNI), so learning costs nothing per packet. */
   learned: Map<number, number>;
-  window: ReplayWindow;
 }
 
 /** A MAC address as one number (48 bits fit a double exactly). */
@@ -39,8 +36,15 @@ export class PeerTable {
   readonly #byAddress = new Map<string, PeerRuntime>();
   /** Learned MACs per VNI -> peer slot. */
   readonly #macs = new Map<number, Map<number, number>>();
+  readonly #retired = new RetiredKeys();
+  readonly #makeAead: AeadFactory;
 
-  constructor(private readonly backend: AeadBackend) {}
+  constructor(backend: AeadBackend) {
+    this.#makeAead = (ws) => ({
+      tx: createAead(ws.aead, ws.tx, backend),
+      rx: createAead(ws.aead, ws.rx, backend),
+    });
+  }
 
   /** The peer whose underlay address is the sockaddr `sa` (as a receive wrote it). */
   fromAddress(sa: Uint8Array): PeerRuntime | undefined {
@@ -63,44 +67,40 @@ export class PeerTable {
     if (m.size > MAX_MACS_PER_NETWORK) m.delete(m.keys().next().value!);
   }
 
-  /** Adds or replaces a peer; the same session (both indices) keeps its keys and counters. */
+  /** The peer in `slot`; an error naming the slot when there is none. */
+  get(slot: number): PeerRuntime {
+    const rt = this.bySlot.get(slot);
+    if (!rt) throw new Error(`no peer in slot ${slot}`);
+    return rt;
+  }
+
+  /**
+   * Adds or updates a peer. Its sessions carry over: `p.session` is installed if new (the same
+   * keys keep their sequence numbers) and sent under; the previous one stays accepted. A null
+   * session retires them all. On an error (keys refused) nothing changes.
+   */
   upsert(p: WorkerPeer): void {
     const old = this.bySlot.get(p.slot);
+    const sessions = old?.sessions ?? new PeerSessions(this.#retired, this.#makeAead);
+    if (p.session) sessions.use(sessions.install(p.session).localIndex);
+    else sessions.retireAll();
     if (old) this.#byAddress.delete(sockaddrKey(old.sa));
-    const sameSession = old && old.p.session && p.session &&
-      old.sessionIndex === p.session.localIndex &&
-      old.p.session.remoteIndex === p.session.remoteIndex;
-    let txAead = sameSession ? old!.txAead : null;
-    let rxAead = sameSession ? old!.rxAead : null;
-    if (!sameSession) {
-      old?.txAead?.free();
-      old?.rxAead?.free();
-      if (p.session) {
-        txAead = createAead(p.session.aead, p.session.tx, this.backend);
-        rxAead = createAead(p.session.aead, p.session.rx, this.backend);
-      }
-    }
     const rt: PeerRuntime = {
       p,
       members: new Set(p.networks),
       sa: sockaddr(p.address, p.port),
-      txAead,
-      rxAead,
-      sessionIndex: p.session?.localIndex ?? 0,
-      txSeq: sameSession ? old!.txSeq : 0,
-      learned: sameSession ? old!.learned : new Map(),
-      window: sameSession ? old!.window : new ReplayWindow(),
+      sessions,
+      learned: old?.learned ?? new Map(),
     };
     this.bySlot.set(p.slot, rt);
     this.#byAddress.set(sockaddrKey(rt.sa), rt);
   }
 
-  /** Forgets a peer, its keys and every MAC learned behind it. */
+  /** Forgets a peer, its sessions and every MAC learned behind it. */
   remove(slot: number): void {
     const old = this.bySlot.get(slot);
     if (!old) return;
-    old.txAead?.free();
-    old.rxAead?.free();
+    old.sessions.retireAll();
     this.bySlot.delete(slot);
     this.#byAddress.delete(sockaddrKey(old.sa));
     for (const m of this.#macs.values()) for (const [k, s] of m) if (s === slot) m.delete(k);

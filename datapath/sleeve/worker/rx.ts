@@ -5,7 +5,8 @@
  *  1. receive from the UDP socket: with UDP GRO one receive holds a run of same-sized
  *     datagrams from one sender, back to back;
  *  2. the sender's address selects the peer (unknown senders: counted globally);
- *  3. length, type and receiver index are checked (the index must be the peer's session);
+ *  3. length, type and receiver index are checked: the index must name one of the sessions the
+ *     peer's datagrams are accepted under (during a rekey, the previous and the new one);
  *  4. the sequence number must pass the replay window;
  *  5. the AEAD opens the frame (header as associated data); only then does the window move;
  *  6. the network must exist here, the peer must be a member of it, and the frame must fit its
@@ -45,6 +46,7 @@ import {
   MAC_GROUP_BIT,
   MAX_FRAME_BYTES,
   RECEIVES_PER_TURN,
+  TURN_BYTES,
 } from "./constants.ts";
 
 /** The receive side: {@link Receiver.receive} drains up to a turn's worth of receives. */
@@ -80,13 +82,18 @@ export class Receiver {
     this.wroteTo.clear();
   }
 
-  /** 1–2. Receives up to a turn's worth from the socket, then flushes the coalescer. */
+  /**
+   * 1–2. Receives up to a turn's worth (TURN_BYTES) from the socket, then flushes the
+   * coalescer.
+   */
   receive(networks: Map<number, WorkerNetwork>): void {
     this.networks = networks;
     const udp = this.udp;
-    for (let i = 0; i < RECEIVES_PER_TURN; i++) {
+    let bytes = 0;
+    for (let i = 0; i < RECEIVES_PER_TURN && bytes < TURN_BYTES; i++) {
       const r = udp.receive();
       if (r < 0) break;
+      bytes += r;
       const segSize = udp.segment || r;
       const rt = this.peers.fromAddress(this.sa);
       for (let off = 0; off < r; off += segSize) {
@@ -121,26 +128,26 @@ export class Receiver {
       countGlobal(ctx, G.badType);
       return;
     }
-    const s = rt.p.session;
-    if (!s || !rt.rxAead || headerIndex(hdr) !== s.localIndex) {
+    const s = rt.sessions.forIndex(headerIndex(hdr));
+    if (!s) {
       count(ctx, slot, F.noSession);
       return;
     }
     // 4.
     const seq = headerSeq(hdr);
-    if (!rt.window.check(seq)) {
+    if (!s.window.check(seq)) {
       count(ctx, slot, F.replay);
       return;
     }
     // 5.
     writeNonce(this.nonce, 1 - s.txDirection, seq);
     const body = at === 0 ? this.inboxBody : inbox.subarray(at + HEADER_BYTES);
-    const n = rt.rxAead.open(this.nonce, hdr, body, plain, r - HEADER_BYTES);
+    const n = s.rxAead.open(this.nonce, hdr, body, plain, r - HEADER_BYTES);
     if (n < 0) {
       count(ctx, slot, F.auth);
       return;
     }
-    rt.window.commit(seq);
+    s.window.commit(seq);
     // 6.
     const vni = headerVni(hdr);
     const net = this.networks.get(vni);

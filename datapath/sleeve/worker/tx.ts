@@ -9,7 +9,9 @@
  *  3. frames larger than the network's MTU allows are dropped and counted;
  *  4. a unicast destination MAC learned behind a peer that is active, keyed and a member of the
  *     network selects that peer; anything else is flooded to every such peer;
- *  5. each frame is sealed under the peer's next sequence number (header as associated data);
+ *  5. each frame is sealed under the next sequence number of the session the peer is sent under
+ *     (header as associated data), unless that key has reached its hard limit (counted as
+ *     txRefused); at its soft limit the main thread is told a rekey is due;
  *  6. consecutive sealed datagrams to one peer leave in one UDP GSO send (one sendto for a
  *     single one, or for a flood); a run ends at another peer, a larger datagram, a full batch,
  *     or the end of the TAP reads of this turn.
@@ -19,7 +21,6 @@
 
 import {
   HEADER_BYTES,
-  MAX_SEQ,
   NONCE_BYTES,
   TAG_BYTES,
   TYPE_DATA,
@@ -44,6 +45,7 @@ import { UdpGsoSender } from "../sys/udp.ts";
 import type { WorkerNetwork } from "./messages.ts";
 import { mac48, type PeerRuntime } from "./peer_table.ts";
 import { count, countGlobal, fault, type PathContext } from "./path.ts";
+import { admitSend, SEND_OK, SEND_REFUSED, type SessionRuntime } from "./sessions.ts";
 import {
   ETHERNET_HEADER_BYTES,
   FRAME_OVER_MTU_BYTES,
@@ -52,6 +54,7 @@ import {
   MAC_GROUP_BIT,
   MAX_FRAME_BYTES,
   TAP_READS_PER_TURN,
+  TURN_BYTES,
 } from "./constants.ts";
 
 /** The send side: {@link Transmitter.readTap} drains up to a turn's worth of frames. */
@@ -90,12 +93,17 @@ export class Transmitter {
     this.gso = new UdpGsoSender(ctx.udpFd, this.batch);
   }
 
-  /** 1. Reads up to a turn's worth of frames from `net`'s TAP and sends them on. */
+  /**
+   * 1. Reads up to a turn's worth of frames (TURN_BYTES) from `net`'s TAP and sends them on
+   * (what is left waits for the next turn: poll reports it at once).
+   */
   readTap(net: WorkerNetwork): void {
     const raw = this.raw;
-    for (let i = 0; i < TAP_READS_PER_TURN; i++) {
+    let bytes = 0;
+    for (let i = 0; i < TAP_READS_PER_TURN && bytes < TURN_BYTES; i++) {
       const rr = this.c.read(net.fd, raw, raw.length);
       if (rr < 0) break;
+      bytes += rr;
       const r = rr - VNET_HDR_BYTES;
       if (r < ETHERNET_HEADER_BYTES) continue;
       try {
@@ -147,7 +155,7 @@ export class Transmitter {
   private toOwner(net: WorkerNetwork, f: Uint8Array, len: number, type: number): boolean {
     if ((f[0] & MAC_GROUP_BIT) !== 0) return false;
     const rt = this.peers.owner(net.vni, mac48(f, 0));
-    if (!rt || !rt.p.active || !rt.txAead || !rt.members.has(net.vni)) return false;
+    if (!rt || !rt.p.active || !rt.sessions.sending || !rt.members.has(net.vni)) return false;
     if (this.gsoWorks) this.batchTo(rt, net.vni, f, len, type);
     else this.sendAlone(rt, net.vni, f, len, type);
     return true;
@@ -158,7 +166,7 @@ export class Transmitter {
     // What is batched goes first: a peer sees our frames in the order we read them.
     this.flushBatch();
     for (const rt of this.peers.bySlot.values()) {
-      if (rt.p.active && rt.txAead && rt.members.has(net.vni)) {
+      if (rt.p.active && rt.sessions.sending && rt.members.has(net.vni)) {
         this.sendAlone(rt, net.vni, f, len, type);
       }
     }
@@ -166,8 +174,8 @@ export class Transmitter {
 
   /**
    * 5. Seals frame `src[0:len]` for `rt` into `dst` at `at` (header + ciphertext + tag) under
-   * the next sequence number; returns the datagram's length, or -1 once the session's sequence
-   * numbers are exhausted (only a new session, with a new key, may send then).
+   * the sending session's next sequence number; returns the datagram's length, or -1 when the
+   * key has reached its hard limit (only a new session, with a new key, may send then).
    */
   private seal(
     rt: PeerRuntime,
@@ -178,15 +186,40 @@ export class Transmitter {
     at: number,
     type: number,
   ): number {
-    const s = rt.p.session!;
-    if (rt.txSeq >= MAX_SEQ) return -1;
-    const seq = ++rt.txSeq;
+    const s = rt.sessions.sending!;
+    const verdict = admitSend(s, len);
+    if (verdict !== SEND_OK) {
+      if (verdict === SEND_REFUSED) return this.refuse(rt, s);
+      this.tellSession(rt, s, "rekey-due");
+    }
+    const seq = s.txSeq;
     const hdr = this.hdr;
     writeHeader(hdr, vni, s.remoteIndex, seq, type);
     writeNonce(this.nonce, s.txDirection, seq);
     for (let i = 0; i < HEADER_BYTES; i++) dst[at + i] = hdr[i];
     const body = dst === this.out && at === 0 ? this.outBody : dst.subarray(at + HEADER_BYTES);
-    return HEADER_BYTES + rt.txAead!.seal(this.nonce, hdr, src, body, len);
+    return HEADER_BYTES + s.txAead.seal(this.nonce, hdr, src, body, len);
+  }
+
+  /** 5. A frame not sealed: the key is spent. Counted; the main thread told once. */
+  private refuse(rt: PeerRuntime, s: SessionRuntime): number {
+    count(this.ctx, rt.p.slot, F.txRefused);
+    if (!s.exhaustedSent) {
+      s.exhaustedSent = true;
+      this.tellSession(rt, s, "exhausted");
+    }
+    return -1;
+  }
+
+  private tellSession(rt: PeerRuntime, s: SessionRuntime, event: "rekey-due" | "exhausted") {
+    this.ctx.tell({
+      type: "session",
+      slot: rt.p.slot,
+      localIndex: s.localIndex,
+      event,
+      packets: s.txSeq,
+      bytes: s.txBytes,
+    });
   }
 
   /** 5–6. One sealed datagram, alone (floods, and kernels without UDP GSO). */

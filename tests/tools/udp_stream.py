@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""A numbered UDP stream, to count loss exactly.
+
+  udp_stream.py send ADDR PORT COUNT RATE   -- COUNT datagrams "n\\n" (n = 1..COUNT), RATE per second
+  udp_stream.py recv ADDR PORT COUNT SECS   -- receives until COUNT distinct numbers or SECS of
+                                               silence; prints "received R of COUNT missing M"
+"""
+import socket
+import sys
+import time
+
+
+def send(addr, port, count, rate):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    start = time.monotonic()
+    for n in range(1, count + 1):
+        s.sendto(b"%d\n" % n + b"x" * 200, (addr, port))
+        wait = start + n / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+    print("sent %d" % count, flush=True)
+
+
+def recv(addr, port, count, secs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind((addr, port))
+    s.settimeout(secs)
+    print("listening", flush=True)
+    seen = set()
+    try:
+        while len(seen) < count:
+            data, _ = s.recvfrom(2048)
+            seen.add(int(data.split(b"\n", 1)[0]))
+    except socket.timeout:
+        pass
+    missing = [n for n in range(1, count + 1) if n not in seen]
+    print("received %d of %d missing %d first-missing %s" % (
+        len(seen), count, len(missing), missing[:10]), flush=True)
+
+
+if __name__ == "__main__":
+    mode, addr, port, count, x = sys.argv[1:6]
+    (send if mode == "send" else recv)(addr, int(port), int(count), float(x))
