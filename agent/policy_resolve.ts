@@ -31,7 +31,7 @@ import type {
   DesiredPolicyRule,
 } from "../datapath/host/desired.ts";
 
-/** Longest policy or rule id the host accepts (`[a-z][a-z0-9-]{0,62}`: nft names start with a letter). */
+/** Longest policy or rule id the host accepts (`[a-z][a-z0-9-]{0,62}`). */
 const MAX_ID_LENGTH = 63;
 
 /**
