@@ -12,11 +12,10 @@ import type { Network, Peer } from "../config/types.ts";
 import { bridgeName, tapName } from "../datapath/link_names.ts";
 import { datapathCaps, type KernelDatapathCaps, probeKernel } from "../datapath/kernel_probe.ts";
 import {
-  applyChanges,
   type DesiredHost,
   observeHost,
-  planHost,
-  renderPlan,
+  type PolicyCounter,
+  readPolicyCounters,
 } from "../datapath/host/mod.ts";
 import { runCommand } from "../datapath/command.ts";
 import {
@@ -45,6 +44,9 @@ import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { pairAead, sleevePeerOf } from "./sleeve_peer.ts";
+import { planNow, planText, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
+import { resolvePolicies } from "./policy_resolve.ts";
+import { policyStatus } from "./policy_status.ts";
 import { VxlanHeartbeat } from "./vxlan_heartbeat.ts";
 import { PairDatapaths, type PairState } from "./pair_datapath.ts";
 import {
@@ -82,6 +84,10 @@ export interface AgentOptions {
 
 /** Periodic reconcile: repairs kernel state someone else changed. */
 export const RECONCILE_INTERVAL_MS = 30_000;
+/** While a workload is not plumbed (its namespace missing), reconcile this often. */
+export const WORKLOAD_RETRY_MS = 3_000;
+/** How often policy rule counters are read for metrics (status requests read them afresh). */
+export const POLICY_COUNTERS_MS = 5_000;
 /** How often the sleeve's oversize drops are checked and reported. */
 export const OVERSIZE_REPORT_MS = 1000;
 
@@ -110,6 +116,11 @@ export class Agent {
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
   #lastReconcile: ReconcileOutcome | null = null;
+  /** Per-workload outcome of the last reconcile. */
+  #workloads: WorkloadState[] = [];
+  #workloadRetry: ReturnType<typeof setTimeout> | undefined;
+  /** Policy rule counters as last read. */
+  #policyCounters: PolicyCounter[] = [];
   #oversizeReported = 0;
   #stopping = false;
   #stopped: PromiseWithResolvers<void> = Promise.withResolvers();
@@ -194,10 +205,13 @@ export class Agent {
     this.#socket = await ControlSocketServer.listen(
       paths.socket,
       controlDispatcher({
-        status: () => this.status(),
+        status: async () => {
+          await this.#readPolicyCounters();
+          return this.status();
+        },
         plan: async (showKeys) => {
-          const changes = planHost(this.desiredHost(), await observeHost());
-          return { changes: changes.length, text: renderPlan(changes, { showKeys }) };
+          const plan = await planNow(this.desiredHost());
+          return { changes: plan.changes.length, text: planText(plan, showKeys) };
         },
         reload: (trigger) => this.reload(trigger),
         shutdown: (reason) => void this.stop(reason),
@@ -208,6 +222,7 @@ export class Agent {
     this.#restartMetrics();
     this.#timers.push(setInterval(() => this.#reportOversize(), OVERSIZE_REPORT_MS));
     this.#timers.push(setInterval(() => this.requestReconcile(), RECONCILE_INTERVAL_MS));
+    this.#timers.push(setInterval(() => this.#readPolicyCounters(), POLICY_COUNTERS_MS));
     this.#watcher.watch(configFiles(this.opts.configPath, config));
     this.log.info("agent up", {
       peer: self.name,
@@ -228,6 +243,7 @@ export class Agent {
     this.#stopping = true;
     this.log.info("stopping", { reason });
     for (const t of this.#timers) clearInterval(t);
+    clearTimeout(this.#workloadRetry);
     this.#pairs.stop();
     this.#topology?.stop();
     this.#watcher.close();
@@ -284,20 +300,38 @@ export class Agent {
   async reconcile(): Promise<void> {
     const at = new Date().toISOString();
     try {
-      const observed = await observeHost();
-      const changes = planHost(this.desiredHost(), observed);
-      if (changes.length > 0) {
-        this.log.info("reconcile", { changes: changes.length });
-        for (const line of renderPlan(changes, { showKeys: false }).split("\n")) {
-          if (line) this.log.debug(line);
+      const r = await reconcileHost(this.desiredHost(), { log: (l) => this.log.debug(l) });
+      if (r.changes.length > 0) this.log.info("reconcile", { changes: r.changes.length });
+      for (const w of r.workloads) {
+        const was = this.#workloads.find((x) => x.name === w.name);
+        if (w.state === "error" && was?.error !== w.error) {
+          this.log.warn("workload not plumbed", { workload: w.name, error: w.error ?? "" });
         }
-        await applyChanges(changes);
       }
-      this.#lastReconcile = { at, changes: changes.length };
+      this.#workloads = r.workloads;
+      this.#lastReconcile = r.problems.length
+        ? { at, changes: r.changes.length, error: r.problems.join("; ") }
+        : { at, changes: r.changes.length };
+      for (const p of r.problems) this.log.error("reconcile", { problem: p });
+      if (r.workloads.some((w) => w.state === "error")) this.#retryWorkloadsSoon();
     } catch (e) {
       this.#lastReconcile = { at, changes: 0, error: e instanceof Error ? e.message : `${e}` };
       this.log.error("reconcile failed", { error: this.#lastReconcile.error });
     }
+  }
+
+  /** One reconcile in `WORKLOAD_RETRY_MS`, so a namespace that appears is plumbed soon. */
+  #retryWorkloadsSoon(): void {
+    if (this.#workloadRetry !== undefined || this.#stopping) return;
+    this.#workloadRetry = setTimeout(() => {
+      this.#workloadRetry = undefined;
+      if (!this.#stopping) this.requestReconcile();
+    }, WORKLOAD_RETRY_MS);
+  }
+
+  /** Reads the policy rule counters (nothing to read without a policy). */
+  async #readPolicyCounters(): Promise<void> {
+    this.#policyCounters = this.#loaded.config.policies.length ? await readPolicyCounters() : [];
   }
 
   /** After a pair changes datapath, MACs the bridges learned on the old port would blackhole. */
@@ -332,6 +366,8 @@ export class Agent {
       pairs: this.#pairs.pairs(),
       networks: this.#myNetworks(),
       mtu: this.#mtu(),
+      workloads: this.#workloads,
+      policy: policyStatus(resolvePolicies(this.#loaded.config), this.#policyCounters),
     });
   }
 

@@ -28,6 +28,8 @@ export interface ConfigDiff {
   removedPeers: string[];
   addedPeers: string[];
   networksChanged: boolean;
+  /** Workloads, routes or policies changed: the host must be reconciled (one nft transaction). */
+  hostChanged: boolean;
   metricsChanged: boolean;
   /** One phrase per change, for the log and `status`. */
   summary: string[];
@@ -90,6 +92,9 @@ export function diffConfigs(
     );
   const networksChanged = netKey(prev) !== netKey(next);
   if (networksChanged) summary.push("networks changed");
+  const hostKey = (c: Config) => JSON.stringify([c.workloads, c.routes, c.policies]);
+  const hostChanged = hostKey(prev) !== hostKey(next);
+  if (hostChanged) summary.push("workloads, routes or policies changed");
   const metricsChanged = JSON.stringify(prev.metrics) !== JSON.stringify(next.metrics);
   if (metricsChanged) summary.push("metrics endpoint changed");
   return {
@@ -101,6 +106,7 @@ export function diffConfigs(
     removedPeers,
     addedPeers,
     networksChanged,
+    hostChanged,
     metricsChanged,
     summary,
   };

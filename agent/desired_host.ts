@@ -1,7 +1,9 @@
 /**
- * The kernel state this box should have, from the config and the sessions, and the one fact the
- * agent reads back from the observed host (its bridge MACs). Pure: the agent calls it on every
- * reconcile, `weave-agent plan` calls it without sessions.
+ * The kernel state this box should have, from the config and the sessions: networks, ESP, this
+ * box's workloads and routes (workload_plan.ts) and the fleet's policy resolved to addresses
+ * (policy_resolve.ts); and the one fact the agent reads back from the observed host (its bridge
+ * MACs). Pure: the agent calls it on every reconcile, `weave-agent plan` calls it without
+ * sessions.
  *
  * @module
  */
@@ -13,6 +15,8 @@ import { bridgeName } from "../datapath/link_names.ts";
 import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
 import type { SessionSecrets } from "./control/mod.ts";
 import type { BridgeMacs } from "./pair_datapath.ts";
+import { resolvePolicies } from "./policy_resolve.ts";
+import { routesOnBox, workloadsOnBox } from "./workload_plan.ts";
 
 /** A peer on (or probing) fast datapath, with its session and announced MACs. */
 export interface FastPeer {
@@ -77,6 +81,10 @@ export function buildDesiredHost(input: {
     vxlanPort: config.vxlanPort,
     networks,
     esp,
+    encrypted,
+    workloads: workloadsOnBox(config, self.name, mtu),
+    routes: routesOnBox(config, self.name),
+    policies: resolvePolicies(config).map((p) => p.desired),
   };
 }
 

@@ -12,6 +12,11 @@
  * - `datapath_choice.ts` the pure decisions that negotiation applies
  * - `vxlan_heartbeat.ts` the heartbeat datagrams through the fast datapath
  * - `desired_host.ts`   the kernel state this box should have, its observed bridge MACs (pure)
+ * - `workload_plan.ts`  this box's workloads and routes, resolved for the host (pure)
+ * - `policy_resolve.ts` network policy resolved to addresses over the whole fleet (pure)
+ * - `host_reconcile.ts` one reconcile: observe (workload namespaces too), plan, apply, and the
+ *                       state of each workload
+ * - `policy_status.ts`  policy in status: what each policy selects, its rule counters (pure)
  * - `sleeve_peer.ts`    the sleeve's view of a pair (pure)
  * - `status.ts`         the typed `AgentStatus`, built by a pure function, and its shape check
  *
@@ -44,3 +49,7 @@ export {
 } from "./datapath_choice.ts";
 export { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 export { sleevePeerOf } from "./sleeve_peer.ts";
+export { routesOnBox, workloadsOnBox } from "./workload_plan.ts";
+export { type ResolvedPolicy, resolvePolicies } from "./policy_resolve.ts";
+export { type HostReconcile, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
+export { type PolicyStatus, policyStatus, type PolicyView } from "./policy_status.ts";

@@ -83,9 +83,11 @@ export function unsupportedEndpoints(config: Config): string[] {
   );
 }
 
-/** True when a reload would change nothing: same file text and same password bytes. */
+/** True when a reload would change nothing: same file text, policies and password bytes. */
 export function sameConfig(a: LoadedConfig, b: LoadedConfig): boolean {
   return a.text === b.text &&
+    // A policy file may change while weave.yaml stays the same.
+    JSON.stringify(a.config.policies) === JSON.stringify(b.config.policies) &&
     JSON.stringify(a.config.password) === JSON.stringify(b.config.password) &&
     bytesEqual(a.password, b.password) && bytesEqual(a.previousPassword, b.previousPassword);
 }
@@ -131,7 +133,9 @@ export async function applyConfigDiff(diff: ConfigDiff, agent: ReloadableAgent):
   }
   if (diff.peersChanged) agent.updatePeers(diff.removedPeers);
   if (diff.restartSleeve) await agent.stopSleeve();
-  if (diff.networksChanged || diff.restartControl) await agent.refreshHost();
+  // Workloads, routes and policy are host state only: one reconcile (policy as one nft
+  // transaction), nothing restarted.
+  if (diff.networksChanged || diff.restartControl || diff.hostChanged) await agent.refreshHost();
   if (diff.restartSleeve) await agent.startSleeve();
   else if (diff.networksChanged) agent.updateNetworks();
   if (diff.restartControl) agent.startSessions();
@@ -203,7 +207,7 @@ export class ConfigWatcher {
 
   constructor(private readonly onChange: () => void, private readonly log: Logger) {}
 
-  /** Watches exactly these files (the config, and the password file when there is one). */
+  /** Watches exactly these files (the config, the password file, the policy files). */
   watch(files: string[]): void {
     this.#files = new Set(files.map((f) => resolve(f)));
     const folders = [...new Set([...this.#files].map((f) => dirname(f)))].sort();
@@ -242,6 +246,10 @@ export function configFiles(path: string, config: Config): string[] {
   const files = [path];
   for (const s of [config.password, config.previousPassword]) {
     if (s?.kind === "file") files.push(s.path);
+  }
+  // The NetworkPolicy documents of `policyFiles:` (each file that holds a policy).
+  for (const f of new Set(config.policies.map((p) => p.origin.file))) {
+    if (!files.includes(f)) files.push(f);
   }
   return files;
 }

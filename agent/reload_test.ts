@@ -1,12 +1,15 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
 import type { ConfigDiff } from "./config_diff.ts";
 import { Logger } from "./ops/log.ts";
+import { loadConfig } from "../config/mod.ts";
 import {
   applyConfigDiff,
+  configFiles,
   ConfigReloader,
   type LoadedConfig,
   loadForPeer,
   type ReloadableAgent,
+  sameConfig,
 } from "./reload.ts";
 
 const quiet = new Logger("test", "error", "text", () => {});
@@ -43,6 +46,7 @@ const none: ConfigDiff = {
   removedPeers: [],
   addedPeers: [],
   networksChanged: false,
+  hostChanged: false,
   metricsChanged: false,
   summary: [],
 };
@@ -50,6 +54,8 @@ const none: ConfigDiff = {
 Deno.test("reload order: the host is reconciled before the sleeve attaches, sessions last", async () => {
   const cases: [Partial<ConfigDiff>, string[]][] = [
     [{ networksChanged: true }, ["refreshHost", "updateNetworks"]],
+    // Workloads, routes, policy: one reconcile, nothing restarted.
+    [{ hostChanged: true }, ["refreshHost"]],
     [{ peersChanged: true, removedPeers: ["edge-3"] }, ["updatePeers(edge-3)"]],
     [{ metricsChanged: true }, ["restartMetrics"]],
     [{ restartControl: true }, ["stopSessions", "refreshHost", "startSessions"]],
@@ -166,4 +172,27 @@ Deno.test("reload: peers without a fixed IP address are refused by name, not run
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("reload watches the policy files, and a policy file's change is a change", async () => {
+  const path = new URL("../examples/fleet-policies.yaml", import.meta.url).pathname;
+  const r = await loadConfig(path);
+  if (!r.ok) throw new Error(r.diagnostics.map((d) => d.message).join("\n"));
+  const files = configFiles(path, r.config);
+  strictEqual(files.some((f) => f.endsWith("examples/policies/cameras.yaml")), true, `${files}`);
+  const loaded = {
+    config: r.config,
+    text: "same",
+    self: r.config.peers[0],
+    password: null,
+    previousPassword: null,
+  };
+  const a = { ...loaded, loadedAt: new Date(0) };
+  const b = {
+    ...loaded,
+    config: { ...r.config, policies: r.config.policies.slice(1) },
+    loadedAt: new Date(0),
+  };
+  strictEqual(sameConfig(a, a), true);
+  strictEqual(sameConfig(a, b), false);
 });

@@ -22,6 +22,8 @@ import type {
 import type { FastdpCapability, PairDatapath } from "./datapath_choice.ts";
 import type { PairState } from "./pair_datapath.ts";
 import type { Route, TopologyView } from "./topology/mod.ts";
+import type { WorkloadState } from "./host_reconcile.ts";
+import type { PolicyStatus } from "./policy_status.ts";
 
 /** The outcome of the last reload. */
 export interface ReloadOutcome {
@@ -102,6 +104,10 @@ export interface AgentStatus {
   networks: NetworkView[];
   /** The gossiped graph, routes and gossip counters (#16); null while sessions restart. */
   topology: TopologyView | null;
+  /** This box's workloads: plumbed, or the error for that workload alone. */
+  workloads: WorkloadState[];
+  /** Every policy this box enforces, what it selects, and its rule counters. */
+  policy: PolicyStatus;
 }
 
 /** The running sleeve as status sees it. */
@@ -130,6 +136,8 @@ export interface StatusInput {
   mtu: number;
   /** The topology view (#16); absent or null while sessions restart. */
   topology?: TopologyView | null;
+  workloads: WorkloadState[];
+  policy: PolicyStatus;
 }
 
 /** Builds the status. Pure. */
@@ -161,6 +169,8 @@ export function buildStatus(s: StatusInput): AgentStatus {
       members: n.members.map((m) => ({ peer: m.peer, address: m.address })),
     })),
     topology: s.topology ?? null,
+    workloads: s.workloads,
+    policy: s.policy,
   };
 }
 
@@ -257,6 +267,32 @@ export function assertAgentStatus(v: unknown): asserts v is AgentStatus {
       const mr = record(m, `${at}.members[${j}]`);
       str(mr.peer, `${at}.members[${j}].peer`);
       str(mr.address, `${at}.members[${j}].address`);
+    });
+  });
+  assertWorkloadsAndPolicy(s);
+}
+
+function assertWorkloadsAndPolicy(s: Record<string, unknown>): void {
+  list(s.workloads, "workloads").forEach((w, i) => {
+    const r = record(w, `workloads[${i}]`);
+    for (const k of ["name", "network", "address", "netns"]) str(r[k], `workloads[${i}].${k}`);
+    oneOf(r.state, ["ok", "error"], `workloads[${i}].state`);
+    if (r.error !== undefined) str(r.error, `workloads[${i}].error`);
+  });
+  const p = record(s.policy, "policy");
+  counters(p.denied, "policy.denied");
+  list(p.policies, "policy.policies").forEach((x, i) => {
+    const at = `policy.policies[${i}]`;
+    const r = record(x, at);
+    str(r.id, `${at}.id`);
+    for (const k of ["name", "network", "origin"]) if (r[k] !== null) str(r[k], `${at}.${k}`);
+    list(r.selects, `${at}.selects`).forEach((e, j) => str(e, `${at}.selects[${j}]`));
+    list(r.rules, `${at}.rules`).forEach((e, j) => {
+      const rr = record(e, `${at}.rules[${j}]`);
+      str(rr.rule, `${at}.rules[${j}].rule`);
+      oneOf(rr.direction, ["ingress", "egress"], `${at}.rules[${j}].direction`);
+      num(rr.packets, `${at}.rules[${j}].packets`);
+      num(rr.bytes, `${at}.rules[${j}].bytes`);
     });
   });
 }

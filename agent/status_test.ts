@@ -174,6 +174,11 @@ function status(): AgentStatus {
     pairs: [pair],
     networks: [net],
     mtu: 1398,
+    workloads: [],
+    policy: {
+      policies: [],
+      denied: { ingress: { packets: 0, bytes: 0 }, egress: { packets: 0, bytes: 0 } },
+    },
   });
 }
 

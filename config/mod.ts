@@ -104,7 +104,13 @@ export {
   type ParseOptions,
 } from "./parse.ts";
 export { type FleetValidation, type SkippedCheck, skippedChecks, validateFleet } from "./fleet.ts";
-export { matchesSelector, NETWORK_NAME_LABEL } from "./parse_labels.ts";
+export {
+  KIND_LABEL,
+  matchesSelector,
+  NETWORK_NAME_LABEL,
+  PEER_LABEL,
+  WORKLOAD_LABEL,
+} from "./parse_labels.ts";
 export { formatDuration, parseDuration } from "./parse_scalars.ts";
 export { loadConfig } from "./load.ts";
 export {

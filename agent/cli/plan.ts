@@ -14,7 +14,7 @@ import {
   selfName,
 } from "../../config/mod.ts";
 import { datapathCaps, probeKernel } from "../../datapath/kernel_probe.ts";
-import { observeHost, planHost, renderPlan } from "../../datapath/host/mod.ts";
+import { planNow, planText } from "../host_reconcile.ts";
 import { controlRequest, controlSocketAlive, decodePlanReply } from "../ops/control_socket.ts";
 import { resolveRunDir, runPaths } from "../ops/run_paths.ts";
 import { localFastdpCapability } from "../datapath_choice.ts";
@@ -55,8 +55,10 @@ export async function planCommand(flags: CommonFlags): Promise<number> {
     fastdpCapable: cap.capable,
     fastPeers: [],
   });
-  const changes = planHost(desired, await observeHost());
-  const text = renderPlan(changes, { showKeys: flags.showKeys });
+  // Inside every workload's namespace too, so a plumbed workload shows as in place.
+  const plan = await planNow(desired);
+  const changes = plan.changes;
+  const text = planText(plan, flags.showKeys);
   if (flags.json) {
     console.log(JSON.stringify({ changes: changes.length, text, agentRunning: false }, null, 2));
   } else {

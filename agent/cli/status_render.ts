@@ -6,6 +6,7 @@
  * @module
  */
 
+import { renderWorkloadsAndPolicy } from "./policy_render.ts";
 import type { AgentStatus, PeerView } from "../status.ts";
 
 /** `1536` → `1.5 KiB`. */
@@ -100,6 +101,7 @@ export function renderStatus(s: AgentStatus): string {
       ].join(" "),
     );
   }
+  lines.push(...renderWorkloadsAndPolicy(s));
   return lines.join("\n");
 }
 

@@ -10,7 +10,8 @@ import type { ControlHandler, PlanReply } from "./control_socket.ts";
 
 /** What the agent does for the control socket. */
 export interface AgentOperations {
-  status(): AgentStatus;
+  /** May read counters first (policy rules), so it may be asynchronous. */
+  status(): AgentStatus | Promise<AgentStatus>;
   plan(showKeys: boolean): Promise<PlanReply>;
   reload(trigger: string): Promise<ReloadOutcome>;
   shutdown(reason: string): void;
@@ -24,7 +25,7 @@ export function controlDispatcher(ops: AgentOperations): ControlHandler {
   return async (req) => {
     switch (req.cmd) {
       case "status":
-        return ops.status();
+        return await ops.status();
       case "plan":
         return await ops.plan(req.showKeys ?? false);
       case "reload":

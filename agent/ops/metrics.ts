@@ -89,6 +89,23 @@ export function renderMetrics(status: AgentStatus): string {
     for (const [k, v] of Object.entries(gossip)) emit(`topology_${k}`, {}, v);
     for (const [k, v] of Object.entries(dropped)) emit("topology_dropped", { reason: k }, v);
   }
+  // Policy: packets and bytes each rule passed (first packets of connections: replies ride on
+  // conntrack), packets no rule allowed, and whether each workload is plumbed.
+  for (const p of status.policy.policies) {
+    for (const r of p.rules) {
+      const labels = { policy: p.id, rule: r.rule, direction: r.direction };
+      emit("policy_rule_packets_total", labels, r.packets, "packets a policy rule allowed");
+      emit("policy_rule_bytes_total", labels, r.bytes, "bytes a policy rule allowed");
+    }
+  }
+  for (const dir of ["ingress", "egress"] as const) {
+    const d = status.policy.denied[dir];
+    emit("policy_denied_packets_total", { direction: dir }, d.packets, "packets no rule allowed");
+  }
+  for (const w of status.workloads) {
+    const labels = { workload: w.name, network: w.network };
+    emit("workload_up", labels, w.state === "ok" ? 1 : 0, "1 when the workload is plumbed");
+  }
   return lines.join("\n") + "\n";
 }
 

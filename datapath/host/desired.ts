@@ -67,7 +67,7 @@ export interface DesiredRoute {
  * pass (conntrack).
  */
 export interface DesiredPolicy {
-  /** Policy id, `[a-z0-9][a-z0-9-]*` (names its counters). */
+  /** Policy id, `[a-z][a-z0-9-]*` (nft names start with a letter) (names its counters). */
   id: string;
   /** Addresses of the endpoints it selects (workloads, a box's address on a network). */
   endpoints: string[];
@@ -79,7 +79,7 @@ export interface DesiredPolicy {
 
 /** One rule: traffic passes when it matches one of the peers and one of the ports. */
 export interface DesiredPolicyRule {
-  /** Rule id within the policy, `[a-z0-9][a-z0-9-]*` (e.g. `ingress-0`), for its counter. */
+  /** Rule id within the policy, `[a-z][a-z0-9-]*` (e.g. `ingress-0`), for its counter. */
   id: string;
   /** Sources (ingress) or destinations (egress); null: any address (`from`/`to` absent). */
   peers: DesiredPolicyPeer[] | null;

@@ -80,6 +80,7 @@ const PURPOSE: Record<string, string> = {
   [NFT_TABLE]: "the VXLAN guard: only from fast-datapath peers of each VNI (and through ESP)",
   [ISOLATION_TABLE]:
     "isolation: overlay addresses only through their bridges, declared routes only",
+  [POLICY_TABLE]: "network policy, resolved to addresses",
 };
 
 /** A change per table whose body (digest) or rule count differs from what we want. */

@@ -36,7 +36,8 @@ export { POLICY_TABLE };
 /** Counters of traffic no rule allowed, per direction. */
 export const DENIED_COUNTERS = { ingress: "ingress-denied", egress: "egress-denied" } as const;
 
-const ID_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** nft object names start with a letter (`counter 0-x` is a syntax error). */
+const ID_RE = /^[a-z][a-z0-9-]{0,62}$/;
 const CIDR_RE = /^([0-9a-f.:]+)\/(\d{1,3})$/;
 
 type Family = 4 | 6;

@@ -31,6 +31,8 @@ export interface FleetOptions {
   networks?: FleetNetwork[];
   /** Extra top-level YAML lines. */
   extra?: string[];
+  /** Hosts the config lists as peers; default every host (others are outsiders on the underlay). */
+  peers?: string[];
   /** Hosts not to start (their config entry still exists). */
   skip?: string[];
   logLevel?: string;
@@ -56,7 +58,9 @@ export function fleetYaml(
   const lines = ["version: 1"];
   if (passwordFile) lines.push("password:", `  file: ${passwordFile}`);
   lines.push(`datapath: ${opts.datapath ?? "auto"}`, ...(opts.extra ?? []), "peers:");
-  for (const h of lab.hosts) lines.push(`  - name: ${h.name}`, `    address: ${h.address}`);
+  for (const h of lab.hosts.filter((h) => !opts.peers || opts.peers.includes(h.name))) {
+    lines.push(`  - name: ${h.name}`, `    address: ${h.address}`);
+  }
   lines.push("networks:");
   for (const n of networks) {
     lines.push(`  - name: ${n.name}`, `    subnet: ${n.subnet}`);
