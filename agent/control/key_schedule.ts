@@ -33,7 +33,7 @@ import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, iskIr, lvCat } from "./cpace.ts";
 import { type Direction, sessionKeyFromShared } from "./session_keys.ts";
-import type { DirectionKeys, EspKey, SessionKeySet } from "./session_key_set.ts";
+import type { DirectionKeys, SessionKeySet } from "./session_key_set.ts";
 
 const te = new TextEncoder();
 
