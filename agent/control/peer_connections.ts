@@ -47,16 +47,7 @@ import type { ControlMessage } from "./secure_channel.ts";
 import { endSession, heartbeat, sendOn } from "./session.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 
-export type { DropReason } from "./wire_error.ts";
-export type * from "./options.ts";
-export type { PeerCounters, PeerStateName } from "./peer_record.ts";
-export type {
-  DialSlots,
-  PeerConnectionsStatus,
-  PeerStateCounts,
-  PeerStatus,
-  PeerWait,
-} from "./peer_status.ts";
+export type { PeerConnectionsOptions } from "./options.ts";
 
 /** The control plane's connection manager. See the module doc for its events. */
 export class PeerConnections {
