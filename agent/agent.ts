@@ -565,8 +565,11 @@ export class Agent {
   #toSleeve(what: string, update: (s: Sleeve) => unknown): void {
     const s = this.#sleeve;
     if (!s) return;
+    // While stopping, the sleeve closes under pending updates: expected, not an error.
     const failed = (e: unknown) =>
-      this.log.error(`sleeve update failed: ${what}`, { error: `${e}` });
+      this.#stopping
+        ? this.log.debug(`sleeve update not applied (stopping): ${what}`, { error: `${e}` })
+        : this.log.error(`sleeve update failed: ${what}`, { error: `${e}` });
     try {
       Promise.resolve(update(s)).catch(failed);
     } catch (e) {
