@@ -36,6 +36,7 @@
 
 import { type ExecResult, killNamespacePids, processStartTime, run, runSync } from "./run.ts";
 import { type CleanupOptions, cleanupStale, LAB_MARKER_DIR, LAB_PREFIX_BASE } from "./stale.ts";
+import { v8FlagsArg } from "../../agent/ops/v8_flags.ts";
 
 export type { ExecResult } from "./run.ts";
 export { LAB_MARKER_DIR, LAB_PREFIX_BASE, NETNS_PREFIXES } from "./stale.ts";
@@ -57,7 +58,14 @@ export async function agentRunArgs(): Promise<string[]> {
     if (r.code !== 0) throw new Error(`deno install failed: ${r.stderr.trim()}`);
   });
   await nodeModulesReady;
-  return [Deno.execPath(), "run", "--allow-all", "--unstable-ffi", "--node-modules-dir=manual"];
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--unstable-ffi",
+    "--node-modules-dir=manual",
+    v8FlagsArg(),
+  ];
 }
 let nodeModulesReady: Promise<void> | undefined;
 const HOST_NAME_RE = /^[a-z][a-z0-9-]{0,23}$/;
