@@ -11,7 +11,9 @@
  *   install-rx n   install epoch n receive-only (the sender does not move)
  *   switch-tx n    send under epoch n (both ends have it now)
  *   drop-old n     retire epoch n - 1 (the grace for datagrams in flight is over); wipe its keys
- *   abandon n      retire epoch n, installed for an exchange that gave up; wipe its keys
+ *
+ * An exchange installs nothing before it is committed (`control/rekey.ts`), so no step ever
+ * removes an epoch that was not switched to.
  *
  * Pure bookkeeping: the agent makes the calls (`agent.ts`).
  *
@@ -137,15 +139,6 @@ export class SessionEpochs {
         const ep = p.epochs.get(prev);
         if (!ep) return { type: "none", why: `epoch ${prev} is not known` };
         p.epochs.delete(prev);
-        wipe(ep);
-        return { type: "retire", localIndex: ep.localIndex };
-      }
-      case "abandon": {
-        const ep = p.epochs.get(a.epoch);
-        if (!ep || p.sending === a.epoch) {
-          return { type: "none", why: `epoch ${a.epoch} is not an abandoned one` };
-        }
-        p.epochs.delete(a.epoch);
         wipe(ep);
         return { type: "retire", localIndex: ep.localIndex };
       }
