@@ -60,7 +60,7 @@ import {
   type PasswordSlot,
 } from "./handshake_core.ts";
 import { RecordKind } from "./handshake_wire.ts";
-import type { SessionKeySet } from "./key_schedule.ts";
+import { type SessionKeySet, wipeDatapathKeys } from "./key_schedule.ts";
 import { WireError } from "./wire_error.ts";
 
 /** Timing of rekeys (weave.yaml `rekey_after`, `reject_after`). */
@@ -188,7 +188,7 @@ type Exchange =
   /** R committed and sent 4; waits for 5. */
   | { step: 4; attempt: number; startedAt: number; result: CoreResult }
   /** I switched and sent 5; waits for 6 to know R no longer sends under the old keys. */
-  | { step: 5; attempt: number; startedAt: number };
+  | { step: 5; attempt: number; startedAt: number; keys: SessionKeySet };
 
 /** The transcript prefix of a rekey: lv_cat(label, previous transcript hash, u32 epoch). */
 export function rekeyPrefix(previousTranscript: Uint8Array, epoch: number): Uint8Array {
@@ -343,9 +343,12 @@ export class RekeyMachine {
         if (ex?.step !== 4) throw new Error("unreachable: step 5 without commit");
         this.#installed(ex.result, now);
         this.#dropOldAt = { at: now + this.#o.oldKeysGraceMs, epoch: this.#epoch };
+        // The datapaths took their copies at install-rx (step 3): ours go.
+        wipeDatapathKeys(ex.result.keys);
         return [{ type: "switch-tx", epoch: next }, this.#send(6, ex.attempt)];
       }
       case 6:
+        if (ex?.step === 5) wipeDatapathKeys(ex.keys); // copied at install-rx (step 4)
         this.#ex = null;
         this.#dropOldAt = { at: now + this.#o.oldKeysGraceMs, epoch: this.#epoch };
         return [];
@@ -366,7 +369,7 @@ export class RekeyMachine {
     const [shares, confirm] = records(msg, 2);
     const outcome = ex.core.confirm(shares.body, confirm.body);
     if (!outcome.ok) {
-      this.#ex = null;
+      this.#forget();
       return [this.#send(4, ex.attempt, outcome.reply), { type: "failed", error: outcome.error }];
     }
     const r = outcome.result;
@@ -391,7 +394,7 @@ export class RekeyMachine {
       [rec] = records(msg, 1);
       if (rec.kind === RecordKind.AUTH_FAILED || rec.kind === RecordKind.REFUSE) {
         // R did not commit: nothing is installed anywhere; retry later.
-        this.#ex = null;
+        this.#forget();
         this.#retryAt = now + this.#o.exchangeTimeoutMs;
         const error = rec.kind === RecordKind.AUTH_FAILED
           ? ex.core.authFailed(rec.body)
@@ -403,7 +406,7 @@ export class RekeyMachine {
     } catch (e) {
       // R may have committed to keys this end cannot follow: only ending the session is safe.
       this.#expired = true;
-      this.#ex = null;
+      this.#forget();
       const error = e instanceof WireError ? e : new WireError("garbage", String(e));
       return [{ type: "failed", error }, {
         type: "expire",
@@ -412,7 +415,7 @@ export class RekeyMachine {
     }
     r.sessionKey.fill(0);
     this.#installed(r, now);
-    this.#ex = { step: 5, attempt: ex.attempt, startedAt: ex.startedAt };
+    this.#ex = { step: 5, attempt: ex.attempt, startedAt: ex.startedAt, keys: r.keys };
     return [
       { type: "install-rx", epoch: next, keys: r.keys, password: r.password },
       { type: "control-rx", epoch: next, key: r.keys.listenerToDialer.control },
@@ -477,8 +480,10 @@ export class RekeyMachine {
     };
   }
 
-  /** Drops an uncommitted attempt (nothing of it was installed). */
+  /** Drops an uncommitted attempt (nothing of it was installed); wipes its secrets. */
   #forget(): void {
+    const ex = this.#ex;
+    if (ex && "core" in ex) ex.core.discard();
     this.#ex = null;
   }
 
@@ -487,7 +492,7 @@ export class RekeyMachine {
     const age = now - this.#keysAt;
     if (age < this.#o.rejectAfterMs) return false;
     this.#expired = true;
-    this.#ex = null;
+    this.#forget();
     out.push({
       type: "expire",
       reason: `session keys are ${Math.round(age / 1000)} s old (reject_after ${

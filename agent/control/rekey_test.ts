@@ -33,7 +33,8 @@ function pair(pwI: PasswordSet, pwR: PasswordSet, opts = {}) {
     const queue: ["I" | "R", RekeyAction][] = actions.map((a) => [side, a]);
     while (queue.length) {
       const [from, a] = queue.shift()!;
-      log.push({ side: from, a });
+      // A copy: the machine wipes its datapath keys once they are handed over.
+      log.push({ side: from, a: structuredClone(a) });
       if (a.type !== "send") continue;
       const to = from === "I" ? r : i;
       for (const b of to.receive(a.msg, clock.now)) queue.push([from === "I" ? "R" : "I", b]);
