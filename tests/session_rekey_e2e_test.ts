@@ -86,8 +86,8 @@ Deno.test(
 
     const drops = watchUdpDrops(fleet.lab, [a.name, b.name]);
     const streams = await Promise.all([
-      startUdpStream(fleet, a.name, b.name, toB, 7301, STREAM.count, STREAM.rate),
-      startUdpStream(fleet, b.name, a.name, toA, 7302, STREAM.count, STREAM.rate),
+      startUdpStream(fleet, a.name, b.name, toB, 7301, STREAM.count, STREAM.rate, 5, 30),
+      startUdpStream(fleet, b.name, a.name, toA, 7302, STREAM.count, STREAM.rate, 5, 30),
     ]);
     // One paced TCP transfer each way, as long as the streams.
     const file = await fleet.lab.writeFile("payload.bin", randomBytes(TRANSFER.bytes));
@@ -165,8 +165,8 @@ Deno.test(
     // 4000 datagrams each way in 10 s, far below rekey_after (120 s): only the limit rekeys.
     const drops = watchUdpDrops(fleet.lab, [a.name, b.name]);
     const streams = await Promise.all([
-      startUdpStream(fleet, a.name, b.name, toB, 7311, 4000, 400),
-      startUdpStream(fleet, b.name, a.name, toA, 7312, 4000, 400),
+      startUdpStream(fleet, a.name, b.name, toB, 7311, 4000, 400, 5, 30),
+      startUdpStream(fleet, b.name, a.name, toA, 7312, 4000, 400, 5, 30),
     ]);
     const results = await Promise.all(streams.map((s) => streamResult(s)));
     const udp = await drops.stop();
