@@ -35,6 +35,7 @@ import {
 import { loadNodeKey } from "./node_key_file.ts";
 import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
 import { SessionEpochs } from "./session_epochs.ts";
+import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
 import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
@@ -275,7 +276,12 @@ export class Agent {
       fastdpCapable: this.#capability.capable,
       fastPeers: this.#pairs.pairs().flatMap((p) =>
         (p.datapath === "fastdp" || p.datapath === "probing") && p.secrets
-          ? [{ peer: p.peer, secrets: p.secrets, macs: p.macs }]
+          ? [{
+            peer: p.peer,
+            secrets: p.secrets,
+            macs: p.macs,
+            esp: this.#epochs.esp(p.peer.name, () => deriveEspKeys(p.secrets!)),
+          }]
           : []
       ),
     });
@@ -465,7 +471,7 @@ export class Agent {
       },
       logger: this.log.child("control"),
       onSessionUp: ({ peer, secrets }) => {
-        this.#epochs.reset(peer);
+        this.#epochs.sessionUp(peer, secrets);
         this.#pairs.sessionUp(peer, secrets);
         this.#topology?.sessionUp(peer);
       },
@@ -521,31 +527,47 @@ export class Agent {
   }
 
   /**
-   * A rekey step of the control plane, followed on the sleeve (make-before-break). The promise
-   * of an install holds back the next step until the sleeve accepts the new keys.
+   * A rekey step of the control plane, followed on the sleeve and, for a pair on the encrypted
+   * fast datapath, by the ESP SAs (make-before-break). The promise of an install holds back the
+   * next step until both accept the new keys.
    */
   #onSessionKeys(e: SessionKeysEvent): Promise<void> | void {
     const p = this.#pairs.get(e.peer);
+    if (!p) return;
     const s = this.#sleeve;
-    if (!p || !s) return;
-    const step = this.#epochs.step(e, p.secrets, p.localIndex, pairAead(p, s.preferredAead));
+    const aead = pairAead(p, s?.preferredAead ?? "aes-256-gcm");
+    const step = this.#epochs.step(e, p.secrets, p.localIndex, aead);
+    const esp = this.#loaded.password !== null && this.#capability.capable &&
+      (p.datapath === "fastdp" || p.datapath === "probing");
     this.log.debug(`rekey ${e.action.type}`, {
       peer: e.peer,
       epoch: e.action.epoch,
       sleeve: step.type === "none" ? `none: ${step.why}` : step.type,
+      esp,
     });
+    // The SAs follow the epochs: a reconcile that starts after this step plans them.
+    const sas = esp ? this.#reconcileAfterNow() : Promise.resolve();
     try {
       switch (step.type) {
-        case "install":
-          return s.installSession(e.peer, { ...step.session, limits: this.#sleeveLimits });
+        case "install": {
+          const sleeve = s?.installSession(e.peer, { ...step.session, limits: this.#sleeveLimits });
+          return Promise.all([sleeve, sas]).then(() => {});
+        }
         case "use":
-          return void s.useSession(e.peer, step.localIndex).catch(() => {});
+          return void s?.useSession(e.peer, step.localIndex).catch(() => {});
         case "retire":
-          return void s.retireSession(e.peer, step.localIndex).catch(() => {});
+          return void s?.retireSession(e.peer, step.localIndex).catch(() => {});
       }
     } catch (err) {
       this.log.error("sleeve rekey step failed", { peer: e.peer, error: `${err}` });
     }
+  }
+
+  /** A reconcile that starts after now (one under way planned from an older state). */
+  async #reconcileAfterNow(): Promise<void> {
+    const running = this.#reconciling;
+    if (running) await running.catch(() => {});
+    await this.requestReconcile();
   }
 
   /** A sleeve key reached its packet or byte limit: rekey the pair now rather than at its time. */

@@ -417,6 +417,12 @@ export class DialerHandshake {
     return this.#state;
   }
 
+  /** The run is given up (a rekey attempt aborted): its secrets are wiped now, not at GC. */
+  discard(): void {
+    this.#s.wipe();
+    this.#wipe();
+  }
+
   #wipe(): void {
     for (const p of this.#state?.pairs ?? []) p.sessionKey.fill(0);
     this.#state?.termL?.fill(0);
@@ -441,6 +447,11 @@ export class ListenerHandshake {
     this.#o = o;
     this.#s = new Secrets(o.random ?? randomBytes);
     this.#index = o.localIndex ?? randomIndex();
+  }
+
+  /** The run is given up (a rekey attempt aborted): its secrets are wiped now, not at GC. */
+  discard(): void {
+    this.#s.wipe();
   }
 
   /** Message 1 in. Returns the claimed identity; the caller admits it or refuses. */
