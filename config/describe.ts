@@ -24,6 +24,17 @@ export function peerEndpointText(peer: Peer): string {
   return formatHostPort(e.kind === "ip" ? e.ip : e.host, e.port);
 }
 
+/** Most entries a list of `describeForPeer` shows; a fleet's is summed up past it. */
+export const DESCRIBE_LIST_MAX = 20;
+
+/** `a, b, c`, or for a long list `10000 peers: a, b, … (9980 more)`: a line stays readable. */
+function listed(count: number, items: string[], what: string): string {
+  if (items.length <= DESCRIBE_LIST_MAX) return items.join(", ");
+  return `${count} ${what}: ${items.slice(0, DESCRIBE_LIST_MAX).join(", ")}, … (${
+    count - DESCRIBE_LIST_MAX
+  } more)`;
+}
+
 /**
  * A short summary of the config from the point of view of peer `name`: who it is, where it
  * listens, the peers it connects to, its networks (subnet, own address, VNI, MTU, members),
@@ -64,7 +75,9 @@ export function describeForPeer(config: Config, name: string): string {
   lines.push(
     others.length === 0
       ? "  connects to: nobody (the only peer)"
-      : `  connects to: ${others.map((p) => `${p.name} ${peerEndpointText(p)}`).join(", ")}`,
+      : `  connects to: ${
+        listed(others.length, others.map((p) => `${p.name} ${peerEndpointText(p)}`), "peers")
+      }`,
   );
   lines.push(`  datapath: ${config.datapath}`);
   const source = config.password;
@@ -84,7 +97,8 @@ export function describeForPeer(config: Config, name: string): string {
       `  network ${n.name}: ${n.subnet}, address ${me.address}${me.derived ? " (derived)" : ""}, ` +
         `vni ${n.vni}${n.vniDerived ? " (derived)" : ""}, mtu ${mtu}`,
     );
-    lines.push(`    members: ${n.members.map((m) => `${m.peer} ${m.address}`).join(", ")}`);
+    const members = n.members.map((m) => `${m.peer} ${m.address}`);
+    lines.push(`    members: ${listed(members.length, members, "members")}`);
   }
   if (notMine.length > 0) {
     lines.push(`  not a member of: ${notMine.map((n) => n.name).join(", ")}`);

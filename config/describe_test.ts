@@ -104,3 +104,22 @@ Deno.test("findSelf and selfName", () => {
   strictEqual(selfName(), Deno.hostname());
   strictEqual(selfName(""), Deno.hostname());
 });
+
+Deno.test("describeForPeer sums up long lists: a 100-peer fleet stays one readable line each", () => {
+  const peers = Array.from(
+    { length: 100 },
+    (_, i) => `  - name: p${i}\n    address: 192.0.2.${i + 1}`,
+  );
+  const r = parseConfig(
+    ["version: 1", "peers:", ...peers, "networks:", "  - name: a\n    subnet: 10.1.0.0/16"]
+      .join("\n") + "\n",
+    "/x/weave.yaml",
+  );
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  const text = describeForPeer(r.config, "p0");
+  const connects = text.split("\n").find((l) => l.startsWith("  connects to:"))!;
+  const members = text.split("\n").find((l) => l.startsWith("    members:"))!;
+  strictEqual(connects.includes("99 peers: p1 192.0.2.2:6783, "), true, connects);
+  strictEqual(connects.endsWith(", p20 192.0.2.21:6783, … (79 more)"), true, connects);
+  strictEqual(members.endsWith(", p19 10.1.0.20, … (80 more)"), true, members);
+});
