@@ -37,7 +37,11 @@ import {
 
 /** Timing and bounds of the gossip. */
 export interface GossipTiming {
-  /** Least spacing of this box's own announcements. */
+  /**
+   * Least spacing of this box's own announcements. The first change after a quiet spell goes
+   * out at once (a lost session is news within its dead time); only a burst is spread out, as
+   * when a fleet converges after a power cut and each box's sessions change dozens of times.
+   */
   minAnnounceMs: number;
   /** Period of the anti-entropy re-announcement of this box's own record. */
   refreshMs: number;
@@ -55,7 +59,7 @@ export interface GossipTiming {
 
 /** Default timing. */
 export const GOSSIP_TIMING: GossipTiming = {
-  minAnnounceMs: 500,
+  minAnnounceMs: 2000,
   refreshMs: 15_000,
   burst: 256,
   perSecond: 64,
