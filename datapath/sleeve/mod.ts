@@ -68,7 +68,9 @@ import type {
 
 export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
-export type { AeadBackend, AeadName } from "./aead.ts";
+export type { Aead, AeadBackend, AeadName } from "./aead.ts";
+/** The AEADs themselves, for the control channel's sealed messages (agent/control). */
+export { createAead, libcrypto } from "./aead.ts";
 export type { SessionLimits } from "./worker/messages.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
 
