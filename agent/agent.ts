@@ -44,6 +44,7 @@ import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { pairAead, sleevePeerOf } from "./sleeve_peer.ts";
+import { PeerEndpoints } from "./peer_endpoints.ts";
 import { planNow, planText, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
 import { resolvePolicies } from "./policy_resolve.ts";
 import { policyStatus } from "./policy_status.ts";
@@ -60,6 +61,7 @@ import {
 import {
   type AgentStatus,
   buildStatus,
+  configuredEndpoint,
   oversizeDrops,
   type ReconcileOutcome,
   type ReloadOutcome,
@@ -124,8 +126,10 @@ export class Agent {
   #oversizeReported = 0;
   #stopping = false;
   #stopped: PromiseWithResolvers<void> = Promise.withResolvers();
+  #endpoints: PeerEndpoints;
 
   constructor(private readonly opts: AgentOptions) {
+    this.#endpoints = new PeerEndpoints(opts.log.child("endpoints"));
     this.#pairs = new PairDatapaths({
       localName: opts.name,
       log: opts.log.child("datapath"),
@@ -226,7 +230,7 @@ export class Agent {
     this.#watcher.watch(configFiles(this.opts.configPath, config));
     this.log.info("agent up", {
       peer: self.name,
-      address: `${self.address}:${self.port}`,
+      address: configuredEndpoint(self),
       networks: this.#myNetworks().map((n) => n.name).join(","),
       peers: config.peers.length - 1,
     });
@@ -368,6 +372,7 @@ export class Agent {
       mtu: this.#mtu(),
       workloads: this.#workloads,
       policy: policyStatus(resolvePolicies(this.#loaded.config), this.#policyCounters),
+      learned: this.#endpoints.view(),
     });
   }
 
@@ -405,6 +410,7 @@ export class Agent {
       next.config.datapath,
       next.password !== null,
       this.#caps,
+      next.self,
     );
     this.#configurePairs();
   }
@@ -420,12 +426,17 @@ export class Agent {
   async #startSleeve(): Promise<void> {
     const self = this.#loaded.self;
     this.#sleeve = await Sleeve.start({
-      listenAddress: self.address,
+      listenAddress: listenAddressOf(self),
       port: self.port,
       networks: this.#sleeveNetworks(),
       logger: this.log.child("sleeve"),
       backend: this.#sleeveCrypto,
       onSessionEvent: (e) => this.#onSleeveSession(e),
+      onEndpoint: (e) => {
+        const peer = this.#otherPeers().find((p) => p.name === e.peer);
+        const pair = this.#pairs.get(e.peer);
+        if (this.#endpoints.fromSleeve(peer, e) && pair) this.#pushSleevePeer(pair);
+      },
     });
     this.#configurePairs();
     this.log.info("sleeve ready", {
@@ -439,9 +450,10 @@ export class Agent {
     const { config } = this.#loaded;
     const control = new PeerConnections({
       localName: this.#loaded.self.name,
-      listenAddress: this.#loaded.self.address,
+      listenAddress: listenAddressOf(this.#loaded.self),
       listenPort: this.#loaded.self.port,
       peers: this.#controlPeers(),
+      dialOutOnly: this.#loaded.self.endpoint === null,
       password: this.#loaded.password,
       nodeKey: this.#nodeKey,
       previousPassword: this.#loaded.previousPassword,
@@ -452,9 +464,11 @@ export class Agent {
         oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
       },
       logger: this.log.child("control"),
-      onSessionUp: ({ peer, secrets }) => {
+      onSessionUp: ({ peer, secrets, remoteAddress }) => {
+        const p = this.#otherPeers().find((o) => o.name === peer);
+        if (p) this.#endpoints.fromControl(p, remoteAddress);
         this.#epochs.reset(peer);
-        this.#pairs.sessionUp(peer, secrets);
+        this.#pairs.sessionUp(peer, secrets, remoteAddress);
         this.#topology?.sessionUp(peer);
       },
       onSessionDown: ({ peer, reason }) => {
@@ -500,8 +514,10 @@ export class Agent {
   #pushSleevePeer(p: Readonly<PairState>): void {
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
     const rekeyed = this.#epochs.sending(p.peer.name);
+    const self = this.#loaded.self;
+    const target = this.#endpoints.target(self, p.peer, this.#loaded.config.natKeepaliveMs);
     this.#toSleeve(`peer ${p.peer.name}`, (s) => {
-      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed);
+      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed, target);
       if (peer.session) peer.session.limits = this.#sleeveLimits;
       return s.upsertPeer(peer);
     });
@@ -581,6 +597,7 @@ export class Agent {
       setPasswords: (current, previous) => this.#control?.setPasswords(current, previous),
       updatePeers: (removed) => {
         for (const name of removed) {
+          this.#endpoints.forget(name);
           this.#epochs.reset(name);
           this.#toSleeve(`remove ${name}`, (s) => s.removePeer(name));
           this.#pairs.remove(name);
@@ -625,6 +642,7 @@ export class Agent {
     return this.#otherPeers().map((p) => ({
       name: p.name,
       address: p.address,
+      ...(p.endpoint?.kind === "dns" ? { host: p.endpoint.host } : {}),
       port: p.port,
       key: p.key,
     }));
@@ -643,6 +661,16 @@ export class Agent {
       mtu: this.#mtu(),
     }));
   }
+}
+
+/**
+ * Where this box listens (control TCP and sleeve UDP): its fixed address; a box without one
+ * (dial-out only, or known to the others by DNS name) listens on every address of its family,
+ * so that a renumbered underlay (a new DHCP lease) needs no restart (#15).
+ */
+function listenAddressOf(self: Peer): string {
+  if (self.endpoint?.kind === "ip") return self.address;
+  return self.family === 6 ? "::" : "0.0.0.0";
 }
 
 function memberAddress(n: Network, peer: string): string | undefined {

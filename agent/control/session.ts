@@ -56,7 +56,7 @@ export function installSession(
   ctx.events.onSessionUp?.({
     peer: rec.endpoint.name,
     secrets: s.secrets,
-    remoteAddress: rec.endpoint.address,
+    remoteAddress: stream.remote ?? rec.endpoint.address,
   });
 }
 
