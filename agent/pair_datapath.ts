@@ -331,11 +331,12 @@ export class PairDatapaths {
     };
     p.macs = msg.macs;
     const underlay = pairUnderlayReason(p.peer, p.sessionFrom);
+    // Where the ends sit on the underlay comes first: no kernel could carry such a pair.
     const d = this.#shared(p.peer.name).length === 0
       ? { datapath: "sleeve" as const, reason: "no network in common (idle)" }
-      : !this.#ctx.capability.capable || !underlay
-      ? pairStartDecision(this.#ctx.capability, p.remote.cap, p.peer.name)
-      : { datapath: "sleeve" as const, reason: underlay };
+      : underlay
+      ? { datapath: "sleeve" as const, reason: underlay }
+      : pairStartDecision(this.#ctx.capability, p.remote.cap, p.peer.name);
     this.#setDatapath(p, d.datapath, d.reason);
   }
 
