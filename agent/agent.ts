@@ -507,7 +507,12 @@ export class Agent {
   /** Reconciles, rebinds the heartbeat sockets, re-announces this box's bridge MACs. */
   async #refreshHost(reconcile = true): Promise<void> {
     if (reconcile) await this.requestReconcile();
-    this.#heartbeat?.setAddresses(this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!));
+    // A box without a fixed address never probes fast datapath (#15), and its sleeve listens
+    // on every address of the port the heartbeats would take.
+    const probes = this.#loaded.self.endpoint?.kind === "ip";
+    this.#heartbeat?.setAddresses(
+      probes ? this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!) : [],
+    );
     this.#pairs.setLocalMacs(bridgeMacs(await observeHost(), this.#myNetworks()));
   }
 
