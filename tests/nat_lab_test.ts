@@ -5,10 +5,11 @@
  * learns the NAT's UDP mapping from edge-2's authenticated keepalive; edge-2 dials edge-3 (also
  * public) too. Then: overlay ping and a TCP transfer with matching bytes both ways; edge-1's
  * status (JSON and text) shows the learned endpoint and why the pair is on the sleeve;
- * keepalives flow only across the NAT (none between edge-1 and edge-3). The attacker: datagrams replayed or forged from another address
- * (nat-1's own, another port) do not move the endpoint; a process at an address no peer has,
- * with the fleet password, claiming edge-2's name with a key of its own, is refused by edge-1
- * and the real edge-2's session is untouched.
+ * keepalives flow only across the NAT (none between edge-1 and edge-3). The attacker:
+ * datagrams replayed or forged from another address (nat-1's own, another port) do not move
+ * the endpoint; a process at an address no peer has, with the fleet password, claiming
+ * edge-2's name with a key of its own, is refused by edge-1 and the real edge-2's session is
+ * untouched.
  */
 
 import { deepStrictEqual, notStrictEqual, strictEqual } from "node:assert";
