@@ -175,7 +175,9 @@ export class PeerConnections {
     const peers: Record<string, PeerStatus> = {};
     const summary = emptyStateCounts();
     for (const [name, r] of this.#peers.entries()) {
-      peers[name] = peerStatus(r, now, this.#dialer.phase(r), this.#ctx.decides(name));
+      // A dial-out-only box dials first whichever side decides (#15).
+      const first = this.#ctx.decides(name) || this.#o.dialOutOnly;
+      peers[name] = peerStatus(r, now, this.#dialer.phase(r), first);
       summary[r.state]++;
     }
     return {
