@@ -169,6 +169,13 @@ export class PeerConnections {
     return sendOn(this.#ctx, rec, rec.session, msg);
   }
 
+  /** The peers with a session now (cheap: no status is built). */
+  sessionPeers(): string[] {
+    const up: string[] = [];
+    for (const [name, r] of this.#peers.entries()) if (r.state === "up") up.push(name);
+    return up;
+  }
+
   /** Per-peer state and counters, and dropped bad input by reason. */
   status(): PeerConnectionsStatus {
     const now = Date.now();
