@@ -117,7 +117,7 @@ export async function applyConfigDiff(diff: ConfigDiff, agent: ReloadableAgent):
   // transaction), nothing restarted.
   if (diff.networksChanged || diff.restartControl || diff.hostChanged) await agent.refreshHost();
   if (diff.restartSleeve) await agent.startSleeve();
-  else if (diff.networksChanged) agent.updateNetworks();
+  else if (diff.networksChanged || diff.keepaliveChanged) agent.updateNetworks();
   if (diff.restartControl) agent.startSessions();
   if (diff.metricsChanged) agent.restartMetrics();
 }

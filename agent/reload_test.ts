@@ -48,6 +48,7 @@ const none: ConfigDiff = {
   networksChanged: false,
   hostChanged: false,
   metricsChanged: false,
+  keepaliveChanged: false,
   summary: [],
 };
 
@@ -58,6 +59,8 @@ Deno.test("reload order: the host is reconciled before the sleeve attaches, sess
     [{ hostChanged: true }, ["refreshHost"]],
     [{ peersChanged: true, removedPeers: ["edge-3"] }, ["updatePeers(edge-3)"]],
     [{ metricsChanged: true }, ["restartMetrics"]],
+    // #15: a new nat_keepalive reaches every pair's sleeve peer; nothing restarts.
+    [{ keepaliveChanged: true }, ["updateNetworks"]],
     [{ restartControl: true }, ["stopSessions", "refreshHost", "startSessions"]],
     [{ passwordsChanged: true }, ["setPasswords"]],
     [
