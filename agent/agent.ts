@@ -44,7 +44,7 @@ import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { pairAead, sleevePeerOf } from "./sleeve_peer.ts";
-import { PeerEndpoints } from "./peer_endpoints.ts";
+import { listenAddressOf, PeerEndpoints } from "./peer_endpoints.ts";
 import { planNow, planText, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
 import { resolvePolicies } from "./policy_resolve.ts";
 import { policyStatus } from "./policy_status.ts";
@@ -667,16 +667,6 @@ export class Agent {
       mtu: this.#mtu(),
     }));
   }
-}
-
-/**
- * Where this box listens (control TCP and sleeve UDP): its fixed address; a box without one
- * (dial-out only, or known to the others by DNS name) listens on every address of its family,
- * so that a renumbered underlay (a new DHCP lease) needs no restart (#15).
- */
-function listenAddressOf(self: Peer): string {
-  if (self.endpoint?.kind === "ip") return self.address;
-  return self.family === 6 ? "::" : "0.0.0.0";
 }
 
 function memberAddress(n: Network, peer: string): string | undefined {

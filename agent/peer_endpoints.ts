@@ -35,6 +35,16 @@ export function hasFixedAddress(p: Peer): boolean {
   return p.endpoint?.kind === "ip";
 }
 
+/**
+ * Where this box listens (control TCP and sleeve UDP): its fixed address; a box without one
+ * (dial-out only, or known to the others by DNS name) listens on every address of its family,
+ * so that a renumbered underlay (a new DHCP lease) needs no restart (#15).
+ */
+export function listenAddressOf(self: Peer): string {
+  if (self.endpoint?.kind === "ip") return self.address;
+  return self.family === 6 ? "::" : "0.0.0.0";
+}
+
 /** The learned endpoints of one agent. */
 export class PeerEndpoints {
   readonly #learned = new Map<string, LearnedEndpoint>();
