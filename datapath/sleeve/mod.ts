@@ -24,6 +24,12 @@
  *   packets (AES-GCM: 2^38 bytes, below RFC 8446's bound); from then on nothing is sealed under
  *   the key (counted as `txRefused`) until the sender moves to a new session.
  *
+ * Endpoints (#15): a peer's UDP endpoint is where its last authenticated datagram, newer than
+ * any before it, came from (roaming, a NAT's mapping); never an unauthenticated one. A peer
+ * given without an address gets nothing sent until then. Each move is told once through
+ * {@link SleeveOptions.onEndpoint}. Pairs marked with a `keepaliveMs` get a sealed keepalive
+ * (wire type 3, no frame) after that long without sending (worker/keepalive.ts).
+ *
  * Latency (issue #18): one worker turn moves at most TURN_BYTES per direction, so a packet never
  * waits behind more than that much of a bulk transfer the other way, and the receive buffer is
  * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
