@@ -35,7 +35,7 @@
  * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
  *
  * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts,
- * keys.ts, replay_window.ts, segment.ts and coalesce.ts (the offloads), counters.ts,
+ * keys.ts, endpoints.ts (learned endpoints as the main thread keeps them), replay_window.ts, segment.ts and coalesce.ts (the offloads), counters.ts,
  * doorbell.ts; sys/ (libc through FFI, opened on first use: tap, udp, poll); worker/ (the
  * packet loop: constants, messages, peer table, tx, rx, loop).
  *
@@ -46,7 +46,8 @@
  * @module
  */
 
-import { formatHostPort, formatIp, parseIp } from "../../config/mod.ts";
+import { formatHostPort, parseIp } from "../../config/mod.ts";
+import { endpointText, LearnedEndpoints, type SleeveEndpointEvent } from "./endpoints.ts";
 import type { Logger } from "../logger.ts";
 import { closeFd } from "./sys/libc.ts";
 import { openTap } from "./sys/tap.ts";
@@ -76,6 +77,7 @@ export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
 export type { AeadBackend, AeadName } from "./aead.ts";
 export type { SessionLimits } from "./worker/messages.ts";
+export type { SleeveEndpointEvent } from "./endpoints.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
 
 /**
@@ -184,18 +186,6 @@ export interface SleeveOptions {
   onEndpoint?: (e: SleeveEndpointEvent) => void;
 }
 
-/** A peer's learned UDP endpoint (see {@link SleeveOptions.onEndpoint}). */
-export interface SleeveEndpointEvent {
-  peer: string;
-  /** Canonical IP address. */
-  address: string;
-  port: number;
-  /** The endpoint before (`address:port` text), or null: none was known. */
-  previous: string | null;
-  /** When it was learned (ms since the epoch). */
-  at: number;
-}
-
 /**
  * Default for {@link SleeveOptions.ackTimeoutMs}: the worker answers within one turn of its
  * loop (microseconds); seconds leave room for a loaded 2-vCPU box and a cold module load.
@@ -284,7 +274,7 @@ export class Sleeve {
   #counters: SharedArrayBuffer;
   #view: Float64Array;
   #slots = new Map<string, number>();
-  #learned = new Map<string, SleeveEndpointEvent>();
+  #learned = new LearnedEndpoints();
   #free: number[] = [];
   #nextSlot = 0;
   #closed = false;
@@ -423,29 +413,15 @@ export class Sleeve {
 
   #endpointMoved(r: Extract<WorkerReply, { type: "endpoint" }>): void {
     const peer = [...this.#slots].find(([, slot]) => slot === r.slot)?.[0];
-    const ip = parseIp(r.address);
-    if (peer === undefined || !ip) return;
-    const address = formatIp(ip);
-    const before = this.#learned.get(peer) ?? null;
-    const e: SleeveEndpointEvent = {
-      peer,
-      address,
-      port: r.port,
-      previous: before ? formatHostPort(before.address, before.port) : null,
-      at: Date.now(),
-    };
-    this.#learned.set(peer, e);
+    const e = peer === undefined ? null : this.#learned.moved(peer, r.address, r.port);
+    if (!e) return;
     if (this.onEndpoint) this.onEndpoint(e);
-    else {
-      this.log?.info(`sleeve: endpoint of ${peer} is now ${formatHostPort(address, r.port)}`, {
-        previous: e.previous ?? "none",
-      });
-    }
+    else this.log?.info(`sleeve: ${endpointText(e)}`);
   }
 
   /** The endpoints learned from authenticated datagrams, by peer (#15). */
   learnedEndpoints(): Map<string, SleeveEndpointEvent> {
-    return new Map(this.#learned);
+    return this.#learned.snapshot();
   }
 
   /** Posts a request and resolves when the worker has applied it. */
