@@ -35,9 +35,10 @@
  * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
  *
  * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts,
- * keys.ts, endpoints.ts (learned endpoints as the main thread keeps them), replay_window.ts, segment.ts and coalesce.ts (the offloads), counters.ts,
- * doorbell.ts; sys/ (libc through FFI, opened on first use: tap, udp, poll); worker/ (the
- * packet loop: constants, messages, peer table, tx, rx, loop).
+ * keys.ts, endpoints.ts (learned endpoints as the main thread keeps them), replay_window.ts,
+ * segment.ts and coalesce.ts (the offloads), counters.ts, doorbell.ts; sys/ (libc through FFI,
+ * opened on first use: tap, udp, poll); worker/ (the packet loop: constants, messages, peer
+ * table, tx, rx, keepalive, loop).
  *
  * May import: config/mod.ts (address parsing), datapath/ leaf modules (mtu.ts, logger.ts), and
  * @noble. Importing this module loads no native library: that happens in {@link Sleeve.start}
