@@ -8,9 +8,9 @@
  *
  * A keepalive is a sleeve datagram of type TYPE_KEEPALIVE with no frame: sealed and sequenced
  * under the session sent under, like data, so the receiver authenticates it and may learn the
- * sender's endpoint from it (rx.ts), and nobody else can make one. The first goes out as soon
- * as a marked pair has a session and an endpoint: that is how the public end learns the NAT's
- * mapping before any traffic.
+ * sender's endpoint from it (rx.ts), and nobody else can make one. The first under each new
+ * session goes out at once (traffic or not): that is how the public end learns the NAT's
+ * mapping before any traffic, and again after a box moved and its session was re-made.
  *
  * Per tick (the loop's poll wakes at least every second): one pass over the peers, reading each
  * one's `txPackets` counter to tell whether anything was sent since the last tick.
@@ -38,8 +38,10 @@ export const KEEPALIVE_TICK_MS = 500;
 interface Seen {
   /** `txPackets` + `keepalivesOut` at the last tick. */
   sent: number;
-  /** When something was last sent to the peer (0: nothing yet: a keepalive is due at once). */
+  /** When something was last sent to the peer. */
   at: number;
+  /** The local index of the session the last keepalive went under (-1: none yet). */
+  session: number;
 }
 
 export class Keepalives {
@@ -63,17 +65,19 @@ export class Keepalives {
       const sent = ctx.counters[counterIndex(slot, F.txPackets)] +
         ctx.counters[counterIndex(slot, F.keepalivesOut)];
       let seen = this.#seen.get(slot);
-      if (!seen) this.#seen.set(slot, seen = { sent, at: 0 });
+      if (!seen) this.#seen.set(slot, seen = { sent, at: now, session: -1 });
       else if (sent !== seen.sent) {
         seen.sent = sent;
         seen.at = now;
       }
       const period = rt.p.keepaliveMs;
-      if (!(period > 0) || !rt.p.active || !rt.sessions.sending) continue;
-      if (seen.at !== 0 && now - seen.at < period) continue;
+      const sending = rt.sessions.sending;
+      if (!(period > 0) || !rt.p.active || !sending) continue;
+      if (seen.session === sending.localIndex && now - seen.at < period) continue;
       if (this.#send(slot, rt)) {
         seen.sent++;
         seen.at = now;
+        seen.session = sending.localIndex;
       }
     }
   }
