@@ -45,6 +45,7 @@ import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { pairAead, sleevePeerOf } from "./sleeve_peer.ts";
+import { listenAddressOf, PeerEndpoints } from "./peer_endpoints.ts";
 import { planNow, planText, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
 import { resolvePolicies } from "./policy_resolve.ts";
 import { policyStatus } from "./policy_status.ts";
@@ -61,6 +62,7 @@ import {
 import {
   type AgentStatus,
   buildStatus,
+  configuredEndpoint,
   oversizeDrops,
   type ReconcileOutcome,
   type ReloadOutcome,
@@ -126,8 +128,10 @@ export class Agent {
   #oversizeReported = 0;
   #stopping = false;
   #stopped: PromiseWithResolvers<void> = Promise.withResolvers();
+  #endpoints: PeerEndpoints;
 
   constructor(private readonly opts: AgentOptions) {
+    this.#endpoints = new PeerEndpoints(opts.log.child("endpoints"));
     this.#pairs = new PairDatapaths({
       localName: opts.name,
       log: opts.log.child("datapath"),
@@ -228,7 +232,7 @@ export class Agent {
     this.#watcher.watch(configFiles(this.opts.configPath, config));
     this.log.info("agent up", {
       peer: self.name,
-      address: `${self.address}:${self.port}`,
+      address: configuredEndpoint(self),
       networks: this.#myNetworks().map((n) => n.name).join(","),
       peers: config.peers.length - 1,
     });
@@ -375,6 +379,7 @@ export class Agent {
       mtu: this.#mtu(),
       workloads: this.#workloads,
       policy: policyStatus(resolvePolicies(this.#loaded.config), this.#policyCounters),
+      learned: this.#endpoints.view(),
     });
   }
 
@@ -423,6 +428,7 @@ export class Agent {
       next.config.datapath,
       next.password !== null,
       this.#caps,
+      next.self,
     );
     this.#configurePairs();
   }
@@ -438,12 +444,17 @@ export class Agent {
   async #startSleeve(): Promise<void> {
     const self = this.#loaded.self;
     this.#sleeve = await Sleeve.start({
-      listenAddress: self.address,
+      listenAddress: listenAddressOf(self),
       port: self.port,
       networks: this.#sleeveNetworks(),
       logger: this.log.child("sleeve"),
       backend: this.#sleeveCrypto,
       onSessionEvent: (e) => this.#onSleeveSession(e),
+      onEndpoint: (e) => {
+        const peer = this.#otherPeers().find((p) => p.name === e.peer);
+        const pair = this.#pairs.get(e.peer);
+        if (this.#endpoints.fromSleeve(peer, e) && pair) this.#pushSleevePeer(pair);
+      },
     });
     this.#configurePairs();
     this.log.info("sleeve ready", {
@@ -457,9 +468,10 @@ export class Agent {
     const { config } = this.#loaded;
     const control = new PeerConnections({
       localName: this.#loaded.self.name,
-      listenAddress: this.#loaded.self.address,
+      listenAddress: listenAddressOf(this.#loaded.self),
       listenPort: this.#loaded.self.port,
       peers: this.#controlPeers(),
+      dialOutOnly: this.#loaded.self.endpoint === null,
       password: this.#loaded.password,
       nodeKey: this.#nodeKey,
       previousPassword: this.#loaded.previousPassword,
@@ -470,9 +482,11 @@ export class Agent {
         oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
       },
       logger: this.log.child("control"),
-      onSessionUp: ({ peer, secrets }) => {
+      onSessionUp: ({ peer, secrets, remoteAddress }) => {
+        const p = this.#otherPeers().find((o) => o.name === peer);
+        if (p) this.#endpoints.fromControl(p, remoteAddress);
         this.#epochs.sessionUp(peer, secrets);
-        this.#pairs.sessionUp(peer, secrets);
+        this.#pairs.sessionUp(peer, secrets, remoteAddress);
         this.#topology?.sessionUp(peer);
       },
       onSessionDown: ({ peer, reason }) => {
@@ -512,15 +526,22 @@ export class Agent {
   /** Reconciles, rebinds the heartbeat sockets, re-announces this box's bridge MACs. */
   async #refreshHost(reconcile = true): Promise<void> {
     if (reconcile) await this.requestReconcile();
-    this.#heartbeat?.setAddresses(this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!));
+    // A box without a fixed address never probes fast datapath (#15), and its sleeve listens
+    // on every address of the port the heartbeats would take.
+    const probes = this.#loaded.self.endpoint?.kind === "ip";
+    this.#heartbeat?.setAddresses(
+      probes ? this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!) : [],
+    );
     this.#pairs.setLocalMacs(bridgeMacs(await observeHost(), this.#myNetworks()));
   }
 
   #pushSleevePeer(p: Readonly<PairState>): void {
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
     const rekeyed = this.#epochs.sending(p.peer.name);
+    const self = this.#loaded.self;
+    const target = this.#endpoints.target(self, p.peer, this.#loaded.config.natKeepaliveMs);
     this.#toSleeve(`peer ${p.peer.name}`, (s) => {
-      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed);
+      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed, target);
       if (peer.session) peer.session.limits = this.#sleeveLimits;
       return s.upsertPeer(peer);
     });
@@ -620,6 +641,7 @@ export class Agent {
       setPasswords: (current, previous) => this.#control?.setPasswords(current, previous),
       updatePeers: (removed) => {
         for (const name of removed) {
+          this.#endpoints.forget(name);
           this.#epochs.reset(name);
           this.#toSleeve(`remove ${name}`, (s) => s.removePeer(name));
           this.#pairs.remove(name);
@@ -664,6 +686,7 @@ export class Agent {
     return this.#otherPeers().map((p) => ({
       name: p.name,
       address: p.address,
+      ...(p.endpoint?.kind === "dns" ? { host: p.endpoint.host } : {}),
       port: p.port,
       key: p.key,
     }));

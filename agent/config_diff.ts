@@ -31,6 +31,8 @@ export interface ConfigDiff {
   /** Workloads, routes or policies changed: the host must be reconciled (one nft transaction). */
   hostChanged: boolean;
   metricsChanged: boolean;
+  /** `nat_keepalive` changed: every pair is pushed to the sleeve again (#15). */
+  keepaliveChanged: boolean;
   /** One phrase per change, for the log and `status`. */
   summary: string[];
 }
@@ -68,7 +70,12 @@ export function diffConfigs(
   const sessionsChanged = prev.rekeyAfterMs !== next.rekeyAfterMs ||
     prev.rejectAfterMs !== next.rejectAfterMs;
   if (sessionsChanged) summary.push("rekey timing changed");
-  const restartControl = restartSleeve || encryptionToggled || modeChanged || sessionsChanged;
+  // Dial-out only or known by DNS name: who dials whom changes with it (#15).
+  const reachChanged = !restartSleeve && JSON.stringify(a?.endpoint?.kind ?? null) !==
+      JSON.stringify(b?.endpoint?.kind ?? null);
+  if (reachChanged) summary.push("own address changed (dial-out only / DNS name)");
+  const restartControl = restartSleeve || encryptionToggled || modeChanged || sessionsChanged ||
+    reachChanged;
 
   const key = (p: Config["peers"][number]) =>
     `${p.name}@${JSON.stringify(p.endpoint)}:${p.address}:${p.port}:${
@@ -97,6 +104,8 @@ export function diffConfigs(
   if (hostChanged) summary.push("workloads, routes or policies changed");
   const metricsChanged = JSON.stringify(prev.metrics) !== JSON.stringify(next.metrics);
   if (metricsChanged) summary.push("metrics endpoint changed");
+  const keepaliveChanged = prev.natKeepaliveMs !== next.natKeepaliveMs;
+  if (keepaliveChanged) summary.push("nat_keepalive changed");
   return {
     restartControl,
     passwordsChanged: passwordChanged && !restartControl,
@@ -108,6 +117,7 @@ export function diffConfigs(
     networksChanged,
     hostChanged,
     metricsChanged,
+    keepaliveChanged,
     summary,
   };
 }

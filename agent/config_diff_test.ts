@@ -36,3 +36,28 @@ Deno.test("config diff: workloads, routes and policies are host changes only", (
   }
   strictEqual(diffConfigs(prev, load(BASE), "box-1", null, null).hostChanged, false);
 });
+
+Deno.test("config diff #15: nat_keepalive re-pushes the pairs; dial-out only or DNS restarts sessions", () => {
+  const prev = load(BASE);
+  const k = load(BASE + "nat_keepalive: 10s\n");
+  const d = diffConfigs(prev, k, "box-1", null, null);
+  deepStrictEqual([d.keepaliveChanged, d.restartControl, d.summary], [
+    true,
+    false,
+    ["nat_keepalive changed"],
+  ]);
+  const key = btoa(String.fromCharCode(...new Uint8Array(32).fill(3)));
+  const dialOut = load(
+    BASE.replace("{name: box-1, address: 192.0.2.1}", `{name: box-1, key: ${key}}`),
+  );
+  const named = load(
+    BASE.replace(
+      "{name: box-1, address: 192.0.2.1}",
+      `{name: box-1, address: box-1.example.net, key: ${key}}`,
+    ),
+  );
+  const moved = diffConfigs(dialOut, named, "box-1", null, null);
+  deepStrictEqual([moved.restartControl, moved.restartSleeve], [true, false]);
+  const fromFixed = diffConfigs(prev, dialOut, "box-1", null, null);
+  deepStrictEqual([fromFixed.restartControl, fromFixed.restartSleeve], [true, true]);
+});

@@ -18,6 +18,8 @@
  *                       state of each workload
  * - `policy_status.ts`  policy in status: what each policy selects, its rule counters (pure)
  * - `sleeve_peer.ts`    the sleeve's view of a pair (pure)
+ * - `peer_endpoints.ts` where the sleeve sends to each peer (learned from the control connection
+ *                       and authenticated datagrams), and which pairs get NAT keepalives (#15)
  * - `status.ts`         the typed `AgentStatus`, built by a pure function, and its shape check
  *
  * Subrooms: `control/` (the session layer), `check/` (the preflight), `ops/` (control socket,

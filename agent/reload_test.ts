@@ -49,6 +49,7 @@ const none: ConfigDiff = {
   networksChanged: false,
   hostChanged: false,
   metricsChanged: false,
+  keepaliveChanged: false,
   summary: [],
 };
 
@@ -59,6 +60,8 @@ Deno.test("reload order: the host is reconciled before the sleeve attaches, sess
     [{ hostChanged: true }, ["refreshHost"]],
     [{ peersChanged: true, removedPeers: ["edge-3"] }, ["updatePeers(edge-3)"]],
     [{ metricsChanged: true }, ["restartMetrics"]],
+    // #15: a new nat_keepalive reaches every pair's sleeve peer; nothing restarts.
+    [{ keepaliveChanged: true }, ["updateNetworks"]],
     [{ restartControl: true }, ["stopSessions", "refreshHost", "startSessions"]],
     [{ passwordsChanged: true }, ["setPasswords"]],
     [
@@ -141,7 +144,7 @@ Deno.test("reload: a bad config is refused and nothing restarts; unchanged files
   }
 });
 
-Deno.test("reload: peers without a fixed IP address are refused by name, not run half-wired", async () => {
+Deno.test("reload: peers without a fixed IP address (dial-out only, DNS-named) are run (#15)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/weave.yaml`;
@@ -163,12 +166,14 @@ Deno.test("reload: peers without a fixed IP address are refused by name, not run
         "",
       ].join("\n"),
     );
-    let message = "";
-    await loadForPeer(path, "edge-1", quiet).catch((e) => message = e.message);
-    strictEqual(
-      message,
-      "peer edge-2 has no address (dial-out only): not supported by this agent yet\n" +
-        "peer edge-3 is given by DNS name (edge-3.example.net): not supported by this agent yet",
+    for (const name of ["edge-1", "edge-2", "edge-3"]) {
+      const loaded = await loadForPeer(path, name, quiet);
+      strictEqual(loaded.self.name, name);
+    }
+    const loaded = await loadForPeer(path, "edge-1", quiet);
+    deepStrictEqual(
+      loaded.config.peers.map((p) => p.endpoint?.kind ?? "dial-out"),
+      ["ip", "dial-out", "dns"],
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -3,7 +3,9 @@
  * over which the agent negotiates everything per pair.
  *
  * What it holds, in the order a connection meets it:
- * - `admission.ts`      accept loop; caps on unauthenticated connections
+ * - `admission.ts`      accept loop; caps on unauthenticated connections; `name_admission.ts`
+ *                       which name a connection may claim from its address (a keyed peer
+ *                       without a fixed address from anywhere, bound by its key, #15)
  * - `dialer.ts`         dialling configured peers; `dial_delay.ts` first-dial deferral, backoff;
  *                       `dial_queue.ts` one timer, bounded and paced dials, congestion window
  * - `tcp_stream.ts`     a TCP connection as a byte stream, and dialling with a deadline
@@ -22,7 +24,8 @@
  * - `session_agreement.ts` one connection from first byte to verdict; failure classification
  * - `session.ts`        an established session: read, write, heartbeat, end
  * - `pair_roles.ts`     which side of a pair decides (used by the agent too)
- * - `peer_address.ts`   canonical IP text, to compare socket and configured addresses
+ * - `peer_address.ts`   canonical IP text, to compare socket and configured addresses; a
+ *                       DNS name resolved at each dial (system resolver, hosts file included)
  * - `peer_record.ts`    per-peer state and the peer table; `peer_status.ts` what status shows
  * - `options.ts`        options, named defaults, typed event callbacks
  * - `drop_counter.ts`   bad input counted by reason, logged at a bounded rate

@@ -24,14 +24,21 @@
  *   packets (AES-GCM: 2^38 bytes, below RFC 8446's bound); from then on nothing is sealed under
  *   the key (counted as `txRefused`) until the sender moves to a new session.
  *
+ * Endpoints (#15): a peer's UDP endpoint is where its last authenticated datagram, newer than
+ * any before it, came from (roaming, a NAT's mapping); never an unauthenticated one. A peer
+ * given without an address gets nothing sent until then. Each move is told once through
+ * {@link SleeveOptions.onEndpoint}. Pairs marked with a `keepaliveMs` get a sealed keepalive
+ * (wire type 3, no frame) after that long without sending (worker/keepalive.ts).
+ *
  * Latency (issue #18): one worker turn moves at most TURN_BYTES per direction, so a packet never
  * waits behind more than that much of a bulk transfer the other way, and the receive buffer is
  * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
  *
  * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts,
- * keys.ts, replay_window.ts, segment.ts and coalesce.ts (the offloads), counters.ts,
- * doorbell.ts; sys/ (libc through FFI, opened on first use: tap, udp, poll); worker/ (the
- * packet loop: constants, messages, peer table, tx, rx, loop).
+ * keys.ts, endpoints.ts (learned endpoints as the main thread keeps them), replay_window.ts,
+ * segment.ts and coalesce.ts (the offloads), counters.ts, doorbell.ts; sys/ (libc through FFI,
+ * opened on first use: tap, udp, poll); worker/ (the packet loop: constants, messages, peer
+ * table, tx, rx, keepalive, loop).
  *
  * May import: config/mod.ts (address parsing), datapath/ leaf modules (mtu.ts, logger.ts), and
  * @noble. Importing this module loads no native library: that happens in {@link Sleeve.start}
@@ -41,6 +48,7 @@
  */
 
 import { formatHostPort, parseIp } from "../../config/mod.ts";
+import { endpointText, LearnedEndpoints, type SleeveEndpointEvent } from "./endpoints.ts";
 import type { Logger } from "../logger.ts";
 import { closeFd } from "./sys/libc.ts";
 import { openTap } from "./sys/tap.ts";
@@ -72,6 +80,7 @@ export type { Aead, AeadBackend, AeadName } from "./aead.ts";
 /** The AEADs themselves, for the control channel's sealed messages (agent/control). */
 export { createAead, libcrypto } from "./aead.ts";
 export type { SessionLimits } from "./worker/messages.ts";
+export type { SleeveEndpointEvent } from "./endpoints.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
 
 /**
@@ -131,8 +140,17 @@ export interface SleeveSessionEvent {
 /** One peer as the sleeve needs it. */
 export interface SleevePeer {
   name: string;
+  /**
+   * Where to send: an IP address, or "" while unknown (a dial-out-only peer before the control
+   * plane saw it): then nothing is sent until an authenticated datagram from it says where it is.
+   * Either way a later authenticated datagram from elsewhere moves the endpoint (roaming).
+   */
   address: string;
   port: number;
+  /**
+   * Keepalive period in ms when the pair's UDP path crosses a NAT (#15); 0 or absent: none.
+   */
+  keepaliveMs?: number;
   /** VNIs this peer and this box are both members of. */
   networks: number[];
   /**
@@ -164,6 +182,11 @@ export interface SleeveOptions {
    * a warning in the log.
    */
   onSessionEvent?: (e: SleeveSessionEvent) => void;
+  /**
+   * Told when a peer's endpoint moved: an authenticated datagram, newer than any before it, came
+   * from another address (#15). Once per move. Default: an info line in the log.
+   */
+  onEndpoint?: (e: SleeveEndpointEvent) => void;
 }
 
 /**
@@ -254,6 +277,7 @@ export class Sleeve {
   #counters: SharedArrayBuffer;
   #view: Float64Array;
   #slots = new Map<string, number>();
+  #learned = new LearnedEndpoints();
   #free: number[] = [];
   #nextSlot = 0;
   #closed = false;
@@ -270,6 +294,7 @@ export class Sleeve {
     ackTimeoutMs: number,
     private readonly log?: Logger,
     private readonly onSessionEvent?: (e: SleeveSessionEvent) => void,
+    private readonly onEndpoint?: (e: SleeveEndpointEvent) => void,
   ) {
     this.#udpFd = udpFd;
     this.#ackTimeoutMs = ackTimeoutMs;
@@ -307,7 +332,15 @@ export class Sleeve {
       const at = formatHostPort(opts.listenAddress, opts.port);
       throw new Error(`${e instanceof Error ? e.message : e} (${at})`);
     }
-    const s = new Sleeve(fd, backend, aead, timeout, opts.logger, opts.onSessionEvent);
+    const s = new Sleeve(
+      fd,
+      backend,
+      aead,
+      timeout,
+      opts.logger,
+      opts.onSessionEvent,
+      opts.onEndpoint,
+    );
     try {
       const ready = s.#expect(0, "ready after init", opts.ackTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
       s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
@@ -359,6 +392,7 @@ export class Sleeve {
   }
 
   #answered(r: WorkerReply): void {
+    if (r.type === "endpoint") return this.#endpointMoved(r);
     if (r.type === "session") {
       const peer = [...this.#slots].find(([, slot]) => slot === r.slot)?.[0];
       if (peer === undefined) return;
@@ -381,6 +415,19 @@ export class Sleeve {
     const id = r.type === "ready" ? 0 : r.id;
     const p = this.#pending.get(id);
     if (p) this.#settle(id, p, r.type === "ack" ? r.error : undefined);
+  }
+
+  #endpointMoved(r: Extract<WorkerReply, { type: "endpoint" }>): void {
+    const peer = [...this.#slots].find(([, slot]) => slot === r.slot)?.[0];
+    const e = peer === undefined ? null : this.#learned.moved(peer, r.address, r.port);
+    if (!e) return;
+    if (this.onEndpoint) this.onEndpoint(e);
+    else this.log?.info(`sleeve: ${endpointText(e)}`);
+  }
+
+  /** The endpoints learned from authenticated datagrams, by peer (#15). */
+  learnedEndpoints(): Map<string, SleeveEndpointEvent> {
+    return this.#learned.snapshot();
   }
 
   /** Posts a request and resolves when the worker has applied it. */
@@ -438,8 +485,10 @@ export class Sleeve {
    * table; rejects if the worker refuses the keys (e.g. keys once retired).
    */
   upsertPeer(peer: SleevePeer): Promise<void> {
-    const ip = parseIp(peer.address);
-    if (!ip) throw new Error(`sleeve: peer ${peer.name}: not an IP address: ${peer.address}`);
+    const ip = peer.address === "" ? null : parseIp(peer.address);
+    if (peer.address !== "" && !ip) {
+      throw new Error(`sleeve: peer ${peer.name}: not an IP address: ${peer.address}`);
+    }
     let slot = this.#slots.get(peer.name);
     if (slot === undefined) {
       slot = this.#free.pop() ?? this.#nextSlot++;
@@ -454,6 +503,7 @@ export class Sleeve {
       port: peer.port,
       networks: peer.networks,
       active: peer.active,
+      keepaliveMs: peer.keepaliveMs ?? 0,
       session,
     };
     return this.#request(`peer ${peer.name}`, (id) => ({ type: "peer", id, peer: worker }));
@@ -510,6 +560,7 @@ export class Sleeve {
     const slot = this.#slots.get(name);
     if (slot === undefined) return Promise.resolve();
     this.#slots.delete(name);
+    this.#learned.delete(name);
     const acked = this.#request(`removal of peer ${name}`, (id) => ({ type: "remove", id, slot }));
     return settled(acked, () => {
       // Fresh counters for whoever gets the slot next (the worker no longer writes it).

@@ -8,7 +8,8 @@
  * (the TCP checksum field holds the pseudo-header sum, as with CHECKSUM_PARTIAL): the sender cut
  * it from a TSO super-frame and did not sum its payload, and the receiver hands it to its TAP
  * with NEEDS_CSUM, so the kernel finishes the checksum only if the frame ever leaves the box.
- * The AEAD tag already guarantees the bytes arrived intact.
+ * The AEAD tag already guarantees the bytes arrived intact. 3 = a keepalive (#15): no frame,
+ * the tag over the header only.
  *
  * The nonce is u32 direction (0: sent by the dialer, 1: by the listener) ‖ u64 sequence.
  *
@@ -28,6 +29,12 @@ export const TAG_BYTES = 16;
 export const NONCE_BYTES = 12;
 export const TYPE_DATA = 1;
 export const TYPE_DATA_CSUM_PARTIAL = 2;
+/**
+ * A keepalive (#15): header and tag only, no frame. Sealed and sequenced like data, so it
+ * holds a NAT's mapping open and lets the receiver learn where the sender is now; the receiver
+ * writes nothing anywhere for it. VNI 0.
+ */
+export const TYPE_KEEPALIVE = 3;
 
 function put32(b: Uint8Array, o: number, v: number): void {
   b[o] = v >>> 24;

@@ -5,7 +5,9 @@
   udp_stream.py recv ADDR PORT COUNT SECS [FIRST]
                                             -- receives until COUNT distinct numbers or SECS of
                                                silence (FIRST seconds for the first datagram,
-                                               default SECS); prints "received R of COUNT missing M"
+                                               default SECS); prints "received R of COUNT missing
+                                               M ... longest-gap G" (G: the longest run of
+                                               consecutive missing numbers)
 """
 import socket
 import sys
@@ -40,8 +42,12 @@ def recv(addr, port, count, secs, first=None):
     except socket.timeout:
         pass
     missing = [n for n in range(1, count + 1) if n not in seen]
-    print("received %d of %d missing %d first-missing %s" % (
-        len(seen), count, len(missing), missing[:10]), flush=True)
+    longest = run = 0
+    for n in range(1, count + 1):
+        run = run + 1 if n not in seen else 0
+        longest = max(longest, run)
+    print("received %d of %d missing %d first-missing %s longest-gap %d" % (
+        len(seen), count, len(missing), missing[:10], longest), flush=True)
 
 
 if __name__ == "__main__":

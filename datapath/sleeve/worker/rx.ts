@@ -4,11 +4,18 @@
  *
  *  1. receive from the UDP socket: with UDP GRO one receive holds a run of same-sized
  *     datagrams from one sender, back to back;
- *  2. the sender's address selects the peer (unknown senders: counted globally);
+ *  2. the sender's address selects the peer;
  *  3. length, type and receiver index are checked: the index must name one of the sessions the
- *     peer's datagrams are accepted under (during a rekey, the previous and the new one);
+ *     peer's datagrams are accepted under (during a rekey, the previous and the new one); a
+ *     datagram from an address that is not the peer's (roaming, a NAT's new mapping, #15) is
+ *     tried under the peer whose session the index names (no such session: counted globally
+ *     as from an unknown peer);
  *  4. the sequence number must pass the replay window;
  *  5. the AEAD opens the frame (header as associated data); only then does the window move;
+ *     and only then, if the datagram came from elsewhere and is newer than any before it, does
+ *     that address become the peer's endpoint (the main thread is told once per move): a
+ *     spoofed datagram fails the AEAD, a replayed one the window, a delayed one is not newest;
+ *     a keepalive ends here;
  *  6. the network must exist here, the peer must be a member of it, and the frame must fit its
  *     MTU;
  *  7. a partial TCP checksum (TYPE_DATA_CSUM_PARTIAL) must be on a real TCP segment, so the
@@ -30,12 +37,19 @@ import {
   TAG_BYTES,
   TYPE_DATA,
   TYPE_DATA_CSUM_PARTIAL,
+  TYPE_KEEPALIVE,
   writeNonce,
 } from "../wire.ts";
 import { F, G } from "../counters.ts";
 import { Coalescer } from "../coalesce.ts";
 import { tcpChecksumStart } from "../segment.ts";
-import { SOCKADDR_MAX_BYTES, UdpGroReceiver, UdpReceiver } from "../sys/udp.ts";
+import {
+  sameSockaddr,
+  SOCKADDR_MAX_BYTES,
+  sockaddrEndpoint,
+  UdpGroReceiver,
+  UdpReceiver,
+} from "../sys/udp.ts";
 import type { WorkerNetwork } from "./messages.ts";
 import { mac48, type PeerRuntime } from "./peer_table.ts";
 import { count, countGlobal, fault, type PathContext } from "./path.ts";
@@ -108,29 +122,47 @@ export class Receiver {
     this.coalescer.flush();
   }
 
-  /** 3–9. One received sleeve datagram `inbox[at:at+r]` from `rt` (undefined: not a peer). */
-  private datagram(rt: PeerRuntime | undefined, at: number, r: number): void {
+  /**
+   * 3–9. One received sleeve datagram `inbox[at:at+r]` from the peer at the sender's address
+   * (`known`; undefined: no peer is known there).
+   */
+  private datagram(known: PeerRuntime | undefined, at: number, r: number): void {
     const ctx = this.ctx;
-    if (!rt) {
-      countGlobal(ctx, G.unknownPeer);
-      return;
-    }
-    const slot = rt.p.slot;
     // 3.
-    if (r < HEADER_BYTES + TAG_BYTES + ETHERNET_HEADER_BYTES) {
-      count(ctx, slot, F.truncated);
+    if (r < HEADER_BYTES + TAG_BYTES) {
+      if (known) count(ctx, known.p.slot, F.truncated);
+      else countGlobal(ctx, G.unknownPeer);
       return;
     }
     const inbox = this.inbox, hdr = this.hdr, plain = this.plain;
     for (let i = 0; i < HEADER_BYTES; i++) hdr[i] = inbox[at + i];
     const type = headerType(hdr);
-    if (type !== TYPE_DATA && type !== TYPE_DATA_CSUM_PARTIAL) {
+    if (type !== TYPE_DATA && type !== TYPE_DATA_CSUM_PARTIAL && type !== TYPE_KEEPALIVE) {
       countGlobal(ctx, G.badType);
       return;
     }
-    const s = rt.sessions.forIndex(headerIndex(hdr));
+    const index = headerIndex(hdr);
+    let rt = known;
+    let s = rt?.sessions.forIndex(index);
+    if (!s) {
+      // Not the session of the peer at this address: perhaps a peer that moved (#15).
+      const moved = this.peers.fromIndex(index);
+      if (moved) {
+        rt = moved;
+        s = moved.sessions.forIndex(index);
+      }
+    }
+    if (!rt) {
+      countGlobal(ctx, G.unknownPeer);
+      return;
+    }
+    const slot = rt.p.slot;
     if (!s) {
       count(ctx, slot, F.noSession);
+      return;
+    }
+    if (type !== TYPE_KEEPALIVE && r < HEADER_BYTES + TAG_BYTES + ETHERNET_HEADER_BYTES) {
+      count(ctx, slot, F.truncated);
       return;
     }
     // 4.
@@ -147,7 +179,17 @@ export class Receiver {
       count(ctx, slot, F.auth);
       return;
     }
+    const newest = seq > s.window.top;
     s.window.commit(seq);
+    // An unknown endpoint is learned from any authentic datagram; a known one moves only for
+    // the newest (a late datagram from the old address must not move it back).
+    if (rt !== known && (newest || rt.sa.length === 0) && !sameSockaddr(this.sa, rt.sa)) {
+      this.moved(rt);
+    }
+    if (type === TYPE_KEEPALIVE) {
+      count(ctx, slot, F.keepalivesIn);
+      return;
+    }
     // 6.
     const vni = headerVni(hdr);
     const net = this.networks.get(vni);
@@ -180,5 +222,12 @@ export class Receiver {
     if ((plain[ETHERNET_SOURCE_MAC] & MAC_GROUP_BIT) === 0) {
       this.peers.learn(rt, vni, mac48(plain, ETHERNET_SOURCE_MAC));
     }
+  }
+
+  /** 5. `rt`'s endpoint is where this datagram came from now: recorded, the main thread told. */
+  private moved(rt: PeerRuntime): void {
+    this.peers.moveTo(rt, this.sa);
+    const e = sockaddrEndpoint(rt.sa);
+    this.ctx.tell({ type: "endpoint", slot: rt.p.slot, address: e.address, port: e.port });
   }
 }
