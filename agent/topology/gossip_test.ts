@@ -65,10 +65,12 @@ class Fleet {
       state: "direct",
     }));
   }
-  /** Lets `ms` pass: delivers messages, runs the timers due meanwhile, in time order. */
-  advance(ms: number): void {
-    const until = this.clock.t + ms;
-    for (let i = 0; i < 100_000; i++) {
+  /**
+   * Delivers messages and runs due timers in time order until none is due by `limit(now)`;
+   * false if that took too many steps (a gossip that never settles).
+   */
+  #drive(limit: () => number, steps: number): boolean {
+    for (let i = 0; i < steps; i++) {
       const m = this.queue.shift();
       if (m) {
         if (this.sessions.has(key(m.from, m.to))) this.box(m.to).receive(m.from, m.msg);
@@ -76,30 +78,25 @@ class Fleet {
       }
       this.clock.timers.sort((x, y) => x.at - y.at);
       const t = this.clock.timers[0];
-      if (!t || t.at > until) break;
+      if (!t || t.at > limit()) return true;
       this.clock.timers.shift();
       this.clock.t = Math.max(this.clock.t, t.at);
       t.fn();
     }
+    return false;
+  }
+  /** Lets `ms` pass: delivers messages, runs the timers due meanwhile, in time order. */
+  advance(ms: number): void {
+    const until = this.clock.t + ms;
+    if (!this.#drive(() => until, 100_000)) throw new Error("gossip did not settle");
     this.clock.t = until;
   }
-  /** Runs timers and delivers messages until nothing moves. */
+  /** Runs timers and delivers messages until nothing moves within the gossip's own delays. */
   run(): void {
     const horizon = Math.max(GOSSIP_TIMING.minAnnounceMs, GOSSIP_TIMING.forwardMs);
-    for (let i = 0; i < 10_000; i++) {
-      const m = this.queue.shift();
-      if (m) {
-        if (this.sessions.has(key(m.from, m.to))) this.box(m.to).receive(m.from, m.msg);
-        continue;
-      }
-      this.clock.timers.sort((x, y) => x.at - y.at);
-      const t = this.clock.timers.find((x) => x.at <= this.clock.t + horizon);
-      if (!t) return;
-      this.clock.timers = this.clock.timers.filter((x) => x !== t);
-      this.clock.t = Math.max(this.clock.t, t.at);
-      t.fn();
+    if (!this.#drive(() => this.clock.t + horizon, 10_000)) {
+      throw new Error("gossip did not settle");
     }
-    throw new Error("gossip did not settle");
   }
   edgeText(n: string): string {
     return this.box(n).edges().map((e) => `${e.a}-${e.b}:${e.state}`).join(" ");
