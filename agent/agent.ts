@@ -95,7 +95,8 @@ export const OVERSIZE_REPORT_MS = 1000;
 /** The agent process. */
 export class Agent {
   #loaded!: LoadedConfig;
-  #caps!: KernelDatapathCaps;
+  /** What the kernel can do; probed only once a config wants the fast datapath. */
+  #caps: KernelDatapathCaps | null = null;
   #sleeveCrypto: ReturnType<typeof sleeveCryptoFromEnv> = "auto";
   /** Lower per-key packet limits for the sleeve (`WEAVE_SLEEVE_REKEY_AFTER_PACKETS`), or none. */
   #sleeveLimits: Partial<SessionLimits> | undefined;
@@ -170,7 +171,7 @@ export class Agent {
     );
     this.#nodeKey = nodeKey.key;
     this.log.info(nodeKey.note);
-    this.#caps = datapathCaps(await probeKernel());
+    await this.#probeKernelFor(loaded);
     this.#putInForce(loaded);
     const { config, self } = loaded;
     if (config.datapath === "fastdp" && !this.#capability.capable) {
@@ -405,6 +406,17 @@ export class Agent {
 
   // ---- the parts, as start and reload drive them ----
 
+  /**
+   * Probes the kernel the first time a config may use the fast datapath. `datapath: sleeve`
+   * needs no probe, and skipping it spares a fleet's boxes its throwaway namespace and commands
+   * at every start.
+   */
+  async #probeKernelFor(next: LoadedConfig): Promise<void> {
+    if (next.config.datapath !== "sleeve" && this.#caps === null) {
+      this.#caps = datapathCaps(await probeKernel());
+    }
+  }
+
   #putInForce(next: LoadedConfig): void {
     this.#loaded = next;
     this.#capability = localFastdpCapability(
@@ -575,8 +587,11 @@ export class Agent {
   #toSleeve(what: string, update: (s: Sleeve) => unknown): void {
     const s = this.#sleeve;
     if (!s) return;
+    // While stopping, the sleeve closes under pending updates: expected, not an error.
     const failed = (e: unknown) =>
-      this.log.error(`sleeve update failed: ${what}`, { error: `${e}` });
+      this.#stopping
+        ? this.log.debug(`sleeve update not applied (stopping): ${what}`, { error: `${e}` })
+        : this.log.error(`sleeve update failed: ${what}`, { error: `${e}` });
     try {
       Promise.resolve(update(s)).catch(failed);
     } catch (e) {
@@ -588,6 +603,7 @@ export class Agent {
   #reloadable(): ReloadableAgent {
     return {
       current: () => this.#loaded,
+      prepare: (next) => this.#probeKernelFor(next),
       putInForce: (next) => {
         this.#putInForce(next);
         // The password file may have moved: watch the files of the config now in force.

@@ -38,7 +38,7 @@
  * @module
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
+import { x25519Base } from "./x25519.ts";
 import { calculateGenerator, isIdentity, isLowOrderU, scalarMult, scalarMultVfy } from "./cpace.ts";
 import {
   encodeAuthFailed,
@@ -181,7 +181,7 @@ class Secrets {
   scalars: Uint8Array[] = [];
   constructor(readonly random: (n: number) => Uint8Array) {
     this.eph = random(32);
-    this.ephPub = x25519.getPublicKey(this.eph);
+    this.ephPub = x25519Base(this.eph);
     this.nonce = random(32);
   }
   wipe(): void {
