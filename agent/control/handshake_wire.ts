@@ -1,5 +1,6 @@
 /**
- * The wire format of the control protocol's handshake (version 2), pure encoders and parsers:
+ * The wire format of the control protocol's handshake (versions 2 and 3 share it; 3 changed the
+ * rekey messages, `rekey.ts`), pure encoders and parsers:
  *
  *   header  "weave-agent\0" ‖ u8 min version ‖ u8 max version                       (14 bytes)
  *   record  u8 kind ‖ u16 length ‖ body  (length ≤ 512)

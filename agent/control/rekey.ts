@@ -212,6 +212,8 @@ export class RekeyMachine {
   #rekeys = 0;
   #ignored = 0;
   #expired = false;
+  /** An early rekey was asked for while an exchange ran: it starts once that one is done. */
+  #requested = false;
 
   constructor(o: RekeyMachineOptions) {
     this.#o = { ...resolveRekeyOptions(o), ...o };
@@ -257,14 +259,29 @@ export class RekeyMachine {
     this.#exchangeStalled(now, out);
     this.#oldKeysDue(now, out);
     this.#rekeyDue(now, out);
+    out.push(...this.#requestedDue(now));
     return out;
   }
 
-  /** Asks for an early rekey (packet-count limit): the initiator starts, the responder asks. */
+  /**
+   * Asks for an early rekey (packet-count limit, new passwords): the initiator starts, the
+   * responder asks; while an exchange runs, the request waits for it to end (a rekey that
+   * started before new passwords must not count as the one made under them).
+   */
   requestRekey(now: number): RekeyAction[] {
-    if (this.#expired || this.#ex) return [];
+    if (this.#expired) return [];
+    if (this.#ex) {
+      this.#requested = true;
+      return [];
+    }
+    this.#requested = false;
     if (this.#o.role === "initiator") return this.#start(now);
     return [{ type: "send", msg: { type: "rekey", step: 0, epoch: this.#epoch + 1 } }];
+  }
+
+  /** A request that waited for an exchange: due once none runs. */
+  #requestedDue(now: number): RekeyAction[] {
+    return this.#requested && !this.#ex && !this.#expired ? this.requestRekey(now) : [];
   }
 
   /** A rekey message from the peer. Never throws; bad records end in "failed" and an abort. */
@@ -276,12 +293,14 @@ export class RekeyMachine {
       return [{ type: "ignored", reason: `rekey step ${msg.step} ${why}` }];
     }
     const ex = this.#ex;
+    let out: RekeyAction[];
     try {
-      return this.#receive(msg, now);
+      out = this.#receive(msg, now);
     } catch (e) {
       const error = e instanceof WireError ? e : new WireError("garbage", `rekey: ${String(e)}`);
-      return this.#failedStep(msg, ex, error, now);
+      out = this.#failedStep(msg, ex, error, now);
     }
+    return [...out, ...this.#requestedDue(now)];
   }
 
   /** Why `msg` fits no attempt in progress (null: it is the next step of one). */

@@ -213,3 +213,30 @@ Deno.test("rekey: the responder may ask; misfits are ignored, garbage aborts the
     ]
   ) strictEqual(parseRekeyMessage(m), null, JSON.stringify(m));
 });
+
+Deno.test("rekey: an early rekey asked for during an exchange starts once that one is done", () => {
+  for (const asker of ["I", "R"] as const) {
+    const p = pair({ current: A }, { current: A });
+    p.clock.now = 1_000;
+    // I starts; the messages are delivered by hand so the request falls inside the exchange.
+    const one = p.i.requestRekey(1_000);
+    const m = (a: RekeyAction[]) => a.filter((x) => x.type === "send").map((x) => x.msg);
+    const two = m(p.r.receive(m(one)[0], 1_000));
+    const three = m(p.i.receive(two[0], 1_000));
+    const four = m(p.r.receive(three[0], 1_000));
+    const five = m(p.i.receive(four[0], 1_000));
+    // The passwords change now, on one end, in the middle of the exchange (I waits for 6).
+    const asked = (asker === "I" ? p.i : p.r).requestRekey(1_000);
+    deepStrictEqual(asked, [], "nothing starts while an exchange runs");
+    const six = m(p.r.receive(five[0], 1_000));
+    if (asker === "R") {
+      // R's exchange ended at 5: its request (step 0) goes out with 6.
+      deepStrictEqual(six.map((x) => x.step), [6, 0]);
+      p.i.receive(six[0], 1_000);
+      p.run("I", p.i.receive(six[1], 1_000));
+    } else {
+      p.run("I", p.i.receive(six[0], 1_000));
+    }
+    deepStrictEqual([p.i.rekeys, p.r.rekeys], [2, 2], asker);
+  }
+});
