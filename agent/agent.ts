@@ -36,6 +36,7 @@ import { loadNodeKey } from "./node_key_file.ts";
 import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
 import { SessionEpochs } from "./session_epochs.ts";
 import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
+import { relayId, RelayService, sleeveRelayFields } from "./relay/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
 import { controlDispatcher } from "./ops/control_dispatch.ts";
@@ -102,6 +103,10 @@ export class Agent {
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
   #topology: TopologyService | null = null;
+  /** Relayed control sessions (#16): opening, forwarding, delivering. */
+  #relay: RelayService | null = null;
+  /** The first relay of each relayed session (#16); absent: direct. */
+  #vias = new Map<string, string>();
   /** This box's node key (read once at start); null: it proves none. */
   #nodeKey: NodeKeyPair | null = null;
   #heartbeat: VxlanHeartbeat | null = null;
@@ -245,6 +250,7 @@ export class Agent {
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#workloadRetry);
     this.#pairs.stop();
+    this.#relay?.stop();
     this.#topology?.stop();
     this.#watcher.close();
     this.#metrics?.close();
@@ -363,6 +369,7 @@ export class Agent {
         : null,
       control: this.#control?.status() ?? null,
       topology: this.#topology?.view() ?? null,
+      relay: this.#relay?.view() ?? null,
       pairs: this.#pairs.pairs(),
       networks: this.#myNetworks(),
       mtu: this.#mtu(),
@@ -427,6 +434,10 @@ export class Agent {
       backend: this.#sleeveCrypto,
       onSessionEvent: (e) => this.#onSleeveSession(e),
     });
+    this.#toSleeve(
+      "relay",
+      (s) => s.setRelay({ selfId: relayId(self.name), forward: self.relay !== false }),
+    );
     this.#configurePairs();
     this.log.info("sleeve ready", {
       backend: this.#sleeve.backend,
@@ -452,19 +463,25 @@ export class Agent {
         oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
       },
       logger: this.log.child("control"),
-      onSessionUp: ({ peer, secrets }) => {
+      onSessionUp: ({ peer, secrets, via }) => {
+        if (via) this.#vias.set(peer, via);
+        else this.#vias.delete(peer);
         this.#epochs.reset(peer);
         this.#pairs.sessionUp(peer, secrets);
         this.#topology?.sessionUp(peer);
       },
       onSessionDown: ({ peer, reason }) => {
+        this.#vias.delete(peer);
         this.#epochs.reset(peer);
         this.#pairs.sessionDown(peer, reason);
         this.#topology?.sessionChanged();
+        this.#relay?.sessionDown(peer);
       },
       onMessage: ({ peer, msg }) =>
         TopologyGossip.owns(msg)
           ? this.#topology?.receive(peer, msg)
+          : RelayService.owns(msg)
+          ? this.#relay?.receive(peer, msg)
           : this.#pairs.message(peer, msg),
       onSessionKeys: (e) => this.#onSessionKeys(e),
     });
@@ -488,6 +505,17 @@ export class Agent {
         log.debug("topology record dropped", { peer: from, reason, detail }),
     });
     this.#topology.start();
+    this.#relay?.stop();
+    const topology = this.#topology;
+    this.#relay = new RelayService({
+      self: this.opts.name,
+      peers: this.#loaded.config.peers.map((p) => p.name),
+      policy: relayPolicies(this.#loaded.config.peers),
+      control,
+      routes: () => topology.view().routes,
+      log: this.log.child("relay"),
+    });
+    this.#relay.start();
   }
 
   /** Reconciles, rebinds the heartbeat sockets, re-announces this box's bridge MACs. */
@@ -500,8 +528,16 @@ export class Agent {
   #pushSleevePeer(p: Readonly<PairState>): void {
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
     const rekeyed = this.#epochs.sending(p.peer.name);
+    const peers = this.#loaded.config.peers;
+    const relay = sleeveRelayFields(
+      this.opts.name,
+      p.peer.name,
+      this.#vias.get(p.peer.name) ?? null,
+      peers,
+      relayPolicies(peers),
+    );
     this.#toSleeve(`peer ${p.peer.name}`, (s) => {
-      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed);
+      const peer = { ...sleevePeerOf(p, vnis, s.preferredAead, rekeyed), ...relay };
       if (peer.session) peer.session.limits = this.#sleeveLimits;
       return s.upsertPeer(peer);
     });
@@ -575,6 +611,9 @@ export class Agent {
         this.#control = null;
         this.#topology?.stop();
         this.#topology = null;
+        this.#relay?.stop();
+        this.#relay = null;
+        this.#vias.clear();
         this.#epochs.clear();
         this.#pairs.reset(reason);
       },
@@ -590,6 +629,7 @@ export class Agent {
         this.#control?.updatePeers(this.#controlPeers());
         const peers = this.#loaded.config.peers;
         this.#topology?.reconfigure(peers.map((p) => p.name), relayPolicies(peers));
+        this.#relay?.reconfigure(peers.map((p) => p.name), relayPolicies(peers));
       },
       stopSleeve: async () => {
         await this.#sleeve?.close();

@@ -22,6 +22,7 @@ import type {
 import type { FastdpCapability, PairDatapath } from "./datapath_choice.ts";
 import type { PairState } from "./pair_datapath.ts";
 import type { Route, TopologyView } from "./topology/mod.ts";
+import type { RelayControlView } from "./relay/mod.ts";
 import type { WorkloadState } from "./host_reconcile.ts";
 import type { PolicyStatus } from "./policy_status.ts";
 
@@ -104,6 +105,11 @@ export interface AgentStatus {
   networks: NetworkView[];
   /** The gossiped graph, routes and gossip counters (#16); null while sessions restart. */
   topology: TopologyView | null;
+  /**
+   * This box as a relay (#16): whether it relays, what it carried for others (control messages
+   * and their bytes; sleeve datagrams and bytes are `sleeveDrops.relayed*`), its relayed streams.
+   */
+  relay?: RelayControlView | null;
   /** This box's workloads: plumbed, or the error for that workload alone. */
   workloads: WorkloadState[];
   /** Every policy this box enforces, what it selects, and its rule counters. */
@@ -136,6 +142,8 @@ export interface StatusInput {
   mtu: number;
   /** The topology view (#16); absent or null while sessions restart. */
   topology?: TopologyView | null;
+  /** The relay view (#16); absent or null while sessions restart. */
+  relay?: RelayControlView | null;
   workloads: WorkloadState[];
   policy: PolicyStatus;
 }
@@ -169,6 +177,7 @@ export function buildStatus(s: StatusInput): AgentStatus {
       members: n.members.map((m) => ({ peer: m.peer, address: m.address })),
     })),
     topology: s.topology ?? null,
+    relay: s.relay ?? null,
     workloads: s.workloads,
     policy: s.policy,
   };

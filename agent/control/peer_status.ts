@@ -52,6 +52,8 @@ export interface PeerStatus {
   /** Last heartbeat round trip; null before the first. */
   rttMs: number | null;
   sessionId: number | null;
+  /** The first relay of a relayed session (#16); null for a direct one or none. */
+  via?: string | null;
   authenticated: boolean | null;
   /** Which of this box's passwords the session's keys come from; null without a session. */
   password?: "current" | "previous" | null;
@@ -126,6 +128,7 @@ export function peerStatus(
     handshakeAgeSeconds: r.session ? Math.round((now - r.session.establishedAt) / 1000) : null,
     rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 1000) / 1000,
     sessionId: r.session?.secrets.id ?? null,
+    via: r.session?.via ?? null,
     authenticated: r.session?.secrets.authenticated ?? null,
     ...(r.session
       ? rekeyStatus(r.session, now)

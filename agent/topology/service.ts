@@ -54,7 +54,12 @@ export function localLinks(self: string, c: PeerConnectionsStatus | null): Link[
   if (!c) return [];
   return Object.entries(c.peers).filter(([name]) => name !== self).map(([peer, p]): Link =>
     p.state === "up"
-      ? { peer, state: "direct", ...(p.rttMs !== null ? { rttMs: p.rttMs } : {}) }
+      ? {
+        peer,
+        // A session carried by relays (#16) is no edge of the graph: routes never go over it.
+        state: p.via ? "relayed" : "direct",
+        ...(p.rttMs !== null && !p.via ? { rttMs: p.rttMs } : {}),
+      }
       : { peer, state: "down", ...(p.lastError ? { why: p.lastError } : {}) }
   );
 }
@@ -131,7 +136,7 @@ export class TopologyService {
     const edges = this.gossip.edges();
     const c = this.#o.control();
     const localUp = new Set(
-      Object.entries(c?.peers ?? {}).flatMap(([n, p]) => p.state === "up" ? [n] : []),
+      Object.entries(c?.peers ?? {}).flatMap(([n, p]) => p.state === "up" && !p.via ? [n] : []),
     );
     return {
       peers: [...this.#o.peers],

@@ -46,6 +46,11 @@ const GLOBAL_FIELDS = [
   "oversize",
   "txErrors",
   "internalErrors",
+  /** Datagrams of other pairs this box forwarded as their relay (#16), and their bytes. */
+  "relayedPackets",
+  "relayedBytes",
+  /** Relayed datagrams refused: not a relay, a peer it may not relay for, no hops left. */
+  "relayRefused",
 ] as const;
 
 type PeerTraffic = typeof PEER_TRAFFIC[number];

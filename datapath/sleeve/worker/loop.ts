@@ -27,6 +27,7 @@ import { PeerTable } from "./peer_table.ts";
 import type { PathContext } from "./path.ts";
 import { Transmitter } from "./tx.ts";
 import { Receiver } from "./rx.ts";
+import { Relay } from "./relay.ts";
 import { CATCH_UP_SLEEP_MS, CATCH_UP_TURNS, POLL_TIMEOUT_MS } from "./constants.ts";
 
 /** Poll set order: the doorbell, the UDP socket, then one TAP per network. */
@@ -37,6 +38,7 @@ const POLL_FIRST_TAP = 2;
 let ctx: PathContext | null = null;
 let listener: DoorbellListener | null = null;
 let networks = new Map<number, WorkerNetwork>();
+let relay: Relay | null = null;
 let running = true;
 let stopId = -1;
 
@@ -70,7 +72,8 @@ function apply(msg: WorkerRequest): void {
         peers: new PeerTable(msg.backend),
         tell: reply,
       };
-      loop(ctx, listener);
+      relay = new Relay(ctx);
+      loop(ctx, listener, relay);
       break;
     case "networks":
       networks = new Map(msg.networks.map((n) => [n.vni, n]));
@@ -80,6 +83,10 @@ function apply(msg: WorkerRequest): void {
       break;
     case "remove":
       ctx!.peers.remove(msg.slot);
+      break;
+    case "relay":
+      ctx!.peers.setSelfId(msg.selfId);
+      relay!.forward = msg.forward;
       break;
     case "install":
       ctx!.peers.get(msg.slot).sessions.install(msg.session);
@@ -116,9 +123,9 @@ async function catchUp(l: DoorbellListener): Promise<void> {
   if (l.pending()) await new Promise((r) => setTimeout(r, CATCH_UP_SLEEP_MS));
 }
 
-async function loop(ctx: PathContext, bell: DoorbellListener): Promise<void> {
+async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Promise<void> {
   const tx = new Transmitter(ctx);
-  const rx = new Receiver(ctx);
+  const rx = new Receiver(ctx, relay);
   let polled: WorkerNetwork[] = [];
   let pollSet = new PollSet([]);
   let pollFor: Map<number, WorkerNetwork> | null = null;

@@ -40,6 +40,12 @@ export interface WorkerPeer {
   port: number;
   networks: number[];
   active: boolean;
+  /** The peer's fleet-wide relay id (#16): names it in relay headers. */
+  relayId: number;
+  /** The relay its datagrams go through (#16), or null: straight to `address`. */
+  via: { address: IpAddress; port: number } | null;
+  /** This box may forward datagrams from and to this peer for others (#16). */
+  relayFor: boolean;
   /**
    * The session to send under (installed if new; the one sent under before stays accepted, older
    * ones are retired), or null: every session of the peer is retired.
@@ -67,6 +73,8 @@ export type WorkerRequest =
   | { type: "networks"; id: number; networks: WorkerNetwork[] }
   | { type: "peer"; id: number; peer: WorkerPeer }
   | { type: "remove"; id: number; slot: number }
+  /** This box's relay id, and whether it forwards datagrams for others (#16). */
+  | { type: "relay"; id: number; selfId: number; forward: boolean }
   /** Accept datagrams under a new session of the peer (the sender does not move). */
   | { type: "install"; id: number; slot: number; session: WorkerSession }
   /** Send under an installed session from now on (the previous stays accepted). */

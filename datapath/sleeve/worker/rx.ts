@@ -27,11 +27,14 @@ import {
   headerType,
   headerVni,
   NONCE_BYTES,
+  RELAY_HEADER_BYTES,
   TAG_BYTES,
   TYPE_DATA,
   TYPE_DATA_CSUM_PARTIAL,
+  TYPE_RELAY,
   writeNonce,
 } from "../wire.ts";
+import type { Relay } from "./relay.ts";
 import { F, G } from "../counters.ts";
 import { Coalescer } from "../coalesce.ts";
 import { tcpChecksumStart } from "../segment.ts";
@@ -55,7 +58,9 @@ export class Receiver {
   readonly wroteTo = new Set<number>();
   private readonly peers: PathContext["peers"];
   // 1. Received datagrams (a UDP GRO run may fill it) and their sender.
-  private readonly inbox = new Uint8Array(MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES);
+  private readonly inbox = new Uint8Array(
+    RELAY_HEADER_BYTES + MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES,
+  );
   private readonly inboxBody = this.inbox.subarray(HEADER_BYTES);
   private readonly sa = new Uint8Array(SOCKADDR_MAX_BYTES);
   private readonly udp: UdpGroReceiver | UdpReceiver;
@@ -67,7 +72,7 @@ export class Receiver {
   private readonly coalescer: Coalescer;
   private networks = new Map<number, WorkerNetwork>();
 
-  constructor(private readonly ctx: PathContext) {
+  constructor(private readonly ctx: PathContext, private readonly relay: Relay) {
     const { c, udpFd } = ctx;
     this.peers = ctx.peers;
     this.udp = UdpGroReceiver.enable(udpFd, this.inbox, this.sa) ??
@@ -108,8 +113,11 @@ export class Receiver {
     this.coalescer.flush();
   }
 
-  /** 3–9. One received sleeve datagram `inbox[at:at+r]` from `rt` (undefined: not a peer). */
-  private datagram(rt: PeerRuntime | undefined, at: number, r: number): void {
+  /**
+   * 3–9. One received sleeve datagram `inbox[at:at+r]` from `rt` (undefined: not a peer);
+   * `relayed`: it came inside a relay header (relay.ts), which may not nest.
+   */
+  private datagram(rt: PeerRuntime | undefined, at: number, r: number, relayed = false): void {
     const ctx = this.ctx;
     if (!rt) {
       countGlobal(ctx, G.unknownPeer);
@@ -125,6 +133,7 @@ export class Receiver {
     for (let i = 0; i < HEADER_BYTES; i++) hdr[i] = inbox[at + i];
     const type = headerType(hdr);
     if (type !== TYPE_DATA && type !== TYPE_DATA_CSUM_PARTIAL) {
+      if (type === TYPE_RELAY && !relayed) return this.relayedDatagram(rt, at, r);
       countGlobal(ctx, G.badType);
       return;
     }
@@ -180,5 +189,11 @@ export class Receiver {
     if ((plain[ETHERNET_SOURCE_MAC] & MAC_GROUP_BIT) === 0) {
       this.peers.learn(rt, vni, mac48(plain, ETHERNET_SOURCE_MAC));
     }
+  }
+
+  /** A relayed datagram (relay.ts): forwarded there, or opened here as its source peer's. */
+  private relayedDatagram(from: PeerRuntime, at: number, r: number): void {
+    const src = this.relay.handle(from, this.inbox, at, r);
+    if (src) this.datagram(src, at + RELAY_HEADER_BYTES, r - RELAY_HEADER_BYTES, true);
   }
 }

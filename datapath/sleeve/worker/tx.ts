@@ -22,6 +22,7 @@
 import {
   HEADER_BYTES,
   NONCE_BYTES,
+  RELAY_HEADER_BYTES,
   TAG_BYTES,
   TYPE_DATA,
   TYPE_DATA_CSUM_PARTIAL,
@@ -75,7 +76,9 @@ export class Transmitter {
   private readonly hdr = new Uint8Array(HEADER_BYTES);
   private readonly nonce = new Uint8Array(NONCE_BYTES);
   // 6. A single sealed datagram (flood), and the GSO batch.
-  private readonly out = new Uint8Array(MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES);
+  private readonly out = new Uint8Array(
+    RELAY_HEADER_BYTES + MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES,
+  );
   private readonly outBody = this.out.subarray(HEADER_BYTES);
   private readonly batch = new Uint8Array(GSO_SEND_MAX_BYTES);
   private readonly gso: UdpGsoSender;
@@ -196,9 +199,16 @@ export class Transmitter {
     const hdr = this.hdr;
     writeHeader(hdr, vni, s.remoteIndex, seq, type);
     writeNonce(this.nonce, s.txDirection, seq);
+    // A relayed peer (#16, relay.ts): the relay header goes first; the datagram is unchanged.
+    const prefix = rt.prefix;
+    if (prefix !== 0) {
+      const rh = rt.relayHeader!;
+      for (let i = 0; i < prefix; i++) dst[at + i] = rh[i];
+      at += prefix;
+    }
     for (let i = 0; i < HEADER_BYTES; i++) dst[at + i] = hdr[i];
     const body = dst === this.out && at === 0 ? this.outBody : dst.subarray(at + HEADER_BYTES);
-    return HEADER_BYTES + s.txAead.seal(this.nonce, hdr, src, body, len);
+    return prefix + HEADER_BYTES + s.txAead.seal(this.nonce, hdr, src, body, len);
   }
 
   /** 5. A frame not sealed: the key is spent. Counted; the main thread told once. */
@@ -237,7 +247,7 @@ export class Transmitter {
 
   /** 5–6. Seals a segment into the batch for `rt` (flushing first when it cannot join). */
   private batchTo(rt: PeerRuntime, vni: number, f: Uint8Array, len: number, type: number) {
-    const size = HEADER_BYTES + len + TAG_BYTES;
+    const size = rt.prefix + HEADER_BYTES + len + TAG_BYTES;
     const n0 = this.batchCount;
     if (
       this.batchPeer !== rt || (n0 > 0 && size > this.batchSize) ||
