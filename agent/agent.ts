@@ -512,7 +512,7 @@ export class Agent {
       peers: this.#loaded.config.peers.map((p) => p.name),
       policy: relayPolicies(this.#loaded.config.peers),
       control,
-      routes: () => topology.view().routes,
+      edges: () => topology.gossip.edges(),
       log: this.log.child("relay"),
     });
     this.#relay.start();

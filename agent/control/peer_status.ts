@@ -51,6 +51,8 @@ export interface PeerStatus {
   handshakeAgeSeconds: number | null;
   /** Last heartbeat round trip; null before the first. */
   rttMs: number | null;
+  /** Ms since the session last received anything; null without a session (relays use it, #16). */
+  silentMs?: number | null;
   sessionId: number | null;
   /** The first relay of a relayed session (#16); null for a direct one or none. */
   via?: string | null;
@@ -127,6 +129,7 @@ export function peerStatus(
     sinceSeconds: Math.round((now - r.since) / 1000),
     handshakeAgeSeconds: r.session ? Math.round((now - r.session.establishedAt) / 1000) : null,
     rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 1000) / 1000,
+    silentMs: r.session ? Math.max(0, now - r.session.lastRx) : null,
     sessionId: r.session?.secrets.id ?? null,
     via: r.session?.via ?? null,
     authenticated: r.session?.secrets.authenticated ?? null,

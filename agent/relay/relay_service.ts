@@ -29,7 +29,7 @@ import {
   type Logger,
   type PeerConnectionsStatus,
 } from "../control/mod.ts";
-import type { RelayPolicy, Route } from "../topology/mod.ts";
+import { computeRoutes, type Edge, type RelayPolicy, type Route } from "../topology/mod.ts";
 import { mayRelay } from "./relay_policy.ts";
 import {
   isRelayMessage,
@@ -46,6 +46,12 @@ export interface RelayTiming {
   tickMs: number;
   /** The side that does not decide opens a relayed stream only after this long without one. */
   followerDelayMs: number;
+  /**
+   * A direct session silent this long counts as lost for routing: a relayed session is opened
+   * at once, and replaces it (its heartbeats would take `deadAfterMs` to end it). Two
+   * heartbeats and a margin: a session that is heard never stays silent this long.
+   */
+  silentAfterMs: number;
   /** First retry after a failed relayed handshake; doubles per failure. */
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -62,6 +68,7 @@ export interface RelayTiming {
 export const RELAY_TIMING: RelayTiming = {
   tickMs: 500,
   followerDelayMs: 4000,
+  silentAfterMs: 4500,
   backoffBaseMs: 500,
   backoffMaxMs: 10_000,
   maxStreams: 64,
@@ -110,8 +117,8 @@ export interface RelayServiceOptions {
   peers: readonly string[];
   policy: ReadonlyMap<string, RelayPolicy>;
   control: RelayControl;
-  /** The routes of the topology now. */
-  routes: () => readonly Route[];
+  /** The gossiped graph's edges now (routes are computed here, with silent sessions down). */
+  edges: () => readonly Edge[];
   log: Logger;
   timing?: Partial<RelayTiming>;
 }
@@ -231,17 +238,18 @@ export class RelayService {
     };
   }
 
-  /** 1. Opens relayed streams where routes say `via` and no session exists. */
+  /** 1. Opens relayed streams where routes say `via` and no session (or a silent one) exists. */
   tick(): void {
     if (this.#stopped) return;
     const status = this.#o.control.status();
     if (!status) return;
-    this.#routes = new Map(this.#o.routes().map((r) => [r.peer, r]));
+    const silent = this.#silent(status);
+    this.#routes = this.#computeRoutes(status, silent);
     const now = Date.now();
     for (const peer of this.#o.peers) {
       if (peer === this.#o.self) continue;
       const st = status.peers[peer];
-      if (!st || st.state === "up") {
+      if (!st || (st.state === "up" && !silent.has(peer))) {
         this.#downSince.delete(peer);
         continue;
       }
@@ -254,6 +262,36 @@ export class RelayService {
       if (follows && now - this.#downSince.get(peer)! < this.#t.followerDelayMs) continue;
       this.#open(peer, r.via);
     }
+  }
+
+  /** Direct sessions silent past `silentAfterMs`: lost as far as routes go. */
+  #silent(status: PeerConnectionsStatus): Set<string> {
+    return new Set(
+      Object.entries(status.peers).flatMap(([n, p]) =>
+        p.state === "up" && !p.via && (p.silentMs ?? 0) > this.#t.silentAfterMs ? [n] : []
+      ),
+    );
+  }
+
+  /** Routes over the graph with this box's silent sessions taken as down. */
+  #computeRoutes(status: PeerConnectionsStatus, silent: Set<string>): Map<string, Route> {
+    const self = this.#o.self;
+    const edges = this.#o.edges().map((e): Edge =>
+      (e.a === self && silent.has(e.b)) || (e.b === self && silent.has(e.a))
+        ? { ...e, state: "down", why: "silent" }
+        : e
+    );
+    const localUp = new Set(
+      Object.keys(status.peers).filter((n) => this.#directUp(status, n) && !silent.has(n)),
+    );
+    const routes = computeRoutes({
+      self,
+      peers: this.#o.peers.filter((p) => p !== self),
+      localUp,
+      edges,
+      policy: this.#o.policy,
+    });
+    return new Map(routes.map((r) => [r.peer, r]));
   }
 
   #directUp(status: PeerConnectionsStatus, peer: string): boolean {

@@ -35,8 +35,10 @@ def recv(addr, port, count, secs):
     except socket.timeout:
         pass
     missing = [n for n in range(1, count + 1) if n not in seen]
-    print("received %d of %d missing %d first-missing %s" % (
-        len(seen), count, len(missing), missing[:10]), flush=True)
+    # Runs of consecutive missing numbers: one outage is one run, however long.
+    runs = sum(1 for i, n in enumerate(missing) if i == 0 or missing[i - 1] != n - 1)
+    print("received %d of %d missing %d first-missing %s runs %d" % (
+        len(seen), count, len(missing), missing[:10], runs), flush=True)
 
 
 if __name__ == "__main__":
