@@ -507,6 +507,12 @@ export class Agent {
     this.#topology.start();
     this.#relay?.stop();
     const topology = this.#topology;
+    const colliding = collidingIds(this.#loaded.config.peers.map((p) => p.name));
+    if (colliding.length) {
+      this.log.warn("peers share a relay id: their relayed datagrams may go astray", {
+        peers: colliding.join(","),
+      });
+    }
     this.#relay = new RelayService({
       self: this.opts.name,
       peers: this.#loaded.config.peers.map((p) => p.name),

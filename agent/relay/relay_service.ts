@@ -245,6 +245,10 @@ export class RelayService {
     if (!status) return;
     const silent = this.#silent(status);
     this.#routes = this.#computeRoutes(status, silent);
+    // A relay that went silent carries nothing any more: its streams end, others take over.
+    for (const s of [...this.#streams.values()]) {
+      if (silent.has(s.via)) s.end(`relay ${s.via} silent`);
+    }
     const now = Date.now();
     for (const peer of this.#o.peers) {
       if (peer === this.#o.self) continue;
