@@ -36,7 +36,7 @@ import { loadNodeKey } from "./node_key_file.ts";
 import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
 import { SessionEpochs } from "./session_epochs.ts";
 import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
-import { relayId, RelayService, sleeveRelayFields } from "./relay/mod.ts";
+import { collidingIds, relayId, RelayService, sleeveRelayFields } from "./relay/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
 import { controlDispatcher } from "./ops/control_dispatch.ts";
