@@ -45,6 +45,7 @@ import { MetricsServer, renderMetrics } from "./ops/metrics.ts";
 import { type FastdpCapability, localFastdpCapability } from "./datapath_choice.ts";
 import { bridgeMacs, buildDesiredHost, networksOf, overlayMtu } from "./desired_host.ts";
 import { pairAead, sleevePeerOf } from "./sleeve_peer.ts";
+import { PeerEndpoints } from "./peer_endpoints.ts";
 import { planNow, planText, reconcileHost, type WorkloadState } from "./host_reconcile.ts";
 import { resolvePolicies } from "./policy_resolve.ts";
 import { policyStatus } from "./policy_status.ts";
@@ -61,6 +62,7 @@ import {
 import {
   type AgentStatus,
   buildStatus,
+  configuredEndpoint,
   oversizeDrops,
   type ReconcileOutcome,
   type ReloadOutcome,
@@ -129,8 +131,10 @@ export class Agent {
   #oversizeReported = 0;
   #stopping = false;
   #stopped: PromiseWithResolvers<void> = Promise.withResolvers();
+  #endpoints: PeerEndpoints;
 
   constructor(private readonly opts: AgentOptions) {
+    this.#endpoints = new PeerEndpoints(opts.log.child("endpoints"));
     this.#pairs = new PairDatapaths({
       localName: opts.name,
       log: opts.log.child("datapath"),
@@ -231,7 +235,7 @@ export class Agent {
     this.#watcher.watch(configFiles(this.opts.configPath, config));
     this.log.info("agent up", {
       peer: self.name,
-      address: `${self.address}:${self.port}`,
+      address: configuredEndpoint(self),
       networks: this.#myNetworks().map((n) => n.name).join(","),
       peers: config.peers.length - 1,
     });
@@ -375,6 +379,7 @@ export class Agent {
       mtu: this.#mtu(),
       workloads: this.#workloads,
       policy: policyStatus(resolvePolicies(this.#loaded.config), this.#policyCounters),
+      learned: this.#endpoints.view(),
     });
   }
 
@@ -412,6 +417,7 @@ export class Agent {
       next.config.datapath,
       next.password !== null,
       this.#caps,
+      next.self,
     );
     this.#configurePairs();
   }
@@ -427,12 +433,17 @@ export class Agent {
   async #startSleeve(): Promise<void> {
     const self = this.#loaded.self;
     this.#sleeve = await Sleeve.start({
-      listenAddress: self.address,
+      listenAddress: listenAddressOf(self),
       port: self.port,
       networks: this.#sleeveNetworks(),
       logger: this.log.child("sleeve"),
       backend: this.#sleeveCrypto,
       onSessionEvent: (e) => this.#onSleeveSession(e),
+      onEndpoint: (e) => {
+        const peer = this.#otherPeers().find((p) => p.name === e.peer);
+        const pair = this.#pairs.get(e.peer);
+        if (this.#endpoints.fromSleeve(peer, e) && pair) this.#pushSleevePeer(pair);
+      },
     });
     this.#toSleeve(
       "relay",
@@ -450,9 +461,10 @@ export class Agent {
     const { config } = this.#loaded;
     const control = new PeerConnections({
       localName: this.#loaded.self.name,
-      listenAddress: this.#loaded.self.address,
+      listenAddress: listenAddressOf(this.#loaded.self),
       listenPort: this.#loaded.self.port,
       peers: this.#controlPeers(),
+      dialOutOnly: this.#loaded.self.endpoint === null,
       password: this.#loaded.password,
       nodeKey: this.#nodeKey,
       previousPassword: this.#loaded.previousPassword,
@@ -463,11 +475,14 @@ export class Agent {
         oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
       },
       logger: this.log.child("control"),
-      onSessionUp: ({ peer, secrets, via }) => {
+      onSessionUp: ({ peer, secrets, remoteAddress, via }) => {
         if (via) this.#vias.set(peer, via);
         else this.#vias.delete(peer);
+        const p = this.#otherPeers().find((o) => o.name === peer);
+        // A relayed session's stream says nothing about where the peer is (#16).
+        if (p && !via) this.#endpoints.fromControl(p, remoteAddress);
         this.#epochs.reset(peer);
-        this.#pairs.sessionUp(peer, secrets);
+        this.#pairs.sessionUp(peer, secrets, remoteAddress);
         this.#topology?.sessionUp(peer);
       },
       onSessionDown: ({ peer, reason }) => {
@@ -527,23 +542,30 @@ export class Agent {
   /** Reconciles, rebinds the heartbeat sockets, re-announces this box's bridge MACs. */
   async #refreshHost(reconcile = true): Promise<void> {
     if (reconcile) await this.requestReconcile();
-    this.#heartbeat?.setAddresses(this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!));
+    // A box without a fixed address never probes fast datapath (#15), and its sleeve listens
+    // on every address of the port the heartbeats would take.
+    const probes = this.#loaded.self.endpoint?.kind === "ip";
+    this.#heartbeat?.setAddresses(
+      probes ? this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!) : [],
+    );
     this.#pairs.setLocalMacs(bridgeMacs(await observeHost(), this.#myNetworks()));
   }
 
   #pushSleevePeer(p: Readonly<PairState>): void {
     const vnis = this.#sharedNetworks(p.peer.name).map((n) => n.vni);
     const rekeyed = this.#epochs.sending(p.peer.name);
+    const self = this.#loaded.self;
+    const target = this.#endpoints.target(self, p.peer, this.#loaded.config.natKeepaliveMs);
     const peers = this.#loaded.config.peers;
+    const relayPeer = peers.find((x) => x.name === this.#vias.get(p.peer.name));
     const relay = sleeveRelayFields(
       this.opts.name,
       p.peer.name,
-      this.#vias.get(p.peer.name) ?? null,
-      peers,
+      relayPeer ? this.#endpoints.target(self, relayPeer, 0) : null,
       relayPolicies(peers),
     );
     this.#toSleeve(`peer ${p.peer.name}`, (s) => {
-      const peer = { ...sleevePeerOf(p, vnis, s.preferredAead, rekeyed), ...relay };
+      const peer = { ...sleevePeerOf(p, vnis, s.preferredAead, rekeyed, target), ...relay };
       if (peer.session) peer.session.limits = this.#sleeveLimits;
       return s.upsertPeer(peer);
     });
@@ -626,6 +648,7 @@ export class Agent {
       setPasswords: (current, previous) => this.#control?.setPasswords(current, previous),
       updatePeers: (removed) => {
         for (const name of removed) {
+          this.#endpoints.forget(name);
           this.#epochs.reset(name);
           this.#toSleeve(`remove ${name}`, (s) => s.removePeer(name));
           this.#pairs.remove(name);
@@ -671,6 +694,7 @@ export class Agent {
     return this.#otherPeers().map((p) => ({
       name: p.name,
       address: p.address,
+      ...(p.endpoint?.kind === "dns" ? { host: p.endpoint.host } : {}),
       port: p.port,
       key: p.key,
     }));
@@ -689,6 +713,16 @@ export class Agent {
       mtu: this.#mtu(),
     }));
   }
+}
+
+/**
+ * Where this box listens (control TCP and sleeve UDP): its fixed address; a box without one
+ * (dial-out only, or known to the others by DNS name) listens on every address of its family,
+ * so that a renumbered underlay (a new DHCP lease) needs no restart (#15).
+ */
+function listenAddressOf(self: Peer): string {
+  if (self.endpoint?.kind === "ip") return self.address;
+  return self.family === 6 ? "::" : "0.0.0.0";
 }
 
 function memberAddress(n: Network, peer: string): string | undefined {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DatapathMode } from "../config/types.ts";
+import type { DatapathMode, Peer } from "../config/types.ts";
 import type { KernelDatapathCaps } from "../datapath/kernel_probe.ts";
 
 export type { KernelDatapathCaps } from "../datapath/kernel_probe.ts";
@@ -17,13 +17,20 @@ export interface FastdpCapability {
   reason: string;
 }
 
-/** This box's fast-datapath capability under the config's mode and encryption. */
+/**
+ * This box's fast-datapath capability under the config's mode and encryption, and its place
+ * on the underlay (`self`: VXLAN and ESP need a fixed address at both ends that the other
+ * reaches directly; neither passes a NAT, #15).
+ */
 export function localFastdpCapability(
   mode: DatapathMode,
   encrypted: boolean,
   caps: KernelDatapathCaps,
+  self?: Peer,
 ): FastdpCapability {
   if (mode === "sleeve") return { capable: false, reason: "the config sets datapath: sleeve" };
+  const underlay = self ? notDirect(self, "this box") : null;
+  if (underlay) return { capable: false, reason: underlay };
   if (!caps.vxlan) {
     return {
       capable: false,
@@ -37,6 +44,38 @@ export function localFastdpCapability(
     };
   }
   return { capable: true, reason: encrypted ? "kernel VXLAN + ESP (AES-GCM)" : "kernel VXLAN" };
+}
+
+/**
+ * Why a box cannot take part in fast datapath because of where it is on the underlay, or null:
+ * it needs a fixed IP address (kernel VXLAN and ESP are set up with both ends' addresses and
+ * do not pass a NAT).
+ */
+function notDirect(p: Peer, who: string): string | null {
+  if (p.endpoint === null) {
+    return `${who} has no fixed underlay address (dial-out only, behind NAT): VXLAN and ESP ` +
+      "do not pass NAT, so the sleeve";
+  }
+  if (p.endpoint.kind === "dns") {
+    return `${who} is given by DNS name (${p.endpoint.host}), not a fixed address: fast ` +
+      "datapath needs both ends' addresses fixed, so the sleeve";
+  }
+  return null;
+}
+
+/**
+ * Why the pair with `peer` must use the sleeve whatever the capabilities, or null: the peer has
+ * no fixed address, or its session came from another address than its configured one (it sits
+ * behind a NAT or a port forward: the ends do not reach each other directly).
+ */
+export function pairUnderlayReason(peer: Peer, sessionFrom: string | null): string | null {
+  const fixed = notDirect(peer, `peer ${peer.name}`);
+  if (fixed) return fixed;
+  if (sessionFrom !== null && sessionFrom !== "" && sessionFrom !== peer.address) {
+    return `peer ${peer.name} is configured at ${peer.address} but its session comes from ` +
+      `${sessionFrom} (NAT): VXLAN and ESP do not pass NAT, so the sleeve`;
+  }
+  return null;
 }
 
 /** The datapath state of one peer pair. */

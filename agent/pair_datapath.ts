@@ -31,6 +31,7 @@ import {
   type PairDatapath,
   pairProbeDecision,
   pairStartDecision,
+  pairUnderlayReason,
 } from "./datapath_choice.ts";
 
 /** Bridge MACs per VNI (decimal string keys), as a box announces them. */
@@ -87,6 +88,8 @@ export const MAX_MACS_PER_NETWORK = 64;
 export interface PairState {
   peer: Peer;
   secrets: SessionSecrets | null;
+  /** Where the session's connection came from or went to (canonical IP); null without one. */
+  sessionFrom: string | null;
   /** When the session came up (clock ms); null without one. */
   sessionSince: number | null;
   /** What the peer announced in `caps`; null until it did. */
@@ -233,10 +236,11 @@ export class PairDatapaths {
 
   // ---- session events ----
 
-  sessionUp(name: string, secrets: SessionSecrets): void {
+  sessionUp(name: string, secrets: SessionSecrets, from: string | null = null): void {
     const p = this.#pairs.get(name);
     if (!p) return;
     p.secrets = secrets;
+    p.sessionFrom = from;
     p.sessionSince = this.#o.clock.now();
     p.remote = null;
     p.probe = null;
@@ -326,8 +330,12 @@ export class PairDatapaths {
       sleeveIndex: msg.sleeveIndex,
     };
     p.macs = msg.macs;
+    const underlay = pairUnderlayReason(p.peer, p.sessionFrom);
+    // Where the ends sit on the underlay comes first: no kernel could carry such a pair.
     const d = this.#shared(p.peer.name).length === 0
       ? { datapath: "sleeve" as const, reason: "no network in common (idle)" }
+      : underlay
+      ? { datapath: "sleeve" as const, reason: underlay }
       : pairStartDecision(this.#ctx.capability, p.remote.cap, p.peer.name);
     this.#setDatapath(p, d.datapath, d.reason);
   }
@@ -474,6 +482,7 @@ function newPair(peer: Peer): Pair {
   return {
     peer,
     secrets: null,
+    sessionFrom: null,
     sessionSince: null,
     remote: null,
     localIndex: 0,

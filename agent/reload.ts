@@ -46,8 +46,6 @@ export async function loadForPeer(path: string, name: string, log: Logger): Prom
   const config = result.config;
   const self = findSelf(config, name);
   if (!self) throw new Error(`peer ${name} is not in ${config.path}`);
-  const unsupported = unsupportedEndpoints(config);
-  if (unsupported.length) throw new Error(unsupported.join("\n"));
   let passwords: ReturnType<typeof readPasswords>;
   try {
     passwords = readPasswords(config);
@@ -63,24 +61,6 @@ export async function loadForPeer(path: string, name: string, log: Logger): Prom
     previousPassword: passwords?.previous ?? null,
     loadedAt: new Date(),
   };
-}
-
-/**
- * Peers the agent cannot run with yet: weave.yaml accepts peers without an address (dial-out
- * only) and peers given by DNS name (#15), but this agent's connection manager still dials and
- * admits peers by a fixed IP address, so such a fleet is refused with the reason rather than
- * run half-wired.
- */
-export function unsupportedEndpoints(config: Config): string[] {
-  return config.peers.flatMap((p) =>
-    p.endpoint === null
-      ? [`peer ${p.name} has no address (dial-out only): not supported by this agent yet`]
-      : p.endpoint.kind === "dns"
-      ? [
-        `peer ${p.name} is given by DNS name (${p.endpoint.host}): not supported by this agent yet`,
-      ]
-      : []
-  );
 }
 
 /** True when a reload would change nothing: same file text, policies and password bytes. */

@@ -140,7 +140,7 @@ Deno.test("reload: a bad config is refused and nothing restarts; unchanged files
   }
 });
 
-Deno.test("reload: peers without a fixed IP address are refused by name, not run half-wired", async () => {
+Deno.test("reload: peers without a fixed IP address (dial-out only, DNS-named) are run (#15)", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/weave.yaml`;
@@ -162,12 +162,14 @@ Deno.test("reload: peers without a fixed IP address are refused by name, not run
         "",
       ].join("\n"),
     );
-    let message = "";
-    await loadForPeer(path, "edge-1", quiet).catch((e) => message = e.message);
-    strictEqual(
-      message,
-      "peer edge-2 has no address (dial-out only): not supported by this agent yet\n" +
-        "peer edge-3 is given by DNS name (edge-3.example.net): not supported by this agent yet",
+    for (const name of ["edge-1", "edge-2", "edge-3"]) {
+      const loaded = await loadForPeer(path, name, quiet);
+      strictEqual(loaded.self.name, name);
+    }
+    const loaded = await loadForPeer(path, "edge-1", quiet);
+    deepStrictEqual(
+      loaded.config.peers.map((p) => p.endpoint?.kind ?? "dial-out"),
+      ["ip", "dial-out", "dns"],
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

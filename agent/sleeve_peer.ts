@@ -9,6 +9,7 @@ import type { SleevePeer } from "../datapath/sleeve/mod.ts";
 import type { AeadName } from "../datapath/sleeve/mod.ts";
 import type { PairState } from "./pair_datapath.ts";
 import { type EpochSession, epochSleeveSession } from "./session_epochs.ts";
+import type { SleeveTarget } from "./peer_endpoints.ts";
 
 /** ChaCha20-Poly1305 when either end prefers it (a box without AES instructions). */
 export function pairAead(p: Readonly<PairState>, preferred: AeadName): AeadName {
@@ -27,12 +28,16 @@ export function sleevePeerOf(
   vnis: number[],
   preferred: AeadName,
   rekeyed: EpochSession | null = null,
+  target: SleeveTarget = { address: p.peer.address, port: p.peer.port, keepaliveMs: 0 },
 ): SleevePeer {
   const aead = pairAead(p, preferred);
   return {
     name: p.peer.name,
-    address: p.peer.address,
-    port: p.peer.port,
+    // Where to send (#15: learned for a peer without a fixed address; "" while unknown), and
+    // the keepalive period for a pair across a NAT (peer_endpoints.ts).
+    address: target.address,
+    port: target.port,
+    keepaliveMs: target.keepaliveMs,
     networks: vnis,
     // After a rekey switched, the rekeyed epoch is the one sent under (never the handshake's
     // again: its keys are retired).

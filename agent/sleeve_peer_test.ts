@@ -41,6 +41,7 @@ const secrets = {
 const base: PairState = {
   peer,
   secrets: null,
+  sessionFrom: null,
   sessionSince: null,
   remote: null,
   localIndex: 5,
@@ -54,10 +55,19 @@ Deno.test("sleeve peer: keys only once both indices are known; sends only on sle
     name: "edge-2",
     address: "192.0.2.2",
     port: 6784,
+    keepaliveMs: 0,
     networks: [7],
     session: null,
     active: false,
   });
+  // A peer without a fixed address: where peer_endpoints.ts says, with its keepalive (#15).
+  const target = { address: "198.51.100.7", port: 40001, keepaliveMs: 25_000 };
+  const learned = sleevePeerOf(base, [7], "aes-256-gcm", null, target);
+  deepStrictEqual([learned.address, learned.port, learned.keepaliveMs], [
+    "198.51.100.7",
+    40001,
+    25_000,
+  ]);
   // Session up, caps not yet in: no keys (the peer's receiver index is unknown).
   strictEqual(sleevePeerOf({ ...base, secrets }, [7], "aes-256-gcm").session, null);
   const remote = {

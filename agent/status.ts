@@ -10,6 +10,7 @@
  */
 
 import type { Config, DatapathMode, Network, Peer } from "../config/types.ts";
+import { formatHostPort } from "../config/mod.ts";
 import type { AeadBackend, AeadName } from "../datapath/sleeve/mod.ts";
 import type { GlobalCounters, PeerCounters } from "../datapath/sleeve/mod.ts";
 import { bridgeName } from "../datapath/link_names.ts";
@@ -43,7 +44,20 @@ export interface ReconcileOutcome {
 /** One peer pair in `status`. */
 export interface PeerView {
   name: string;
+  /** Where it is dialled, as configured: `ip:port`, `name:port` (DNS), or `dial-out only`. */
   address: string;
+  /**
+   * How the pair meets on the underlay (#15): `fixed` (both ends have a fixed address),
+   * `dial-out` (the peer has none: it dials us), `dials-out` (this box has none: it dials),
+   * `dns` (the peer is given by DNS name, resolved at every dial).
+   */
+  reach: PeerReach;
+  /**
+   * The peer's UDP endpoint the sleeve sends to, when it differs from the configured one or
+   * there is none configured: learned from the control connection's source address, then from
+   * the peer's last authenticated datagram (#15); null otherwise.
+   */
+  learnedEndpoint: LearnedEndpointView | null;
   state: PeerStateName;
   datapath: PairDatapath;
   reason: string;
@@ -69,6 +83,31 @@ export interface PeerView {
   sleeve: PeerCounters | null;
   /** How the gossiped graph says this box reaches the peer (#16); null without topology. */
   route: Route | null;
+}
+
+/** How a pair meets on the underlay (see {@link PeerView.reach}). */
+export type PeerReach = "fixed" | "dial-out" | "dials-out" | "dns";
+
+/** A learned endpoint in `status`. */
+export interface LearnedEndpointView {
+  /** `ip:port`. */
+  endpoint: string;
+  /** Where it came from: the control connection, or an authenticated sleeve datagram. */
+  source: "control" | "sleeve";
+  /** The endpoint before the last change, or null. */
+  previous: string | null;
+  /** ISO time of the last change. */
+  since: string;
+}
+
+/** A learned endpoint as the agent keeps it (input of `buildStatus`). */
+export interface LearnedEndpoint {
+  address: string;
+  port: number;
+  source: "control" | "sleeve";
+  previous: string | null;
+  /** ms since the epoch. */
+  at: number;
 }
 
 /** One network in `status`. */
@@ -146,13 +185,19 @@ export interface StatusInput {
   relay?: RelayControlView | null;
   workloads: WorkloadState[];
   policy: PolicyStatus;
+  /** Endpoints learned per peer (#15); absent: none. */
+  learned?: ReadonlyMap<string, LearnedEndpoint>;
 }
 
 /** Builds the status. Pure. */
 export function buildStatus(s: StatusInput): AgentStatus {
   return {
     peer: s.self.name,
-    address: `${s.self.address}:${s.self.port}`,
+    address: s.self.endpoint === null
+      ? "dial-out only"
+      : s.self.endpoint.kind === "dns"
+      ? formatHostPort(s.self.endpoint.host, s.self.port)
+      : formatHostPort(s.self.address, s.self.port),
     pid: s.pid,
     config: {
       path: s.config.path,
@@ -187,7 +232,9 @@ function peerView(s: StatusInput, p: Readonly<PairState>): PeerView {
   const c = s.control?.peers[p.peer.name] ?? null;
   return {
     name: p.peer.name,
-    address: `${p.peer.address}:${p.peer.port}`,
+    address: configuredEndpoint(p.peer),
+    reach: peerReach(s.self, p.peer),
+    learnedEndpoint: learnedView(s.learned?.get(p.peer.name)),
     state: c?.state ?? (p.secrets ? "up" : "down"),
     datapath: p.datapath,
     reason: p.reason,
@@ -205,6 +252,30 @@ function peerView(s: StatusInput, p: Readonly<PairState>): PeerView {
     control: c,
     sleeve: s.sleeve?.counters.peers[p.peer.name] ?? null,
     route: s.topology?.routes.find((r) => r.peer === p.peer.name) ?? null,
+  };
+}
+
+/** Where a peer is dialled, as configured. */
+export function configuredEndpoint(peer: Peer): string {
+  if (peer.endpoint === null) return "dial-out only";
+  if (peer.endpoint.kind === "dns") return formatHostPort(peer.endpoint.host, peer.port);
+  return formatHostPort(peer.address, peer.port);
+}
+
+/** How this box and `peer` meet on the underlay. */
+export function peerReach(self: Peer, peer: Peer): PeerReach {
+  if (peer.endpoint === null) return "dial-out";
+  if (self.endpoint === null) return "dials-out";
+  return peer.endpoint.kind === "dns" ? "dns" : "fixed";
+}
+
+function learnedView(e: LearnedEndpoint | undefined): LearnedEndpointView | null {
+  if (!e) return null;
+  return {
+    endpoint: formatHostPort(e.address, e.port),
+    source: e.source,
+    previous: e.previous,
+    since: new Date(e.at).toISOString(),
   };
 }
 

@@ -26,7 +26,8 @@
  * (port + 1); `datapath` (auto | fastdp | sleeve; auto); `underlay_mtu` (1500); `metrics`
  * (host:port; off); `key_file` → `keyFile` (`/etc/weave/node.key`, relative to the config's
  * folder); `rekey_after`, `reject_after` → `rekeyAfterMs`, `rejectAfterMs` (durations with
- * units, 120s and 180s, reject > rekey); `peers`, `networks`, `workloads`, `routes`, `policies`,
+ * units, 120s and 180s, reject > rekey); `nat_keepalive` → `natKeepaliveMs` (the sleeve's
+ * keepalive for pairs across a NAT; 25s, 1s..2m); `peers`, `networks`, `workloads`, `routes`, `policies`,
  * `policyFiles` (the last four default to none).
  * - `peers[]`: `name`; `address` (ip, ip:port, [ipv6]:port, DNS name[:port]; optional: dial-out
  *   only) → `endpoint`; `key` (base64 X25519 public key, 32 bytes; required without address).
@@ -96,6 +97,7 @@ export type {
 export {
   DEFAULT_DATAPATH,
   DEFAULT_KEY_FILE,
+  DEFAULT_NAT_KEEPALIVE_MS,
   DEFAULT_PORT,
   DEFAULT_REJECT_AFTER_MS,
   DEFAULT_REKEY_AFTER_MS,

@@ -28,6 +28,7 @@ import {
   parseDatapath,
   parseKeyFile,
   parseMetrics,
+  parseNatKeepalive,
   parseRekeyTimes,
   parseVersion,
   parseVxlanPort,
@@ -39,6 +40,7 @@ import { YamlReader } from "./yaml_reader.ts";
 export {
   DEFAULT_DATAPATH,
   DEFAULT_KEY_FILE,
+  DEFAULT_NAT_KEEPALIVE_MS,
   DEFAULT_PORT,
   DEFAULT_REJECT_AFTER_MS,
   DEFAULT_REKEY_AFTER_MS,
@@ -62,6 +64,7 @@ const TOP_KEYS = [
   "key_file",
   "rekey_after",
   "reject_after",
+  "nat_keepalive",
   "workloads",
   "routes",
   "policies",
@@ -217,6 +220,7 @@ function parseSections(ctx: ParseContext): Config | undefined {
 
   const keyFile = parseKeyFile(ctx, top);
   const rekey = parseRekeyTimes(ctx, top);
+  const natKeepaliveMs = parseNatKeepalive(ctx, top);
   const workloads = parseWorkloads(ctx, top, peers, networks);
   const routes = parseRoutes(ctx, top, networks);
   const policies = checkPolicyNames(ctx, [
@@ -241,6 +245,7 @@ function parseSections(ctx: ParseContext): Config | undefined {
     previousPassword: password === null ? null : passwords.previous,
     keyFile,
     ...rekey,
+    natKeepaliveMs,
     workloads,
     routes,
     policies,

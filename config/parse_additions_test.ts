@@ -583,3 +583,17 @@ Deno.test("fleet-level warnings: nobody to dial; a route no box can carry", () =
     `  hint: add a peer to the members of both networks to carry the route`,
   ]);
 });
+
+Deno.test("#15: nat_keepalive, a duration from 1s to 2m, default 25s", () => {
+  const one = "  - {name: edge-1, address: 192.0.2.10}\n";
+  strictEqual(load(peers(one)).natKeepaliveMs, 25_000);
+  strictEqual(load(peers(one, "nat_keepalive: 10s\n")).natKeepaliveMs, 10_000);
+  deepStrictEqual(errors(peers(one, "nat_keepalive: 5m\n")), [
+    `weave.yaml:8:16: error: nat_keepalive 5m is out of range: from 1s to 2m\n` +
+    `  hint: e.g. nat_keepalive: 25s`,
+  ]);
+  deepStrictEqual(errors(peers(one, "nat_keepalive: 25\n")), [
+    `weave.yaml:8:16: error: nat_keepalive must be a duration with a unit (ms, s, m, h), got 25\n` +
+    `  hint: e.g. nat_keepalive: 25s or nat_keepalive: 15s`,
+  ]);
+});

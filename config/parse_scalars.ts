@@ -37,6 +37,14 @@ export const DEFAULT_REJECT_AFTER_MS = 180_000;
 /** Bounds of `rekey_after:`: a handshake per second at most, and keys at most a day old. */
 export const MIN_REKEY_AFTER_MS = 10_000;
 export const MAX_REJECT_AFTER_MS = 86_400_000;
+/**
+ * `nat_keepalive:` when absent: below the shortest UDP mapping timeout common NATs use (30 s;
+ * RFC 4787 asks for at least 2 minutes, but home routers and carrier NATs keep far less).
+ */
+export const DEFAULT_NAT_KEEPALIVE_MS = 25_000;
+/** Bounds of `nat_keepalive:`: a datagram a second at most, and under the RFC 4787 minimum. */
+export const MIN_NAT_KEEPALIVE_MS = 1_000;
+export const MAX_NAT_KEEPALIVE_MS = 120_000;
 
 const DATAPATHS: readonly DatapathMode[] = ["auto", "fastdp", "sleeve"];
 
@@ -172,6 +180,22 @@ export function formatDuration(ms: number): string {
   return `${ms}ms`;
 }
 
+/** Two examples per duration key, for the hints. */
+const EXAMPLES: Record<string, [string, string]> = {
+  rekey_after: ["120s", "2m"],
+  reject_after: ["180s", "3m"],
+  nat_keepalive: ["25s", "15s"],
+};
+
+/**
+ * `nat_keepalive:` (default {@link DEFAULT_NAT_KEEPALIVE_MS}): how often the sleeve sends a
+ * keepalive to a peer it has sent nothing to, for pairs whose UDP path crosses a NAT (#15).
+ */
+export function parseNatKeepalive(ctx: ParseContext, top: TopLevel): number {
+  return durationKey(ctx, top, "nat_keepalive", MIN_NAT_KEEPALIVE_MS, MAX_NAT_KEEPALIVE_MS) ??
+    DEFAULT_NAT_KEEPALIVE_MS;
+}
+
 /** A duration key with units, in `min..max`; undefined when absent or invalid (reported). */
 function durationKey(
   ctx: ParseContext,
@@ -182,7 +206,7 @@ function durationKey(
 ): number | undefined {
   const e = top.get(key);
   if (!e) return undefined;
-  const example = `${key}: ${key === "rekey_after" ? "120s" : "180s"}`;
+  const example = `${key}: ${EXAMPLES[key]?.[0] ?? "180s"}`;
   const v = isScalar(e.value) ? e.value.value : undefined;
   const text = typeof v === "number" ? String(v) : typeof v === "string" ? v : undefined;
   const ms = text === undefined ? null : parseDuration(text);
@@ -190,7 +214,7 @@ function durationKey(
     ctx.report.error(
       e.value,
       `${key} must be a duration with a unit (ms, s, m, h), got ${describeValue(e.value)}`,
-      `e.g. ${example} or ${key}: ${key === "rekey_after" ? "2m" : "3m"}`,
+      `e.g. ${example} or ${key}: ${EXAMPLES[key]?.[1] ?? "3m"}`,
     );
     return undefined;
   }

@@ -124,6 +124,12 @@ export interface Config {
   rekeyAfterMs: number;
   /** `reject_after:` in milliseconds: keys older than this are refused; default 180 s. */
   rejectAfterMs: number;
+  /**
+   * `nat_keepalive:` in milliseconds: the sleeve's keepalive period for pairs whose UDP path
+   * crosses a NAT (one end dial-out only, or an endpoint learned elsewhere than configured);
+   * default 25 s (`DEFAULT_NAT_KEEPALIVE_MS`). Other pairs get none.
+   */
+  natKeepaliveMs: number;
   /** `workloads:`: network namespaces that join a network on a box. */
   workloads: Workload[];
   /** `routes:`: one-way forwarding between two networks, only where declared. */

@@ -1,8 +1,12 @@
 /**
  * Accepting control connections: the accept loop, and admission before any key exchange.
- * Addresses no configured peer has are refused at once; the number of accepted connections
- * still handshaking is capped in total and per source address, so unauthenticated clients
- * cannot exhaust the agent.
+ * Addresses no configured peer has are refused at once, unless some peer has no fixed address
+ * and carries a key (#15: a box behind NAT, or given by DNS name): then a connection from any
+ * address may run the handshake, and `admitName` (name_admission.ts) binds it to such a peer's name only,
+ * never to a peer with a fixed address, and the handshake goes on only by proof of that
+ * peer's key (never by source address). The number of accepted connections still handshaking
+ * is capped in total and per source address, so unauthenticated clients cannot exhaust the
+ * agent.
  *
  * @module
  */
@@ -79,8 +83,9 @@ function onAccept(ctx: ControlContext, admission: Admission, conn: Deno.TcpConn)
     conn.close();
     return;
   }
-  // Cheap refusals first: no key exchange for addresses that no configured peer has.
-  if (ctx.peers.countAt(from) === 0) {
+  // Cheap refusals first: no key exchange for addresses that no configured peer has (unless a
+  // keyed peer may connect from anywhere: its key, not its address, admits it).
+  if (ctx.peers.countAt(from) === 0 && ctx.peers.roamingCount === 0) {
     conn.close();
     // One rate-limit key for all unknown addresses: there can be any number of them.
     ctx.drops.drop(

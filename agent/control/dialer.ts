@@ -5,22 +5,32 @@
  *    side only as a late fallback), or a retry after a backoff step that doubles per failure;
  * 2. queued: due, waiting for one of a bounded number of dial slots (`dial_queue.ts`: one timer
  *    for all peers, a pace between starts, a window that halves on timeouts);
- * 3. connect: a TCP connect from our listen address, with its own deadline;
+ * 3. connect: a TCP connect from our listen address, with its own deadline; a peer given by
+ *    DNS name is resolved here, at every dial (never cached), and each address tried in turn;
  * 4. handshake: `session_agreement.ts`, with a deadline that started when the slot was taken.
  *
  * A dial is put off once when the peer is connecting to us already (its connection would only
  * be our dial's twin), and the fallback dial of the side that does not decide is put off while
  * the peer has connected to us recently: it is alive and dialling, its dial will make the pair.
+ * Peers without an address are never dialled; a box without one (dial-out only, #15) dials
+ * every other promptly, as nobody can dial it.
  *
  * @module
  */
 
+import { formatHostPort } from "../../config/mod.ts";
 import { type ControlContext, errorMessage } from "./context.ts";
 import type { Admission } from "./admission.ts";
 import { backoffDelay } from "./dial_delay.ts";
 import { type DialPhase, DialQueue, type DialResult } from "./dial_queue.ts";
 import { logPeerFailure } from "./episode_log.ts";
-import { hasDirectSession, type PeerRecord, setState, stickyState } from "./peer_record.ts";
+import {
+  dialable,
+  hasDirectSession,
+  type PeerRecord,
+  setState,
+  stickyState,
+} from "./peer_record.ts";
 import { runConnection } from "./session_agreement.ts";
 import { type ByteStream, dialTcp } from "./tcp_stream.ts";
 
@@ -46,7 +56,9 @@ export class Dialer {
 
   /** Dials `rec` after `delayMs`, unless it is up or a dial is already pending or running. */
   schedule(rec: PeerRecord, delayMs: number): void {
-    if (this.ctx.closed() || rec.removed || hasDirectSession(rec)) return;
+    if (this.ctx.closed() || rec.removed || hasDirectSession(rec) || !dialable(rec.endpoint)) {
+      return;
+    }
     this.#queue.schedule(rec, delayMs);
   }
 
@@ -85,15 +97,15 @@ export class Dialer {
     try {
       if (rec.state !== "up") setState(rec, stickyState(rec) ?? "connecting");
       rec.dialStep = "connect";
-      const conn = await this.#connect(rec);
-      if (typeof conn === "string") {
-        refused = conn === "refused";
+      const dialled = await this.#connect(rec);
+      if (typeof dialled === "string") {
+        refused = dialled === "refused";
       } else if (ctx.closed() || rec.removed) {
-        conn.close();
+        dialled.conn.close();
       } else {
         rec.dialStep = "handshake";
         const left = Math.max(ctx.o.handshakeTimeoutMs - (Date.now() - started), MIN_HANDSHAKE_MS);
-        const r = await runConnection(ctx, conn, rec.endpoint.address, rec, left);
+        const r = await runConnection(ctx, dialled.conn, dialled.address, rec, left);
         result = r === "timeout" ? "timeout" : r === "failed" ? "failed" : "done";
       }
     } finally {
@@ -122,20 +134,59 @@ export class Dialer {
     }
     rec.deferred = false;
     const since = Date.now() - rec.lastInboundAt;
-    if (!ctx.decides(rec.endpoint.name) && rec.attempts === 0 && since < ctx.o.deferDialMs) {
+    const follower = !ctx.decides(rec.endpoint.name) && !ctx.o.dialOutOnly;
+    if (follower && rec.attempts === 0 && since < ctx.o.deferDialMs) {
       // The decider connected to us a moment ago: it is alive and dialling; leave it to it.
       return ctx.o.deferDialMs - since + ctx.o.deferDialMs * Math.random();
     }
     return null;
   }
 
-  /** The TCP connection to the peer, or how connecting failed (logged, lastError set). */
-  async #connect(rec: PeerRecord): Promise<ByteStream | ConnectFailure> {
+  /**
+   * The TCP connection to the peer and the address it reached, or how connecting failed
+   * (logged, lastError set). A DNS name is resolved now (`resolve`), each address tried in
+   * turn; the one that answers is where a keyless DNS-named peer is admitted from.
+   */
+  async #connect(rec: PeerRecord): Promise<{ conn: ByteStream; address: string } | ConnectFailure> {
+    const ctx = this.ctx;
+    const host = rec.endpoint.host;
+    let addresses = [rec.endpoint.address];
+    if (host) {
+      try {
+        addresses = await ctx.o.resolve(host);
+        if (addresses.length === 0) throw new Error("no address");
+      } catch (e) {
+        if (ctx.closed()) return "other";
+        logPeerFailure(
+          ctx.log,
+          rec,
+          `cannot resolve ${host} (${rec.endpoint.name}): ${errorMessage(e)}`,
+        );
+        return "other";
+      }
+    }
+    let failure: ConnectFailure = "other";
+    for (const address of addresses) {
+      const conn = await this.#connectTo(rec, address);
+      if (typeof conn !== "string") {
+        if (host && rec.canonical !== address) {
+          ctx.log.info("peer name resolved", { peer: rec.endpoint.name, host, address });
+          ctx.peers.rebind(rec, address);
+        }
+        return { conn, address };
+      }
+      failure = conn;
+      if (ctx.closed()) break;
+    }
+    return failure;
+  }
+
+  async #connectTo(rec: PeerRecord, address: string): Promise<ByteStream | ConnectFailure> {
     const ctx = this.ctx;
     const local = WILDCARDS.has(ctx.o.listenAddress) ? undefined : ctx.o.listenAddress;
     try {
       return await dialTcp({
-        hostname: rec.endpoint.address,
+        hostname: address,
         port: rec.endpoint.port,
         localAddress: local,
         timeoutMs: ctx.o.connectTimeoutMs,
@@ -143,11 +194,12 @@ export class Dialer {
       });
     } catch (e) {
       if (ctx.closed()) return "other";
-      const where = `${rec.endpoint.address}:${rec.endpoint.port}`;
+      const where = formatHostPort(address, rec.endpoint.port);
+      const named = rec.endpoint.host ? ` (${rec.endpoint.host})` : "";
       logPeerFailure(
         ctx.log,
         rec,
-        `cannot connect to ${rec.endpoint.name} at ${where}: ${errorMessage(e)}`,
+        `cannot connect to ${rec.endpoint.name} at ${where}${named}: ${errorMessage(e)}`,
       );
       return e instanceof Deno.errors.ConnectionRefused ||
           /ECONNREFUSED|refused/i.test(errorMessage(e))

@@ -14,13 +14,21 @@ import {
 import type { HandshakeRateLimitOptions } from "./handshake_rate_limit.ts";
 import { type RekeyAction, type RekeyOptions, resolveRekeyOptions } from "./rekey.ts";
 import type { Logger } from "./logger.ts";
+import { resolveHost } from "./peer_address.ts";
 import type { ControlMessage } from "./secure_channel.ts";
 import type { SessionSecrets } from "./session_keys.ts";
 
 /** A peer this box may talk to (from weave.yaml). */
 export interface PeerEndpoint {
   name: string;
+  /**
+   * Its fixed IP address: dialled there, and admitted only from there unless it has a key.
+   * Empty for a peer given by DNS name (`host`) or without any address (dial-out only: never
+   * dialled; admitted from anywhere, bound to its name only by proof of its key).
+   */
   address: string;
+  /** A DNS name resolved again at every dial (#15); `address` is empty then. */
+  host?: string;
   port: number;
   /** The peer's node key (weave.yaml `key:`): then it must prove it in every handshake. */
   key?: Uint8Array | null;
@@ -125,6 +133,16 @@ export interface PeerConnectionsOptions extends PeerConnectionsEvents {
   listenAddress: string;
   listenPort: number;
   peers: PeerEndpoint[];
+  /**
+   * This box has no address peers can dial (dial-out only, behind NAT, #15): it dials every
+   * dialable peer promptly, whichever side decides for the pair (default false).
+   */
+  dialOutOnly?: boolean;
+  /**
+   * Resolves a peer's DNS name at each dial (default `resolveHost`: the system resolver, hosts
+   * file included); never cached between dials.
+   */
+  resolve?: (host: string) => Promise<string[]>;
   /** Null: sessions are unauthenticated (the caller warns). */
   password: Uint8Array | null;
   /** The previous password during a rollout (weave.yaml `password.previous`; default none). */
@@ -199,6 +217,8 @@ export function resolveOptions(o: PeerConnectionsOptions): ResolvedOptions {
     listenAddress: o.listenAddress,
     listenPort: o.listenPort,
     peers: o.peers,
+    dialOutOnly: o.dialOutOnly ?? false,
+    resolve: o.resolve ?? resolveHost,
     password: o.password,
     previousPassword: o.previousPassword ?? null,
     nodeKey: o.nodeKey ?? null,

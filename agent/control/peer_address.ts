@@ -8,6 +8,7 @@
  * @module
  */
 
+import { lookup } from "node:dns/promises";
 import { formatIp, parseIp } from "../../config/mod.ts";
 
 /** The text `formatIp` gives an IPv4-mapped IPv6 address before its dotted quad. */
@@ -26,4 +27,16 @@ export function canonicalAddress(address: string): string {
   return text.startsWith(MAPPED_PREFIX) && text.includes(".")
     ? text.slice(MAPPED_PREFIX.length)
     : text;
+}
+
+/**
+ * Resolves a peer's DNS name for one dial, through the system resolver (getaddrinfo: it reads
+ * `/etc/hosts`, which `ip netns exec` replaces with `/etc/netns/<ns>/hosts`, then DNS), IPv4
+ * and IPv6, in the resolver's order; canonical addresses, no duplicates. Nothing is cached here:
+ * every dial asks again, so a re-pointed name is followed at the next dial. (`Deno.resolveDns`
+ * asks DNS servers only and never reads the hosts file.)
+ */
+export async function resolveHost(host: string): Promise<string[]> {
+  const found = await lookup(host, { all: true, verbatim: true });
+  return [...new Set(found.map((a) => canonicalAddress(a.address)))];
 }

@@ -127,8 +127,8 @@ export class PeerConnections {
     for (const [name, rec] of [...this.#peers.entries()]) {
       const n = next.get(name);
       if (
-        n && n.address === rec.endpoint.address && n.port === rec.endpoint.port &&
-        sameKey(n.key, rec.endpoint.key)
+        n && n.address === rec.endpoint.address && n.host === rec.endpoint.host &&
+        n.port === rec.endpoint.port && sameKey(n.key, rec.endpoint.key)
       ) continue;
       rec.removed = true;
       this.#dialer.cancel(rec);
@@ -236,8 +236,9 @@ export class PeerConnections {
   }
 
   #dialFirst(rec: PeerRecord): void {
-    const decides = this.#ctx.decides(rec.endpoint.name);
-    this.#dialer.schedule(rec, firstDialDelay(decides, this.#o.deferDialMs, this.#o.dialJitterMs));
+    // A box nobody can dial (dial-out only) dials at once, whichever side decides (#15).
+    const prompt = this.#ctx.decides(rec.endpoint.name) || this.#o.dialOutOnly;
+    this.#dialer.schedule(rec, firstDialDelay(prompt, this.#o.deferDialMs, this.#o.dialJitterMs));
   }
 
   #track<T>(p: Promise<T>): Promise<T> {

@@ -66,6 +66,10 @@ export interface PeerStats {
 /** Everything known about one configured peer. */
 export interface PeerRecord {
   endpoint: PeerEndpoint;
+  /**
+   * Where it is admitted from by address: its fixed address, or for a DNS-named peer the
+   * address its name gave at our last dial ("" until then, and always for a dial-out-only one).
+   */
   canonical: string;
   state: PeerStateName;
   since: number;
@@ -93,7 +97,7 @@ export interface PeerRecord {
 export function newPeerRecord(endpoint: PeerEndpoint, now = Date.now()): PeerRecord {
   return {
     endpoint,
-    canonical: canonicalAddress(endpoint.address),
+    canonical: endpoint.address ? canonicalAddress(endpoint.address) : "",
     state: "connecting",
     since: now,
     session: null,
@@ -123,6 +127,19 @@ export function hasDirectSession(rec: PeerRecord): boolean {
   return rec.session !== null && rec.session.via === null;
 }
 
+/** True when we can dial the peer: it has a fixed address or a DNS name (#15). */
+export function dialable(e: PeerEndpoint): boolean {
+  return e.address !== "" || (e.host ?? "") !== "";
+}
+
+/**
+ * True when the peer may connect from an address no peer is configured at: it has no fixed
+ * address and carries a key, so its name is bound only by proof of that key (#15).
+ */
+export function roaming(e: PeerEndpoint): boolean {
+  return e.address === "" && (e.key ?? null) !== null;
+}
+
 /** States that describe a configuration problem outlive transient connecting/handshaking. */
 export function stickyState(rec: PeerRecord): PeerStateName | null {
   return rec.state === "auth-failed" || rec.state === "version-mismatch" ? rec.state : null;
@@ -132,6 +149,7 @@ export function stickyState(rec: PeerRecord): PeerStateName | null {
 export class PeerTable {
   readonly #byName = new Map<string, PeerRecord>();
   readonly #byAddress = new Map<string, Set<string>>();
+  #roaming = 0;
 
   get(name: string): PeerRecord | undefined {
     return this.#byName.get(name);
@@ -148,14 +166,37 @@ export class PeerTable {
   add(endpoint: PeerEndpoint): PeerRecord {
     const rec = newPeerRecord(endpoint);
     this.#byName.set(endpoint.name, rec);
-    let names = this.#byAddress.get(rec.canonical);
-    if (!names) this.#byAddress.set(rec.canonical, names = new Set());
-    names.add(endpoint.name);
+    this.#index(rec);
+    if (roaming(endpoint)) this.#roaming++;
     return rec;
   }
 
   delete(rec: PeerRecord): void {
     this.#byName.delete(rec.endpoint.name);
+    this.#unindex(rec);
+    if (roaming(rec.endpoint)) this.#roaming--;
+  }
+
+  /** A DNS-named peer's name now gives `address` (a dial resolved it): admitted from there. */
+  rebind(rec: PeerRecord, address: string): void {
+    this.#unindex(rec);
+    rec.canonical = canonicalAddress(address);
+    this.#index(rec);
+  }
+
+  /** How many peers may connect from any address (keyed, no fixed address). */
+  get roamingCount(): number {
+    return this.#roaming;
+  }
+
+  #index(rec: PeerRecord): void {
+    if (!rec.canonical) return;
+    let names = this.#byAddress.get(rec.canonical);
+    if (!names) this.#byAddress.set(rec.canonical, names = new Set());
+    names.add(rec.endpoint.name);
+  }
+
+  #unindex(rec: PeerRecord): void {
     const names = this.#byAddress.get(rec.canonical);
     names?.delete(rec.endpoint.name);
     if (names?.size === 0) this.#byAddress.delete(rec.canonical);

@@ -60,7 +60,7 @@ export function installSession(
   ctx.events.onSessionUp?.({
     peer: rec.endpoint.name,
     secrets: s.secrets,
-    remoteAddress: rec.endpoint.address,
+    remoteAddress: stream.remote ?? rec.endpoint.address,
     via,
   });
   if (via !== null && !ctx.closed() && !rec.removed) {
@@ -126,7 +126,8 @@ export function endSession(ctx: ControlContext, rec: PeerRecord, reason: string,
 
 /** After a lost session: the usual first-dial deferral plus a backoff step. */
 function redialDelay(ctx: ControlContext, rec: PeerRecord): number {
-  const decides = ctx.decides(rec.endpoint.name);
+  // A box nobody can dial (dial-out only, #15) redials at once, whichever side decides.
+  const decides = ctx.decides(rec.endpoint.name) || ctx.o.dialOutOnly;
   return firstDialDelay(decides, ctx.o.deferDialMs, ctx.o.dialJitterMs) +
     backoffDelay(rec.attempts, ctx.o.backoffBaseMs, ctx.o.backoffMaxMs);
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { admitName } from "./name_admission.ts";
 import { type ControlContext, errorMessage } from "./context.ts";
 import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
 import { agreeOnSession, classifyAuthFailure, HandshakeError, runHandshake } from "./handshake.ts";
@@ -171,16 +172,6 @@ export async function runConnection(
       ctx.streams.delete(stream);
     }
   }
-}
-
-/** Who may claim `name` from `from`: null admits, a string is the refusal. */
-function admitName(ctx: ControlContext, name: string, from: string): string | null {
-  const rec = ctx.peers.get(name);
-  if (!rec) return `peer name ${name} is not in weave.yaml of ${ctx.o.localName}`;
-  if (rec.canonical !== from) {
-    return `peer ${name} must connect from ${rec.endpoint.address}, not ${from}`;
-  }
-  return null;
 }
 
 interface FailedConnection {

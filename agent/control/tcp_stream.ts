@@ -7,6 +7,7 @@
  */
 
 import net from "node:net";
+import { canonicalAddress } from "./peer_address.ts";
 
 /** A bidirectional byte stream: the minimum the handshake and the sealed channel need. */
 export interface ByteStream {
@@ -16,12 +17,18 @@ export interface ByteStream {
   write(data: Uint8Array): Promise<void>;
   /** Closes at once; pending reads and writes fail or end. Idempotent. */
   close(): void;
+  /** The peer's address (canonical), where a socket knows it: what a NAT maps a box to (#15). */
+  readonly remote?: string;
 }
 
 /** A `Deno.Conn` as a ByteStream. */
 export class DenoConnStream implements ByteStream {
   #closed = false;
-  constructor(readonly conn: Deno.Conn) {}
+  readonly remote?: string;
+  constructor(readonly conn: Deno.Conn) {
+    const a = conn.remoteAddr;
+    if (a.transport === "tcp") this.remote = canonicalAddress(a.hostname);
+  }
 
   read(p: Uint8Array): Promise<number | null> {
     return this.conn.read(p);
@@ -54,8 +61,10 @@ class NodeSocketStream implements ByteStream {
   #error: Error | null = null;
   #wake: (() => void) | null = null;
   #closed = false;
+  readonly remote?: string;
 
   constructor(private readonly socket: net.Socket) {
+    if (socket.remoteAddress) this.remote = canonicalAddress(socket.remoteAddress);
     socket.on("data", (b: Uint8Array) => {
       this.#chunks.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
       this.#buffered += b.byteLength;

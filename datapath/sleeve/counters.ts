@@ -22,6 +22,9 @@ const PEER_TRAFFIC = [
   "txErrors",
   /** Frames not sent because the session's key reached its hard limit (a rekey is overdue). */
   "txRefused",
+  /** Keepalives sent and received (#15: pairs across a NAT, while idle). */
+  "keepalivesOut",
+  "keepalivesIn",
 ] as const;
 /** Per-peer drops of received datagrams. */
 const PEER_DROPS = [

@@ -40,7 +40,7 @@
  * @module
  */
 
-import { formatHostPort, parseIp } from "../../config/mod.ts";
+import { formatHostPort, formatIp, parseIp } from "../../config/mod.ts";
 import type { Logger } from "../logger.ts";
 import { closeFd } from "./sys/libc.ts";
 import { openTap } from "./sys/tap.ts";
@@ -129,8 +129,17 @@ export interface SleeveSessionEvent {
 /** One peer as the sleeve needs it. */
 export interface SleevePeer {
   name: string;
+  /**
+   * Where to send: an IP address, or "" while unknown (a dial-out-only peer before the control
+   * plane saw it): then nothing is sent until an authenticated datagram from it says where it is.
+   * Either way a later authenticated datagram from elsewhere moves the endpoint (roaming).
+   */
   address: string;
   port: number;
+  /**
+   * Keepalive period in ms when the pair's UDP path crosses a NAT (#15); 0 or absent: none.
+   */
+  keepaliveMs?: number;
   /** VNIs this peer and this box are both members of. */
   networks: number[];
   /**
@@ -179,6 +188,23 @@ export interface SleeveOptions {
    * a warning in the log.
    */
   onSessionEvent?: (e: SleeveSessionEvent) => void;
+  /**
+   * Told when a peer's endpoint moved: an authenticated datagram, newer than any before it, came
+   * from another address (#15). Once per move. Default: an info line in the log.
+   */
+  onEndpoint?: (e: SleeveEndpointEvent) => void;
+}
+
+/** A peer's learned UDP endpoint (see {@link SleeveOptions.onEndpoint}). */
+export interface SleeveEndpointEvent {
+  peer: string;
+  /** Canonical IP address. */
+  address: string;
+  port: number;
+  /** The endpoint before (`address:port` text), or null: none was known. */
+  previous: string | null;
+  /** When it was learned (ms since the epoch). */
+  at: number;
 }
 
 /**
@@ -269,6 +295,7 @@ export class Sleeve {
   #counters: SharedArrayBuffer;
   #view: Float64Array;
   #slots = new Map<string, number>();
+  #learned = new Map<string, SleeveEndpointEvent>();
   #free: number[] = [];
   #nextSlot = 0;
   #closed = false;
@@ -285,6 +312,7 @@ export class Sleeve {
     ackTimeoutMs: number,
     private readonly log?: Logger,
     private readonly onSessionEvent?: (e: SleeveSessionEvent) => void,
+    private readonly onEndpoint?: (e: SleeveEndpointEvent) => void,
   ) {
     this.#udpFd = udpFd;
     this.#ackTimeoutMs = ackTimeoutMs;
@@ -322,7 +350,15 @@ export class Sleeve {
       const at = formatHostPort(opts.listenAddress, opts.port);
       throw new Error(`${e instanceof Error ? e.message : e} (${at})`);
     }
-    const s = new Sleeve(fd, backend, aead, timeout, opts.logger, opts.onSessionEvent);
+    const s = new Sleeve(
+      fd,
+      backend,
+      aead,
+      timeout,
+      opts.logger,
+      opts.onSessionEvent,
+      opts.onEndpoint,
+    );
     try {
       const ready = s.#expect(0, "ready after init", opts.ackTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
       s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
@@ -371,6 +407,7 @@ export class Sleeve {
   }
 
   #answered(r: WorkerReply): void {
+    if (r.type === "endpoint") return this.#endpointMoved(r);
     if (r.type === "session") {
       const peer = [...this.#slots].find(([, slot]) => slot === r.slot)?.[0];
       if (peer === undefined) return;
@@ -393,6 +430,33 @@ export class Sleeve {
     const id = r.type === "ready" ? 0 : r.id;
     const p = this.#pending.get(id);
     if (p) this.#settle(id, p, r.type === "ack" ? r.error : undefined);
+  }
+
+  #endpointMoved(r: Extract<WorkerReply, { type: "endpoint" }>): void {
+    const peer = [...this.#slots].find(([, slot]) => slot === r.slot)?.[0];
+    const ip = parseIp(r.address);
+    if (peer === undefined || !ip) return;
+    const address = formatIp(ip);
+    const before = this.#learned.get(peer) ?? null;
+    const e: SleeveEndpointEvent = {
+      peer,
+      address,
+      port: r.port,
+      previous: before ? formatHostPort(before.address, before.port) : null,
+      at: Date.now(),
+    };
+    this.#learned.set(peer, e);
+    if (this.onEndpoint) this.onEndpoint(e);
+    else {
+      this.log?.info(`sleeve: endpoint of ${peer} is now ${formatHostPort(address, r.port)}`, {
+        previous: e.previous ?? "none",
+      });
+    }
+  }
+
+  /** The endpoints learned from authenticated datagrams, by peer (#15). */
+  learnedEndpoints(): Map<string, SleeveEndpointEvent> {
+    return new Map(this.#learned);
   }
 
   /** Posts a request and resolves when the worker has applied it. */
@@ -450,8 +514,10 @@ export class Sleeve {
    * table; rejects if the worker refuses the keys (e.g. keys once retired).
    */
   upsertPeer(peer: SleevePeer): Promise<void> {
-    const ip = parseIp(peer.address);
-    if (!ip) throw new Error(`sleeve: peer ${peer.name}: not an IP address: ${peer.address}`);
+    const ip = peer.address === "" ? null : parseIp(peer.address);
+    if (peer.address !== "" && !ip) {
+      throw new Error(`sleeve: peer ${peer.name}: not an IP address: ${peer.address}`);
+    }
     let slot = this.#slots.get(peer.name);
     if (slot === undefined) {
       slot = this.#free.pop() ?? this.#nextSlot++;
@@ -473,6 +539,7 @@ export class Sleeve {
       relayId: (peer.relayId ?? 0) >>> 0,
       via: peer.via && via ? { address: via, port: peer.via.port } : null,
       relayFor: peer.relayFor ?? false,
+      keepaliveMs: peer.keepaliveMs ?? 0,
       session,
     };
     return this.#request(`peer ${peer.name}`, (id) => ({ type: "peer", id, peer: worker }));
@@ -540,6 +607,7 @@ export class Sleeve {
     const slot = this.#slots.get(name);
     if (slot === undefined) return Promise.resolve();
     this.#slots.delete(name);
+    this.#learned.delete(name);
     const acked = this.#request(`removal of peer ${name}`, (id) => ({ type: "remove", id, slot }));
     return settled(acked, () => {
       // Fresh counters for whoever gets the slot next (the worker no longer writes it).

@@ -12,6 +12,11 @@ const WORDS = WINDOW / 32;
 
 export class ReplayWindow {
   #top = 0; // highest accepted sequence number; 0 = none yet
+
+  /** The highest sequence number accepted so far (0: none yet). */
+  get top(): number {
+    return this.#top;
+  }
   #bits = new Uint32Array(WORDS);
 
   /** True when `seq` has not been seen and is not too old. Sequence 0 is never valid. */

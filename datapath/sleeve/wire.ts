@@ -8,14 +8,15 @@
  * (the TCP checksum field holds the pseudo-header sum, as with CHECKSUM_PARTIAL): the sender cut
  * it from a TSO super-frame and did not sum its payload, and the receiver hands it to its TAP
  * with NEEDS_CSUM, so the kernel finishes the checksum only if the frame ever leaves the box.
- * The AEAD tag already guarantees the bytes arrived intact.
+ * The AEAD tag already guarantees the bytes arrived intact. 3 = a keepalive (#15): no frame,
+ * the tag over the header only.
  *
  * The nonce is u32 direction (0: sent by the dialer, 1: by the listener) ‖ u64 sequence.
  *
- * Type 3 = a relayed datagram (#16): a 12-byte relay header in front of a whole sleeve datagram
+ * Type 4 = a relayed datagram (#16): a 12-byte relay header in front of a whole sleeve datagram
  * of another pair, which the relay forwards without opening (it has no keys for that pair):
  *
- *   u8 type (3) | u8 hops left | u16 zero | u32 destination id | u32 source id (big-endian)
+ *   u8 type (4) | u8 hops left | u16 zero | u32 destination id | u32 source id (big-endian)
  *
  * The ids name boxes fleet-wide (agent/relay/relay_ids.ts); nothing in the relay header is
  * authenticated, and nothing needs to be: the inner datagram is, under the pair's own keys.
@@ -36,7 +37,13 @@ export const TAG_BYTES = 16;
 export const NONCE_BYTES = 12;
 export const TYPE_DATA = 1;
 export const TYPE_DATA_CSUM_PARTIAL = 2;
-export const TYPE_RELAY = 3;
+/**
+ * A keepalive (#15): header and tag only, no frame. Sealed and sequenced like data, so it
+ * holds a NAT's mapping open and lets the receiver learn where the sender is now; the receiver
+ * writes nothing anywhere for it. VNI 0.
+ */
+export const TYPE_KEEPALIVE = 3;
+export const TYPE_RELAY = 4;
 /** The relay header in front of a relayed datagram. */
 export const RELAY_HEADER_BYTES = 12;
 /** Relays a datagram may pass at most (the sender's hops-left field). */

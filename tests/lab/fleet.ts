@@ -215,7 +215,7 @@ export function randomBytes(n: number): Uint8Array {
 
 /** Sends `file` from `from` to `to`'s overlay address; returns [sent, received] "size sha". */
 export async function transfer(
-  fleet: Fleet,
+  fleet: Pick<Fleet, "lab">,
   from: string,
   to: string,
   dst: string,

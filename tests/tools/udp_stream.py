@@ -3,7 +3,9 @@
 
   udp_stream.py send ADDR PORT COUNT RATE   -- COUNT datagrams "n\\n" (n = 1..COUNT), RATE per second
   udp_stream.py recv ADDR PORT COUNT SECS   -- receives until COUNT distinct numbers or SECS of
-                                               silence; prints "received R of COUNT missing M"
+                                               silence; prints "received R of COUNT missing M
+                                               ... longest-gap G" (G: the longest run of
+                                               consecutive missing numbers)
 """
 import socket
 import sys
@@ -35,10 +37,14 @@ def recv(addr, port, count, secs):
     except socket.timeout:
         pass
     missing = [n for n in range(1, count + 1) if n not in seen]
+    longest = run = 0
+    for n in range(1, count + 1):
+        run = run + 1 if n not in seen else 0
+        longest = max(longest, run)
     # Runs of consecutive missing numbers: one outage is one run, however long.
     runs = sum(1 for i, n in enumerate(missing) if i == 0 or missing[i - 1] != n - 1)
-    print("received %d of %d missing %d first-missing %s runs %d" % (
-        len(seen), count, len(missing), missing[:10], runs), flush=True)
+    print("received %d of %d missing %d first-missing %s longest-gap %d runs %d" % (
+        len(seen), count, len(missing), missing[:10], longest, runs), flush=True)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,37 @@ export function sockaddrKey(sa: Uint8Array): string {
   return `${k}]:${port}`;
 }
 
+/** A copy of the sockaddr a receive wrote into `sa`, as long as its family needs. */
+export function sockaddrCopy(sa: Uint8Array): Uint8Array {
+  const v6 = new DataView(sa.buffer, sa.byteOffset).getUint16(SA_FAMILY, true) === AF_INET6;
+  return sa.slice(0, v6 ? SOCKADDR_MAX_BYTES : SOCKADDR_IN_BYTES);
+}
+
+/** True when sockaddr `a` (a receive's) names the same address and port as `b` (ours). */
+export function sameSockaddr(a: Uint8Array, b: Uint8Array): boolean {
+  if (b.length === 0 || a[SA_FAMILY] !== b[SA_FAMILY] || a[SA_FAMILY + 1] !== b[SA_FAMILY + 1]) {
+    return false;
+  }
+  const v6 = b.length === SOCKADDR_MAX_BYTES;
+  const end = v6 ? SA_IN6_ADDR + 16 : SA_IN_ADDR + 4;
+  if (a[SA_PORT] !== b[SA_PORT] || a[SA_PORT + 1] !== b[SA_PORT + 1]) return false;
+  for (let i = v6 ? SA_IN6_ADDR : SA_IN_ADDR; i < end; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The address (dotted quad, or eight hex groups) and port of a sockaddr, for the log. */
+export function sockaddrEndpoint(sa: Uint8Array): { address: string; port: number } {
+  const v = new DataView(sa.buffer, sa.byteOffset);
+  const port = v.getUint16(SA_PORT);
+  if (v.getUint16(SA_FAMILY, true) === AF_INET) {
+    const a = SA_IN_ADDR;
+    return { address: `${sa[a]}.${sa[a + 1]}.${sa[a + 2]}.${sa[a + 3]}`, port };
+  }
+  const groups: string[] = [];
+  for (let i = 0; i < 8; i++) groups.push(v.getUint16(SA_IN6_ADDR + i * 2).toString(16));
+  return { address: groups.join(":"), port };
+}
+
 function setIntOption(fd: number, level: number, name: number, value: number): boolean {
   const bytes = new Uint8Array(new Int32Array([value]).buffer);
   return libc().setsockopt(fd, level, name, bytes, bytes.length) >= 0;

@@ -28,6 +28,7 @@ import type { PathContext } from "./path.ts";
 import { Transmitter } from "./tx.ts";
 import { Receiver } from "./rx.ts";
 import { Relay } from "./relay.ts";
+import { Keepalives } from "./keepalive.ts";
 import { CATCH_UP_SLEEP_MS, CATCH_UP_TURNS, POLL_TIMEOUT_MS } from "./constants.ts";
 
 /** Poll set order: the doorbell, the UDP socket, then one TAP per network. */
@@ -90,12 +91,14 @@ function apply(msg: WorkerRequest): void {
       break;
     case "install":
       ctx!.peers.get(msg.slot).sessions.install(msg.session);
+      ctx!.peers.reindex();
       break;
     case "use":
       ctx!.peers.get(msg.slot).sessions.use(msg.localIndex);
       break;
     case "retire":
       ctx!.peers.get(msg.slot).sessions.retire(msg.localIndex);
+      ctx!.peers.reindex();
       break;
     case "stop":
       running = false;
@@ -126,6 +129,7 @@ async function catchUp(l: DoorbellListener): Promise<void> {
 async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Promise<void> {
   const tx = new Transmitter(ctx);
   const rx = new Receiver(ctx, relay);
+  const keepalives = new Keepalives(ctx);
   let polled: WorkerNetwork[] = [];
   let pollSet = new PollSet([]);
   let pollFor: Map<number, WorkerNetwork> | null = null;
@@ -140,7 +144,10 @@ async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Pro
     // No timeout needed: packets and messages both wake the poll. (Spinning briefly after work
     // instead, to catch answers awake, measured worse here: on 2 vCPUs the spinner takes the
     // CPU the other end and the kernel need.)
-    if (pollSet.wait(POLL_TIMEOUT_MS) <= 0) continue;
+    const ready = pollSet.wait(POLL_TIMEOUT_MS);
+    // Polls wake at least every POLL_TIMEOUT_MS: often enough for keepalives (seconds).
+    keepalives.tick(performance.now());
+    if (ready <= 0) continue;
     if (pollSet.readable(POLL_BELL)) bell.drain();
     if (bell.pending()) {
       await catchUp(bell);

@@ -35,8 +35,11 @@ export interface WorkerSession {
 export interface WorkerPeer {
   slot: number;
   name: string;
-  /** The underlay address, parsed. */
-  address: IpAddress;
+  /**
+   * The underlay address, parsed; null while unknown (a dial-out-only peer before the control
+   * plane saw where it connects from): nothing is sent to it until a datagram says (#15).
+   */
+  address: IpAddress | null;
   port: number;
   networks: number[];
   active: boolean;
@@ -46,6 +49,11 @@ export interface WorkerPeer {
   via: { address: IpAddress; port: number } | null;
   /** This box may forward datagrams from and to this peer for others (#16). */
   relayFor: boolean;
+  /**
+   * Keepalive period in ms for a pair whose UDP path crosses a NAT: an authenticated empty
+   * datagram after this long without sending (0: none, the pair needs none). keepalive.ts.
+   */
+  keepaliveMs: number;
   /**
    * The session to send under (installed if new; the one sent under before stays accepted, older
    * ones are retired), or null: every session of the peer is retired.
@@ -89,6 +97,11 @@ export type WorkerReply =
   | { type: "ready" }
   /** Applied, or refused with `error` (nothing changed then). */
   | { type: "ack"; id: number; error?: string }
+  /**
+   * The peer's endpoint moved: an authenticated datagram, newer than any before it, came from
+   * another address than the one we sent to (#15: roaming, NAT rebinding). Told once per move.
+   */
+  | { type: "endpoint"; slot: number; address: string; port: number }
   /** A session's key reached its rekey limit, or its hard limit (nothing sealed under it now). */
   | {
     type: "session";

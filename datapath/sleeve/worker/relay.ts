@@ -9,8 +9,9 @@
  *     header inside is refused: relays never nest);
  *  4. destined for another box: forwarded only when this box relays (`relay:` in weave.yaml),
  *     may relay for both ends (their `relays:` lists), knows both, is not sending it back where
- *     it came from, and hops are left; unchanged but for one hop less, to the destination's
- *     `sa` (its own address, or its relay's when this box reaches it through one); counted.
+ *     it came from, knows where the destination is, and hops are left; unchanged but for one
+ *     hop less, to the destination (its endpoint, or its relay's when this box reaches it
+ *     through one); counted.
  *
  * The relay holds no keys of the pair and opens nothing: it learns sizes and timing. Nothing
  * here runs for a datagram that is not relayed.
@@ -73,9 +74,14 @@ export class Relay {
       countGlobal(ctx, G.relayRefused);
       return null;
     }
+    const sa = to.relaySa ?? to.sa;
+    if (sa.length === 0) {
+      countGlobal(ctx, G.relayRefused);
+      return null;
+    }
     buf[at + 1] = hops - 1;
     const out = at === 0 ? buf : buf.subarray(at);
-    if (ctx.c.sendto(ctx.udpFd, out, r, 0, to.sa, to.sa.length) < 0) {
+    if (ctx.c.sendto(ctx.udpFd, out, r, 0, sa, sa.length) < 0) {
       countGlobal(ctx, G.txErrors);
       return null;
     }

@@ -4,11 +4,18 @@
  *
  *  1. receive from the UDP socket: with UDP GRO one receive holds a run of same-sized
  *     datagrams from one sender, back to back;
- *  2. the sender's address selects the peer (unknown senders: counted globally);
+ *  2. the sender's address selects the peer;
  *  3. length, type and receiver index are checked: the index must name one of the sessions the
- *     peer's datagrams are accepted under (during a rekey, the previous and the new one);
+ *     peer's datagrams are accepted under (during a rekey, the previous and the new one); a
+ *     datagram from an address that is not the peer's (roaming, a NAT's new mapping, #15) is
+ *     tried under the peer whose session the index names (no such session: counted globally
+ *     as from an unknown peer);
  *  4. the sequence number must pass the replay window;
  *  5. the AEAD opens the frame (header as associated data); only then does the window move;
+ *     and only then, if the datagram came from elsewhere and is newer than any before it, does
+ *     that address become the peer's endpoint (the main thread is told once per move): a
+ *     spoofed datagram fails the AEAD, a replayed one the window, a delayed one is not newest;
+ *     a keepalive ends here;
  *  6. the network must exist here, the peer must be a member of it, and the frame must fit its
  *     MTU;
  *  7. a partial TCP checksum (TYPE_DATA_CSUM_PARTIAL) must be on a real TCP segment, so the
@@ -16,6 +23,10 @@
  *  8. the coalescer glues consecutive TCP segments of one flow into one super-frame and writes
  *     into the network's TAP (at the end of the receive batch at the latest);
  *  9. the source MAC is learned behind the peer, for the send side's step 4.
+ *
+ * A relayed datagram (type TYPE_RELAY, #16) leaves at step 3 for relay.ts: forwarded there, or,
+ * when it is for this box, back here at step 3 as its source peer's (named by the relay
+ * header), without the roaming of steps 3 and 5: a relay's address is never a peer's endpoint.
  *
  * @module
  */
@@ -31,6 +42,7 @@ import {
   TAG_BYTES,
   TYPE_DATA,
   TYPE_DATA_CSUM_PARTIAL,
+  TYPE_KEEPALIVE,
   TYPE_RELAY,
   writeNonce,
 } from "../wire.ts";
@@ -38,7 +50,13 @@ import type { Relay } from "./relay.ts";
 import { F, G } from "../counters.ts";
 import { Coalescer } from "../coalesce.ts";
 import { tcpChecksumStart } from "../segment.ts";
-import { SOCKADDR_MAX_BYTES, UdpGroReceiver, UdpReceiver } from "../sys/udp.ts";
+import {
+  sameSockaddr,
+  SOCKADDR_MAX_BYTES,
+  sockaddrEndpoint,
+  UdpGroReceiver,
+  UdpReceiver,
+} from "../sys/udp.ts";
 import type { WorkerNetwork } from "./messages.ts";
 import { mac48, type PeerRuntime } from "./peer_table.ts";
 import { count, countGlobal, fault, type PathContext } from "./path.ts";
@@ -114,32 +132,48 @@ export class Receiver {
   }
 
   /**
-   * 3–9. One received sleeve datagram `inbox[at:at+r]` from `rt` (undefined: not a peer);
-   * `relayed`: it came inside a relay header (relay.ts), which may not nest.
+   * 3–9. One received sleeve datagram `inbox[at:at+r]` from the peer at the sender's address
+   * (`known`; undefined: no peer is known there). `relayed`: it came inside a relay header
+   * (relay.ts) and `known` is its source: no roaming, no relay header inside.
    */
-  private datagram(rt: PeerRuntime | undefined, at: number, r: number, relayed = false): void {
+  private datagram(known: PeerRuntime | undefined, at: number, r: number, relayed = false): void {
     const ctx = this.ctx;
-    if (!rt) {
-      countGlobal(ctx, G.unknownPeer);
-      return;
-    }
-    const slot = rt.p.slot;
     // 3.
-    if (r < HEADER_BYTES + TAG_BYTES + ETHERNET_HEADER_BYTES) {
-      count(ctx, slot, F.truncated);
+    if (r < HEADER_BYTES + TAG_BYTES) {
+      if (known) count(ctx, known.p.slot, F.truncated);
+      else countGlobal(ctx, G.unknownPeer);
       return;
     }
     const inbox = this.inbox, hdr = this.hdr, plain = this.plain;
     for (let i = 0; i < HEADER_BYTES; i++) hdr[i] = inbox[at + i];
     const type = headerType(hdr);
-    if (type !== TYPE_DATA && type !== TYPE_DATA_CSUM_PARTIAL) {
-      if (type === TYPE_RELAY && !relayed) return this.relayedDatagram(rt, at, r);
+    if (type !== TYPE_DATA && type !== TYPE_DATA_CSUM_PARTIAL && type !== TYPE_KEEPALIVE) {
+      if (type === TYPE_RELAY && known && !relayed) return this.relayedDatagram(known, at, r);
       countGlobal(ctx, G.badType);
       return;
     }
-    const s = rt.sessions.forIndex(headerIndex(hdr));
+    const index = headerIndex(hdr);
+    let rt = known;
+    let s = rt?.sessions.forIndex(index);
+    if (!s && !relayed) {
+      // Not the session of the peer at this address: perhaps a peer that moved (#15).
+      const moved = this.peers.fromIndex(index);
+      if (moved) {
+        rt = moved;
+        s = moved.sessions.forIndex(index);
+      }
+    }
+    if (!rt) {
+      countGlobal(ctx, G.unknownPeer);
+      return;
+    }
+    const slot = rt.p.slot;
     if (!s) {
       count(ctx, slot, F.noSession);
+      return;
+    }
+    if (type !== TYPE_KEEPALIVE && r < HEADER_BYTES + TAG_BYTES + ETHERNET_HEADER_BYTES) {
+      count(ctx, slot, F.truncated);
       return;
     }
     // 4.
@@ -156,7 +190,19 @@ export class Receiver {
       count(ctx, slot, F.auth);
       return;
     }
+    const newest = seq > s.window.top;
     s.window.commit(seq);
+    // An unknown endpoint is learned from any authentic datagram; a known one moves only for
+    // the newest (a late datagram from the old address must not move it back).
+    if (
+      !relayed && rt !== known && (newest || rt.sa.length === 0) && !sameSockaddr(this.sa, rt.sa)
+    ) {
+      this.moved(rt);
+    }
+    if (type === TYPE_KEEPALIVE) {
+      count(ctx, slot, F.keepalivesIn);
+      return;
+    }
     // 6.
     const vni = headerVni(hdr);
     const net = this.networks.get(vni);
@@ -191,9 +237,16 @@ export class Receiver {
     }
   }
 
-  /** A relayed datagram (relay.ts): forwarded there, or opened here as its source peer's. */
+  /** 3. A relayed datagram (relay.ts): forwarded there, or opened here as its source peer's. */
   private relayedDatagram(from: PeerRuntime, at: number, r: number): void {
     const src = this.relay.handle(from, this.inbox, at, r);
     if (src) this.datagram(src, at + RELAY_HEADER_BYTES, r - RELAY_HEADER_BYTES, true);
+  }
+
+  /** 5. `rt`'s endpoint is where this datagram came from now: recorded, the main thread told. */
+  private moved(rt: PeerRuntime): void {
+    this.peers.moveTo(rt, this.sa);
+    const e = sockaddrEndpoint(rt.sa);
+    this.ctx.tell({ type: "endpoint", slot: rt.p.slot, address: e.address, port: e.port });
   }
 }

@@ -237,7 +237,8 @@ export class Transmitter {
     const n = this.seal(rt, vni, src, len, this.out, 0, type);
     if (n < 0) return;
     const slot = rt.p.slot;
-    if (this.c.sendto(this.udpFd, this.out, n, 0, rt.sa, rt.sa.length) < 0) {
+    const sa = rt.relaySa ?? rt.sa;
+    if (this.c.sendto(this.udpFd, this.out, n, 0, sa, sa.length) < 0) {
       count(this.ctx, slot, F.txErrors);
     } else {
       count(this.ctx, slot, F.txPackets);
@@ -277,16 +278,17 @@ export class Transmitter {
     const rt = this.batchPeer;
     if (!rt || this.batchCount === 0) return;
     const { c, udpFd, batch, batchLen, batchSize, batchCount } = this;
+    const sa = rt.relaySa ?? rt.sa;
     let r = batchCount === 1
-      ? c.sendto(udpFd, batch, batchLen, 0, rt.sa, rt.sa.length)
-      : this.gso.send(rt.sa, batchLen, batchSize);
+      ? c.sendto(udpFd, batch, batchLen, 0, sa, sa.length)
+      : this.gso.send(sa, batchLen, batchSize);
     if (r < 0 && batchCount > 1) {
       // No UDP GSO here (old kernel): send them one by one from now on.
       this.gsoWorks = false;
       r = 0;
       for (let off = 0; off < batchLen; off += batchSize) {
         const l = Math.min(batchSize, batchLen - off);
-        if (c.sendto(udpFd, batch.subarray(off), l, 0, rt.sa, rt.sa.length) < 0) r = -1;
+        if (c.sendto(udpFd, batch.subarray(off), l, 0, sa, sa.length) < 0) r = -1;
       }
     }
     if (r < 0) count(this.ctx, rt.p.slot, F.txErrors);
