@@ -15,7 +15,8 @@
  * @module
  */
 
-import { formatHostPort, formatIp, parseIp } from "../config/mod.ts";
+import { formatHostPort, parseIp } from "../config/mod.ts";
+import { canonicalAddress } from "./control/mod.ts";
 import type { Peer } from "../config/types.ts";
 import type { SleeveEndpointEvent } from "../datapath/sleeve/mod.ts";
 import type { Logger } from "./ops/log.ts";
@@ -56,9 +57,9 @@ export class PeerEndpoints {
    */
   fromControl(peer: Peer, remote: string): boolean {
     if (hasFixedAddress(peer)) return false;
-    const ip = parseIp(remote);
-    if (!ip) return false;
-    const address = formatIp(ip);
+    // Canonical, so a dual-stack socket's ::ffff:a.b.c.d is the a.b.c.d the sleeve sends to.
+    const address = canonicalAddress(remote);
+    if (!parseIp(address)) return false;
     const have = this.#learned.get(peer.name);
     // A datagram-learned endpoint at the same address knows the NAT's port: keep it.
     if (have && have.address === address) return false;

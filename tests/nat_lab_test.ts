@@ -2,19 +2,21 @@
  * A box behind NAT (#15), with real agents: edge-2 sits behind nat-1 (nft masquerade), has no
  * address in weave.yaml and carries a key; edge-1 is public. edge-2 dials edge-1 (nobody can
  * dial edge-2), the sleeve on edge-1 starts from the control connection's source address and
- * learns the NAT's UDP mapping from edge-2's authenticated keepalive. Then: overlay ping and a
- * TCP transfer with matching bytes both ways; edge-1's status shows the learned endpoint and why
- * the pair is on the sleeve. The attacker: datagrams replayed or forged from another address
- * (nat-1's own, another port) do not move the endpoint; a process at an address no peer has,
- * with the fleet password, claiming edge-2's name with a key of its own, is refused by edge-1
- * and the real edge-2's session is untouched.
+ * learns the NAT's UDP mapping from edge-2's authenticated keepalive; edge-2 dials edge-3 (also
+ * public) too. Then: overlay ping and a TCP transfer with matching bytes both ways; edge-1's
+ * status (JSON and text) shows the learned endpoint and why the pair is on the sleeve;
+ * keepalives flow only across the NAT (none between edge-1 and edge-3). The attacker:
+ * datagrams replayed or forged from another address (nat-1's own, another port) do not move
+ * the endpoint; a process at an address no peer has, with the fleet password, claiming
+ * edge-2's name with a key of its own, is refused by edge-1 and the real edge-2's session is
+ * untouched.
  */
 
 import { deepStrictEqual, notStrictEqual, strictEqual } from "node:assert";
 import { above, includes } from "./lab/expect.ts";
 import { LAB } from "./lab/gate.ts";
 import { Lab, type LabHost } from "./lab/lab.ts";
-import { randomBytes, transfer } from "./lab/fleet.ts";
+import { cli, randomBytes, transfer } from "./lab/fleet.ts";
 import {
   addNatBox,
   allUp,
@@ -41,11 +43,11 @@ async function ping(lab: Lab, from: LabHost, to: string) {
 }
 
 Deno.test(
-  "nat lab: a dial-out-only box behind nft masquerade reaches a public box",
+  "nat lab: a dial-out-only box behind nft masquerade reaches the public boxes",
   LAB,
   async () => {
-    await using lab = await Lab.create({ hosts: ["edge-1", "nat-1"] });
-    const e1 = lab.host("edge-1"), router = lab.host("nat-1");
+    await using lab = await Lab.create({ hosts: ["edge-1", "nat-1", "edge-3"] });
+    const e1 = lab.host("edge-1"), router = lab.host("nat-1"), e3 = lab.host("edge-3");
     const box = await addNatBox(lab, router, "edge-2");
     const e2 = lab.host("edge-2");
     const configs = await writeKeyedFleet(
@@ -53,6 +55,7 @@ Deno.test(
       [
         { name: "edge-1", address: e1.address },
         { name: "edge-2" },
+        { name: "edge-3", address: e3.address },
       ],
       PASSWORD,
       ["nat_keepalive: 5s"],
@@ -64,17 +67,17 @@ Deno.test(
 
       const a1 = await startKeyedAgent(lab, e1, configs);
       const a2 = await startKeyedAgent(lab, e2, configs);
-      await a1.waitForLog(/agent up/, 60_000);
-      await a2.waitForLog(/agent up/, 60_000);
+      const a3 = await startKeyedAgent(lab, e3, configs);
+      for (const a of [a1, a2, a3]) await a.waitForLog(/agent up/, 60_000);
       const up = await waitForAll(
         lab,
-        [e1, e2],
+        [e1, e2, e3],
         (s) =>
           allUp(s) && s.peers.every((p) => p.datapath === "sleeve") &&
-          (s.peer !== "edge-1" || peerOf(s, "edge-2").learnedEndpoint?.source === "sleeve"),
+          (s.peer === "edge-2" || peerOf(s, "edge-2").learnedEndpoint?.source === "sleeve"),
         60_000,
       );
-      const s1 = up.get("edge-1")!, s2 = up.get("edge-2")!;
+      const s1 = up.get("edge-1")!, s2 = up.get("edge-2")!, s3 = up.get("edge-3")!;
       const v12 = peerOf(s1, "edge-2"), v21 = peerOf(s2, "edge-1");
       console.log(`edge-1 sees edge-2: ${JSON.stringify(v12.learnedEndpoint)}; why: ${v12.reason}`);
       deepStrictEqual([v12.address, v12.reach, v21.reach, s2.address], [
@@ -91,6 +94,26 @@ Deno.test(
       strictEqual(v12.control?.dials ?? -1, 0, "edge-1's dials to edge-2");
       above(v21.control?.dials ?? 0, 0, "edge-2's dials to edge-1");
       above(v12.sleeve?.keepalivesIn ?? 0, 0, "keepalives edge-1 got from edge-2");
+      above(peerOf(s2, "edge-3").control?.dials ?? 0, 0, "edge-2's dials to edge-3");
+      includes(
+        peerOf(s3, "edge-2").learnedEndpoint!.endpoint,
+        `${router.address}:`,
+        "edge-3's view of edge-2",
+      );
+      // Keepalives only across the NAT: the pair of fixed boxes gets none.
+      deepStrictEqual(
+        [peerOf(s1, "edge-3").sleeve?.keepalivesOut, peerOf(s3, "edge-1").sleeve?.keepalivesOut],
+        [0, 0],
+        "keepalives between edge-1 and edge-3 (both fixed)",
+      );
+      above(peerOf(s2, "edge-1").sleeve?.keepalivesOut ?? 0, 0, "keepalives edge-2 sent edge-1");
+      const human = await cli(lab, e1, ["status", "--name", "edge-1"]);
+      includes(
+        human.stdout,
+        `  edge-2 (dial-out only): endpoint ${v12.learnedEndpoint!.endpoint} from its last ` +
+          "authenticated datagram",
+        "edge-1's status",
+      );
 
       const o1 = s1.networks[0].address, o2 = s2.networks[0].address;
       await ping(lab, e1, o2);

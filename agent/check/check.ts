@@ -42,6 +42,7 @@ import {
   type IpRoute,
   kernelItems,
   linkWithAddress,
+  natFleetItem,
   parseCapEff,
   passwordItems,
   type PasswordObservation,
@@ -269,6 +270,8 @@ function configItems(result: LoadResult, configPath: string): CheckItem[] {
     found: `${cfg.path}: ${cfg.peers.length} peers, ${cfg.networks.length} network(s), ` +
       `datapath ${cfg.datapath}`,
   }];
+  const nat = natFleetItem(cfg);
+  if (nat) items.push(nat);
   const passwordFile = cfg.password?.kind === "file" ? cfg.password.path : null;
   const otherWarnings = result.diagnostics.filter((d) =>
     d.severity === "warning" && d.file !== passwordFile && !/password/i.test(d.message)

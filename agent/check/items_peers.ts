@@ -62,6 +62,38 @@ export function dialablePeersItem(config: Config, self: Peer): CheckItem | null 
   );
 }
 
+/**
+ * The fleet's view (#15), the same on every box: which peers are dial-out only, and which
+ * pairs can only meet through a peer that has an address (both ends dial-out only); a warning
+ * when a dial-out-only peer has nobody it could dial. Null for a fleet where every peer has one.
+ */
+export function natFleetItem(config: Config): CheckItem | null {
+  const out = config.peers.filter((p) => !p.endpoint);
+  if (out.length === 0) return null;
+  const reachable = config.peers.filter((p) => p.endpoint);
+  const pairs: string[] = [];
+  for (let i = 0; i < out.length; i++) {
+    for (let j = i + 1; j < out.length; j++) pairs.push(`${out[i].name}–${out[j].name}`);
+  }
+  const names = out.map((p) => p.name).join(", ");
+  const meet = pairs.length
+    ? `; these pairs can only meet through a peer that has an address (${
+      reachable.map((p) => p.name).join(", ") || "none"
+    }): ${pairs.join(", ")}`
+    : "";
+  const found = `dial-out only (no address; they dial, nobody dials them): ${names}${meet}`;
+  if (reachable.length === 0) {
+    return item(
+      "fleet.dial-out",
+      "peers",
+      "warning",
+      `${found}; no peer has an address, so none of them has anybody to dial`,
+      "give at least one peer a fixed address or DNS name the others can reach",
+    );
+  }
+  return item("fleet.dial-out", "peers", "ok", found);
+}
+
 /** A peer's control port answers TCP; if not, why and what to do. */
 export function reachabilityItem(peer: Peer, self: Peer, r: ReachProbe, timeoutMs: number) {
   const id = `peer.${peer.name}`;
@@ -92,7 +124,7 @@ export function datapathItems(
 ): CheckItem[] {
   const encrypted = config.password !== null;
   const cap: FastdpCapability | null = kernel
-    ? localFastdpCapability(config.datapath, encrypted, kernel)
+    ? localFastdpCapability(config.datapath, encrypted, kernel, self)
     : null;
   const mine = new Set(myNetworks(config, self).map((n) => n.name));
   return config.peers.filter((p) => p.name !== self.name).map((p) => {
@@ -102,6 +134,16 @@ export function datapathItems(
     ).map((n) => n.name);
     const nets = shared.length ? ` (${shared.join(", ")})` : " (no shared network)";
     const natted = [p, self].find((x) => !x.endpoint);
+    const named = [p, self].find((x) => x.endpoint?.kind === "dns");
+    if (!natted && named && config.datapath !== "fastdp") {
+      return item(
+        id,
+        "datapath",
+        "ok",
+        `${p.name}: sleeve: ${named === self ? "this box" : p.name} is given by DNS name; the ` +
+          `fast datapath needs both ends' addresses fixed${nets}`,
+      );
+    }
     if (natted && config.datapath !== "fastdp") {
       return item(
         id,

@@ -8,6 +8,7 @@ import {
   dialOutItem,
   identityItem,
   kernelItems,
+  natFleetItem,
   parseCapEff,
   parseIproute2Version,
   parseNftVersion,
@@ -264,7 +265,33 @@ Deno.test("dial-out peers: who dials whom, pairs that cannot meet, nobody to dia
   deepStrictEqual(dp.map((i) => i.found.split(";")[0]), [
     "field-1: sleeve: field-1 is dial-out only (behind NAT)",
     "field-2: sleeve: field-2 is dial-out only (behind NAT)",
-    "named: fast datapath (kernel VXLAN + ESP (AES-GCM)) if named can do it too and VXLAN " +
-    "heartbeats get through, else sleeve",
+    // #15: the fast datapath only between fixed addresses (a DNS name may change under it).
+    "named: sleeve: named is given by DNS name",
   ]);
+});
+
+Deno.test("#15 fleet view: dial-out-only peers, pairs that can only meet through one with an address", () => {
+  if (!NAT.ok) throw new Error(JSON.stringify(NAT.diagnostics));
+  const cfg = NAT.config;
+  deepStrictEqual(natFleetItem(cfg), {
+    id: "fleet.dial-out",
+    group: "peers",
+    status: "ok",
+    found: "dial-out only (no address; they dial, nobody dials them): field-1, field-2; these " +
+      "pairs can only meet through a peer that has an address (hub, named): field-1–field-2",
+  });
+  const [hub, f1, f2] = cfg.peers;
+  strictEqual(natFleetItem({ ...cfg, peers: [hub] }), null);
+  const lonely = natFleetItem({ ...cfg, peers: [f1, f2] });
+  deepStrictEqual([lonely?.status, lonely?.fix], [
+    "warning",
+    "give at least one peer a fixed address or DNS name the others can reach",
+  ]);
+  const named = cfg.peers[3];
+  const dp = datapathItems(cfg, hub, null).find((i) => i.id === `datapath.${named.name}`);
+  strictEqual(
+    dp?.found,
+    "named: sleeve: named is given by DNS name; the fast datapath needs both ends' addresses " +
+      "fixed (sensors)",
+  );
 });

@@ -49,6 +49,18 @@ export function waitingText(p: PeerView): string {
   return `waiting for ${c.waitingFor}${next}${tries}`;
 }
 
+/**
+ * A peer whose endpoint was learned (#15: dial-out only, DNS-named, or heard from elsewhere
+ * than configured): where the sleeve sends to it, and since when; null for the others.
+ */
+export function endpointLine(p: PeerView): string | null {
+  const e = p.learnedEndpoint;
+  if (!e) return null;
+  const from = e.source === "sleeve" ? "its last authenticated datagram" : "its control connection";
+  const was = e.previous ? `, was ${e.previous}` : "";
+  return `  ${p.name} (${p.address}): endpoint ${e.endpoint} from ${from} since ${e.since}${was}`;
+}
+
 /** Human rendering of `status`. */
 export function renderStatus(s: AgentStatus): string {
   const lines = [
@@ -71,6 +83,10 @@ export function renderStatus(s: AgentStatus): string {
   }
   lines.push("", PEER_HEADER);
   for (const p of s.peers) lines.push(peerRow(p));
+  for (const p of s.peers) {
+    const line = endpointLine(p);
+    if (line) lines.push(line);
+  }
   const far = s.peers.flatMap((p) => p.route?.kind === "unreachable" ? [p.route] : []);
   for (const r of far) lines.push(`  ${r.peer} unreachable: ${r.why}`);
   if (s.relay) {
