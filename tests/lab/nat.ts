@@ -33,6 +33,12 @@ export async function addNatBox(
   name: string,
   net = "192.168.77",
   hostOctet = 2,
+  /**
+   * False: plain `masquerade`, which keeps the box's source port where it is free (one public
+   * port per socket, whatever the destination: the NAT most home routers are, and what UDP hole
+   * punching needs, #16).
+   */
+  fullyRandom = true,
 ): Promise<NatBox> {
   const box = await lab.addMachine(name);
   const inside = `nat-${name}`.slice(0, 15);
@@ -68,7 +74,9 @@ export async function addNatBox(
     "table ip weave_lab_nat {",
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
-    `    oifname "${router.link}" ip saddr ${net}.0/24 masquerade fully-random`,
+    `    oifname "${router.link}" ip saddr ${net}.0/24 masquerade${
+      fullyRandom ? " fully-random" : ""
+    }`,
     "  }",
     "}",
   ].join("\n");
