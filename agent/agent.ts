@@ -36,7 +36,7 @@ import { loadNodeKey } from "./node_key_file.ts";
 import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
 import { SessionEpochs } from "./session_epochs.ts";
 import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
-import { collidingIds, relayId, RelayService, sleeveRelayFields } from "./relay/mod.ts";
+import { RelayAgent, relayId } from "./relay/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
 import { controlDispatcher } from "./ops/control_dispatch.ts";
@@ -105,10 +105,8 @@ export class Agent {
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
   #topology: TopologyService | null = null;
-  /** Relayed control sessions (#16): opening, forwarding, delivering. */
-  #relay: RelayService | null = null;
-  /** The first relay of each relayed session (#16); absent: direct. */
-  #vias = new Map<string, string>();
+  /** Relayed sessions and hole punching (#16). */
+  #relay: RelayAgent;
   /** This box's node key (read once at start); null: it proves none. */
   #nodeKey: NodeKeyPair | null = null;
   #heartbeat: VxlanHeartbeat | null = null;
@@ -147,6 +145,19 @@ export class Agent {
           const done = this.requestReconcile();
           if (moved) done.then(() => this.#flushLearned(p.peer.name));
         },
+      },
+    });
+    this.#relay = new RelayAgent({
+      self: opts.name,
+      log: opts.log.child("relay"),
+      sleeve: () => this.#sleeve,
+      pushPeer: (name) => {
+        const pair = this.#pairs.get(name);
+        if (pair) this.#pushSleevePeer(pair);
+      },
+      endpointOf: (name) => {
+        const peer = this.#otherPeers().find((p) => p.name === name);
+        return peer ? this.#endpoints.target(this.#loaded.self, peer, 0) : null;
       },
     });
     this.#reloader = new ConfigReloader(opts.configPath, opts.name, this.#reloadable(), opts.log);
@@ -254,7 +265,7 @@ export class Agent {
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#workloadRetry);
     this.#pairs.stop();
-    this.#relay?.stop();
+    this.#relay.stop();
     this.#topology?.stop();
     this.#watcher.close();
     this.#metrics?.close();
@@ -373,7 +384,8 @@ export class Agent {
         : null,
       control: this.#control?.status() ?? null,
       topology: this.#topology?.view() ?? null,
-      relay: this.#relay?.view() ?? null,
+      relay: this.#relay.view(),
+      sleevePaths: (peer) => this.#relay.sleevePath(peer),
       pairs: this.#pairs.pairs(),
       networks: this.#myNetworks(),
       mtu: this.#mtu(),
@@ -442,6 +454,7 @@ export class Agent {
       onEndpoint: (e) => {
         const peer = this.#otherPeers().find((p) => p.name === e.peer);
         const pair = this.#pairs.get(e.peer);
+        this.#relay.endpointLearned(e.peer);
         if (this.#endpoints.fromSleeve(peer, e) && pair) this.#pushSleevePeer(pair);
       },
     });
@@ -476,8 +489,7 @@ export class Agent {
       },
       logger: this.log.child("control"),
       onSessionUp: ({ peer, secrets, remoteAddress, via }) => {
-        if (via) this.#vias.set(peer, via);
-        else this.#vias.delete(peer);
+        this.#relay.sessionUp(peer, via ?? null);
         const p = this.#otherPeers().find((o) => o.name === peer);
         // A relayed session's stream says nothing about where the peer is (#16).
         if (p && !via) this.#endpoints.fromControl(p, remoteAddress);
@@ -486,17 +498,16 @@ export class Agent {
         this.#topology?.sessionUp(peer);
       },
       onSessionDown: ({ peer, reason }) => {
-        this.#vias.delete(peer);
         this.#epochs.reset(peer);
         this.#pairs.sessionDown(peer, reason);
         this.#topology?.sessionChanged();
-        this.#relay?.sessionDown(peer);
+        this.#relay.sessionDown(peer);
       },
       onMessage: ({ peer, msg }) =>
         TopologyGossip.owns(msg)
           ? this.#topology?.receive(peer, msg)
-          : RelayService.owns(msg)
-          ? this.#relay?.receive(peer, msg)
+          : this.#relay.owns(msg)
+          ? this.#relay.receive(peer, msg)
           : this.#pairs.message(peer, msg),
       onSessionKeys: (e) => this.#onSessionKeys(e),
     });
@@ -518,25 +529,10 @@ export class Agent {
       control: () => control.status(),
       onDrop: (from, reason, detail) =>
         log.debug("topology record dropped", { peer: from, reason, detail }),
+      ...this.#relay.topologyHooks(),
     });
     this.#topology.start();
-    this.#relay?.stop();
-    const topology = this.#topology;
-    const colliding = collidingIds(this.#loaded.config.peers.map((p) => p.name));
-    if (colliding.length) {
-      this.log.warn("peers share a relay id: their relayed datagrams may go astray", {
-        peers: colliding.join(","),
-      });
-    }
-    this.#relay = new RelayService({
-      self: this.opts.name,
-      peers: this.#loaded.config.peers.map((p) => p.name),
-      policy: relayPolicies(this.#loaded.config.peers),
-      control,
-      edges: () => topology.gossip.edges(),
-      log: this.log.child("relay"),
-    });
-    this.#relay.start();
+    this.#relay.start(control, this.#topology, this.#loaded.config.peers);
   }
 
   /** Reconciles, rebinds the heartbeat sockets, re-announces this box's bridge MACs. */
@@ -556,14 +552,8 @@ export class Agent {
     const rekeyed = this.#epochs.sending(p.peer.name);
     const self = this.#loaded.self;
     const target = this.#endpoints.target(self, p.peer, this.#loaded.config.natKeepaliveMs);
-    const peers = this.#loaded.config.peers;
-    const relayPeer = peers.find((x) => x.name === this.#vias.get(p.peer.name));
-    const relay = sleeveRelayFields(
-      this.opts.name,
-      p.peer.name,
-      relayPeer ? this.#endpoints.target(self, relayPeer, 0) : null,
-      relayPolicies(peers),
-    );
+    const { keepaliveMs, ...relay } = this.#relay.sleeveFields(p.peer.name);
+    if (keepaliveMs !== null) target.keepaliveMs = keepaliveMs;
     this.#toSleeve(`peer ${p.peer.name}`, (s) => {
       const peer = { ...sleevePeerOf(p, vnis, s.preferredAead, rekeyed, target), ...relay };
       if (peer.session) peer.session.limits = this.#sleeveLimits;
@@ -639,9 +629,7 @@ export class Agent {
         this.#control = null;
         this.#topology?.stop();
         this.#topology = null;
-        this.#relay?.stop();
-        this.#relay = null;
-        this.#vias.clear();
+        this.#relay.stop();
         this.#epochs.clear();
         this.#pairs.reset(reason);
       },
@@ -658,7 +646,7 @@ export class Agent {
         this.#control?.updatePeers(this.#controlPeers());
         const peers = this.#loaded.config.peers;
         this.#topology?.reconfigure(peers.map((p) => p.name), relayPolicies(peers));
-        this.#relay?.reconfigure(peers.map((p) => p.name), relayPolicies(peers));
+        this.#relay.reconfigure(peers);
       },
       stopSleeve: async () => {
         await this.#sleeve?.close();

@@ -83,6 +83,11 @@ export interface PeerView {
   sleeve: PeerCounters | null;
   /** How the gossiped graph says this box reaches the peer (#16); null without topology. */
   route: Route | null;
+  /**
+   * How the pair's sleeve datagrams travel (#16): `direct`, `via <relay>`, or `direct (punched)`
+   * (the control session relayed, the datagrams straight through a punched NAT path).
+   */
+  sleevePath?: string;
 }
 
 /** How a pair meets on the underlay (see {@link PeerView.reach}). */
@@ -183,6 +188,8 @@ export interface StatusInput {
   topology?: TopologyView | null;
   /** The relay view (#16); absent or null while sessions restart. */
   relay?: RelayControlView | null;
+  /** How each pair's sleeve datagrams travel (#16; absent: `direct`). */
+  sleevePaths?: (peer: string) => string;
   workloads: WorkloadState[];
   policy: PolicyStatus;
   /** Endpoints learned per peer (#15); absent: none. */
@@ -252,6 +259,7 @@ function peerView(s: StatusInput, p: Readonly<PairState>): PeerView {
     control: c,
     sleeve: s.sleeve?.counters.peers[p.peer.name] ?? null,
     route: s.topology?.routes.find((r) => r.peer === p.peer.name) ?? null,
+    sleevePath: s.sleevePaths?.(p.peer.name) ?? "direct",
   };
 }
 

@@ -12,8 +12,8 @@
 
 import { strictEqual } from "node:assert";
 import type { AgentStatus } from "../agent/agent.ts";
-import { randomBytes, transfer } from "./lab/fleet.ts";
-import { above, atLeast, below } from "./lab/expect.ts";
+import { cli, randomBytes, transfer } from "./lab/fleet.ts";
+import { above, atLeast, below, includes } from "./lab/expect.ts";
 import { LAB } from "./lab/gate.ts";
 import { Lab, type LabHost } from "./lab/lab.ts";
 import { addNatBox, startKeyedAgent, statusOf, waitForAll, writeKeyedFleet } from "./lab/nat.ts";
@@ -66,6 +66,24 @@ Deno.test({
       PASSWORD,
       ["nat_keepalive: 5s"],
     );
+    // No straight path between the NATs at first (nat-1 drops what it forwards to and from
+    // nat-2), so the pair is relayed until the path opens.
+    const n1 = lab.host("nat-1"), n2 = lab.host("nat-2").address;
+    const cut = () =>
+      lab.exec(n1, ["nft", "-f", "-"], {
+        stdin: [
+          "table inet weave_lab_punch_cut {",
+          "  chain forward { type filter hook forward priority -10; policy accept;",
+          `    ip daddr ${n2} drop`,
+          `    ip saddr ${n2} drop`,
+          "  }",
+          "}",
+        ].join("\n"),
+        check: true,
+      });
+    const uncut = () =>
+      lab.exec(n1, ["nft", "delete", "table", "inet", "weave_lab_punch_cut"], { check: true });
+    await cut();
     const agents = [];
     for (const h of [e3, e1, e2]) agents.push(await startKeyedAgent(lab, h, configs));
     for (const a of agents) await a.waitForLog(/agent up/, 60_000);
@@ -117,5 +135,42 @@ Deno.test({
       below(rx, forwarded / 10, `datagrams from ${end} edge-3 opened itself`);
     }
     console.log(`relayed: transfer ${sent}; edge-3 forwarded ${forwarded} datagrams`);
+
+    // Punched: edge-3 gossips where it sees each box (the NATs' public mappings); the boxes
+    // probe each other there, and move the pair's datagrams onto the straight path once the
+    // path between the NATs opens.
+    await uncut();
+    const t0 = Date.now();
+    const punched = await waitForAll(
+      lab,
+      [e1, e2],
+      (s) => peerOf(s, s.peer === "edge-1" ? "edge-2" : "edge-1").sleevePath === "direct (punched)",
+      40_000,
+    );
+    console.log(`punched after ${Date.now() - t0} ms`);
+    const v12 = peerOf(punched.get("edge-1")!, "edge-2");
+    strictEqual(v12.control?.via, "edge-3", "the control session stays relayed");
+    const human = await cli(lab, e1, ["status", "--name", "edge-1"]);
+    includes(human.stdout, "direct (punched)", "edge-1's status");
+    const relayBefore = (await statusOf(lab, e3))!.sleeveDrops!.relayedPackets;
+    await ping(lab, e1, o2);
+    await ping(lab, e2, o1);
+    const [sent2, got2] = await transfer({ lab }, "edge-2", "edge-1", o1, 7402, file);
+    strictEqual(got2, sent2, "edge-2 -> edge-1 over the punched path: size and sha256");
+    const relayAfter = (await statusOf(lab, e3))!.sleeveDrops!.relayedPackets;
+    below(relayAfter - relayBefore, 50, "datagrams edge-3 forwarded once the pair was punched");
+
+    // The punched path breaks (the cut again): the pair falls back to the relay, and traffic
+    // flows again.
+    await cut();
+    const t1 = Date.now();
+    await waitForAll(
+      lab,
+      [e1, e2],
+      (s) => peerOf(s, s.peer === "edge-1" ? "edge-2" : "edge-1").sleevePath === "via edge-3",
+      20_000,
+    );
+    console.log(`back on the relay ${Date.now() - t1} ms after the punched path broke`);
+    await ping(lab, e1, o2);
   },
 });

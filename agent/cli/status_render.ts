@@ -144,9 +144,13 @@ function peerRow(p: PeerView): string {
   ].join(" ");
 }
 
-/** `direct`, `via <peer>` or `unreachable` (the why is printed under the table). */
+/**
+ * `direct`, `via <peer>`, `direct (punched)` (#16: datagrams straight, control relayed) or
+ * `unreachable` (the why is printed under the table).
+ */
 function routeText(p: PeerView): string {
   const r = p.route;
   if (!r) return "-";
+  if (p.sleevePath === "direct (punched)") return p.sleevePath;
   return r.kind === "via" ? `via ${r.via}` : r.kind;
 }

@@ -24,3 +24,5 @@ export * from "./relay_policy.ts";
 export * from "./relay_ids.ts";
 export * from "./relay_sleeve.ts";
 export * from "./relay_service.ts";
+export * from "./hole_punch.ts";
+export * from "./relay_agent.ts";

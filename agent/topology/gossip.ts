@@ -283,5 +283,5 @@ export function rttMoved(held: readonly Link[], latest: readonly Link[]): boolea
 
 /** A link list without RTTs, as text: what decides whether sessions changed. */
 function shape(links: readonly Link[]): string {
-  return JSON.stringify(links.map((l) => [l.peer, l.state, l.why ?? ""]));
+  return JSON.stringify(links.map((l) => [l.peer, l.state, l.why ?? "", l.endpoint ?? ""]));
 }

@@ -37,6 +37,10 @@ export interface TopologyServiceOptions {
   control: () => PeerConnectionsStatus | null;
   onDrop?: (from: string, reason: RecordDropReason, detail: string) => void;
   clock?: Clock;
+  /** Where this box's sleeve sees a peer (`ip:port`), gossiped for hole punching (#16). */
+  endpoint?: (peer: string) => string | null;
+  /** The peer's session is relayed but its sleeve datagrams go straight (#16). */
+  punched?: (peer: string) => boolean;
 }
 
 /** How often this box's own links are read again (state changes the events miss, RTTs). */
@@ -49,19 +53,23 @@ export function relayPolicies(peers: readonly Peer[]): Map<string, RelayPolicy> 
   );
 }
 
-/** This box's links as the session layer sees them. */
-export function localLinks(self: string, c: PeerConnectionsStatus | null): Link[] {
+/** This box's links as the session layer sees them (and, #16, its sleeve). */
+export function localLinks(
+  self: string,
+  c: PeerConnectionsStatus | null,
+  sleeve: Pick<TopologyServiceOptions, "endpoint" | "punched"> = {},
+): Link[] {
   if (!c) return [];
-  return Object.entries(c.peers).filter(([name]) => name !== self).map(([peer, p]): Link =>
-    p.state === "up"
-      ? {
-        peer,
-        // A session carried by relays (#16) is no edge of the graph: routes never go over it.
-        state: p.via ? "relayed" : "direct",
-        ...(p.rttMs !== null && !p.via ? { rttMs: p.rttMs } : {}),
-      }
-      : { peer, state: "down", ...(p.lastError ? { why: p.lastError } : {}) }
-  );
+  return Object.entries(c.peers).filter(([name]) => name !== self).map(([peer, p]): Link => {
+    const endpoint = sleeve.endpoint?.(peer) ?? null;
+    const at = endpoint ? { endpoint } : {};
+    if (p.state !== "up") {
+      return { peer, state: "down", ...(p.lastError ? { why: p.lastError } : {}), ...at };
+    }
+    // A session carried by relays (#16) is no edge routes go over; punched: its datagrams do.
+    const state = !p.via ? "direct" : sleeve.punched?.(peer) ? "punched" : "relayed";
+    return { peer, state, ...(p.rttMs !== null && !p.via ? { rttMs: p.rttMs } : {}), ...at };
+  });
 }
 
 /** The running topology of one agent. */
@@ -123,7 +131,7 @@ export class TopologyService {
 
   /** Any session change (or a periodic look for new RTTs). */
   sessionChanged(): void {
-    this.gossip.setLocalLinks(localLinks(this.#o.self, this.#o.control()));
+    this.gossip.setLocalLinks(localLinks(this.#o.self, this.#o.control(), this.#o));
   }
 
   /** A topology message from a peer's session. */

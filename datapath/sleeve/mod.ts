@@ -557,6 +557,21 @@ export class Sleeve {
   }
 
   /**
+   * One hole-punching probe to a relayed peer (#16): a keepalive of its sending session straight
+   * to `address:port`, a candidate endpoint of it (where its datagrams go does not change; an
+   * authentic datagram from there moves its endpoint, as any would). Resolves once sent.
+   */
+  punch(peer: string, address: string, port: number): Promise<void> {
+    const slot = this.#slot(peer);
+    const ip = parseIp(address);
+    if (!ip) throw new Error(`sleeve: punch ${peer}: not an IP address: ${address}`);
+    return this.#request(
+      `punch of ${peer} at ${formatHostPort(address, port)}`,
+      (id) => ({ type: "punch", id, slot, address: ip, port }),
+    );
+  }
+
+  /**
    * Make-before-break, step 1: accept the peer's datagrams under a new session as well; the
    * sender does not move. Resolves once the worker accepts them. The peer must be known
    * ({@link upsertPeer}); at most three sessions per peer are accepted (the oldest that is not

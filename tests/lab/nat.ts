@@ -34,9 +34,11 @@ export async function addNatBox(
   net = "192.168.77",
   hostOctet = 2,
   /**
-   * False: plain `masquerade`, which keeps the box's source port where it is free (one public
-   * port per socket, whatever the destination: the NAT most home routers are, and what UDP hole
-   * punching needs, #16).
+   * False: a home router (#16): plain `masquerade`, which keeps the box's source port where it
+   * is free (one public port per socket, whatever the destination), and unsolicited inbound UDP
+   * dropped before conntrack confirms it (so a stranger's datagram to the public port leaves
+   * no entry that would make the NAT pick another port for the box's next flow). What UDP hole
+   * punching needs.
    */
   fullyRandom = true,
 ): Promise<NatBox> {
@@ -79,6 +81,14 @@ export async function addNatBox(
     }`,
     "  }",
     "}",
+    ...(fullyRandom ? [] : [
+      "table inet weave_lab_nat_filter {",
+      "  chain input {",
+      "    type filter hook input priority filter; policy accept;",
+      `    iifname "${router.link}" meta l4proto udp ct state new drop`,
+      "  }",
+      "}",
+    ]),
   ].join("\n");
   await lab.exec(router, ["nft", "-f", "-"], { stdin: ruleset, check: true });
   return { host: { ...box, link: "eth0", address: privateAddress }, privateAddress, router };

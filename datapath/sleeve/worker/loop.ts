@@ -28,6 +28,7 @@ import type { PathContext } from "./path.ts";
 import { Transmitter } from "./tx.ts";
 import { Receiver } from "./rx.ts";
 import { Relay } from "./relay.ts";
+import { sockaddr } from "../sys/udp.ts";
 import { Keepalives } from "./keepalive.ts";
 import { CATCH_UP_SLEEP_MS, CATCH_UP_TURNS, POLL_TIMEOUT_MS } from "./constants.ts";
 
@@ -40,6 +41,7 @@ let ctx: PathContext | null = null;
 let listener: DoorbellListener | null = null;
 let networks = new Map<number, WorkerNetwork>();
 let relay: Relay | null = null;
+let keepalives: Keepalives | null = null;
 let running = true;
 let stopId = -1;
 
@@ -85,6 +87,9 @@ function apply(msg: WorkerRequest): void {
     case "remove":
       ctx!.peers.remove(msg.slot);
       break;
+    case "punch":
+      keepalives?.punch(ctx!.peers.get(msg.slot), sockaddr(msg.address, msg.port));
+      break;
     case "relay":
       ctx!.peers.setSelfId(msg.selfId);
       relay!.forward = msg.forward;
@@ -129,7 +134,7 @@ async function catchUp(l: DoorbellListener): Promise<void> {
 async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Promise<void> {
   const tx = new Transmitter(ctx);
   const rx = new Receiver(ctx, relay);
-  const keepalives = new Keepalives(ctx);
+  const ka = keepalives = new Keepalives(ctx);
   let polled: WorkerNetwork[] = [];
   let pollSet = new PollSet([]);
   let pollFor: Map<number, WorkerNetwork> | null = null;
@@ -146,7 +151,7 @@ async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Pro
     // CPU the other end and the kernel need.)
     const ready = pollSet.wait(POLL_TIMEOUT_MS);
     // Polls wake at least every POLL_TIMEOUT_MS: often enough for keepalives (seconds).
-    keepalives.tick(performance.now());
+    ka.tick(performance.now());
     if (ready <= 0) continue;
     if (pollSet.readable(POLL_BELL)) bell.drain();
     if (bell.pending()) {

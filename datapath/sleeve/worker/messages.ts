@@ -81,6 +81,11 @@ export type WorkerRequest =
   | { type: "networks"; id: number; networks: WorkerNetwork[] }
   | { type: "peer"; id: number; peer: WorkerPeer }
   | { type: "remove"; id: number; slot: number }
+  /**
+   * One hole-punching probe (#16): a keepalive of the peer's sending session, sent straight to
+   * `address:port` (a candidate endpoint of a relayed peer) instead of where its datagrams go.
+   */
+  | { type: "punch"; id: number; slot: number; address: IpAddress; port: number }
   /** This box's relay id, and whether it forwards datagrams for others (#16). */
   | { type: "relay"; id: number; selfId: number; forward: boolean }
   /** Accept datagrams under a new session of the peer (the sender does not move). */

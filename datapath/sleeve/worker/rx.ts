@@ -231,6 +231,7 @@ export class Receiver {
     this.coalescer.add(net.fd, plain, n, csumStart);
     count(ctx, slot, F.rxPackets);
     count(ctx, slot, F.rxBytes, n);
+    if (relayed) count(ctx, slot, F.rxRelayed);
     // 9.
     if ((plain[ETHERNET_SOURCE_MAC] & MAC_GROUP_BIT) === 0) {
       this.peers.learn(rt, vni, mac48(plain, ETHERNET_SOURCE_MAC));
