@@ -162,6 +162,8 @@ function status(): AgentStatus {
             txRefused: 0,
             keepalivesOut: 0,
             keepalivesIn: 0,
+            rxRelayed: 0,
+            punchesOut: 0,
           },
         },
         global: {
