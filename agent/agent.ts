@@ -527,6 +527,7 @@ export class Agent {
       policy: relayPolicies(this.#loaded.config.peers),
       send: (peer, msg) => control.send(peer, msg),
       control: () => control.status(),
+      sessions: () => control.sessionPeers(),
       onDrop: (from, reason, detail) =>
         log.debug("topology record dropped", { peer: from, reason, detail }),
       ...this.#relay.topologyHooks(),

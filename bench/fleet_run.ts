@@ -64,6 +64,9 @@ export interface FleetRunResult {
   cpuSecondsToConverge: number;
   rssMedianMB: number;
   rssMaxMB: number;
+  /** The private part of the RSS (heaps, stacks, buffers; not the shared executable's pages). */
+  privateMedianMB: number;
+  privateMaxMB: number;
   /** CPU seconds per agent per minute in the quiet window (median over agents). */
   steadyCpuSecondsPerMinute: number;
   quietSeconds: number;
@@ -179,6 +182,7 @@ async function measure(
   await new Promise((r) => setTimeout(r, 3000));
   const mem = await usageOf(pids);
   const rss = mem.map((u) => u.rssBytes / 2 ** 20);
+  const priv = mem.map((u) => u.privateBytes / 2 ** 20);
   const quietMs = o.quietMs ?? 60_000;
   await follower.poll();
   const eventsBefore = [...follower.text].flatMap(([nm, t]) => parseSessionEvents(nm, t)).length;
@@ -220,6 +224,8 @@ async function measure(
     cpuSecondsToConverge: cpuAtConverge,
     rssMedianMB: median(rss),
     rssMaxMB: rss.length ? Math.max(...rss) : 0,
+    privateMedianMB: median(priv),
+    privateMaxMB: priv.length ? Math.max(...priv) : 0,
     steadyCpuSecondsPerMinute: median(perAgent),
     quietSeconds: quietMs / 1000,
     quietSessionEvents,

@@ -24,11 +24,6 @@ export function peerEndpointText(peer: Peer): string {
   return formatHostPort(e.kind === "ip" ? e.ip : e.host, e.port);
 }
 
-/** This box's peer name: the `--name` flag when given, else the host name. */
-export function selfName(flagName?: string): string {
-  return flagName !== undefined && flagName !== "" ? flagName : Deno.hostname();
-}
-
 /**
  * A short summary of the config from the point of view of peer `name`: who it is, where it
  * listens, the peers it connects to, its networks (subnet, own address, VNI, MTU, members),

@@ -1,5 +1,6 @@
 import { ok, strictEqual } from "node:assert";
-import { describeForPeer, findSelf, selfName } from "./describe.ts";
+import { describeForPeer, findSelf } from "./describe.ts";
+import { selfName } from "./self_name.ts";
 import { parseConfig } from "./parse.ts";
 import type { Config } from "./types.ts";
 

@@ -1,6 +1,7 @@
 /**
  * The public config API: load and validate `weave.yaml`, print diagnostics, find this box's
- * peer, read the password. Code outside `config/` imports only from here (and `types.ts`).
+ * peer, read the password. Code outside `config/` imports only from here (and `types.ts`, and
+ * `self_name.ts` for commands that must answer without loading the parser).
  *
  * ```ts
  * const result = await loadConfig("weave.yaml");
@@ -129,7 +130,8 @@ export {
   stripOneNewline,
   systemPasswordAccess,
 } from "./password.ts";
-export { describeForPeer, findSelf, peerEndpointText, selfName } from "./describe.ts";
+export { describeForPeer, findSelf, peerEndpointText } from "./describe.ts";
+export { selfName } from "./self_name.ts";
 export { formatDiagnostic, formatDiagnostics } from "./diagnostics.ts";
 export { didYouMean } from "./did_you_mean.ts";
 export { assignVnis, deriveMemberAddress, hashVni, MAX_VNI, MIN_DERIVED_VNI } from "./derive.ts";

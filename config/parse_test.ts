@@ -78,8 +78,8 @@ Deno.test("unknown top-level key, with did-you-mean", () => {
   deepStrictEqual(diagnose(VALID.replace("peers:", "prot: 7000\npeers:")), [
     `weave.yaml:3:1: error: unknown key "prot" at the top level; did you mean "port"?\n` +
     `  hint: allowed here: version, password, port, vxlan_port, datapath, underlay_mtu, ` +
-    `metrics, peers, networks, key_file, rekey_after, reject_after, workloads, routes, ` +
-    `policies, policyFiles`,
+    `metrics, peers, networks, key_file, rekey_after, reject_after, nat_keepalive, workloads, ` +
+    `routes, policies, policyFiles`,
   ]);
 });
 
@@ -87,8 +87,8 @@ Deno.test("unknown key without a close match gets no suggestion", () => {
   deepStrictEqual(diagnose(VALID + "colour: blue\n"), [
     `weave.yaml:11:1: error: unknown key "colour" at the top level\n` +
     `  hint: allowed here: version, password, port, vxlan_port, datapath, underlay_mtu, ` +
-    `metrics, peers, networks, key_file, rekey_after, reject_after, workloads, routes, ` +
-    `policies, policyFiles`,
+    `metrics, peers, networks, key_file, rekey_after, reject_after, nat_keepalive, workloads, ` +
+    `routes, policies, policyFiles`,
   ]);
 });
 

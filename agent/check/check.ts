@@ -70,6 +70,7 @@ import {
   withTimeout,
 } from "./host_facts.ts";
 import { DEFAULT_RUN_DIR, runPaths } from "../ops/run_paths.ts";
+import { type NeighbourLimits, neighbourNeeds, neighbourTableItem } from "./items_neighbours.ts";
 
 export type { CheckItem, CheckStatus } from "./items.ts";
 
@@ -322,7 +323,36 @@ async function selfItems(
       return r ? reachabilityItem(p, self, r, peerTimeout) : dialOutItem(p, self);
     }),
     ...datapathItems(cfg, self, typeof probe === "string" ? null : datapathCaps(probe)),
+    ...await neighbourItems(cfg, self),
   ];
+}
+
+/** `host.neighbours.*`: the kernel's neighbour tables have room for this box's peers. */
+async function neighbourItems(cfg: Config, self: Peer): Promise<CheckItem[]> {
+  const needs = neighbourNeeds(cfg, self);
+  const items: CheckItem[] = [];
+  for (const family of ["ipv4", "ipv6"] as const) {
+    if (needs[family] === 0) continue;
+    const limits = await readNeighbourLimits(family);
+    if (limits) items.push(neighbourTableItem(family, needs[family], limits));
+  }
+  return items;
+}
+
+/** The family's `gc_thresh1..3`, or null when the kernel has none (no IPv6, say). */
+async function readNeighbourLimits(family: "ipv4" | "ipv6"): Promise<NeighbourLimits | null> {
+  const read = async (i: number) =>
+    Number(
+      (await Deno.readTextFile(`/proc/sys/net/${family}/neigh/default/gc_thresh${i}`)).trim(),
+    );
+  try {
+    const [gcThresh1, gcThresh2, gcThresh3] = await Promise.all([read(1), read(2), read(3)]);
+    return [gcThresh1, gcThresh2, gcThresh3].every(Number.isSafeInteger)
+      ? { gcThresh1, gcThresh2, gcThresh3 }
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 function dialable(cfg: Config, self: Peer): CheckItem[] {

@@ -12,6 +12,7 @@
  * @module
  */
 
+import type { Config, Peer } from "../../config/types.ts";
 import { type CheckItem, item } from "./item.ts";
 
 /** The kernel's neighbour table limits of one address family. */
@@ -27,6 +28,27 @@ const HEADROOM = 256;
 /** Entries this box needs: one per underlay peer, one per other member of each network. */
 export function neighbourEntriesNeeded(underlayPeers: number, membersPerNetwork: number[]): number {
   return underlayPeers + membersPerNetwork.reduce((a, m) => a + Math.max(m - 1, 0), 0);
+}
+
+/**
+ * Entries `self` needs per address family: underlay peers by the family of their address (a
+ * DNS name or no address may turn out either, so it counts in both), overlay members of the
+ * networks `self` is in by the network's family.
+ */
+export function neighbourNeeds(cfg: Config, self: Peer): { ipv4: number; ipv6: number } {
+  const underlay = { ipv4: 0, ipv6: 0 };
+  for (const p of cfg.peers) {
+    if (p === self) continue;
+    const e = p.endpoint;
+    if (e?.kind === "ip") underlay[e.ip.includes(":") ? "ipv6" : "ipv4"]++;
+    else (underlay.ipv4++, underlay.ipv6++);
+  }
+  const mine = cfg.networks.filter((n) => n.members.some((m) => m.peer === self.name));
+  const members = (f: 4 | 6) => mine.filter((n) => n.family === f).map((n) => n.members.length);
+  return {
+    ipv4: neighbourEntriesNeeded(underlay.ipv4, members(4)),
+    ipv6: neighbourEntriesNeeded(underlay.ipv6, members(6)),
+  };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
-import { neighbourEntriesNeeded, neighbourTableItem } from "./items_neighbours.ts";
+import { parseConfig } from "../../config/mod.ts";
+import { neighbourEntriesNeeded, neighbourNeeds, neighbourTableItem } from "./items_neighbours.ts";
 
 const DEFAULTS = { gcThresh1: 128, gcThresh2: 512, gcThresh3: 1024 };
 
@@ -36,4 +37,28 @@ Deno.test("neighbour table: fits below gc_thresh2 is ok; more warns with the exa
     true,
     raised.fix,
   );
+});
+
+Deno.test("neighbour table: a box's needs per family, from its config", () => {
+  const peers = Array.from(
+    { length: 40 },
+    (_, i) => `  - name: p${i}\n    address: 192.0.2.${i + 1}`,
+  );
+  const r = parseConfig(
+    [
+      "version: 1",
+      "peers:",
+      ...peers,
+      "  - name: v6\n    address: 2001:db8::1",
+      "networks:",
+      "  - name: a\n    subnet: 10.1.0.0/16",
+      "  - name: b\n    subnet: fd00:1::/64",
+      "  - name: c\n    subnet: 10.2.0.0/24\n    members:\n      p1:\n      p2:",
+    ].join("\n") + "\n",
+    "/x/weave.yaml",
+  );
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  const self = r.config.peers[0];
+  // p0: 39 v4 peers + 1 v6 peer; in a (41 members) and b (41); not in c.
+  deepStrictEqual(neighbourNeeds(r.config, self), { ipv4: 39 + 40, ipv6: 1 + 40 });
 });

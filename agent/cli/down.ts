@@ -4,7 +4,8 @@
  * @module
  */
 
-import { selfName } from "../../config/mod.ts";
+// The leaf, not config/mod.ts: this command must not load the config parser (see self_name.ts).
+import { selfName } from "../../config/self_name.ts";
 import { applyChanges, observeHost, teardownPlan } from "../../datapath/host/mod.ts";
 import { controlRequest, controlSocketAlive } from "../ops/control_socket.ts";
 import { resolveRunDir, runPaths } from "../ops/run_paths.ts";

@@ -5,13 +5,14 @@
  * @module
  */
 
-import { selfName } from "../../config/mod.ts";
+// The leaf, not config/mod.ts: this command must not load the config parser (see self_name.ts).
+import { selfName } from "../../config/self_name.ts";
 import { type AgentStatus, assertAgentStatus } from "../status.ts";
 import { controlRequest } from "../ops/control_socket.ts";
 import { resolveRunDir, runPaths } from "../ops/run_paths.ts";
 import type { CommonFlags } from "./args.ts";
 import { renderStatus } from "./status_render.ts";
-import { renderDot } from "../topology/mod.ts";
+import { renderDot } from "../topology/dot.ts";
 
 /** Reads a status answer: the shape is checked, then the value is typed. */
 export function decodeStatus(v: unknown): AgentStatus {

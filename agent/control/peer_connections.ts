@@ -197,13 +197,22 @@ export class PeerConnections {
     );
   }
 
+  /** The peers with a session now (cheap: no status is built). */
+  sessionPeers(): string[] {
+    const up: string[] = [];
+    for (const [name, r] of this.#peers.entries()) if (r.state === "up") up.push(name);
+    return up;
+  }
+
   /** Per-peer state and counters, and dropped bad input by reason. */
   status(): PeerConnectionsStatus {
     const now = Date.now();
     const peers: Record<string, PeerStatus> = {};
     const summary = emptyStateCounts();
     for (const [name, r] of this.#peers.entries()) {
-      peers[name] = peerStatus(r, now, this.#dialer.phase(r), this.#ctx.decides(name));
+      // A dial-out-only box dials first whichever side decides (#15).
+      const first = this.#ctx.decides(name) || this.#o.dialOutOnly;
+      peers[name] = peerStatus(r, now, this.#dialer.phase(r), first);
       summary[r.state]++;
     }
     return {

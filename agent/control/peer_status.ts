@@ -6,7 +6,13 @@
  */
 
 import type { DialPhase } from "./dial_queue.ts";
-import type { PeerCounters, PeerRecord, PeerStateName, PeerStats } from "./peer_record.ts";
+import {
+  dialable,
+  type PeerCounters,
+  type PeerRecord,
+  type PeerStateName,
+  type PeerStats,
+} from "./peer_record.ts";
 import { rekeyStatus } from "./session_rekey.ts";
 import type { DropReason } from "./wire_error.ts";
 
@@ -106,7 +112,8 @@ export function peerWait(r: PeerRecord, dial: DialView, decides: boolean): PeerW
   if (r.inbound > 0) return "inbound-handshake";
   if (dial?.phase === "queued" || dial?.phase === "running") return "dial-slot";
   if (r.attempts > 0) return "backoff";
-  return decides ? "dial" : "peer";
+  // A peer without an address (dial-out only, #15) is never dialled: it dials us.
+  return decides && dialable(r.endpoint) ? "dial" : "peer";
 }
 
 /** The status of one peer at time `now`. */
@@ -124,7 +131,11 @@ export function peerStatus(
     nextDialAt: due,
     nextDialInSeconds: due === null ? null : Math.max(0, Math.ceil((due - now) / 1000)),
     failedAttempts: r.session ? 0 : r.attempts,
-    address: `${r.endpoint.address}:${r.endpoint.port}`,
+    address: r.endpoint.address
+      ? `${r.endpoint.address}:${r.endpoint.port}`
+      : r.endpoint.host
+      ? `${r.endpoint.host}:${r.endpoint.port}`
+      : "dial-out only",
     since: r.since,
     sinceSeconds: Math.round((now - r.since) / 1000),
     handshakeAgeSeconds: r.session ? Math.round((now - r.session.establishedAt) / 1000) : null,

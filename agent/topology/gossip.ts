@@ -3,11 +3,17 @@
  * 1. This box's sessions change (`setLocalLinks`): its own record gets a new `seq`; it is sent
  *    to every peer with a session at most once per `minAnnounceMs` (a flapping session cannot
  *    flood the fleet), and again every `refreshMs` as anti-entropy.
- * 2. A session comes up (`sessionUp`): the peer gets every record this box holds (full sync).
+ * 2. A session comes up (`sessionUp`): the peer is due every record this box holds (full sync).
  * 3. A record arrives (`receive`): the sender's token bucket is charged (excess is dropped and
  *    counted), the record is checked (`parseRecord`; bad ones dropped and counted), merged into
- *    the graph; if it was news it is forwarded to every other peer with a session (flooding:
- *    each box forwards each record once, so n boxes send each record at most n·(n−1) times).
+ *    the graph; if it was news, every other peer with a session is due it.
+ * 4. Sending: this box's own record goes out at once. Second-hand news (`#due`, `#expireForward`)
+ *    waits `forwardMs` as a set of origins; then each origin's newest record goes out, unless the
+ *    peer has it already (its seq was sent on this session) or hears it first-hand (the origin or
+ *    the peer says they have a session: the peer ignores second-hand news of an origin it has a
+ *    session with). While a fleet converges after a power cut, most pairs meet within the wait,
+ *    so a burst of changes sends each peer each origin's newest record at most once, and in a
+ *    full mesh nothing is forwarded: a change costs n−1 sends, not n·(n−1).
  *
  * Records about this box from others are never taken: only this box speaks for itself.
  * Timers run on an injectable `Clock`; sending goes through an injected function.
@@ -39,14 +45,21 @@ export interface GossipTiming {
   burst: number;
   /** Records per second a sender may send, sustained. */
   perSecond: number;
+  /**
+   * How long second-hand news waits before it is forwarded: newer records of an origin replace
+   * older ones meanwhile, and pairs that meet meanwhile need none. Adds to how soon a box learns
+   * of a pair it cannot reach directly (relaying), so it stays short of the dead-peer time.
+   */
+  forwardMs: number;
 }
 
 /** Default timing. */
 export const GOSSIP_TIMING: GossipTiming = {
-  minAnnounceMs: 200,
+  minAnnounceMs: 500,
   refreshMs: 15_000,
   burst: 256,
   perSecond: 64,
+  forwardMs: 1000,
 };
 
 /** Counters of the gossip (status and metrics). */
@@ -105,6 +118,11 @@ export class TopologyGossip {
   #announceTimer: (() => void) | null = null;
   #refreshTimer: (() => void) | null = null;
   #buckets = new Map<string, Bucket>();
+  /** Per peer: the origins whose newest record it is due second-hand. */
+  #outbox = new Map<string, Set<string>>();
+  /** Per peer: origin → the seq last sent to it on its current session. */
+  #sent = new Map<string, Map<string, number>>();
+  #forwardTimer: (() => void) | null = null;
   #stopped = false;
   #latest: Link[] = [];
 
@@ -125,13 +143,17 @@ export class TopologyGossip {
     this.#stopped = true;
     this.#announceTimer?.();
     this.#refreshTimer?.();
+    this.#forwardTimer?.();
+    this.#outbox.clear();
   }
 
   /** The fleet changed (reload): forget boxes no longer in it. */
   setFleet(fleet: ReadonlySet<string>): void {
     this.#fleet = fleet;
     this.graph.retain(fleet);
-    for (const p of this.#buckets.keys()) if (!fleet.has(p)) this.#buckets.delete(p);
+    for (const m of [this.#buckets, this.#outbox, this.#sent]) {
+      for (const p of m.keys()) if (!fleet.has(p)) m.delete(p);
+    }
     this.#o.onChange?.();
   }
 
@@ -156,11 +178,11 @@ export class TopologyGossip {
     this.#o.onChange?.();
   }
 
-  /** A session came up: give the peer everything this box knows. */
+  /** A session came up: give the peer everything this box knows that it cannot hear itself. */
   sessionUp(peer: string): void {
-    for (const r of this.graph.records()) {
-      if (r.origin !== peer) this.#sendTo(peer, r);
-    }
+    this.#sent.delete(peer);
+    this.#sendOwn(peer);
+    for (const r of this.graph.records()) if (r.origin !== this.#o.self) this.#due(peer, r.origin);
   }
 
   /** True for the message types this protocol owns. */
@@ -202,7 +224,7 @@ export class TopologyGossip {
     }
     this.counters.recordsNew++;
     this.#o.onChange?.();
-    for (const p of this.#o.sessions()) if (p !== from && p !== r.origin) this.#sendTo(p, r);
+    for (const p of this.#o.sessions()) if (p !== from && p !== r.origin) this.#due(p, r.origin);
   }
 
   /** The edges of the graph now. */
@@ -228,8 +250,50 @@ export class TopologyGossip {
     return true;
   }
 
-  #sendTo(peer: string, r: TopologyRecord): void {
-    if (this.#o.send(peer, recordMessage(r))) this.counters.recordsOut++;
+  /** This box's newest record, to the peer, now. */
+  #sendOwn(peer: string): void {
+    const own = this.graph.record(this.#o.self)!;
+    if (!this.#o.send(peer, recordMessage(own))) return;
+    this.counters.recordsOut++;
+    let sent = this.#sent.get(peer);
+    if (!sent) this.#sent.set(peer, sent = new Map());
+    sent.set(this.#o.self, own.seq);
+  }
+
+  /** The peer is due the newest record of `origin` second-hand (at the next forward, if news). */
+  #due(peer: string, origin: string): void {
+    if (this.#stopped) return;
+    let box = this.#outbox.get(peer);
+    if (!box) this.#outbox.set(peer, box = new Set());
+    box.add(origin);
+    this.#forwardTimer ??= this.#o.clock.after(
+      this.#o.timing.forwardMs,
+      () => this.#expireForward(),
+    );
+  }
+
+  /** The forward delay ran out: send each peer the news it is due and does not have. */
+  #expireForward(): void {
+    this.#forwardTimer = null;
+    const boxes = this.#outbox;
+    this.#outbox = new Map();
+    for (const [peer, origins] of boxes) {
+      let sent = this.#sent.get(peer);
+      if (!sent) this.#sent.set(peer, sent = new Map());
+      for (const origin of origins) {
+        const r = this.graph.record(origin);
+        if (!r || origin === peer || (sent.get(origin) ?? 0) >= r.seq) continue;
+        if (this.#linked(origin, peer)) continue;
+        if (!this.#o.send(peer, recordMessage(r))) break;
+        sent.set(origin, r.seq);
+        this.counters.recordsOut++;
+      }
+    }
+  }
+
+  /** Does either box say it has a session with the other (so news of one reaches the other)? */
+  #linked(a: string, b: string): boolean {
+    return hasSession(this.graph.record(a), b) || hasSession(this.graph.record(b), a);
   }
 
   #announceSoon(): void {
@@ -245,8 +309,8 @@ export class TopologyGossip {
   #expireAnnounce(): void {
     this.#announceTimer = null;
     this.#lastAnnounce = this.#o.clock.now();
-    const own = this.graph.record(this.#o.self)!;
-    for (const p of this.#o.sessions()) this.#sendTo(p, own);
+    // Our own record always goes out again, also when unchanged: that is how a lost one heals.
+    for (const p of this.#o.sessions()) this.#sendOwn(p);
   }
 
   #scheduleRefresh(): void {
@@ -279,6 +343,20 @@ export function rttMoved(held: readonly Link[], latest: readonly Link[]): boolea
     const d = Math.abs(l.rttMs - was);
     return d > RTT_REPUBLISH.floorMs && d > RTT_REPUBLISH.fraction * was;
   });
+}
+
+/** Per record (records are replaced whole, never changed): the peers it has a session with. */
+const liveLinks = new WeakMap<TopologyRecord, Set<string>>();
+
+/** Does the record's origin say it has a session with `peer`? */
+function hasSession(r: TopologyRecord | undefined, peer: string): boolean {
+  if (!r) return false;
+  let live = liveLinks.get(r);
+  if (!live) {
+    live = new Set(r.links.flatMap((l) => l.state === "down" ? [] : [l.peer]));
+    liveLinks.set(r, live);
+  }
+  return live.has(peer);
 }
 
 /** A link list without RTTs, as text: what decides whether sessions changed. */

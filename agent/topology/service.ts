@@ -35,6 +35,11 @@ export interface TopologyServiceOptions {
   send: (peer: string, msg: ControlMessage) => boolean;
   /** The session layer's status now (null while sessions restart). */
   control: () => PeerConnectionsStatus | null;
+  /**
+   * The peers with a session now. Asked for every record that arrives, so it must be cheap:
+   * not derived from `control()`, which builds the whole status.
+   */
+  sessions: () => readonly string[];
   onDrop?: (from: string, reason: RecordDropReason, detail: string) => void;
   clock?: Clock;
   /** Where this box's sleeve sees a peer (`ip:port`), gossiped for hole punching (#16). */
@@ -161,8 +166,7 @@ export class TopologyService {
     };
   }
 
-  #sessions(): string[] {
-    const c = this.#o.control();
-    return Object.entries(c?.peers ?? {}).flatMap(([n, p]) => p.state === "up" ? [n] : []);
+  #sessions(): readonly string[] {
+    return this.#o.sessions();
   }
 }

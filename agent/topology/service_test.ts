@@ -53,6 +53,7 @@ Deno.test("the service announces on session up and shows routes from what it hea
     policy: new Map(),
     send: (peer, msg) => (sent.push([peer, msg]), true),
     control: () => st,
+    sessions: () => Object.entries(st.peers).flatMap(([n, p]) => p.state === "up" ? [n] : []),
     clock: { now: () => 1_764_622_179_000, after: (_ms, fn) => (fn(), () => {}) },
   });
   svc.sessionUp("b");

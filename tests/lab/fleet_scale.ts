@@ -175,6 +175,11 @@ export function meshState(
 export interface ProcUsage {
   cpuSeconds: number;
   rssBytes: number;
+  /**
+   * The private part of the RSS (`RssAnon`: heaps, stacks, buffers). The rest (`RssFile`) is
+   * pages of the deno executable, shared by every process that runs it and reclaimable.
+   */
+  privateBytes: number;
 }
 
 const CLOCK_TICKS = 100;
@@ -187,8 +192,15 @@ export async function procUsage(pid: number): Promise<ProcUsage | null> {
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    return { cpuSeconds: ticks / CLOCK_TICKS, rssBytes: rss ? Number(rss[1]) * 1024 : 0 };
+    const kb = (field: string) => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
+      return m ? Number(m[1]) * 1024 : 0;
+    };
+    return {
+      cpuSeconds: ticks / CLOCK_TICKS,
+      rssBytes: kb("VmRSS"),
+      privateBytes: kb("RssAnon"),
+    };
   } catch {
     return null;
   }
