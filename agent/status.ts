@@ -345,6 +345,15 @@ export function assertAgentStatus(v: unknown): asserts v is AgentStatus {
   if (s.sleeveDrops !== null) counters(s.sleeveDrops, "sleeveDrops");
   list(s.peers, "peers").forEach((p, i) => assertPeerView(p, `peers[${i}]`));
   if (s.topology !== null && s.topology !== undefined) assertTopology(s.topology);
+  if (s.relay !== null && s.relay !== undefined) {
+    const r = record(s.relay, "relay");
+    bool(r.relays, "relay.relays");
+    counters(r.counters, "relay.counters");
+    list(r.streams, "relay.streams").forEach((x, i) => {
+      const st = record(x, `relay.streams[${i}]`);
+      for (const k of ["peer", "via", "opener"]) str(st[k], `relay.streams[${i}].${k}`);
+    });
+  }
   list(s.networks, "networks").forEach((n, i) => {
     const at = `networks[${i}]`;
     const r = record(n, at);
@@ -396,6 +405,7 @@ function assertPeerView(v: unknown, at: string): void {
   if (p.password !== null) oneOf(p.password, ["current", "previous"], `${at}.password`);
   num(p.rekeys, `${at}.rekeys`);
   if (p.lastError !== null) str(p.lastError, `${at}.lastError`);
+  if (p.sleevePath !== undefined) str(p.sleevePath, `${at}.sleevePath`);
   if (p.control !== null) record(p.control, `${at}.control`);
   if (p.route !== null && p.route !== undefined) {
     const r = record(p.route, `${at}.route`);

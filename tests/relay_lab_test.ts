@@ -19,7 +19,7 @@ import { missingOf, startUdpStream, streamResult } from "./lab/udp_streams.ts";
 const PASSWORD = "relay test passphrase, long enough 5521";
 /** The numbered stream: datagrams per second, and how long it runs. */
 const RATE = 100;
-const STREAM_SECONDS = 24;
+const STREAM_SECONDS = 16;
 
 const peerOf = (s: AgentStatus, name: string) => s.peers.find((p) => p.name === name)!;
 /** `direct`, `via X` (a relayed session up) or the state without a session. */
