@@ -35,6 +35,7 @@ import {
 import { loadNodeKey } from "./node_key_file.ts";
 import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
 import { SessionEpochs } from "./session_epochs.ts";
+import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
 import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
 import { RelayAgent, relayId } from "./relay/mod.ts";
 import type { Logger } from "./ops/log.ts";
@@ -97,7 +98,8 @@ export const OVERSIZE_REPORT_MS = 1000;
 /** The agent process. */
 export class Agent {
   #loaded!: LoadedConfig;
-  #caps!: KernelDatapathCaps;
+  /** What the kernel can do; probed only once a config wants the fast datapath. */
+  #caps: KernelDatapathCaps | null = null;
   #sleeveCrypto: ReturnType<typeof sleeveCryptoFromEnv> = "auto";
   /** Lower per-key packet limits for the sleeve (`WEAVE_SLEEVE_REKEY_AFTER_PACKETS`), or none. */
   #sleeveLimits: Partial<SessionLimits> | undefined;
@@ -189,7 +191,7 @@ export class Agent {
     );
     this.#nodeKey = nodeKey.key;
     this.log.info(nodeKey.note);
-    this.#caps = datapathCaps(await probeKernel());
+    await this.#probeKernelFor(loaded);
     this.#putInForce(loaded);
     const { config, self } = loaded;
     if (config.datapath === "fastdp" && !this.#capability.capable) {
@@ -295,7 +297,12 @@ export class Agent {
       fastdpCapable: this.#capability.capable,
       fastPeers: this.#pairs.pairs().flatMap((p) =>
         (p.datapath === "fastdp" || p.datapath === "probing") && p.secrets
-          ? [{ peer: p.peer, secrets: p.secrets, macs: p.macs }]
+          ? [{
+            peer: p.peer,
+            secrets: p.secrets,
+            macs: p.macs,
+            esp: this.#epochs.esp(p.peer.name, () => deriveEspKeys(p.secrets!)),
+          }]
           : []
       ),
     });
@@ -423,6 +430,17 @@ export class Agent {
 
   // ---- the parts, as start and reload drive them ----
 
+  /**
+   * Probes the kernel the first time a config may use the fast datapath. `datapath: sleeve`
+   * needs no probe, and skipping it spares a fleet's boxes its throwaway namespace and commands
+   * at every start.
+   */
+  async #probeKernelFor(next: LoadedConfig): Promise<void> {
+    if (next.config.datapath !== "sleeve" && this.#caps === null) {
+      this.#caps = datapathCaps(await probeKernel());
+    }
+  }
+
   #putInForce(next: LoadedConfig): void {
     this.#loaded = next;
     this.#capability = localFastdpCapability(
@@ -493,7 +511,7 @@ export class Agent {
         const p = this.#otherPeers().find((o) => o.name === peer);
         // A relayed session's stream says nothing about where the peer is (#16).
         if (p && !via) this.#endpoints.fromControl(p, remoteAddress);
-        this.#epochs.reset(peer);
+        this.#epochs.sessionUp(peer, secrets);
         this.#pairs.sessionUp(peer, secrets, remoteAddress);
         this.#topology?.sessionUp(peer);
       },
@@ -563,31 +581,47 @@ export class Agent {
   }
 
   /**
-   * A rekey step of the control plane, followed on the sleeve (make-before-break). The promise
-   * of an install holds back the next step until the sleeve accepts the new keys.
+   * A rekey step of the control plane, followed on the sleeve and, for a pair on the encrypted
+   * fast datapath, by the ESP SAs (make-before-break). The promise of an install holds back the
+   * next step until both accept the new keys.
    */
   #onSessionKeys(e: SessionKeysEvent): Promise<void> | void {
     const p = this.#pairs.get(e.peer);
+    if (!p) return;
     const s = this.#sleeve;
-    if (!p || !s) return;
-    const step = this.#epochs.step(e, p.secrets, p.localIndex, pairAead(p, s.preferredAead));
+    const aead = pairAead(p, s?.preferredAead ?? "aes-256-gcm");
+    const step = this.#epochs.step(e, p.secrets, p.localIndex, aead);
+    const esp = this.#loaded.password !== null && this.#capability.capable &&
+      (p.datapath === "fastdp" || p.datapath === "probing");
     this.log.debug(`rekey ${e.action.type}`, {
       peer: e.peer,
       epoch: e.action.epoch,
       sleeve: step.type === "none" ? `none: ${step.why}` : step.type,
+      esp,
     });
+    // The SAs follow the epochs: a reconcile that starts after this step plans them.
+    const sas = esp ? this.#reconcileAfterNow() : Promise.resolve();
     try {
       switch (step.type) {
-        case "install":
-          return s.installSession(e.peer, { ...step.session, limits: this.#sleeveLimits });
+        case "install": {
+          const sleeve = s?.installSession(e.peer, { ...step.session, limits: this.#sleeveLimits });
+          return Promise.all([sleeve, sas]).then(() => {});
+        }
         case "use":
-          return void s.useSession(e.peer, step.localIndex).catch(() => {});
+          return void s?.useSession(e.peer, step.localIndex).catch(() => {});
         case "retire":
-          return void s.retireSession(e.peer, step.localIndex).catch(() => {});
+          return void s?.retireSession(e.peer, step.localIndex).catch(() => {});
       }
     } catch (err) {
       this.log.error("sleeve rekey step failed", { peer: e.peer, error: `${err}` });
     }
+  }
+
+  /** A reconcile that starts after now (one under way planned from an older state). */
+  async #reconcileAfterNow(): Promise<void> {
+    const running = this.#reconciling;
+    if (running) await running.catch(() => {});
+    await this.requestReconcile();
   }
 
   /** A sleeve key reached its packet or byte limit: rekey the pair now rather than at its time. */
@@ -607,8 +641,11 @@ export class Agent {
   #toSleeve(what: string, update: (s: Sleeve) => unknown): void {
     const s = this.#sleeve;
     if (!s) return;
+    // While stopping, the sleeve closes under pending updates: expected, not an error.
     const failed = (e: unknown) =>
-      this.log.error(`sleeve update failed: ${what}`, { error: `${e}` });
+      this.#stopping
+        ? this.log.debug(`sleeve update not applied (stopping): ${what}`, { error: `${e}` })
+        : this.log.error(`sleeve update failed: ${what}`, { error: `${e}` });
     try {
       Promise.resolve(update(s)).catch(failed);
     } catch (e) {
@@ -620,6 +657,7 @@ export class Agent {
   #reloadable(): ReloadableAgent {
     return {
       current: () => this.#loaded,
+      prepare: (next) => this.#probeKernelFor(next),
       putInForce: (next) => {
         this.#putInForce(next);
         // The password file may have moved: watch the files of the config now in force.

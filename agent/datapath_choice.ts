@@ -25,12 +25,14 @@ export interface FastdpCapability {
 export function localFastdpCapability(
   mode: DatapathMode,
   encrypted: boolean,
-  caps: KernelDatapathCaps,
+  /** Null: the kernel was not probed (it need not be for `datapath: sleeve`). */
+  caps: KernelDatapathCaps | null,
   self?: Peer,
 ): FastdpCapability {
   if (mode === "sleeve") return { capable: false, reason: "the config sets datapath: sleeve" };
   const underlay = self ? notDirect(self, "this box") : null;
   if (underlay) return { capable: false, reason: underlay };
+  if (!caps) return { capable: false, reason: "the kernel's datapath support was not probed" };
   if (!caps.vxlan) {
     return {
       capable: false,

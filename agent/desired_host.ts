@@ -17,6 +17,7 @@ import type { SessionSecrets } from "./control/mod.ts";
 import type { BridgeMacs } from "./pair_datapath.ts";
 import { resolvePolicies } from "./policy_resolve.ts";
 import { routesOnBox, workloadsOnBox } from "./workload_plan.ts";
+import type { PairEsp } from "./session_epochs.ts";
 
 /** A peer on (or probing) fast datapath, with its session and announced MACs. */
 export interface FastPeer {
@@ -24,6 +25,11 @@ export interface FastPeer {
   secrets: SessionSecrets;
   /** Bridge MACs per VNI (decimal string keys). */
   macs: Record<string, string[]>;
+  /**
+   * The ESP SAs of the pair's rekeyed epochs (`session_epochs.ts`); absent or null: the
+   * handshake's, derived from `secrets`.
+   */
+  esp?: PairEsp | null;
 }
 
 /** Networks `self` is a member of. */
@@ -73,7 +79,7 @@ export function buildDesiredHost(input: {
       peer: p.peer.name,
       local: self.address,
       remote: p.peer.address,
-      ...deriveEspKeys(p.secrets),
+      ...(p.esp ?? deriveEspKeys(p.secrets)),
     }))
     : [];
   return {

@@ -25,6 +25,7 @@ import type { AeadName } from "../datapath/sleeve/mod.ts";
 import type { ControlMessage, SessionSecrets } from "./control/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { HeartbeatAcks, PendingHeartbeats } from "./vxlan_heartbeat.ts";
 import {
   type FastdpCapability,
   isDecider,
@@ -105,7 +106,9 @@ interface Probe {
   started: number;
   localOk: boolean | null;
   remoteOk: boolean | null;
-  pending: Set<string>;
+  /** Heartbeats sent and not answered yet (`vxlan_heartbeat.ts`: each once, for a while). */
+  pending: PendingHeartbeats;
+  /** Send time of the last heartbeat answered. */
   lastAck: number;
   lastSent: number;
 }
@@ -155,6 +158,8 @@ export interface PairContext {
 export class PairDatapaths {
   readonly #o: Required<Omit<PairDatapathOptions, "timing">> & { timing: PairTiming };
   #pairs = new Map<string, Pair>();
+  /** Which arriving heartbeats are acked (once each, rate-limited per peer). */
+  readonly #acks = new HeartbeatAcks();
   #ctx: PairContext = {
     capability: { capable: false, reason: "not configured yet" },
     networks: [],
@@ -217,6 +222,7 @@ export class PairDatapaths {
   /** Forgets a pair (peer removed or moved). */
   remove(name: string): void {
     this.#pairs.delete(name);
+    this.#acks.forget(name);
   }
 
   /** Ends every pair's session and forgets them all (the sessions restart). */
@@ -316,7 +322,10 @@ export class PairDatapaths {
     for (const n of this.#ctx.networks) {
       const m = n.members.find((m) => m.address === from && m.peer !== this.#o.localName);
       if (!m) continue;
-      if (this.#pairs.get(m.peer)?.secrets) {
+      // Each nonce once, and a bounded number a second: replays cost the session nothing.
+      if (
+        this.#pairs.get(m.peer)?.secrets && this.#acks.admit(m.peer, nonce, this.#o.clock.now())
+      ) {
         this.#o.effects.send(m.peer, { type: "hb-ack", nonce });
       }
       return;
@@ -341,8 +350,9 @@ export class PairDatapaths {
   }
 
   #onHeartbeatAck(p: Pair, nonce: string): void {
-    if (!p.probe?.pending.delete(nonce)) return;
-    p.probe.lastAck = this.#o.clock.now();
+    const sentAt = p.probe?.pending.take(nonce, this.#o.clock.now()) ?? null;
+    if (!p.probe || sentAt === null) return;
+    p.probe.lastAck = Math.max(p.probe.lastAck, sentAt);
     if (p.probe.localOk === true) return;
     p.probe.localOk = true;
     if (!this.#decides(p)) this.#o.effects.send(p.peer.name, { type: "probe-result", ok: true });
@@ -412,10 +422,7 @@ export class PairDatapaths {
         const nonce = await this.#o.effects.heartbeat(from, to, p.peer.port);
         const probe = p.probe;
         if (!nonce || !probe) return;
-        probe.pending.add(nonce);
-        if (probe.pending.size > MAX_PENDING_NONCES) {
-          probe.pending.delete(probe.pending.values().next().value!);
-        }
+        probe.pending.add(nonce, this.#o.clock.now());
       };
       if (i === 0) send();
       else this.#o.clock.after(i * this.#o.timing.probeIntervalMs, send);
@@ -451,7 +458,7 @@ export class PairDatapaths {
         started: now,
         localOk: null,
         remoteOk: null,
-        pending: new Set(),
+        pending: new PendingHeartbeats(this.#o.timing.fastdpDeadMs, MAX_PENDING_NONCES),
         lastAck: 0,
         lastSent: 0,
       };

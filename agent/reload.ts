@@ -82,6 +82,8 @@ export interface ReloadableAgent {
   /** The config in force. */
   current(): LoadedConfig;
   /** Makes `next` the config in force (capability, pair context); restarts nothing. */
+  /** Gathers what putting `next` in force needs (a kernel probe), before anything changes. */
+  prepare(next: LoadedConfig): Promise<void>;
   putInForce(next: LoadedConfig): void;
   /** Ends every session and forgets every pair (keys or endpoints changed). */
   stopSessions(reason: string): void;
@@ -167,6 +169,7 @@ export class ConfigReloader {
       cur.previousPassword,
       next.previousPassword,
     );
+    await this.agent.prepare(next);
     this.agent.putInForce(next);
     await applyConfigDiff(diff, this.agent);
     const message = diff.summary.length ? diff.summary.join("; ") : "no effective change";

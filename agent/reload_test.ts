@@ -20,6 +20,7 @@ function recorder(initial?: LoadedConfig) {
   let current = initial!;
   const agent: ReloadableAgent = {
     current: () => current,
+    prepare: () => Promise.resolve(),
     putInForce: (next) => {
       current = next;
       steps.push("putInForce");

@@ -72,3 +72,48 @@ Deno.test("session epochs: install, switch, retire the old, each side its own ke
     "none",
   );
 });
+
+Deno.test("session epochs: ESP SAs follow the steps (inbound first, outbound at the switch), keys wiped", () => {
+  const e = new SessionEpochs();
+  const s = { ...secrets(true), sessionKey: bytes(0x55) } as SessionSecrets;
+  e.sessionUp("edge-2", s);
+  const zero = { out: { spi: 1000, key: bytes(1, 36) }, in: { spi: 1001, key: bytes(2, 36) } };
+  let asked = 0;
+  const hs = () => (asked++, zero);
+  const spis = () => {
+    const x = e.esp("edge-2", hs);
+    return x && { out: x.out.spi, in: x.in.spi, extraIn: x.extraIn.map((sa) => sa.spi) };
+  };
+  strictEqual(spis(), null, "nothing rekeyed: the handshake's SAs (the caller derives them)");
+  const step = (a: SessionKeysEvent["action"]) => e.step(ev(a), s, 42, "aes-256-gcm");
+  const ks = keySet(10);
+  step({ type: "install-rx", epoch: 1, keys: ks, password: "current" });
+  // The dialer sends dialer->listener (spi 300) and receives listener->dialer (spi 301).
+  deepStrictEqual(spis(), { out: 1000, in: 1001, extraIn: [301] });
+  step({ type: "switch-tx", epoch: 1 });
+  deepStrictEqual(spis(), { out: 300, in: 301, extraIn: [1001] });
+  strictEqual(s.sessionKey[0], 0x55, "epoch 0 is still received under: its key stays");
+  step({ type: "drop-old", epoch: 1 });
+  asked = 0;
+  deepStrictEqual(spis(), { out: 300, in: 301, extraIn: [] });
+  strictEqual(asked, 0, "epoch 0 retired: its SAs are not derived any more");
+  deepStrictEqual([...new Set(s.sessionKey)], [0], "the handshake's session key is wiped");
+  // The next rekey: new inbound beside, then the switch, then the old inbound goes.
+  const ks2 = keySet(20);
+  ks2.dialerToListener.esp.spi = 400;
+  ks2.listenerToDialer.esp.spi = 401;
+  step({ type: "install-rx", epoch: 2, keys: ks2, password: "current" });
+  deepStrictEqual(spis(), { out: 300, in: 301, extraIn: [401] });
+  step({ type: "switch-tx", epoch: 2 });
+  deepStrictEqual(spis(), { out: 400, in: 401, extraIn: [301] });
+  const epoch1 = e.esp("edge-2", hs)!.extraIn[0];
+  step({ type: "drop-old", epoch: 2 });
+  deepStrictEqual(spis(), { out: 400, in: 401, extraIn: [] });
+  deepStrictEqual([...new Set(epoch1.key)], [0], "epoch 1's ESP key copy is wiped");
+  // The session ends: every copy and the handshake's key set are wiped.
+  const live = e.esp("edge-2", hs)!;
+  s.keys = keySet(30);
+  e.reset("edge-2");
+  deepStrictEqual([...new Set([...live.out.key, ...live.in.key])], [0]);
+  deepStrictEqual([...new Set(s.keys.dialerToListener.control)], [0]);
+});

@@ -5,6 +5,14 @@
  * The receiver acknowledges over the authenticated control connection, so an answer cannot be
  * forged by anyone on the wire: only the sender knows the random nonce until it is echoed.
  *
+ * What an attacker on the underlay can still do is hold heartbeat datagrams back, or replay
+ * them, to make a dead path look alive. So (#14):
+ * - the sender counts an ack only for a heartbeat it sent recently and has not yet seen
+ *   answered (`PendingHeartbeats`: each nonce once, and only until `maxAgeMs` after it was
+ *   sent, so one held back past the dead-path window proves nothing);
+ * - the receiver acks each nonce once and at most `burst` per `windowMs` per peer
+ *   (`HeartbeatAcks`), so replayed or flooded datagrams cost the control connection nothing.
+ *
  * @module
  */
 
@@ -35,6 +43,93 @@ export function decodeHeartbeat(data: Uint8Array): Uint8Array | null {
 
 export function toHex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+/** Heartbeats sent and not yet answered, by nonce, each valid once and for `maxAgeMs`. */
+export class PendingHeartbeats {
+  readonly #sentAt = new Map<string, number>();
+  /** Acks refused: not pending (replayed, forged, answered already) or too old. */
+  refused = 0;
+
+  constructor(readonly maxAgeMs: number, readonly max = 64) {}
+
+  /** A heartbeat with `nonce` went out at `now`. */
+  add(nonce: string, now: number): void {
+    this.#sentAt.delete(nonce);
+    this.#sentAt.set(nonce, now);
+    while (this.#sentAt.size > this.max) this.#sentAt.delete(this.#sentAt.keys().next().value!);
+  }
+
+  /**
+   * An ack for `nonce` at `now`: when it answers a heartbeat sent at most `maxAgeMs` ago and
+   * not answered yet, that heartbeat's send time (what the ack proves: the path carried a
+   * datagram sent then), once; otherwise null.
+   */
+  take(nonce: string, now: number): number | null {
+    this.#expire(now);
+    const at = this.#sentAt.get(nonce);
+    if (at === undefined) {
+      this.refused++;
+      return null;
+    }
+    this.#sentAt.delete(nonce);
+    return at;
+  }
+
+  /** Heartbeats still waiting for an answer. */
+  get size(): number {
+    return this.#sentAt.size;
+  }
+
+  #expire(now: number): void {
+    // Insertion order is send order: the oldest are first.
+    for (const [nonce, at] of this.#sentAt) {
+      if (now - at <= this.maxAgeMs) break;
+      this.#sentAt.delete(nonce);
+    }
+  }
+}
+
+/** Default receiver bounds: acks per peer per window (a probe sends ~10 a second at most). */
+export const ACK_BURST = 20;
+export const ACK_WINDOW_MS = 1000;
+/** Nonces remembered per peer as acked, so a replay is not acked twice. */
+export const ACKED_REMEMBERED = 256;
+
+/** The receiver's side: whether a heartbeat from a peer gets an ack (once, rate-limited). */
+export class HeartbeatAcks {
+  readonly #peers = new Map<string, { start: number; count: number; acked: Set<string> }>();
+  /** Heartbeats not acked: seen already, or over the rate. */
+  refused = 0;
+
+  constructor(
+    readonly burst = ACK_BURST,
+    readonly windowMs = ACK_WINDOW_MS,
+    readonly remembered = ACKED_REMEMBERED,
+  ) {}
+
+  /** A heartbeat with `nonce` from `peer` at `now`: true when it is to be acked. */
+  admit(peer: string, nonce: string, now: number): boolean {
+    let p = this.#peers.get(peer);
+    if (!p) this.#peers.set(peer, p = { start: now, count: 0, acked: new Set() });
+    if (now - p.start >= this.windowMs) {
+      p.start = now;
+      p.count = 0;
+    }
+    if (p.acked.has(nonce) || p.count >= this.burst) {
+      this.refused++;
+      return false;
+    }
+    p.count++;
+    p.acked.add(nonce);
+    if (p.acked.size > this.remembered) p.acked.delete(p.acked.values().next().value!);
+    return true;
+  }
+
+  /** The peer is gone: forget it. */
+  forget(peer: string): void {
+    this.#peers.delete(peer);
+  }
 }
 
 /**

@@ -13,6 +13,7 @@
  */
 
 import { SLEEVE_WORKER_MODULE } from "../datapath/sleeve/mod.ts";
+import { v8FlagsArg } from "../agent/ops/v8_flags.ts";
 
 /** Targets we release. */
 export const RELEASE_TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] as const;
@@ -57,6 +58,7 @@ export function compileArgv(target: string, includes: string[]): string[] {
     "compile",
     "--allow-all",
     "--unstable-ffi",
+    v8FlagsArg(),
     "--target",
     target,
     ...includes.flatMap((f) => ["--include", f]),

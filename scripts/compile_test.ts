@@ -27,6 +27,7 @@ Deno.test("compile: argv includes the sleeve workers and names the output by arc
     "compile",
     "--allow-all",
     "--unstable-ffi",
+    "--v8-flags=--max-semi-space-size=1",
     "--target",
     HOST,
     "--include",

@@ -13,7 +13,7 @@
  *   then sealed: the non-deciding side's "ready", the decider's "keep" / "duplicate"
  *
  * A version-1 agent is refused by the header check with "incompatible protocol versions: peer
- * speaks 1..1, this agent 2..2" on both ends.
+ * speaks 1..1, this agent 3..3" on both ends (a version-2 one likewise, with 2..2).
  *
  * Failures throw WireError; authentication failures throw HandshakeError, which says whether
  * the peer had proved its node key, so the caller can tell a genuine password mismatch of the

@@ -38,7 +38,7 @@
  * @module
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
+import { x25519Base } from "./x25519.ts";
 import { calculateGenerator, isIdentity, isLowOrderU, scalarMult, scalarMultVfy } from "./cpace.ts";
 import {
   encodeAuthFailed,
@@ -181,7 +181,7 @@ class Secrets {
   scalars: Uint8Array[] = [];
   constructor(readonly random: (n: number) => Uint8Array) {
     this.eph = random(32);
-    this.ephPub = x25519.getPublicKey(this.eph);
+    this.ephPub = x25519Base(this.eph);
     this.nonce = random(32);
   }
   wipe(): void {
@@ -417,6 +417,12 @@ export class DialerHandshake {
     return this.#state;
   }
 
+  /** The run is given up (a rekey attempt aborted): its secrets are wiped now, not at GC. */
+  discard(): void {
+    this.#s.wipe();
+    this.#wipe();
+  }
+
   #wipe(): void {
     for (const p of this.#state?.pairs ?? []) p.sessionKey.fill(0);
     this.#state?.termL?.fill(0);
@@ -441,6 +447,11 @@ export class ListenerHandshake {
     this.#o = o;
     this.#s = new Secrets(o.random ?? randomBytes);
     this.#index = o.localIndex ?? randomIndex();
+  }
+
+  /** The run is given up (a rekey attempt aborted): its secrets are wiped now, not at GC. */
+  discard(): void {
+    this.#s.wipe();
   }
 
   /** Message 1 in. Returns the claimed identity; the caller admits it or refuses. */

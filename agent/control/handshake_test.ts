@@ -39,16 +39,22 @@ function nodeKey(): NodeKeyPair {
 }
 
 Deno.test("header: protocol name and version negotiation; v1 is refused", () => {
-  strictEqual(hex(encodeHeader()), hex(te.encode("weave-agent\0")) + "0202");
-  deepStrictEqual(checkHeader(encodeHeader()), { ok: true, version: 2 });
-  deepStrictEqual(checkHeader(encodeHeader({ min: 0, max: 2 })), { ok: true, version: 2 });
-  deepStrictEqual(checkHeader(encodeHeader({ min: 1, max: 7 })), { ok: true, version: 2 });
+  strictEqual(hex(encodeHeader()), hex(te.encode("weave-agent\0")) + "0303");
+  deepStrictEqual(checkHeader(encodeHeader()), { ok: true, version: 3 });
+  deepStrictEqual(checkHeader(encodeHeader({ min: 0, max: 3 })), { ok: true, version: 3 });
+  deepStrictEqual(checkHeader(encodeHeader({ min: 1, max: 7 })), { ok: true, version: 3 });
+  // Version 2's rekey could desync: a version-2 agent is refused.
+  const v2 = checkHeader(encodeHeader({ min: 2, max: 2 }));
+  strictEqual(
+    !v2.ok && v2.message,
+    "incompatible protocol versions: peer speaks 2..2, this agent 3..3",
+  );
   const v1 = checkHeader(encodeHeader({ min: 1, max: 1 }));
   strictEqual(
     !v1.ok && v1.message,
-    "incompatible protocol versions: peer speaks 1..1, this agent 2..2",
+    "incompatible protocol versions: peer speaks 1..1, this agent 3..3",
   );
-  const future = checkHeader(encodeHeader({ min: 3, max: 4 }));
+  const future = checkHeader(encodeHeader({ min: 4, max: 5 }));
   strictEqual(!future.ok && future.reason, "bad-version");
   const inverted = checkHeader(encodeHeader({ min: 2, max: 0 }));
   strictEqual(!inverted.ok && inverted.reason, "bad-version");
@@ -169,7 +175,7 @@ Deno.test("handshake: both ends derive one set of keys and talk over the sealed 
     deepStrictEqual([d.keys.dialerIndex, d.keys.listenerIndex], [7, 9]);
     strictEqual(d.localIsDialer && !l.localIsDialer, true);
     strictEqual(d.authenticated && l.authenticated, true);
-    deepStrictEqual([d.password, l.password, d.version], ["current", "current", 2]);
+    deepStrictEqual([d.password, l.password, d.version], ["current", "current", 3]);
     // Every purpose and direction has its own key.
     const all = [d.keys.dialerToListener, d.keys.listenerToDialer].flatMap((k) => [
       hex(k.control),
@@ -438,7 +444,7 @@ Deno.test("handshake: incompatible versions (a v1 agent) are refused with a plai
     strictEqual(l.reason, "bad-version");
     strictEqual(
       l.message,
-      "127.0.0.1: incompatible protocol versions: peer speaks 1..1, this agent 2..2",
+      "127.0.0.1: incompatible protocol versions: peer speaks 1..1, this agent 3..3",
     );
     strictEqual(d.message.includes("peer beta at 127.0.0.1"), true, d.message);
   } finally {
@@ -460,7 +466,7 @@ Deno.test("handshake: incompatible versions (a v1 agent) are refused with a plai
     const head = await r.bytes(3);
     strictEqual(head[0], RecordKind.REFUSE);
     const reason = new TextDecoder().decode(await r.bytes((head[1] << 8) | head[2]));
-    strictEqual(reason, "incompatible protocol versions: peer speaks 1..1, this agent 2..2");
+    strictEqual(reason, "incompatible protocol versions: peer speaks 1..1, this agent 3..3");
     strictEqual((await l).reason, "bad-version");
   } finally {
     p.close();

@@ -25,10 +25,15 @@ import { WireError } from "./wire_error.ts";
 
 /** The protocol name every connection starts with. */
 export const PROTOCOL_MAGIC: Uint8Array = new TextEncoder().encode("weave-agent\0");
-/** Oldest protocol version this agent speaks: 2 (version 1 leaked the password offline). */
-export const PROTOCOL_MIN_VERSION = 2;
+/**
+ * Oldest protocol version this agent speaks: 3. Version 1 leaked the password offline; version
+ * 2 had this handshake but a rekey exchange that one end could abandon after the other had
+ * switched keys (the session then died). Version 3 is version 2's handshake with the rekey
+ * messages of `rekey.ts` (attempts, abort, the switched step).
+ */
+export const PROTOCOL_MIN_VERSION = 3;
 /** Newest protocol version this agent speaks. */
-export const PROTOCOL_MAX_VERSION = 2;
+export const PROTOCOL_MAX_VERSION = 3;
 /** Length of the fixed header. */
 export const HEADER_BYTES: number = PROTOCOL_MAGIC.length + 2;
 /** Largest handshake record body. */

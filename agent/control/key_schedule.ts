@@ -191,6 +191,17 @@ export function localKeys(s: SessionKeySet, localIsDialer: boolean): LocalKeys {
     };
 }
 
+/**
+ * Overwrites a set's sleeve and ESP keys, not its control keys (the control channel may still
+ * seal or open with them): once the datapaths have taken their copies.
+ */
+export function wipeDatapathKeys(s: SessionKeySet): void {
+  for (const d of [s.dialerToListener, s.listenerToDialer]) {
+    d.sleeve.fill(0);
+    d.esp.key.fill(0);
+  }
+}
+
 /** Overwrites every key of a set (once the datapaths no longer use it). */
 export function wipeSessionKeySet(s: SessionKeySet): void {
   for (const d of [s.dialerToListener, s.listenerToDialer]) {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { x25519 } from "@noble/curves/ed25519.js";
+import { x25519Base } from "./x25519.ts";
 import { isLowOrderU } from "./cpace.ts";
 import type { NodeKeyPair } from "./handshake_core.ts";
 
@@ -31,13 +31,13 @@ export class NodeKeyError extends Error {
 
 /** A new key pair from the system's CSPRNG. */
 export function generateNodeKey(): NodeKeyPair {
-  return nodeKeyFromPrivate(x25519.utils.randomSecretKey());
+  return nodeKeyFromPrivate(crypto.getRandomValues(new Uint8Array(NODE_KEY_BYTES)));
 }
 
 /** The pair of a private key. */
 export function nodeKeyFromPrivate(privateKey: Uint8Array): NodeKeyPair {
   if (privateKey.length !== NODE_KEY_BYTES) throw new NodeKeyError("a node key is 32 bytes");
-  return { privateKey, publicKey: x25519.getPublicKey(privateKey) };
+  return { privateKey, publicKey: x25519Base(privateKey) };
 }
 
 /** Standard base64 of a key. */

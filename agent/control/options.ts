@@ -64,13 +64,14 @@ export interface AuthFailedEvent {
 /**
  * A rekey step the datapaths must follow (#14, make-before-break): `install-rx` accept the new
  * per-purpose keys too; `switch-tx` send under them; `drop-old` remove and wipe the previous
- * epoch's; `abandon` remove keys installed for an exchange that gave up.
+ * epoch's. (Nothing is installed for an exchange that can still give up: no step removes keys
+ * of an epoch never switched to.)
  */
 export interface SessionKeysEvent {
   peer: string;
   /** `SessionSecrets.id` of the session being rekeyed. */
   session: number;
-  action: Extract<RekeyAction, { type: "install-rx" | "switch-tx" | "drop-old" | "abandon" }>;
+  action: Extract<RekeyAction, { type: "install-rx" | "switch-tx" | "drop-old" }>;
 }
 
 /** What the manager tells its owner; every callback is optional. */

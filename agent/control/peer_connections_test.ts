@@ -353,7 +353,7 @@ Deno.test({
           "peer m-2 must connect from 127.0.0.72, not 127.0.0.73",
       );
       // A future agent: refused by both with the versions in the message.
-      const v = await impostor("127.0.0.71", "127.0.0.73", "m-3", PW, { min: 3, max: 3 });
+      const v = await impostor("127.0.0.71", "127.0.0.73", "m-3", PW, { min: 4, max: 4 });
       strictEqual(
         v.startsWith("bad-version: peer gate at 127.0.0.71: incompatible protocol versions"),
         true,
@@ -366,7 +366,7 @@ Deno.test({
       );
       strictEqual(
         gate.logs.some((l) =>
-          l.includes("incompatible protocol versions: peer speaks 3..3, this agent 2..2")
+          l.includes("incompatible protocol versions: peer speaks 4..4, this agent 3..3")
         ),
         true,
       );
@@ -386,15 +386,15 @@ Deno.test({
   ...opts,
   name: "managers of different protocol versions refuse each other with a clear log on both",
   async fn() {
-    const nodes = mesh(111, ["v-1", "v-2"], {}, { "v-2": { versions: { min: 3, max: 4 } } });
+    const nodes = mesh(111, ["v-1", "v-2"], {}, { "v-2": { versions: { min: 4, max: 5 } } });
     const [a, b] = nodes;
     try {
       nodes.forEach((n) => n.pc.start());
       await until(
         "both logged",
         () =>
-          a.logs.some((l) => l.includes("peer speaks 3..4, this agent 2..2")) &&
-          b.logs.some((l) => l.includes("peer speaks 2..2, this agent 3..4")),
+          a.logs.some((l) => l.includes("peer speaks 4..5, this agent 3..3")) &&
+          b.logs.some((l) => l.includes("peer speaks 3..3, this agent 4..5")),
       );
       await until(
         "states",

@@ -6,7 +6,7 @@
 
 import { deepStrictEqual, notDeepStrictEqual, strictEqual, throws } from "node:assert";
 import type { CoreOptions, PasswordSet } from "./handshake_core.ts";
-import { type RekeyAction, RekeyMachine, type RekeyMessage } from "./rekey.ts";
+import { parseRekeyMessage, type RekeyAction, RekeyMachine, type RekeyMessage } from "./rekey.ts";
 
 const te = new TextEncoder();
 const A = te.encode("password A of the fleet"), B = te.encode("password B of the fleet");
@@ -33,7 +33,8 @@ function pair(pwI: PasswordSet, pwR: PasswordSet, opts = {}) {
     const queue: ["I" | "R", RekeyAction][] = actions.map((a) => [side, a]);
     while (queue.length) {
       const [from, a] = queue.shift()!;
-      log.push({ side: from, a });
+      // A copy: the machine wipes its datapath keys once they are handed over.
+      log.push({ side: from, a: structuredClone(a) });
       if (a.type !== "send") continue;
       const to = from === "I" ? r : i;
       for (const b of to.receive(a.msg, clock.now)) queue.push([from === "I" ? "R" : "I", b]);
@@ -60,15 +61,16 @@ Deno.test("rekey: at rekeyAfter the initiator runs the exchange; keys installed 
     "R send 2",
     "I send 3",
     "R install-rx", // R accepts the new keys before anyone sends with them
+    "R control-rx", // and I's control messages under its new key (the old key still opens)
     "R send 4",
     "R control-tx",
     "I install-rx",
-    "I switch-tx", // I sends under the new keys only once R accepts them
     "I control-rx",
+    "I switch-tx", // I sends under the new keys only once R accepts them
     "I send 5",
     "I control-tx",
     "R switch-tx",
-    "R control-rx",
+    "R send 6", // R no longer sends under the old keys: I may drop them after the grace
   ]);
   const inst = p.log.filter((l) => l.a.type === "install-rx").map((l) => l.a);
   // Both ends hold the same new keys, with fresh indices.
@@ -116,9 +118,16 @@ Deno.test("rekey: a peer that never rekeys is cut off at rejectAfter; options ar
     r[0].type === "expire" && r[0].reason,
     "session keys are 180 s old (reject_after 180 s) and no rekey completed",
   );
-  // The initiator abandoned its stalled exchange at 130 s and retried at 140 s.
+  // The initiator aborted its unanswered attempt at 130 s (telling the peer) and retried at
+  // 140 s.
   const i1 = p.i.tick(130_000), i2 = p.i.tick(139_999), i3 = p.i.tick(140_000);
-  deepStrictEqual([i1.length, i2.length, i3.map((a) => a.type)], [0, 0, ["send"]]);
+  deepStrictEqual(
+    [i1.map((a) => a.type === "send" ? `send ${a.msg.step}` : a.type), i2.length],
+    [["send 7", "aborted"], 0],
+  );
+  deepStrictEqual(i3.map((a) => a.type === "send" ? `${a.msg.step}/${a.msg.attempt}` : a.type), [
+    "1/2",
+  ]);
   deepStrictEqual(p.i.tick(180_000).map((a) => a.type), ["expire"]);
   deepStrictEqual(p.i.tick(200_000), []);
   throws(
@@ -156,24 +165,51 @@ Deno.test("rekey: moves a session from the previous to the current password once
   deepStrictEqual(p.log.filter((l) => l.a.type === "expire").map((l) => l.side), ["I", "R"]);
 });
 
-Deno.test("rekey: the responder may ask; unexpected or garbage messages fail the exchange", () => {
+Deno.test("rekey: the responder may ask; misfits are ignored, garbage aborts the attempt", () => {
   const p = pair({ current: A }, { current: A });
   p.clock.now = 1_000;
   p.run("R", p.r.requestRekey(1_000));
   strictEqual(p.i.rekeys, 1);
   strictEqual(p.i.keyAgeMs(1_000), 0);
-  const bad: RekeyMessage[] = [
-    { type: "rekey", step: 3, epoch: 2 }, // out of order
-    { type: "rekey", step: 1, epoch: 5 }, // wrong epoch
-    { type: "rekey", step: 1, epoch: 2, records: "!!" }, // not base64
-    { type: "rekey", step: 1, epoch: 2, records: btoa("\x01\x00\x09abc") }, // truncated
+  const ignored: RekeyMessage[] = [
+    { type: "rekey", step: 3, epoch: 2, attempt: 9 }, // out of step
+    { type: "rekey", step: 1, epoch: 5, attempt: 9 }, // wrong epoch
+    { type: "rekey", step: 1, epoch: 2, attempt: 1 }, // an attempt already taken
+    { type: "rekey", step: 7, epoch: 2, attempt: 9 }, // abort of nothing in progress
+    { type: "rekey", step: 2, epoch: 2, attempt: 9 }, // a step the responder never takes
   ];
-  for (const m of bad) {
+  for (const m of ignored) {
     const out = p.r.receive(m, 2_000);
-    deepStrictEqual(out.map((a) => a.type), ["failed"], JSON.stringify(m));
+    deepStrictEqual(out.map((a) => a.type), ["ignored"], JSON.stringify(m));
+  }
+  strictEqual(p.r.ignored, ignored.length);
+  const garbage: RekeyMessage[] = [
+    { type: "rekey", step: 1, epoch: 2, attempt: 2, records: "!!" }, // not base64
+    { type: "rekey", step: 1, epoch: 2, attempt: 3, records: btoa("\x01\x00\x09abc") },
+  ];
+  for (const m of garbage) {
+    const out = p.r.receive(m, 2_000);
+    // The responder tells the initiator it gave the attempt up, and nothing is in progress.
+    deepStrictEqual(
+      out.map((a) => a.type === "send" ? `send ${a.msg.step}/${a.msg.attempt}` : a.type),
+      [`send 7/${m.attempt}`, "failed"],
+      JSON.stringify(m),
+    );
+    strictEqual(p.r.pendingStep, null);
   }
   // The initiator never accepts a step 1 (it is the initiator).
-  deepStrictEqual(p.i.receive({ type: "rekey", step: 1, epoch: 2 }, 2_000).map((a) => a.type), [
-    "failed",
-  ]);
+  deepStrictEqual(
+    p.i.receive({ type: "rekey", step: 1, epoch: 2, attempt: 5 }, 2_000).map((a) => a.type),
+    ["ignored"],
+  );
+  // Malformed messages do not parse at all.
+  for (
+    const m of [
+      { type: "rekey", step: 8, epoch: 2, attempt: 1 },
+      { type: "rekey", step: 1, epoch: 2 },
+      { type: "rekey", step: 0, epoch: 2, attempt: 1 },
+      { type: "rekey", step: 7, epoch: 2, attempt: 1, reason: "x".repeat(201) },
+      { type: "rekey", step: 1, epoch: -1, attempt: 1 },
+    ]
+  ) strictEqual(parseRekeyMessage(m), null, JSON.stringify(m));
 });

@@ -65,6 +65,7 @@ const MAX_SEQ = (1n << 64n) - 1n;
 export class SecureChannel {
   #sendSeq = 0n;
   #recvSeq = 0n;
+  #nextRecvKey: Uint8Array | null = null;
   readonly #sendPolarity: Polarity;
   readonly #recvPolarity: Polarity;
 
@@ -87,11 +88,15 @@ export class SecureChannel {
     this.#sendSeq = 0n;
   }
 
-  /** Opens the peer's next message with a new key (its side replaced its send key). */
-  replaceRecvKey(key: Uint8Array): void {
-    this.recvKey.fill(0);
-    this.recvKey = key;
-    this.#recvSeq = 0n;
+  /**
+   * Accepts the peer's messages under a new key too (a rekey): the first message that
+   * authenticates under it as sequence 0 makes it the receive key (the old one is wiped);
+   * until then the old key opens the peer's messages as before. So the switch follows the
+   * peer's first message under the new key, wherever that falls.
+   */
+  expectRecvKey(key: Uint8Array): void {
+    this.#nextRecvKey?.fill(0);
+    this.#nextRecvKey = key;
   }
 
   /** Messages sealed so far. */
@@ -128,7 +133,16 @@ export class SecureChannel {
    * with a string `type`.
    */
   open(body: Uint8Array): ControlMessage {
-    const plain = openControl(this.recvKey, this.#recvPolarity, this.#recvSeq, body);
+    let plain = openControl(this.recvKey, this.#recvPolarity, this.#recvSeq, body);
+    if (plain === null && this.#nextRecvKey) {
+      plain = openControl(this.#nextRecvKey, this.#recvPolarity, 0n, body);
+      if (plain !== null) {
+        this.recvKey.fill(0);
+        this.recvKey = this.#nextRecvKey;
+        this.#nextRecvKey = null;
+        this.#recvSeq = 0n;
+      }
+    }
     if (plain === null) {
       throw new WireError(
         "forged",

@@ -107,3 +107,22 @@ Deno.test("secure channel: authenticated non-objects are garbage; oversize refus
   const d = new SecureChannel(k, k, true);
   throws(() => d.seal({ type: "big", pad: "x".repeat(MAX_FRAME_BYTES) }), RangeError);
 });
+
+Deno.test("secure channel: a rekeyed receive key takes over at the peer's first frame under it", () => {
+  const { dialer, listener } = pair();
+  const oldFrame = dialer.seal({ type: "caps", i: 0 });
+  listener.open(body(oldFrame));
+  const next = crypto.getRandomValues(new Uint8Array(32));
+  // The listener expects the new key, but the dialer still seals under the old one.
+  listener.expectRecvKey(next.slice());
+  deepStrictEqual(listener.open(body(dialer.seal({ type: "caps", i: 1 }))), { type: "caps", i: 1 });
+  dialer.replaceSendKey(next.slice());
+  const first = dialer.seal({ type: "caps", i: 2 });
+  deepStrictEqual(listener.open(body(first)), { type: "caps", i: 2 });
+  deepStrictEqual(listener.open(body(dialer.seal({ type: "caps", i: 3 }))), { type: "caps", i: 3 });
+  strictEqual(listener.received, 2n);
+  // The old key is gone: a frame under it, or the new key's first frame again, is rejected.
+  for (const f of [oldFrame, first]) {
+    throws(() => listener.open(body(f)), (e) => e instanceof WireError && e.reason === "forged");
+  }
+});

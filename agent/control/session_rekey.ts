@@ -141,7 +141,13 @@ function apply(ctx: ControlContext, rec: PeerRecord, s: Session, actions: RekeyA
         s.channel.replaceSendKey(a.key);
         break;
       case "control-rx":
-        s.channel.replaceRecvKey(a.key);
+        s.channel.expectRecvKey(a.key);
+        break;
+      case "ignored":
+        ctx.drops.drop("garbage", peer, `rekey with ${peer}: ${a.reason}`, "info");
+        break;
+      case "aborted":
+        ctx.log.info("rekey attempt given up", { peer, attempt: a.attempt, reason: a.reason });
         break;
       case "expire":
         endSession(ctx, rec, a.reason);
@@ -164,7 +170,7 @@ function apply(ctx: ControlContext, rec: PeerRecord, s: Session, actions: RekeyA
         if (a.type === "install-rx" && done instanceof Promise) {
           // Make-before-break: what lets the peer send under the new keys (the next step, our
           // switch) waits until they are installed here; the new key of the peer's control
-          // messages is taken at once (its next frame may already be sealed with it).
+          // messages is accepted at once (its next frame may already be sealed with it).
           const rest = actions.slice(i + 1);
           apply(ctx, rec, s, rest.filter((x) => x.type === "control-rx"));
           const later = rest.filter((x) => x.type !== "control-rx");

@@ -44,7 +44,8 @@ function box(
     backoffBaseMs: 50,
     backoffMaxMs: 500,
     deferDialMs: 50,
-    onSessionKeys: (e) => void b.keys.push(e),
+    // A copy: the control plane wipes its datapath keys once the datapaths took theirs.
+    onSessionKeys: (e) => void b.keys.push(structuredClone(e)),
     onSessionDown: (e) => b.downs.push(e.reason),
     onMessage: (e) => {
       if (e.msg.type === "ping" && typeof e.msg.n === "number") b.got.push(e.msg.n);

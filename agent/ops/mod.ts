@@ -8,6 +8,7 @@
  * - `metrics.ts`          Prometheus text from the status, and its tiny HTTP server
  * - `log.ts`              levelled text/JSON log lines, and rate limiting for network input
  * - `run_paths.ts`        where an agent keeps its socket and pid file
+ * - `v8_flags.ts`         the V8 flags every agent process runs with (memory)
  *
  * What it may import: nothing of ours except the status types from `agent/status.ts` (the
  * agent hands in its operations; this room never reaches into the agent).

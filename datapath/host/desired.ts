@@ -126,6 +126,13 @@ export interface DesiredEspPair {
   out: { spi: number; key: Uint8Array };
   in: { spi: number; key: Uint8Array };
   /**
+   * More inbound SAs accepted beside `in` during a rekey (make-before-break): the next epoch's
+   * before this box sends under it, the previous one's until the peer's datagrams under it can
+   * no longer be in flight. Outbound there is only ever `out`: a switch adds the new outbound
+   * SA and removes the old one, and the peer accepts both by then.
+   */
+  extraIn?: { spi: number; key: Uint8Array }[];
+  /**
    * Hard lifetime of both SAs in seconds (default `ESP_SA_HARD_LIFETIME_S`): how long its keys
    * outlive an agent that stopped renewing them.
    */

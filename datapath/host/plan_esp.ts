@@ -3,6 +3,12 @@
  * rekey never drops a packet) and a policy per direction with a stable reqid (so policies never
  * change when keys do). Only SAs and policies whose reqid lies in our range are touched.
  *
+ * A rekey (#14) walks three desired states, each one plan: (1) the new inbound SA beside the
+ * old (`extraIn`); (2) the switch: the new outbound SA is added (add phase) and the old one
+ * removed (cleanup phase), the peer accepting both by then; (3) the old inbound SA removed.
+ * New SPIs come with every new key (`control/key_schedule.ts`), so no SA is ever updated to
+ * another key: a key change is always an add and a delete.
+ *
  * @module
  */
 
@@ -79,7 +85,11 @@ function wantedSas(desired: DesiredHost): Map<string, WantedSa> {
   const want = new Map<string, WantedSa>(); // "src dst spi"
   for (const e of desired.esp) {
     const hard = e.hardLifetimeSeconds ?? ESP_SA_HARD_LIFETIME_S;
-    const dirs = [["out", e.local, e.remote, e.out], ["in", e.remote, e.local, e.in]] as const;
+    const dirs = [
+      ["out", e.local, e.remote, e.out],
+      ["in", e.remote, e.local, e.in],
+      ...(e.extraIn ?? []).map((sa) => ["in", e.remote, e.local, sa] as const),
+    ] as const;
     for (const [dir, src, dst, sa] of dirs) {
       if (spis.has(`${dst} ${sa.spi}`)) {
         throw new Error(`SPI 0x${sa.spi.toString(16)} towards ${dst} would be used twice`);

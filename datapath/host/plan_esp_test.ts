@@ -87,3 +87,68 @@ Deno.test("an old SA holding a new session's SPI is removed before the new key i
   strictEqual(lines.indexOf(`delete ${spi}`) < lines.indexOf(`add ${spi}`), true, lines.join("\n"));
   strictEqual(lines.filter((l) => l === `delete ${spi}`).length, 1, lines.join("\n"));
 });
+
+/** The SAs a plan's changes leave, applied to `obs` (adds and deletes in plan order). */
+function afterEsp(obs: ObservedHost, changes: ReturnType<typeof planHost>): ObservedHost {
+  let sas = [...obs.sas];
+  for (const c of changes.filter((c) => c.kind === "xfrm-state")) {
+    const a = c.args, at = (k: string) => a[a.indexOf(k) + 1];
+    const spi = parseInt(at("spi"), 16);
+    if (a[2] === "delete") sas = sas.filter((s) => !(s.dst === at("dst") && s.spi === spi));
+    if (a[2] === "add") {
+      sas.push({
+        src: at("src"),
+        dst: at("dst"),
+        spi,
+        reqid: Number(at("reqid")),
+        keyHex: at("rfc4106(gcm(aes))").slice(2),
+        addedAt: null,
+        hardSeconds: null,
+      });
+    }
+  }
+  return { ...obs, sas };
+}
+
+Deno.test("ESP rekey: new inbound SA beside the old, then the outbound switch, then the old inbound goes", () => {
+  const old = encryptedDesired(10), next = encryptedDesired(60);
+  const peer = old.esp[0];
+  const newer = next.esp[0];
+  const spis = (o: ObservedHost, src: string) =>
+    o.sas.filter((s) => s.src === src).map((s) => s.spi).sort();
+  let obs = observedAfter(old);
+  // 1. install-rx: the next epoch's inbound SA is added; nothing is removed, outbound unchanged.
+  const install = structuredClone(old);
+  install.esp[0].extraIn = [newer.in];
+  const c1 = planHost(install, obs);
+  deepStrictEqual(c1.map((c) => `${c.args[2]} ${c.args[c.args.indexOf("spi") + 1]}`), [
+    `add 0x${newer.in.spi.toString(16).padStart(8, "0")}`,
+  ]);
+  obs = afterEsp(obs, c1);
+  deepStrictEqual(spis(obs, peer.remote), [peer.in.spi, newer.in.spi].sort());
+  // 2. switch-tx: the new outbound SA is added before the old one is removed; both inbound stay.
+  const sw = structuredClone(old);
+  sw.esp[0].out = newer.out;
+  sw.esp[0].in = newer.in;
+  sw.esp[0].extraIn = [peer.in];
+  const c2 = planHost(sw, obs).filter((c) => c.kind === "xfrm-state");
+  const lines = c2.map((c) => `${c.args[2]} ${parseInt(c.args[c.args.indexOf("spi") + 1], 16)}`);
+  deepStrictEqual(lines, [`add ${newer.out.spi}`, `delete ${peer.out.spi}`]);
+  obs = afterEsp(obs, c2);
+  const out = obs.sas.filter((s) => s.src === peer.local && s.dst === peer.remote);
+  deepStrictEqual(out.map((s) => s.spi), [newer.out.spi]);
+  deepStrictEqual(spis(obs, peer.remote), [peer.in.spi, newer.in.spi].sort());
+  // 3. drop-old: the old inbound SA goes; one SA each way is left, the new ones.
+  const drop = structuredClone(old);
+  drop.esp[0].out = newer.out;
+  drop.esp[0].in = newer.in;
+  const c3 = planHost(drop, obs).filter((c) => c.kind === "xfrm-state");
+  deepStrictEqual(
+    c3.map((c) => `${c.args[2]} ${parseInt(c.args[c.args.indexOf("spi") + 1], 16)}`),
+    [`delete ${peer.in.spi}`],
+  );
+  obs = afterEsp(obs, c3);
+  const mine = obs.sas.filter((s) => s.src === peer.remote || s.dst === peer.remote);
+  deepStrictEqual(mine.map((s) => s.spi).sort(), [newer.in.spi, newer.out.spi].sort());
+  deepStrictEqual(planHost(drop, obs), []);
+});

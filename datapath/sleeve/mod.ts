@@ -393,8 +393,11 @@ export class Sleeve {
       }, timeoutMs);
       this.#pending.set(id, { what, resolve, reject, timer });
     });
-    // Callers that do not await still see failures, in the log (and nothing is left unhandled).
-    p.catch((e) => this.log?.error(`${e instanceof Error ? e.message : e}`));
+    // Callers that do not await still see failures, in the log (and nothing is left unhandled);
+    // changes cut short by close() are not failures: the sleeve is going away on purpose.
+    p.catch((e) => {
+      if (!this.#closed) this.log?.error(`${e instanceof Error ? e.message : e}`);
+    });
     return p;
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type AgentHandle, Lab, type LabHost } from "./lab.ts";
+import { type AgentHandle, agentRunArgs, Lab, type LabHost } from "./lab.ts";
 import type { AgentStatus } from "../../agent/agent.ts";
 
 const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
@@ -41,8 +41,8 @@ export interface FleetOptions {
 }
 
 /** The CLI of this checkout, run inside a host's namespace. */
-export function cli(lab: Lab, host: LabHost, args: string[], timeoutMs = 30_000) {
-  return lab.exec(host, [DENO, "run", "-A", "--unstable-ffi", `${REPO}/main.ts`, ...args], {
+export async function cli(lab: Lab, host: LabHost, args: string[], timeoutMs = 30_000) {
+  return lab.exec(host, [...await agentRunArgs(), `${REPO}/main.ts`, ...args], {
     timeoutMs,
     env: { WEAVE_RUN_DIR: lab.agentRunDir, NO_COLOR: "1" },
   });

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type AgentHandle, Lab, type LabHost } from "./lab.ts";
+import { type AgentHandle, agentRunArgs, Lab, type LabHost } from "./lab.ts";
 
 const NEIGH_KEYS = [1, 2, 3].flatMap((i) =>
   ["ipv4", "ipv6"].map((f) => `/proc/sys/net/${f}/neigh/default/gc_thresh${i}`)
@@ -52,13 +52,11 @@ export async function startAllAtOnce(
   argsFor: (h: LabHost) => string[],
   denoFlags: string[] = [],
 ): Promise<{ startedAt: number; agents: Map<string, AgentHandle> }> {
+  const run = await agentRunArgs();
   const startedAt = Date.now();
   const handles = await Promise.all(hosts.map((h) =>
     lab.spawn(h, [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-ffi",
+      ...run,
       ...denoFlags,
       `${Lab.repoRoot}/main.ts`,
       "up",

@@ -36,11 +36,38 @@
 
 import { type ExecResult, killNamespacePids, processStartTime, run, runSync } from "./run.ts";
 import { type CleanupOptions, cleanupStale, LAB_MARKER_DIR, LAB_PREFIX_BASE } from "./stale.ts";
+import { v8FlagsArg } from "../../agent/ops/v8_flags.ts";
 
 export type { ExecResult } from "./run.ts";
 export { LAB_MARKER_DIR, LAB_PREFIX_BASE, NETNS_PREFIXES } from "./stale.ts";
 
 const REPO_ROOT = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * How agents of this checkout are run: `deno run` with the checkout's node_modules as it is
+ * (`--node-modules-dir=manual`). With the default (`auto`) every process takes the lock on
+ * node_modules to check it, so agents started together queue for it one by one — a lab of fifty
+ * took seconds just for that, which a compiled binary never pays. `agentRunArgs` fills
+ * node_modules once per test process first (`deno install`), so a fresh clone works too.
+ */
+export async function agentRunArgs(): Promise<string[]> {
+  nodeModulesReady ??= run([Deno.execPath(), "install", "--quiet"], {
+    cwd: REPO_ROOT,
+    timeoutMs: 300_000,
+  }).then((r) => {
+    if (r.code !== 0) throw new Error(`deno install failed: ${r.stderr.trim()}`);
+  });
+  await nodeModulesReady;
+  return [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--unstable-ffi",
+    "--node-modules-dir=manual",
+    v8FlagsArg(),
+  ];
+}
+let nodeModulesReady: Promise<void> | undefined;
 const HOST_NAME_RE = /^[a-z][a-z0-9-]{0,23}$/;
 /** A run prefix: `cleanupStale` reclaims exactly these (stale.ts, `NETNS_PREFIXES`). */
 const PREFIX_RE = new RegExp(`^${LAB_PREFIX_BASE}[a-z0-9]{6}$`);
@@ -473,7 +500,7 @@ export class Lab {
    * `agent-<host>.log`. Its run dir (control socket) is `<runDir>/agent-run` via
    * `WEAVE_RUN_DIR`, so agents of concurrent labs with the same peer names never collide.
    */
-  startAgent(
+  async startAgent(
     host: HostRef,
     args: string[],
     env: Record<string, string> = {},
@@ -481,15 +508,7 @@ export class Lab {
     const h = this.host(host);
     return this.spawn(
       h,
-      [
-        Deno.execPath(),
-        "run",
-        "--allow-all",
-        "--unstable-ffi",
-        `${REPO_ROOT}/main.ts`,
-        "up",
-        ...args,
-      ],
+      [...await agentRunArgs(), `${REPO_ROOT}/main.ts`, "up", ...args],
       {
         logFile: `agent-${h.name}.log`,
         cwd: REPO_ROOT,

@@ -33,11 +33,22 @@ export async function startUdpStream(
   count: number,
   rate: number,
   quietSecs = 5,
+  /** How long the receiver waits for the first datagram (default quietSecs). */
+  firstSecs = quietSecs,
 ): Promise<UdpStream> {
   const lab = fleet.lab;
   const recv = await lab.spawn(
     lab.host(to),
-    ["python3", TOOL, "recv", toAddress, String(port), String(count), String(quietSecs)],
+    [
+      "python3",
+      TOOL,
+      "recv",
+      toAddress,
+      String(port),
+      String(count),
+      String(quietSecs),
+      String(firstSecs),
+    ],
     { logFile: `udp-recv-${from}-${to}-${port}.log` },
   );
   await recv.waitForLog(/listening/, 10_000);

@@ -2,10 +2,12 @@
 """A numbered UDP stream, to count loss exactly.
 
   udp_stream.py send ADDR PORT COUNT RATE   -- COUNT datagrams "n\\n" (n = 1..COUNT), RATE per second
-  udp_stream.py recv ADDR PORT COUNT SECS   -- receives until COUNT distinct numbers or SECS of
-                                               silence; prints "received R of COUNT missing M
-                                               ... longest-gap G" (G: the longest run of
-                                               consecutive missing numbers)
+  udp_stream.py recv ADDR PORT COUNT SECS [FIRST]
+                                            -- receives until COUNT distinct numbers or SECS of
+                                               silence (FIRST seconds for the first datagram,
+                                               default SECS); prints "received R of COUNT missing M
+                                               ... longest-gap G runs N" (G: the longest run of
+                                               consecutive missing numbers; N: how many runs)
 """
 import socket
 import sys
@@ -23,16 +25,19 @@ def send(addr, port, count, rate):
     print("sent %d" % count, flush=True)
 
 
-def recv(addr, port, count, secs):
+def recv(addr, port, count, secs, first=None):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     s.bind((addr, port))
-    s.settimeout(secs)
+    # The sender may start seconds later on a loaded box: the caller may wait longer for the
+    # first datagram.
+    s.settimeout(secs if first is None else first)
     print("listening", flush=True)
     seen = set()
     try:
         while len(seen) < count:
             data, _ = s.recvfrom(2048)
+            s.settimeout(secs)
             seen.add(int(data.split(b"\n", 1)[0]))
     except socket.timeout:
         pass
@@ -49,4 +54,7 @@ def recv(addr, port, count, secs):
 
 if __name__ == "__main__":
     mode, addr, port, count, x = sys.argv[1:6]
-    (send if mode == "send" else recv)(addr, int(port), int(count), float(x))
+    if mode == "send":
+        send(addr, int(port), int(count), float(x))
+    else:
+        recv(addr, int(port), int(count), float(x), *[float(f) for f in sys.argv[6:7]])
