@@ -37,6 +37,7 @@ import { sleeveLimitsFromEnv } from "./sleeve_limits.ts";
 import { SessionEpochs } from "./session_epochs.ts";
 import { deriveEspKeys } from "../datapath/fastdp/mod.ts";
 import { relayPolicies, TopologyGossip, TopologyService } from "./topology/mod.ts";
+import { RelayAgent, relayId } from "./relay/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { ControlSocketServer } from "./ops/control_socket.ts";
 import { controlDispatcher } from "./ops/control_dispatch.ts";
@@ -106,6 +107,8 @@ export class Agent {
   #sleeve: Sleeve | null = null;
   #control: PeerConnections | null = null;
   #topology: TopologyService | null = null;
+  /** Relayed sessions and hole punching (#16). */
+  #relay: RelayAgent;
   /** This box's node key (read once at start); null: it proves none. */
   #nodeKey: NodeKeyPair | null = null;
   #heartbeat: VxlanHeartbeat | null = null;
@@ -144,6 +147,19 @@ export class Agent {
           const done = this.requestReconcile();
           if (moved) done.then(() => this.#flushLearned(p.peer.name));
         },
+      },
+    });
+    this.#relay = new RelayAgent({
+      self: opts.name,
+      log: opts.log.child("relay"),
+      sleeve: () => this.#sleeve,
+      pushPeer: (name) => {
+        const pair = this.#pairs.get(name);
+        if (pair) this.#pushSleevePeer(pair);
+      },
+      endpointOf: (name) => {
+        const peer = this.#otherPeers().find((p) => p.name === name);
+        return peer ? this.#endpoints.target(this.#loaded.self, peer, 0) : null;
       },
     });
     this.#reloader = new ConfigReloader(opts.configPath, opts.name, this.#reloadable(), opts.log);
@@ -251,6 +267,7 @@ export class Agent {
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#workloadRetry);
     this.#pairs.stop();
+    this.#relay.stop();
     this.#topology?.stop();
     this.#watcher.close();
     this.#metrics?.close();
@@ -374,6 +391,8 @@ export class Agent {
         : null,
       control: this.#control?.status() ?? null,
       topology: this.#topology?.view() ?? null,
+      relay: this.#relay.view(),
+      sleevePaths: (peer) => this.#relay.sleevePath(peer),
       pairs: this.#pairs.pairs(),
       networks: this.#myNetworks(),
       mtu: this.#mtu(),
@@ -453,9 +472,14 @@ export class Agent {
       onEndpoint: (e) => {
         const peer = this.#otherPeers().find((p) => p.name === e.peer);
         const pair = this.#pairs.get(e.peer);
+        this.#relay.endpointLearned(e.peer);
         if (this.#endpoints.fromSleeve(peer, e) && pair) this.#pushSleevePeer(pair);
       },
     });
+    this.#toSleeve(
+      "relay",
+      (s) => s.setRelay({ selfId: relayId(self.name), forward: self.relay !== false }),
+    );
     this.#configurePairs();
     this.log.info("sleeve ready", {
       backend: this.#sleeve.backend,
@@ -482,9 +506,11 @@ export class Agent {
         oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
       },
       logger: this.log.child("control"),
-      onSessionUp: ({ peer, secrets, remoteAddress }) => {
+      onSessionUp: ({ peer, secrets, remoteAddress, via }) => {
+        this.#relay.sessionUp(peer, via ?? null);
         const p = this.#otherPeers().find((o) => o.name === peer);
-        if (p) this.#endpoints.fromControl(p, remoteAddress);
+        // A relayed session's stream says nothing about where the peer is (#16).
+        if (p && !via) this.#endpoints.fromControl(p, remoteAddress);
         this.#epochs.sessionUp(peer, secrets);
         this.#pairs.sessionUp(peer, secrets, remoteAddress);
         this.#topology?.sessionUp(peer);
@@ -493,10 +519,13 @@ export class Agent {
         this.#epochs.reset(peer);
         this.#pairs.sessionDown(peer, reason);
         this.#topology?.sessionChanged();
+        this.#relay.sessionDown(peer);
       },
       onMessage: ({ peer, msg }) =>
         TopologyGossip.owns(msg)
           ? this.#topology?.receive(peer, msg)
+          : this.#relay.owns(msg)
+          ? this.#relay.receive(peer, msg)
           : this.#pairs.message(peer, msg),
       onSessionKeys: (e) => this.#onSessionKeys(e),
     });
@@ -519,8 +548,10 @@ export class Agent {
       sessions: () => control.sessionPeers(),
       onDrop: (from, reason, detail) =>
         log.debug("topology record dropped", { peer: from, reason, detail }),
+      ...this.#relay.topologyHooks(),
     });
     this.#topology.start();
+    this.#relay.start(control, this.#topology, this.#loaded.config.peers);
   }
 
   /** Reconciles, rebinds the heartbeat sockets, re-announces this box's bridge MACs. */
@@ -540,8 +571,10 @@ export class Agent {
     const rekeyed = this.#epochs.sending(p.peer.name);
     const self = this.#loaded.self;
     const target = this.#endpoints.target(self, p.peer, this.#loaded.config.natKeepaliveMs);
+    const { keepaliveMs, ...relay } = this.#relay.sleeveFields(p.peer.name);
+    if (keepaliveMs !== null) target.keepaliveMs = keepaliveMs;
     this.#toSleeve(`peer ${p.peer.name}`, (s) => {
-      const peer = sleevePeerOf(p, vnis, s.preferredAead, rekeyed, target);
+      const peer = { ...sleevePeerOf(p, vnis, s.preferredAead, rekeyed, target), ...relay };
       if (peer.session) peer.session.limits = this.#sleeveLimits;
       return s.upsertPeer(peer);
     });
@@ -635,6 +668,7 @@ export class Agent {
         this.#control = null;
         this.#topology?.stop();
         this.#topology = null;
+        this.#relay.stop();
         this.#epochs.clear();
         this.#pairs.reset(reason);
       },
@@ -651,6 +685,7 @@ export class Agent {
         this.#control?.updatePeers(this.#controlPeers());
         const peers = this.#loaded.config.peers;
         this.#topology?.reconfigure(peers.map((p) => p.name), relayPolicies(peers));
+        this.#relay.reconfigure(peers);
       },
       stopSleeve: async () => {
         await this.#sleeve?.close();

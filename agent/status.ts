@@ -23,6 +23,7 @@ import type {
 import type { FastdpCapability, PairDatapath } from "./datapath_choice.ts";
 import type { PairState } from "./pair_datapath.ts";
 import type { Route, TopologyView } from "./topology/mod.ts";
+import type { RelayControlView } from "./relay/mod.ts";
 import type { WorkloadState } from "./host_reconcile.ts";
 import type { PolicyStatus } from "./policy_status.ts";
 
@@ -82,6 +83,11 @@ export interface PeerView {
   sleeve: PeerCounters | null;
   /** How the gossiped graph says this box reaches the peer (#16); null without topology. */
   route: Route | null;
+  /**
+   * How the pair's sleeve datagrams travel (#16): `direct`, `via <relay>`, or `direct (punched)`
+   * (the control session relayed, the datagrams straight through a punched NAT path).
+   */
+  sleevePath?: string;
 }
 
 /** How a pair meets on the underlay (see {@link PeerView.reach}). */
@@ -143,6 +149,11 @@ export interface AgentStatus {
   networks: NetworkView[];
   /** The gossiped graph, routes and gossip counters (#16); null while sessions restart. */
   topology: TopologyView | null;
+  /**
+   * This box as a relay (#16): whether it relays, what it carried for others (control messages
+   * and their bytes; sleeve datagrams and bytes are `sleeveDrops.relayed*`), its relayed streams.
+   */
+  relay?: RelayControlView | null;
   /** This box's workloads: plumbed, or the error for that workload alone. */
   workloads: WorkloadState[];
   /** Every policy this box enforces, what it selects, and its rule counters. */
@@ -175,6 +186,10 @@ export interface StatusInput {
   mtu: number;
   /** The topology view (#16); absent or null while sessions restart. */
   topology?: TopologyView | null;
+  /** The relay view (#16); absent or null while sessions restart. */
+  relay?: RelayControlView | null;
+  /** How each pair's sleeve datagrams travel (#16; absent: `direct`). */
+  sleevePaths?: (peer: string) => string;
   workloads: WorkloadState[];
   policy: PolicyStatus;
   /** Endpoints learned per peer (#15); absent: none. */
@@ -214,6 +229,7 @@ export function buildStatus(s: StatusInput): AgentStatus {
       members: n.members.map((m) => ({ peer: m.peer, address: m.address })),
     })),
     topology: s.topology ?? null,
+    relay: s.relay ?? null,
     workloads: s.workloads,
     policy: s.policy,
   };
@@ -243,6 +259,7 @@ function peerView(s: StatusInput, p: Readonly<PairState>): PeerView {
     control: c,
     sleeve: s.sleeve?.counters.peers[p.peer.name] ?? null,
     route: s.topology?.routes.find((r) => r.peer === p.peer.name) ?? null,
+    sleevePath: s.sleevePaths?.(p.peer.name) ?? "direct",
   };
 }
 
@@ -328,6 +345,15 @@ export function assertAgentStatus(v: unknown): asserts v is AgentStatus {
   if (s.sleeveDrops !== null) counters(s.sleeveDrops, "sleeveDrops");
   list(s.peers, "peers").forEach((p, i) => assertPeerView(p, `peers[${i}]`));
   if (s.topology !== null && s.topology !== undefined) assertTopology(s.topology);
+  if (s.relay !== null && s.relay !== undefined) {
+    const r = record(s.relay, "relay");
+    bool(r.relays, "relay.relays");
+    counters(r.counters, "relay.counters");
+    list(r.streams, "relay.streams").forEach((x, i) => {
+      const st = record(x, `relay.streams[${i}]`);
+      for (const k of ["peer", "via", "opener"]) str(st[k], `relay.streams[${i}].${k}`);
+    });
+  }
   list(s.networks, "networks").forEach((n, i) => {
     const at = `networks[${i}]`;
     const r = record(n, at);
@@ -379,6 +405,7 @@ function assertPeerView(v: unknown, at: string): void {
   if (p.password !== null) oneOf(p.password, ["current", "previous"], `${at}.password`);
   num(p.rekeys, `${at}.rekeys`);
   if (p.lastError !== null) str(p.lastError, `${at}.lastError`);
+  if (p.sleevePath !== undefined) str(p.sleevePath, `${at}.sleevePath`);
   if (p.control !== null) record(p.control, `${at}.control`);
   if (p.route !== null && p.route !== undefined) {
     const r = record(p.route, `${at}.route`);

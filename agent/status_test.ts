@@ -162,6 +162,8 @@ function status(): AgentStatus {
             txRefused: 0,
             keepalivesOut: 0,
             keepalivesIn: 0,
+            rxRelayed: 0,
+            punchesOut: 0,
           },
         },
         global: {
@@ -171,6 +173,9 @@ function status(): AgentStatus {
           oversize: 0,
           txErrors: 0,
           internalErrors: 0,
+          relayedPackets: 0,
+          relayedBytes: 0,
+          relayRefused: 0,
         },
       },
     },

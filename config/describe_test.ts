@@ -39,14 +39,14 @@ Deno.test("describeForPeer: who, where, whom it connects to, its networks", () =
   connects to: edge-1 192.0.2.10:6783, edge-3 192.0.2.12:6783
   datapath: auto
   encryption: on, password from environment variable WEAVE_PASSWORD
-  network sensors: 10.32.1.0/24, address 10.32.1.2 (derived), vni 101, mtu 1416
+  network sensors: 10.32.1.0/24, address 10.32.1.2 (derived), vni 101, mtu 1414
     members: edge-1 10.32.1.1, edge-2 10.32.1.2, edge-3 10.32.1.3
-  network control: 10.32.2.0/24, address 10.32.2.20, vni 13522570 (derived), mtu 1416
+  network control: 10.32.2.0/24, address 10.32.2.20, vni 13522570 (derived), mtu 1414
     members: edge-2 10.32.2.20, edge-3 10.32.2.3`,
   );
 });
 
-// Sleeve over IPv6 without encryption: 1500 - 40 IPv6 - 8 UDP - 16 header - 16 tag - 14 Ethernet.
+// Sleeve over IPv6 without encryption: 1500 - 40 IPv6 - 8 UDP - 12 relay - 16 header - 16 tag - 14 Ethernet.
 Deno.test("describeForPeer: a peer outside some networks, no encryption, IPv6 underlay", () => {
   const yaml = YAML.replace("password: {env: WEAVE_PASSWORD}\n", "")
     .replace("192.0.2.10", "2001:db8::10");
@@ -57,7 +57,7 @@ Deno.test("describeForPeer: a peer outside some networks, no encryption, IPv6 un
   connects to: edge-2 192.0.2.11:7000, edge-3 192.0.2.12:6783
   datapath: auto
   encryption: OFF (no password; traffic crosses the underlay in clear text)
-  network sensors: 10.32.1.0/24, address 10.32.1.1 (derived), vni 101, mtu 1406
+  network sensors: 10.32.1.0/24, address 10.32.1.1 (derived), vni 101, mtu 1394
     members: edge-1 10.32.1.1, edge-2 10.32.1.2, edge-3 10.32.1.3
   not a member of: control`,
   );
@@ -77,7 +77,7 @@ Deno.test("describeForPeer never prints the password", async () => {
     ok(!text.includes("do-not-print-me"), text);
     strictEqual(text.split("\n")[4], `  encryption: on, password from file ${dir}/pw`);
     const line = text.split("\n")[5];
-    ok(line.endsWith("mtu 1426"), line);
+    ok(line.endsWith("mtu 1414"), line);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { HEADER_BYTES, TAG_BYTES } from "./sleeve/wire.ts";
+import { HEADER_BYTES, RELAY_HEADER_BYTES, TAG_BYTES } from "./sleeve/wire.ts";
 
 /** Bytes of an IP header on the underlay (no options / no extension headers). */
 export function ipHeaderBytes(family: 4 | 6): number {
@@ -23,6 +23,8 @@ export const VXLAN_HEADER_BYTES = 8;
 export const SLEEVE_HEADER_BYTES = HEADER_BYTES;
 /** AEAD tag on each sleeve datagram. */
 export const SLEEVE_TAG_BYTES = TAG_BYTES;
+/** The relay header in front of a datagram a relay carries (#16: destination and source ids). */
+export const SLEEVE_RELAY_HEADER_BYTES = RELAY_HEADER_BYTES;
 
 /** ESP with rfc4106(gcm(aes)): SPI + sequence number, explicit IV, ICV. */
 export const ESP_HEADER_BYTES = 8;
@@ -51,10 +53,14 @@ export function vxlanEspMtu(underlayMtu: number, family: 4 | 6): number {
   return maxPadded - fixed;
 }
 
-/** Largest overlay MTU for the sleeve: one Ethernet frame per sealed UDP datagram. */
+/**
+ * Largest overlay MTU for the sleeve: one Ethernet frame per sealed UDP datagram, with room for
+ * a relay header. Any pair may come to be relayed at run time (#16: its underlay path blocked)
+ * and a network's MTU must not change when that happens, so the room is always kept.
+ */
 export function sleeveMtu(underlayMtu: number, family: 4 | 6): number {
-  return underlayMtu - ipHeaderBytes(family) - UDP_HEADER_BYTES - SLEEVE_HEADER_BYTES -
-    SLEEVE_TAG_BYTES - ETHERNET_HEADER_BYTES;
+  return underlayMtu - ipHeaderBytes(family) - UDP_HEADER_BYTES - SLEEVE_RELAY_HEADER_BYTES -
+    SLEEVE_HEADER_BYTES - SLEEVE_TAG_BYTES - ETHERNET_HEADER_BYTES;
 }
 
 /**

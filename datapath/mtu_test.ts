@@ -27,19 +27,19 @@ Deno.test("ESP transport around VXLAN: largest frame whose padded ESP payload fi
   }
 });
 
-Deno.test("sleeve: IP + UDP + 16-byte header + 16-byte tag + inner Ethernet", () => {
-  strictEqual(sleeveMtu(1500, 4), 1500 - 20 - 8 - 16 - 16 - 14);
-  strictEqual(sleeveMtu(1500, 6), 1500 - 40 - 8 - 16 - 16 - 14);
+Deno.test("sleeve: IP + UDP + 12-byte relay header + 16-byte header + 16-byte tag + Ethernet", () => {
+  strictEqual(sleeveMtu(1500, 4), 1500 - 20 - 8 - 12 - 16 - 16 - 14);
+  strictEqual(sleeveMtu(1500, 6), 1500 - 40 - 8 - 12 - 16 - 16 - 14);
 });
 
 Deno.test("network MTU is the smallest of the datapaths a pair may use", () => {
   strictEqual(
     networkMtu({ underlayMtu: 1500, family: 4, encrypted: true, datapath: "auto" }),
-    1416,
+    1414,
   );
   strictEqual(
     networkMtu({ underlayMtu: 1500, family: 4, encrypted: false, datapath: "auto" }),
-    1426,
+    1414,
   );
   strictEqual(
     networkMtu({ underlayMtu: 1500, family: 4, encrypted: false, datapath: "fastdp" }),
@@ -47,6 +47,6 @@ Deno.test("network MTU is the smallest of the datapaths a pair may use", () => {
   );
   strictEqual(
     networkMtu({ underlayMtu: 1500, family: 4, encrypted: true, datapath: "sleeve" }),
-    1426,
+    1414,
   );
 });

@@ -30,6 +30,7 @@ export const SLEEVE_GLOBAL_DROPS = [
   "oversize",
   "tx_errors",
   "internal_errors",
+  "relay_refused",
 ] as const;
 
 /** Control-plane input dropped (`weave_control_drops_<reason>`). */
@@ -195,6 +196,20 @@ const PANELS: readonly PanelSpec[] = [
       ...SLEEVE_GLOBAL_DROPS.map((r) =>
         t(`sum(rate(weave_sleeve_global_${r}{${SEL}}[${RATE}]))`, `global ${r}`)
       ),
+    ],
+  },
+  {
+    title: "Relayed for others",
+    description: "What this box carried as a relay (#16) for pairs without a direct path: " +
+      "their sealed sleeve datagrams (it cannot open them) and their relayed control messages.",
+    type: "timeseries",
+    unit: "pps",
+    w: 12,
+    h: 8,
+    targets: [
+      t(`rate(weave_sleeve_global_relayed_packets{${SEL}}[${RATE}])`, "datagrams {{instance}}"),
+      t(`rate(weave_sleeve_global_relayed_bytes{${SEL}}[${RATE}])`, "bytes {{instance}}"),
+      t(`rate(weave_relay_forwarded_messages{${SEL}}[${RATE}])`, "control {{instance}}"),
     ],
   },
   {

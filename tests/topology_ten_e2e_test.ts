@@ -1,7 +1,8 @@
 /**
  * Ten real agents (#16): underlay links cut at random (nft, both ways) while the graph stays
- * connected; every box still has a route to every other (direct or via); then cut enough to
- * split the fleet in two: each side's `status` says the other side is unreachable, and why.
+ * connected; every box still reaches every other: a direct session, or one relayed through the
+ * box its route goes via (a ping crosses one such pair); then cut enough to split the fleet in
+ * two: each side's `status` says the other side is unreachable, and why.
  * Connectivity of the cut graph is computed here by a plain BFS, independent of routes.ts.
  */
 
@@ -63,11 +64,19 @@ Deno.test({
       (all) =>
         [...all.values()].every((s) =>
           s.peers.every((p) =>
-            cut.has(pair(s.peer, p.name)) ? p.route?.kind === "via" : p.route?.kind === "direct"
+            p.state === "up" &&
+            (cut.has(pair(s.peer, p.name))
+              ? p.route?.kind === "via" && !!p.control?.via
+              : p.route?.kind === "direct" && !p.control?.via)
           )
         ),
       60_000,
     );
+    // Overlay traffic crosses a relayed pair.
+    const [x, y] = [...cut][0].split("|");
+    const dst = fleet.overlayAddress(routed.get(y)!, "net1");
+    const ping = await fleet.lab.exec(x, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+    strictEqual(ping.code, 0, `${x} -> ${y} (relayed): ${ping.stdout}${ping.stderr}`);
     for (const s of routed.values()) {
       strictEqual(kinds(s).includes("unreachable"), false, `${s.peer}: ${kinds(s)}`);
     }

@@ -89,10 +89,14 @@ export function renderStatus(s: AgentStatus): string {
   }
   const far = s.peers.flatMap((p) => p.route?.kind === "unreachable" ? [p.route] : []);
   for (const r of far) lines.push(`  ${r.peer} unreachable: ${r.why}`);
-  if (s.peers.some((p) => p.route?.kind === "via")) {
+  if (s.relay) {
+    const c = s.relay.counters;
+    const g = s.sleeveDrops;
     lines.push(
-      "  (via: the path the gossiped graph offers; relaying traffic is not built yet, so such " +
-        "a peer has no overlay traffic until its direct session returns)",
+      `relay: ${s.relay.relays ? "forwards for others" : "relay: false"}; carried ` +
+        `${c.forwardedMessages} control message(s) (${formatBytes(c.forwardedBytes)}), ` +
+        `${g?.relayedPackets ?? 0} datagram(s) (${formatBytes(g?.relayedBytes ?? 0)}); ` +
+        `refused ${(g?.relayRefused ?? 0) + Object.values(c.dropped).reduce((a, b) => a + b, 0)}`,
     );
   }
   if (s.topology) {
@@ -140,9 +144,13 @@ function peerRow(p: PeerView): string {
   ].join(" ");
 }
 
-/** `direct`, `via <peer>` or `unreachable` (the why is printed under the table). */
+/**
+ * `direct`, `via <peer>`, `direct (punched)` (#16: datagrams straight, control relayed) or
+ * `unreachable` (the why is printed under the table).
+ */
 function routeText(p: PeerView): string {
   const r = p.route;
   if (!r) return "-";
+  if (p.sleevePath === "direct (punched)") return p.sleevePath;
   return r.kind === "via" ? `via ${r.via}` : r.kind;
 }

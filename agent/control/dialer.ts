@@ -24,7 +24,13 @@ import type { Admission } from "./admission.ts";
 import { backoffDelay } from "./dial_delay.ts";
 import { type DialPhase, DialQueue, type DialResult } from "./dial_queue.ts";
 import { logPeerFailure } from "./episode_log.ts";
-import { dialable, type PeerRecord, setState, stickyState } from "./peer_record.ts";
+import {
+  dialable,
+  hasDirectSession,
+  type PeerRecord,
+  setState,
+  stickyState,
+} from "./peer_record.ts";
 import { runConnection } from "./session_agreement.ts";
 import { type ByteStream, dialTcp } from "./tcp_stream.ts";
 
@@ -50,7 +56,9 @@ export class Dialer {
 
   /** Dials `rec` after `delayMs`, unless it is up or a dial is already pending or running. */
   schedule(rec: PeerRecord, delayMs: number): void {
-    if (this.ctx.closed() || rec.removed || rec.session || !dialable(rec.endpoint)) return;
+    if (this.ctx.closed() || rec.removed || hasDirectSession(rec) || !dialable(rec.endpoint)) {
+      return;
+    }
     this.#queue.schedule(rec, delayMs);
   }
 
@@ -76,7 +84,9 @@ export class Dialer {
 
   async #dial(rec: PeerRecord): Promise<DialResult> {
     const ctx = this.ctx;
-    if (ctx.closed() || rec.removed || rec.session) return { outcome: "done", retryInMs: null };
+    if (ctx.closed() || rec.removed || hasDirectSession(rec)) {
+      return { outcome: "done", retryInMs: null };
+    }
     const putOff = this.#putOff(rec);
     if (putOff !== null) return { outcome: "done", retryInMs: putOff };
     rec.attempts++;
@@ -101,7 +111,9 @@ export class Dialer {
     } finally {
       rec.dialStep = null;
     }
-    if (rec.session || ctx.closed() || rec.removed) return { outcome: result, retryInMs: null };
+    if (hasDirectSession(rec) || ctx.closed() || rec.removed) {
+      return { outcome: result, retryInMs: null };
+    }
     const cap = Math.max(
       refused ? ctx.o.refusedBackoffMaxMs : ctx.o.backoffMaxMs,
       ctx.o.backoffBaseMs,

@@ -57,6 +57,8 @@ export { DROP_REASONS, WireError } from "./wire_error.ts";
 export type { LogFields, Logger, LogLevel } from "./logger.ts";
 export type { SessionSecrets } from "./session_keys.ts";
 export type { ControlMessage } from "./secure_channel.ts";
+export type { ByteStream } from "./tcp_stream.ts";
+export type { ConnectionOutcome } from "./session_agreement.ts";
 export { isDecider } from "./pair_roles.ts";
 export type { NodeKeyPair, PasswordSlot } from "./handshake_core.ts";
 export {

@@ -39,6 +39,8 @@ export interface SessionUpEvent {
   peer: string;
   secrets: SessionSecrets;
   remoteAddress: string;
+  /** The first relay of a relayed session (#16); null or absent: direct. */
+  via?: string | null;
 }
 
 /** A session ended (the peer is redialled unless it was removed). */

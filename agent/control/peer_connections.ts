@@ -45,6 +45,7 @@ import {
 } from "./peer_status.ts";
 import type { ControlMessage } from "./secure_channel.ts";
 import { endSession, heartbeat, sendOn } from "./session.ts";
+import { type ConnectionOutcome, runConnection } from "./session_agreement.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 
 export type { PeerConnectionsOptions } from "./options.ts";
@@ -167,6 +168,33 @@ export class PeerConnections {
     // The type is checked at run time too: a message without one could never be dispatched.
     if (!rec?.session || typeof msg.type !== "string") return false;
     return sendOn(this.#ctx, rec, rec.session, msg);
+  }
+
+  /**
+   * Runs the handshake on a stream carried by relays (#16, agent/relay/): as the dialer (we
+   * opened it) or the listener; on "keep" it becomes the peer's session, marked relayed `via`
+   * its first relay. The peer must be configured; otherwise the stream is closed.
+   */
+  runRelayed(
+    stream: ByteStream,
+    o: { peer: string; via: string; role: "dialer" | "listener" },
+  ): Promise<ConnectionOutcome> {
+    const rec = this.#peers.get(o.peer);
+    if (!rec || this.#closed) {
+      stream.close();
+      return Promise.resolve("failed");
+    }
+    const label = `${o.peer} via ${o.via}`;
+    return this.#track(
+      runConnection(
+        this.#ctx,
+        stream,
+        label,
+        o.role === "dialer" ? rec : null,
+        this.#o.handshakeTimeoutMs,
+        { peer: o.peer, via: o.via },
+      ),
+    );
   }
 
   /** The peers with a session now (cheap: no status is built). */

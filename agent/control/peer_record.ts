@@ -43,6 +43,11 @@ export interface Session {
   queuedBytes: number;
   /** Our heartbeat ticks in a row that found the session silent since the one before. */
   silentTicks: number;
+  /**
+   * The first hop of a session carried by relays (#16, agent/relay/), or null for a direct one.
+   * A relayed session leaves the direct dials running: a direct session replaces it.
+   */
+  via: string | null;
 }
 
 /** What the peer's own dial is doing while it has one (null: none is running). */
@@ -115,6 +120,11 @@ export function setState(rec: PeerRecord, state: PeerStateName): void {
   if (rec.state === state) return;
   rec.state = state;
   rec.since = Date.now();
+}
+
+/** True when the peer has a direct session (a relayed one keeps direct dials going, #16). */
+export function hasDirectSession(rec: PeerRecord): boolean {
+  return rec.session !== null && rec.session.via === null;
 }
 
 /** True when we can dial the peer: it has a fixed address or a DNS name (#15). */

@@ -57,7 +57,11 @@ export interface PeerStatus {
   handshakeAgeSeconds: number | null;
   /** Last heartbeat round trip; null before the first. */
   rttMs: number | null;
+  /** Ms since the session last received anything; null without a session (relays use it, #16). */
+  silentMs?: number | null;
   sessionId: number | null;
+  /** The first relay of a relayed session (#16); null for a direct one or none. */
+  via?: string | null;
   authenticated: boolean | null;
   /** Which of this box's passwords the session's keys come from; null without a session. */
   password?: "current" | "previous" | null;
@@ -136,7 +140,9 @@ export function peerStatus(
     sinceSeconds: Math.round((now - r.since) / 1000),
     handshakeAgeSeconds: r.session ? Math.round((now - r.session.establishedAt) / 1000) : null,
     rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 1000) / 1000,
+    silentMs: r.session ? Math.max(0, now - r.session.lastRx) : null,
     sessionId: r.session?.secrets.id ?? null,
+    via: r.session?.via ?? null,
     authenticated: r.session?.secrets.authenticated ?? null,
     ...(r.session
       ? rekeyStatus(r.session, now)

@@ -24,6 +24,7 @@ export function installSession(
   stream: ByteStream,
   reader: FrameReader,
   s: { channel: SecureChannel; secrets: SessionSecrets },
+  via: string | null = null,
 ): void {
   if (rec.session) endSession(ctx, rec, "replaced by a new session", false);
   const now = Date.now();
@@ -38,11 +39,13 @@ export function installSession(
     queue: Promise.resolve(),
     queuedBytes: 0,
     silentTicks: 0,
+    via,
   };
-  ctx.cancelDial(rec);
+  // A relayed session (#16) keeps the direct dials (and their backoff) going.
+  if (via === null) ctx.cancelDial(rec);
   endEpisode(ctx.log, rec);
   rec.session = session;
-  rec.attempts = 0;
+  if (via === null) rec.attempts = 0;
   rec.lastError = null;
   rec.rttMs = null;
   rec.stats.sessionsUp++;
@@ -51,13 +54,18 @@ export function installSession(
     peer: rec.endpoint.name,
     session: s.secrets.id,
     dialer: s.secrets.localIsDialer ? ctx.o.localName : rec.endpoint.name,
+    ...(via !== null ? { via } : {}),
   });
   ctx.track(readLoop(ctx, rec, session));
   ctx.events.onSessionUp?.({
     peer: rec.endpoint.name,
     secrets: s.secrets,
     remoteAddress: stream.remote ?? rec.endpoint.address,
+    via,
   });
+  if (via !== null && !ctx.closed() && !rec.removed) {
+    ctx.scheduleDial(rec, backoffDelay(rec.attempts, ctx.o.backoffBaseMs, ctx.o.backoffMaxMs));
+  }
 }
 
 async function readLoop(ctx: ControlContext, rec: PeerRecord, s: Session): Promise<void> {

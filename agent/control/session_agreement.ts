@@ -35,6 +35,15 @@ let nextSessionId = 1;
 export type ConnectionOutcome = "session" | "duplicate" | "timeout" | "failed";
 
 /**
+ * A connection carried by relays (#16): the peer it is with (an accepted one must name exactly
+ * that peer), and its first relay. `remote` is then a label (`edge-2 via edge-3`), not an address.
+ */
+export interface RelayedConnection {
+  peer: string;
+  via: string;
+}
+
+/**
  * Handshake, agreement and (on "keep") installation of one connection. `dialled` is the peer
  * we dialled, or null for an accepted connection; `timeoutMs` bounds the whole exchange.
  */
@@ -44,6 +53,7 @@ export async function runConnection(
   remote: string,
   dialled: PeerRecord | null,
   timeoutMs: number,
+  relayed: RelayedConnection | null = null,
 ): Promise<ConnectionOutcome> {
   const started = Date.now();
   ctx.streams.add(stream);
@@ -79,7 +89,12 @@ export async function runConnection(
       remoteAddress: remote,
       expectedPeer: dialled?.endpoint.name,
       versions: ctx.o.versions,
-      admit: (name) => admitName(ctx, name, remote),
+      admit: (name) =>
+        relayed === null
+          ? admitName(ctx, name, remote)
+          : name === relayed.peer && ctx.peers.get(name)
+          ? null
+          : `relayed connection from ${relayed.peer} claims the name ${name}`,
       onIdentified: (name) => {
         peerName = name;
         if (!dialled && follows(name)) {
@@ -111,7 +126,10 @@ export async function runConnection(
         // connection is its twin. An older one is stale (the peer lost it and redialled).
         const twin = s !== null &&
           Date.now() - s.establishedAt < ctx.o.handshakeTimeoutMs + TWIN_MARGIN_MS;
-        return twin ? "duplicate" : "keep";
+        // A relayed connection never replaces a direct session that is still heard (#16).
+        const heard = relayed !== null && s !== null && s.via === null &&
+          Date.now() - s.lastRx < ctx.o.heartbeatMs * 2;
+        return twin || heard ? "duplicate" : "keep";
       },
     });
     clearTimeout(timer);
@@ -136,7 +154,7 @@ export async function runConnection(
         password: hs.password,
         peerProvedKey: hs.peerProvedKey,
       },
-    });
+    }, relayed?.via ?? null);
     return "session";
   } catch (e) {
     const err = timedOut

@@ -89,6 +89,13 @@ export function renderMetrics(status: AgentStatus): string {
     for (const [k, v] of Object.entries(gossip)) emit(`topology_${k}`, {}, v);
     for (const [k, v] of Object.entries(dropped)) emit("topology_dropped", { reason: k }, v);
   }
+  const relay = status.relay;
+  if (relay) {
+    // Sleeve datagrams relayed for others are sleeve_global_relayed{Packets,Bytes}.
+    const { dropped, ...carried } = relay.counters;
+    for (const [k, v] of Object.entries(carried)) emit(`relay_${k}`, {}, v);
+    for (const [k, v] of Object.entries(dropped)) emit("relay_dropped", { reason: k }, v);
+  }
   // Policy: packets and bytes each rule passed (first packets of connections: replies ride on
   // conntrack), packets no rule allowed, and whether each workload is plumbed.
   for (const p of status.policy.policies) {

@@ -365,5 +365,5 @@ function hasSession(r: TopologyRecord | undefined, peer: string): boolean {
 
 /** A link list without RTTs, as text: what decides whether sessions changed. */
 function shape(links: readonly Link[]): string {
-  return JSON.stringify(links.map((l) => [l.peer, l.state, l.why ?? ""]));
+  return JSON.stringify(links.map((l) => [l.peer, l.state, l.why ?? "", l.endpoint ?? ""]));
 }

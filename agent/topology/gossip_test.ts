@@ -2,7 +2,7 @@ import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import type { Clock } from "../clock.ts";
 import type { ControlMessage } from "../control/mod.ts";
 import { GOSSIP_TIMING, rttMoved, TopologyGossip } from "./gossip.ts";
-import type { Link } from "./record.ts";
+import { type Link, parseRecord } from "./record.ts";
 
 /** Time that moves only when the test says so. */
 class ManualClock implements Clock {
@@ -280,4 +280,20 @@ Deno.test("rttMoved: only a real RTT change earns a new seq", () => {
     ],
     [false, true, false, true, false],
   );
+});
+
+Deno.test("record: a link's endpoint is kept only as formatHostPort writes one (#16)", () => {
+  const fleet = new Set(["a", "b"]);
+  const parsed = (endpoint: unknown) => {
+    const r = parseRecord(
+      { type: "topology", origin: "a", seq: 5, links: [{ peer: "b", state: "direct", endpoint }] },
+      fleet,
+    );
+    return r.ok ? r.record.links[0].endpoint : `dropped: ${r.ok ? "" : r.reason}`;
+  };
+  strictEqual(parsed("192.0.2.7:6783"), "192.0.2.7:6783");
+  strictEqual(parsed("[2001:db8::1]:6783"), "[2001:db8::1]:6783");
+  for (const bad of ["evil.example:80", "192.0.2.7", 6783, "1.2.3.4:5; rm -rf"]) {
+    strictEqual(parsed(bad), undefined, String(bad));
+  }
 });

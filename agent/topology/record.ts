@@ -34,6 +34,12 @@ export interface Link {
   rttMs?: number;
   /** Why a `down` link is down (the origin's last session error), bounded. */
   why?: string;
+  /**
+   * Where the origin's sleeve sees the peer (`ip:port`, learned from its authenticated
+   * datagrams, #15): for a peer behind NAT, its public endpoint, which two boxes relayed through
+   * this origin try for hole punching (#16).
+   */
+  endpoint?: string;
 }
 
 /** One origin's whole view of its own sessions; a newer `seq` replaces the record whole. */
@@ -50,6 +56,9 @@ export const MAX_LINKS_PER_RECORD = 1024;
 export const MAX_WHY_LENGTH = 200;
 /** Largest RTT taken from the network (a minute); larger values are dropped. */
 export const MAX_RTT_MS = 60_000;
+
+/** An endpoint as `formatHostPort` writes it: `192.0.2.1:6783` or `[2001:db8::1]:6783`. */
+const ENDPOINT_TEXT = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]{2,45}\]):\d{1,5}$/;
 
 /** Why a record from the network was dropped. */
 export type RecordDropReason =
@@ -115,7 +124,7 @@ export function parseRecord(msg: ControlMessage, fleet: ReadonlySet<string>): Pa
   const seen = new Set<string>();
   for (const l of links) {
     if (!l || typeof l !== "object" || Array.isArray(l)) return bad("malformed", "link not a map");
-    const { peer, state, rttMs, why } = Object.fromEntries(Object.entries(l));
+    const { peer, state, rttMs, why, endpoint } = Object.fromEntries(Object.entries(l));
     if (typeof peer !== "string" || checkPeerName(peer) !== null) {
       return bad("malformed", "link peer is not a peer name");
     }
@@ -128,6 +137,7 @@ export function parseRecord(msg: ControlMessage, fleet: ReadonlySet<string>): Pa
       link.rttMs = rttMs;
     }
     if (typeof why === "string") link.why = why.slice(0, MAX_WHY_LENGTH);
+    if (typeof endpoint === "string" && ENDPOINT_TEXT.test(endpoint)) link.endpoint = endpoint;
     out.push(link);
   }
   out.sort((a, b) => a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0);

@@ -29,9 +29,13 @@ export type Route =
 /** The default policy of a peer the config says nothing about. */
 export const OPEN_RELAY_POLICY: RelayPolicy = { relay: true, relays: null };
 
-/** Edges that carry traffic: sessions both ends report up (relayed pairs do not count). */
+/**
+ * Edges that carry relayed control sessions: direct sessions both ends report up. A relayed
+ * pair does not count, nor a punched one (#16: only its sleeve datagrams go straight; its
+ * control session is relayed itself).
+ */
 function healthy(e: Edge): boolean {
-  return e.state === "direct" || e.state === "punched";
+  return e.state === "direct";
 }
 
 interface Cost {

@@ -42,6 +42,10 @@ export interface TopologyServiceOptions {
   sessions: () => readonly string[];
   onDrop?: (from: string, reason: RecordDropReason, detail: string) => void;
   clock?: Clock;
+  /** Where this box's sleeve sees a peer (`ip:port`), gossiped for hole punching (#16). */
+  endpoint?: (peer: string) => string | null;
+  /** The peer's session is relayed but its sleeve datagrams go straight (#16). */
+  punched?: (peer: string) => boolean;
 }
 
 /** How often this box's own links are read again (state changes the events miss, RTTs). */
@@ -54,14 +58,23 @@ export function relayPolicies(peers: readonly Peer[]): Map<string, RelayPolicy> 
   );
 }
 
-/** This box's links as the session layer sees them. */
-export function localLinks(self: string, c: PeerConnectionsStatus | null): Link[] {
+/** This box's links as the session layer sees them (and, #16, its sleeve). */
+export function localLinks(
+  self: string,
+  c: PeerConnectionsStatus | null,
+  sleeve: Pick<TopologyServiceOptions, "endpoint" | "punched"> = {},
+): Link[] {
   if (!c) return [];
-  return Object.entries(c.peers).filter(([name]) => name !== self).map(([peer, p]): Link =>
-    p.state === "up"
-      ? { peer, state: "direct", ...(p.rttMs !== null ? { rttMs: p.rttMs } : {}) }
-      : { peer, state: "down", ...(p.lastError ? { why: p.lastError } : {}) }
-  );
+  return Object.entries(c.peers).filter(([name]) => name !== self).map(([peer, p]): Link => {
+    const endpoint = sleeve.endpoint?.(peer) ?? null;
+    const at = endpoint ? { endpoint } : {};
+    if (p.state !== "up") {
+      return { peer, state: "down", ...(p.lastError ? { why: p.lastError } : {}), ...at };
+    }
+    // A session carried by relays (#16) is no edge routes go over; punched: its datagrams do.
+    const state = !p.via ? "direct" : sleeve.punched?.(peer) ? "punched" : "relayed";
+    return { peer, state, ...(p.rttMs !== null && !p.via ? { rttMs: p.rttMs } : {}), ...at };
+  });
 }
 
 /** The running topology of one agent. */
@@ -123,7 +136,7 @@ export class TopologyService {
 
   /** Any session change (or a periodic look for new RTTs). */
   sessionChanged(): void {
-    this.gossip.setLocalLinks(localLinks(this.#o.self, this.#o.control()));
+    this.gossip.setLocalLinks(localLinks(this.#o.self, this.#o.control(), this.#o));
   }
 
   /** A topology message from a peer's session. */
@@ -136,7 +149,7 @@ export class TopologyService {
     const edges = this.gossip.edges();
     const c = this.#o.control();
     const localUp = new Set(
-      Object.entries(c?.peers ?? {}).flatMap(([n, p]) => p.state === "up" ? [n] : []),
+      Object.entries(c?.peers ?? {}).flatMap(([n, p]) => p.state === "up" && !p.via ? [n] : []),
     );
     return {
       peers: [...this.#o.peers],

@@ -9,7 +9,7 @@
 /** Peers the counter block has room for (slot numbers 0 .. MAX_PEERS - 1). */
 export const MAX_PEERS = 1024;
 /** Numbers per slot (room to grow: the lists below use fewer). */
-export const FIELDS = 16;
+export const FIELDS = 24;
 /** The slot after the last peer's holds the counters that belong to no peer. */
 export const GLOBAL_SLOT = MAX_PEERS;
 
@@ -25,6 +25,10 @@ const PEER_TRAFFIC = [
   /** Keepalives sent and received (#15: pairs across a NAT, while idle). */
   "keepalivesOut",
   "keepalivesIn",
+  /** Datagrams of `rxPackets` that came through a relay (#16): the rest came straight. */
+  "rxRelayed",
+  /** Hole-punching probes sent straight to a candidate endpoint while relayed (#16). */
+  "punchesOut",
 ] as const;
 /** Per-peer drops of received datagrams. */
 const PEER_DROPS = [
@@ -49,6 +53,11 @@ const GLOBAL_FIELDS = [
   "oversize",
   "txErrors",
   "internalErrors",
+  /** Datagrams of other pairs this box forwarded as their relay (#16), and their bytes. */
+  "relayedPackets",
+  "relayedBytes",
+  /** Relayed datagrams refused: not a relay, a peer it may not relay for, no hops left. */
+  "relayRefused",
 ] as const;
 
 type PeerTraffic = typeof PEER_TRAFFIC[number];

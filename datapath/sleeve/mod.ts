@@ -160,6 +160,23 @@ export interface SleevePeer {
   session: SleeveSession | null;
   /** The pair uses the sleeve: send to this peer. (Received datagrams are accepted whenever a session exists.) */
   active: boolean;
+  /** The peer's fleet-wide relay id (#16; default 0: none). */
+  relayId?: number;
+  /**
+   * The relay the pair's datagrams go through (#16): each is sent to it behind a relay header
+   * naming this peer; the relay forwards it without opening it. Null or absent: direct.
+   */
+  via?: { address: string; port: number } | null;
+  /** This box may forward datagrams from and to this peer for others (#16; default false). */
+  relayFor?: boolean;
+}
+
+/** What the sleeve does as a relay for others (#16; {@link Sleeve.setRelay}). */
+export interface SleeveRelayOptions {
+  /** This box's fleet-wide relay id, the source id of the relay headers it sends. */
+  selfId: number;
+  /** False (`relay: false`): forward nothing for others. */
+  forward: boolean;
 }
 
 /** Options of {@link Sleeve.start}. */
@@ -495,6 +512,10 @@ export class Sleeve {
       if (slot >= MAX_PEERS) throw new Error(`the sleeve supports at most ${MAX_PEERS} peers`);
       this.#slots.set(peer.name, slot);
     }
+    const via = peer.via ? parseIp(peer.via.address) : null;
+    if (peer.via && !via) {
+      throw new Error(`sleeve: peer ${peer.name}: relay is not an IP address: ${peer.via.address}`);
+    }
     const session = peer.session ? workerSession(peer.session) : null;
     const worker: WorkerPeer = {
       slot,
@@ -503,10 +524,39 @@ export class Sleeve {
       port: peer.port,
       networks: peer.networks,
       active: peer.active,
+      relayId: (peer.relayId ?? 0) >>> 0,
+      via: peer.via && via ? { address: via, port: peer.via.port } : null,
+      relayFor: peer.relayFor ?? false,
       keepaliveMs: peer.keepaliveMs ?? 0,
       session,
     };
     return this.#request(`peer ${peer.name}`, (id) => ({ type: "peer", id, peer: worker }));
+  }
+
+  /**
+   * This box's part as a relay (#16): its relay id (the source of the relay headers it sends)
+   * and whether it forwards datagrams of other pairs. Resolves once the worker uses them.
+   */
+  setRelay(o: SleeveRelayOptions): Promise<void> {
+    return this.#request(
+      `relay ${o.forward ? "on" : "off"}`,
+      (id) => ({ type: "relay", id, selfId: o.selfId >>> 0, forward: o.forward }),
+    );
+  }
+
+  /**
+   * One hole-punching probe to a relayed peer (#16): a keepalive of its sending session straight
+   * to `address:port`, a candidate endpoint of it (where its datagrams go does not change; an
+   * authentic datagram from there moves its endpoint, as any would). Resolves once sent.
+   */
+  punch(peer: string, address: string, port: number): Promise<void> {
+    const slot = this.#slot(peer);
+    const ip = parseIp(address);
+    if (!ip) throw new Error(`sleeve: punch ${peer}: not an IP address: ${address}`);
+    return this.#request(
+      `punch of ${peer} at ${formatHostPort(address, port)}`,
+      (id) => ({ type: "punch", id, slot, address: ip, port }),
+    );
   }
 
   /**

@@ -13,6 +13,14 @@
  *
  * The nonce is u32 direction (0: sent by the dialer, 1: by the listener) ‖ u64 sequence.
  *
+ * Type 4 = a relayed datagram (#16): a 12-byte relay header in front of a whole sleeve datagram
+ * of another pair, which the relay forwards without opening (it has no keys for that pair):
+ *
+ *   u8 type (4) | u8 hops left | u16 zero | u32 destination id | u32 source id (big-endian)
+ *
+ * The ids name boxes fleet-wide (agent/relay/relay_ids.ts); nothing in the relay header is
+ * authenticated, and nothing needs to be: the inner datagram is, under the pair's own keys.
+ *
  * Sequence numbers are handled as JS numbers, exact below 2^53 (decades at line rate; a sender
  * stops before and the session is re-keyed): a BigInt per packet costs more than it protects.
  * Nothing here allocates: these run for every packet. A leaf module (no imports): mtu.ts, and
@@ -35,6 +43,11 @@ export const TYPE_DATA_CSUM_PARTIAL = 2;
  * writes nothing anywhere for it. VNI 0.
  */
 export const TYPE_KEEPALIVE = 3;
+export const TYPE_RELAY = 4;
+/** The relay header in front of a relayed datagram. */
+export const RELAY_HEADER_BYTES = 12;
+/** Relays a datagram may pass at most (the sender's hops-left field). */
+export const RELAY_MAX_HOPS = 4;
 
 function put32(b: Uint8Array, o: number, v: number): void {
   b[o] = v >>> 24;
@@ -62,6 +75,20 @@ export function writeHeader(
 
 /** Largest sequence number a sender uses (2^53 - 1). */
 export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+/** Writes a relay header for `dst` from `src` into `buf` at 0. */
+export function writeRelayHeader(buf: Uint8Array, dst: number, src: number): void {
+  buf[0] = TYPE_RELAY;
+  buf[1] = RELAY_MAX_HOPS;
+  buf[2] = buf[3] = 0;
+  put32(buf, 4, dst >>> 0);
+  put32(buf, 8, src >>> 0);
+}
+
+/** A relay header's hops left, destination and source id, at `at`. */
+export const relayHops = (buf: Uint8Array, at: number): number => buf[at + 1];
+export const relayDestination = (buf: Uint8Array, at: number): number => get32(buf, at + 4);
+export const relaySource = (buf: Uint8Array, at: number): number => get32(buf, at + 8);
 
 export const headerType = (buf: Uint8Array): number => buf[0];
 export const headerVni = (buf: Uint8Array): number => get32(buf, 0) & 0xffffff;

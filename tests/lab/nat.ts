@@ -33,6 +33,14 @@ export async function addNatBox(
   name: string,
   net = "192.168.77",
   hostOctet = 2,
+  /**
+   * False: a home router (#16): plain `masquerade`, which keeps the box's source port where it
+   * is free (one public port per socket, whatever the destination), and unsolicited inbound UDP
+   * dropped before conntrack confirms it (so a stranger's datagram to the public port leaves
+   * no entry that would make the NAT pick another port for the box's next flow). What UDP hole
+   * punching needs.
+   */
+  fullyRandom = true,
 ): Promise<NatBox> {
   const box = await lab.addMachine(name);
   const inside = `nat-${name}`.slice(0, 15);
@@ -68,9 +76,19 @@ export async function addNatBox(
     "table ip weave_lab_nat {",
     "  chain postrouting {",
     "    type nat hook postrouting priority srcnat; policy accept;",
-    `    oifname "${router.link}" ip saddr ${net}.0/24 masquerade fully-random`,
+    `    oifname "${router.link}" ip saddr ${net}.0/24 masquerade${
+      fullyRandom ? " fully-random" : ""
+    }`,
     "  }",
     "}",
+    ...(fullyRandom ? [] : [
+      "table inet weave_lab_nat_filter {",
+      "  chain input {",
+      "    type filter hook input priority filter; policy accept;",
+      `    iifname "${router.link}" meta l4proto udp ct state new drop`,
+      "  }",
+      "}",
+    ]),
   ].join("\n");
   await lab.exec(router, ["nft", "-f", "-"], { stdin: ruleset, check: true });
   return { host: { ...box, link: "eth0", address: privateAddress }, privateAddress, router };

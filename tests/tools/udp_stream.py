@@ -5,9 +5,9 @@
   udp_stream.py recv ADDR PORT COUNT SECS [FIRST]
                                             -- receives until COUNT distinct numbers or SECS of
                                                silence (FIRST seconds for the first datagram,
-                                               default SECS); prints "received R of COUNT missing
-                                               M ... longest-gap G" (G: the longest run of
-                                               consecutive missing numbers)
+                                               default SECS); prints "received R of COUNT missing M
+                                               ... longest-gap G runs N" (G: the longest run of
+                                               consecutive missing numbers; N: how many runs)
 """
 import socket
 import sys
@@ -46,8 +46,10 @@ def recv(addr, port, count, secs, first=None):
     for n in range(1, count + 1):
         run = run + 1 if n not in seen else 0
         longest = max(longest, run)
-    print("received %d of %d missing %d first-missing %s longest-gap %d" % (
-        len(seen), count, len(missing), missing[:10], longest), flush=True)
+    # Runs of consecutive missing numbers: one outage is one run, however long.
+    runs = sum(1 for i, n in enumerate(missing) if i == 0 or missing[i - 1] != n - 1)
+    print("received %d of %d missing %d first-missing %s longest-gap %d runs %d" % (
+        len(seen), count, len(missing), missing[:10], longest, runs), flush=True)
 
 
 if __name__ == "__main__":

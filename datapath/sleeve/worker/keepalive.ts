@@ -82,8 +82,19 @@ export class Keepalives {
     }
   }
 
-  /** One keepalive to `rt` under its sending session; false when none went out. */
-  #send(slot: number, rt: PeerRuntime): boolean {
+  /**
+   * A hole-punching probe (#16): one keepalive to `sa`, a candidate endpoint of relayed `rt`
+   * (where its datagrams go does not change: only an authentic answer from there moves it).
+   */
+  punch(rt: PeerRuntime, sa: Uint8Array): boolean {
+    if (!rt.sessions.sending) return false;
+    const sent = this.#send(rt.p.slot, rt, sa);
+    if (sent) count(this.ctx, rt.p.slot, F.punchesOut);
+    return sent;
+  }
+
+  /** One keepalive to `rt` (at `sa`) under its sending session; false when none went out. */
+  #send(slot: number, rt: PeerRuntime, sa: Uint8Array = rt.sa): boolean {
     const s = rt.sessions.sending!;
     const ctx = this.ctx;
     const verdict = admitSend(s, 0);
@@ -94,7 +105,7 @@ export class Keepalives {
     this.#out.set(this.#hdr, 0);
     const n = HEADER_BYTES +
       s.txAead.seal(this.#nonce, this.#hdr, this.#empty, this.#out.subarray(HEADER_BYTES), 0);
-    if (ctx.c.sendto(ctx.udpFd, this.#out, n, 0, rt.sa, rt.sa.length) < 0) {
+    if (sa.length === 0 || ctx.c.sendto(ctx.udpFd, this.#out, n, 0, sa, sa.length) < 0) {
       count(ctx, slot, F.txErrors);
       return false;
     }

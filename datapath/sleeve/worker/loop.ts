@@ -27,6 +27,8 @@ import { PeerTable } from "./peer_table.ts";
 import type { PathContext } from "./path.ts";
 import { Transmitter } from "./tx.ts";
 import { Receiver } from "./rx.ts";
+import { Relay } from "./relay.ts";
+import { sockaddr } from "../sys/udp.ts";
 import { Keepalives } from "./keepalive.ts";
 import { CATCH_UP_SLEEP_MS, CATCH_UP_TURNS, POLL_TIMEOUT_MS } from "./constants.ts";
 
@@ -38,6 +40,8 @@ const POLL_FIRST_TAP = 2;
 let ctx: PathContext | null = null;
 let listener: DoorbellListener | null = null;
 let networks = new Map<number, WorkerNetwork>();
+let relay: Relay | null = null;
+let keepalives: Keepalives | null = null;
 let running = true;
 let stopId = -1;
 
@@ -71,7 +75,8 @@ function apply(msg: WorkerRequest): void {
         peers: new PeerTable(msg.backend),
         tell: reply,
       };
-      loop(ctx, listener);
+      relay = new Relay(ctx);
+      loop(ctx, listener, relay);
       break;
     case "networks":
       networks = new Map(msg.networks.map((n) => [n.vni, n]));
@@ -81,6 +86,13 @@ function apply(msg: WorkerRequest): void {
       break;
     case "remove":
       ctx!.peers.remove(msg.slot);
+      break;
+    case "punch":
+      keepalives?.punch(ctx!.peers.get(msg.slot), sockaddr(msg.address, msg.port));
+      break;
+    case "relay":
+      ctx!.peers.setSelfId(msg.selfId);
+      relay!.forward = msg.forward;
       break;
     case "install":
       ctx!.peers.get(msg.slot).sessions.install(msg.session);
@@ -119,10 +131,10 @@ async function catchUp(l: DoorbellListener): Promise<void> {
   if (l.pending()) await new Promise((r) => setTimeout(r, CATCH_UP_SLEEP_MS));
 }
 
-async function loop(ctx: PathContext, bell: DoorbellListener): Promise<void> {
+async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Promise<void> {
   const tx = new Transmitter(ctx);
-  const rx = new Receiver(ctx);
-  const keepalives = new Keepalives(ctx);
+  const rx = new Receiver(ctx, relay);
+  const ka = keepalives = new Keepalives(ctx);
   let polled: WorkerNetwork[] = [];
   let pollSet = new PollSet([]);
   let pollFor: Map<number, WorkerNetwork> | null = null;
@@ -139,7 +151,7 @@ async function loop(ctx: PathContext, bell: DoorbellListener): Promise<void> {
     // CPU the other end and the kernel need.)
     const ready = pollSet.wait(POLL_TIMEOUT_MS);
     // Polls wake at least every POLL_TIMEOUT_MS: often enough for keepalives (seconds).
-    keepalives.tick(performance.now());
+    ka.tick(performance.now());
     if (ready <= 0) continue;
     if (pollSet.readable(POLL_BELL)) bell.drain();
     if (bell.pending()) {

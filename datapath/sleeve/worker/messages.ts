@@ -43,6 +43,12 @@ export interface WorkerPeer {
   port: number;
   networks: number[];
   active: boolean;
+  /** The peer's fleet-wide relay id (#16): names it in relay headers. */
+  relayId: number;
+  /** The relay its datagrams go through (#16), or null: straight to `address`. */
+  via: { address: IpAddress; port: number } | null;
+  /** This box may forward datagrams from and to this peer for others (#16). */
+  relayFor: boolean;
   /**
    * Keepalive period in ms for a pair whose UDP path crosses a NAT: an authenticated empty
    * datagram after this long without sending (0: none, the pair needs none). keepalive.ts.
@@ -75,6 +81,13 @@ export type WorkerRequest =
   | { type: "networks"; id: number; networks: WorkerNetwork[] }
   | { type: "peer"; id: number; peer: WorkerPeer }
   | { type: "remove"; id: number; slot: number }
+  /**
+   * One hole-punching probe (#16): a keepalive of the peer's sending session, sent straight to
+   * `address:port` (a candidate endpoint of a relayed peer) instead of where its datagrams go.
+   */
+  | { type: "punch"; id: number; slot: number; address: IpAddress; port: number }
+  /** This box's relay id, and whether it forwards datagrams for others (#16). */
+  | { type: "relay"; id: number; selfId: number; forward: boolean }
   /** Accept datagrams under a new session of the peer (the sender does not move). */
   | { type: "install"; id: number; slot: number; session: WorkerSession }
   /** Send under an installed session from now on (the previous stays accepted). */

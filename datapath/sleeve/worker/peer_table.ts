@@ -17,6 +17,7 @@ import { sockaddr, sockaddrCopy, sockaddrKey } from "../sys/udp.ts";
 import type { WorkerPeer } from "./messages.ts";
 import { type AeadFactory, PeerSessions, RetiredKeys } from "./sessions.ts";
 import { MAX_MACS_PER_NETWORK } from "./constants.ts";
+import { RELAY_HEADER_BYTES, writeRelayHeader } from "../wire.ts";
 
 /** A peer with what the packet path keeps for it. */
 export interface PeerRuntime {
@@ -29,6 +30,15 @@ export interface PeerRuntime {
   members: Set<number>;
   /** Its underlay socket address, encoded once; empty while unknown. */
   sa: Uint8Array;
+  /**
+   * Where its datagrams go instead while the pair is relayed (#16): the relay's address; null:
+   * to `sa`. Datagrams from `sa` stay this peer's either way.
+   */
+  relaySa: Uint8Array | null;
+  /** The relay header sent in front of each datagram while relayed (#16), else null. */
+  relayHeader: Uint8Array | null;
+  /** Bytes in front of each sealed datagram: the relay header's, or 0. */
+  prefix: number;
   /** `sa` was learned from a datagram, not given by the main thread. */
   roamed: boolean;
   /** The sessions datagrams are accepted under, and the one sent under. */
@@ -48,6 +58,10 @@ export class PeerTable {
   readonly #byAddress = new Map<string, PeerRuntime>();
   /** Local receiver index -> peer, over every receivable session (rebuilt on changes). */
   readonly #byIndex = new Map<number, PeerRuntime>();
+  /** By fleet-wide relay id: who a relayed datagram is from, or for (#16). */
+  readonly #byId = new Map<number, PeerRuntime>();
+  /** This box's relay id (#16). */
+  selfId = 0;
   /** Learned MACs per VNI -> peer slot. */
   readonly #macs = new Map<number, Map<number, number>>();
   readonly #retired = new RetiredKeys();
@@ -63,6 +77,11 @@ export class PeerTable {
   /** The peer whose underlay address is the sockaddr `sa` (as a receive wrote it). */
   fromAddress(sa: Uint8Array): PeerRuntime | undefined {
     return this.#byAddress.get(sockaddrKey(sa));
+  }
+
+  /** The peer with relay id `id` (#16). */
+  fromId(id: number): PeerRuntime | undefined {
+    return this.#byId.get(id);
   }
 
   /** The peer one of whose receivable sessions has local receiver index `index`. */
@@ -96,7 +115,7 @@ export class PeerTable {
     if (other && other !== rt) {
       other.sa = new Uint8Array(0);
       other.roamed = false;
-      other.p = { ...other.p, active: false };
+      other.p = { ...other.p, active: other.relaySa !== null && other.wantsActive };
     }
     this.#byAddress.set(sockaddrKey(rt.sa), rt);
   }
@@ -140,18 +159,38 @@ export class PeerTable {
     const keep = old !== undefined && old.roamed && old.sa.length > 0 &&
       sameGiven(old.p, p);
     const sa = keep ? old.sa : p.address ? sockaddr(p.address, p.port) : new Uint8Array(0);
+    const relaySa = p.via ? sockaddr(p.via.address, p.via.port) : null;
     const rt: PeerRuntime = {
-      p: { ...p, active: p.active && sa.length > 0 },
+      p: { ...p, active: p.active && (sa.length > 0 || relaySa !== null) },
       wantsActive: p.active,
       members: new Set(p.networks),
       sa,
+      relaySa,
+      relayHeader: p.via ? this.#relayHeader(p.relayId) : null,
+      prefix: p.via ? RELAY_HEADER_BYTES : 0,
       roamed: keep,
       sessions,
       learned: old?.learned ?? new Map(),
     };
     this.bySlot.set(p.slot, rt);
     if (sa.length) this.#byAddress.set(sockaddrKey(sa), rt);
+    if (old && this.#byId.get(old.p.relayId) === old) this.#byId.delete(old.p.relayId);
+    this.#byId.set(p.relayId, rt);
     this.reindex();
+  }
+
+  /** This box's relay id changed: the relay headers of relayed peers name it as the source. */
+  setSelfId(id: number): void {
+    this.selfId = id >>> 0;
+    for (const rt of this.bySlot.values()) {
+      if (rt.relayHeader) rt.relayHeader = this.#relayHeader(rt.p.relayId);
+    }
+  }
+
+  #relayHeader(dst: number): Uint8Array {
+    const h = new Uint8Array(RELAY_HEADER_BYTES);
+    writeRelayHeader(h, dst, this.selfId);
+    return h;
   }
 
   /** Drops the address entry of `rt`, if it is still `rt`'s. */
@@ -168,6 +207,7 @@ export class PeerTable {
     old.sessions.retireAll();
     this.bySlot.delete(slot);
     this.#unmap(old);
+    if (this.#byId.get(old.p.relayId) === old) this.#byId.delete(old.p.relayId);
     for (const m of this.#macs.values()) for (const [k, s] of m) if (s === slot) m.delete(k);
     this.reindex();
   }

@@ -25,6 +25,9 @@ function peer(slot: number, address: string | null, s: WorkerSession | null): Wo
     networks: [7],
     active: true,
     keepaliveMs: 0,
+    relayId: slot + 1,
+    via: null,
+    relayFor: false,
     session: s,
   };
 }

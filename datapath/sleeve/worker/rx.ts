@@ -24,6 +24,10 @@
  *     into the network's TAP (at the end of the receive batch at the latest);
  *  9. the source MAC is learned behind the peer, for the send side's step 4.
  *
+ * A relayed datagram (type TYPE_RELAY, #16) leaves at step 3 for relay.ts: forwarded there, or,
+ * when it is for this box, back here at step 3 as its source peer's (named by the relay
+ * header), without the roaming of steps 3 and 5: a relay's address is never a peer's endpoint.
+ *
  * @module
  */
 
@@ -34,12 +38,15 @@ import {
   headerType,
   headerVni,
   NONCE_BYTES,
+  RELAY_HEADER_BYTES,
   TAG_BYTES,
   TYPE_DATA,
   TYPE_DATA_CSUM_PARTIAL,
   TYPE_KEEPALIVE,
+  TYPE_RELAY,
   writeNonce,
 } from "../wire.ts";
+import type { Relay } from "./relay.ts";
 import { F, G } from "../counters.ts";
 import { Coalescer } from "../coalesce.ts";
 import { tcpChecksumStart } from "../segment.ts";
@@ -69,7 +76,9 @@ export class Receiver {
   readonly wroteTo = new Set<number>();
   private readonly peers: PathContext["peers"];
   // 1. Received datagrams (a UDP GRO run may fill it) and their sender.
-  private readonly inbox = new Uint8Array(MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES);
+  private readonly inbox = new Uint8Array(
+    RELAY_HEADER_BYTES + MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES,
+  );
   private readonly inboxBody = this.inbox.subarray(HEADER_BYTES);
   private readonly sa = new Uint8Array(SOCKADDR_MAX_BYTES);
   private readonly udp: UdpGroReceiver | UdpReceiver;
@@ -81,7 +90,7 @@ export class Receiver {
   private readonly coalescer: Coalescer;
   private networks = new Map<number, WorkerNetwork>();
 
-  constructor(private readonly ctx: PathContext) {
+  constructor(private readonly ctx: PathContext, private readonly relay: Relay) {
     const { c, udpFd } = ctx;
     this.peers = ctx.peers;
     this.udp = UdpGroReceiver.enable(udpFd, this.inbox, this.sa) ??
@@ -124,9 +133,10 @@ export class Receiver {
 
   /**
    * 3–9. One received sleeve datagram `inbox[at:at+r]` from the peer at the sender's address
-   * (`known`; undefined: no peer is known there).
+   * (`known`; undefined: no peer is known there). `relayed`: it came inside a relay header
+   * (relay.ts) and `known` is its source: no roaming, no relay header inside.
    */
-  private datagram(known: PeerRuntime | undefined, at: number, r: number): void {
+  private datagram(known: PeerRuntime | undefined, at: number, r: number, relayed = false): void {
     const ctx = this.ctx;
     // 3.
     if (r < HEADER_BYTES + TAG_BYTES) {
@@ -138,13 +148,14 @@ export class Receiver {
     for (let i = 0; i < HEADER_BYTES; i++) hdr[i] = inbox[at + i];
     const type = headerType(hdr);
     if (type !== TYPE_DATA && type !== TYPE_DATA_CSUM_PARTIAL && type !== TYPE_KEEPALIVE) {
+      if (type === TYPE_RELAY && known && !relayed) return this.relayedDatagram(known, at, r);
       countGlobal(ctx, G.badType);
       return;
     }
     const index = headerIndex(hdr);
     let rt = known;
     let s = rt?.sessions.forIndex(index);
-    if (!s) {
+    if (!s && !relayed) {
       // Not the session of the peer at this address: perhaps a peer that moved (#15).
       const moved = this.peers.fromIndex(index);
       if (moved) {
@@ -183,7 +194,9 @@ export class Receiver {
     s.window.commit(seq);
     // An unknown endpoint is learned from any authentic datagram; a known one moves only for
     // the newest (a late datagram from the old address must not move it back).
-    if (rt !== known && (newest || rt.sa.length === 0) && !sameSockaddr(this.sa, rt.sa)) {
+    if (
+      !relayed && rt !== known && (newest || rt.sa.length === 0) && !sameSockaddr(this.sa, rt.sa)
+    ) {
       this.moved(rt);
     }
     if (type === TYPE_KEEPALIVE) {
@@ -218,10 +231,17 @@ export class Receiver {
     this.coalescer.add(net.fd, plain, n, csumStart);
     count(ctx, slot, F.rxPackets);
     count(ctx, slot, F.rxBytes, n);
+    if (relayed) count(ctx, slot, F.rxRelayed);
     // 9.
     if ((plain[ETHERNET_SOURCE_MAC] & MAC_GROUP_BIT) === 0) {
       this.peers.learn(rt, vni, mac48(plain, ETHERNET_SOURCE_MAC));
     }
+  }
+
+  /** 3. A relayed datagram (relay.ts): forwarded there, or opened here as its source peer's. */
+  private relayedDatagram(from: PeerRuntime, at: number, r: number): void {
+    const src = this.relay.handle(from, this.inbox, at, r);
+    if (src) this.datagram(src, at + RELAY_HEADER_BYTES, r - RELAY_HEADER_BYTES, true);
   }
 
   /** 5. `rt`'s endpoint is where this datagram came from now: recorded, the main thread told. */

@@ -22,6 +22,7 @@
 import {
   HEADER_BYTES,
   NONCE_BYTES,
+  RELAY_HEADER_BYTES,
   TAG_BYTES,
   TYPE_DATA,
   TYPE_DATA_CSUM_PARTIAL,
@@ -75,7 +76,9 @@ export class Transmitter {
   private readonly hdr = new Uint8Array(HEADER_BYTES);
   private readonly nonce = new Uint8Array(NONCE_BYTES);
   // 6. A single sealed datagram (flood), and the GSO batch.
-  private readonly out = new Uint8Array(MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES);
+  private readonly out = new Uint8Array(
+    RELAY_HEADER_BYTES + MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES,
+  );
   private readonly outBody = this.out.subarray(HEADER_BYTES);
   private readonly batch = new Uint8Array(GSO_SEND_MAX_BYTES);
   private readonly gso: UdpGsoSender;
@@ -196,9 +199,16 @@ export class Transmitter {
     const hdr = this.hdr;
     writeHeader(hdr, vni, s.remoteIndex, seq, type);
     writeNonce(this.nonce, s.txDirection, seq);
+    // A relayed peer (#16, relay.ts): the relay header goes first; the datagram is unchanged.
+    const prefix = rt.prefix;
+    if (prefix !== 0) {
+      const rh = rt.relayHeader!;
+      for (let i = 0; i < prefix; i++) dst[at + i] = rh[i];
+      at += prefix;
+    }
     for (let i = 0; i < HEADER_BYTES; i++) dst[at + i] = hdr[i];
     const body = dst === this.out && at === 0 ? this.outBody : dst.subarray(at + HEADER_BYTES);
-    return HEADER_BYTES + s.txAead.seal(this.nonce, hdr, src, body, len);
+    return prefix + HEADER_BYTES + s.txAead.seal(this.nonce, hdr, src, body, len);
   }
 
   /** 5. A frame not sealed: the key is spent. Counted; the main thread told once. */
@@ -227,7 +237,8 @@ export class Transmitter {
     const n = this.seal(rt, vni, src, len, this.out, 0, type);
     if (n < 0) return;
     const slot = rt.p.slot;
-    if (this.c.sendto(this.udpFd, this.out, n, 0, rt.sa, rt.sa.length) < 0) {
+    const sa = rt.relaySa ?? rt.sa;
+    if (this.c.sendto(this.udpFd, this.out, n, 0, sa, sa.length) < 0) {
       count(this.ctx, slot, F.txErrors);
     } else {
       count(this.ctx, slot, F.txPackets);
@@ -237,7 +248,7 @@ export class Transmitter {
 
   /** 5–6. Seals a segment into the batch for `rt` (flushing first when it cannot join). */
   private batchTo(rt: PeerRuntime, vni: number, f: Uint8Array, len: number, type: number) {
-    const size = HEADER_BYTES + len + TAG_BYTES;
+    const size = rt.prefix + HEADER_BYTES + len + TAG_BYTES;
     const n0 = this.batchCount;
     if (
       this.batchPeer !== rt || (n0 > 0 && size > this.batchSize) ||
@@ -267,16 +278,17 @@ export class Transmitter {
     const rt = this.batchPeer;
     if (!rt || this.batchCount === 0) return;
     const { c, udpFd, batch, batchLen, batchSize, batchCount } = this;
+    const sa = rt.relaySa ?? rt.sa;
     let r = batchCount === 1
-      ? c.sendto(udpFd, batch, batchLen, 0, rt.sa, rt.sa.length)
-      : this.gso.send(rt.sa, batchLen, batchSize);
+      ? c.sendto(udpFd, batch, batchLen, 0, sa, sa.length)
+      : this.gso.send(sa, batchLen, batchSize);
     if (r < 0 && batchCount > 1) {
       // No UDP GSO here (old kernel): send them one by one from now on.
       this.gsoWorks = false;
       r = 0;
       for (let off = 0; off < batchLen; off += batchSize) {
         const l = Math.min(batchSize, batchLen - off);
-        if (c.sendto(udpFd, batch.subarray(off), l, 0, rt.sa, rt.sa.length) < 0) r = -1;
+        if (c.sendto(udpFd, batch.subarray(off), l, 0, sa, sa.length) < 0) r = -1;
       }
     }
     if (r < 0) count(this.ctx, rt.p.slot, F.txErrors);

@@ -1,0 +1,451 @@
+/**
+ * Relaying the control plane (#16), as one box runs it, in the order a relayed session lives:
+ *
+ * 1. Open: every tick (and at once when a session goes down), a peer with no session whose
+ *    route (agent/topology/routes.ts) goes `via` a neighbour gets a relayed stream through that
+ *    neighbour: opened by the side that decides for the pair (`isDecider`), by the other only
+ *    as a fallback after {@link RELAY_TIMING}.followerDelayMs. The stream runs the normal v2
+ *    handshake and sealed channel end to end (`PeerConnections.runRelayed`), so the pair's
+ *    session is authenticated by the endpoints alone; failures back off.
+ * 2. Forward: a relay message for another box is checked (`relay_message.ts`), allowed only
+ *    under both ends' `relays:` lists and this box's `relay:` (`relay_policy.ts`), charged to
+ *    the sending neighbour's byte bucket, and sent one hop on: to the destination when this box
+ *    has a direct session with it, else to the first hop of its own route. Refusals go back as
+ *    `relay-close`, so the opener learns at once. Counted: what this box carried for others.
+ * 3. Deliver: a message for this box feeds its stream; the first of a stream opened by the
+ *    peer starts the listener's handshake on a new stream (bounded in number).
+ * 4. End: a relayed session ends like any other (heartbeats, `relay-close`, its relay's session
+ *    lost: `neighbourDown`); the direct dials of agent/control never stop meanwhile, and a
+ *    direct session replaces the relayed one as soon as the underlay lets one through.
+ *
+ * @module
+ */
+
+import {
+  type ByteStream,
+  type ConnectionOutcome,
+  type ControlMessage,
+  isDecider,
+  type Logger,
+  type PeerConnectionsStatus,
+} from "../control/mod.ts";
+import { computeRoutes, type Edge, type RelayPolicy, type Route } from "../topology/mod.ts";
+import { mayRelay } from "./relay_policy.ts";
+import {
+  isRelayMessage,
+  parseRelayMessage,
+  RELAY_MAX_HOPS,
+  type RelayMessage,
+  relayWire,
+} from "./relay_message.ts";
+import { RelayStream } from "./relay_stream.ts";
+
+/** Timing and bounds of relaying. */
+export interface RelayTiming {
+  /** How often routes are looked at for peers without a session. */
+  tickMs: number;
+  /** The side that does not decide opens a relayed stream only after this long without one. */
+  followerDelayMs: number;
+  /**
+   * A direct session silent this long counts as lost for routing: a relayed session is opened
+   * at once, and replaces it (its heartbeats would take `deadAfterMs` to end it). Two
+   * heartbeats and a margin: a session that is heard never stays silent this long.
+   */
+  silentAfterMs: number;
+  /** First retry after a failed relayed handshake; doubles per failure. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** Streams at once on this box (both ends' and none of the relayed ones it forwards). */
+  maxStreams: number;
+  /** Streams a peer may have opened to us that have not become its session yet. */
+  maxPendingPerPeer: number;
+  /** Bytes per second a neighbour may have this box forward, sustained, and in a burst. */
+  bytesPerSecond: number;
+  burstBytes: number;
+}
+
+/** Default timing. */
+export const RELAY_TIMING: RelayTiming = {
+  tickMs: 500,
+  followerDelayMs: 4000,
+  silentAfterMs: 4500,
+  backoffBaseMs: 500,
+  backoffMaxMs: 10_000,
+  maxStreams: 64,
+  maxPendingPerPeer: 2,
+  bytesPerSecond: 512 * 1024,
+  burstBytes: 1024 * 1024,
+};
+
+/** What this box forwarded for others, and what it refused. */
+export interface RelayControlCounters {
+  /** Relay messages carried for other pairs, and their stream bytes. */
+  forwardedMessages: number;
+  forwardedBytes: number;
+  /** Relayed streams this box opened, and accepted, as an endpoint. */
+  streamsOpened: number;
+  streamsAccepted: number;
+  dropped: Record<RelayDropReason, number>;
+}
+
+/** Why a relay message was dropped. */
+export type RelayDropReason = "malformed" | "policy" | "unreachable" | "hops" | "rate" | "limit";
+
+/** What `status` shows. */
+export interface RelayControlView {
+  /** This box forwards for others (`relay:` is not false). */
+  relays: boolean;
+  counters: RelayControlCounters;
+  /** The relayed streams ending here. */
+  streams: { peer: string; via: string; opener: string; bytesIn: number; bytesOut: number }[];
+}
+
+/** What the service needs of the session layer. */
+export interface RelayControl {
+  send(peer: string, msg: ControlMessage): boolean;
+  status(): PeerConnectionsStatus | null;
+  runRelayed(
+    stream: ByteStream,
+    o: { peer: string; via: string; role: "dialer" | "listener" },
+  ): Promise<ConnectionOutcome>;
+}
+
+/** Options of the service. */
+export interface RelayServiceOptions {
+  self: string;
+  /** Every peer name of the fleet, this box included. */
+  peers: readonly string[];
+  policy: ReadonlyMap<string, RelayPolicy>;
+  control: RelayControl;
+  /** The gossiped graph's edges now (routes are computed here, with silent sessions down). */
+  edges: () => readonly Edge[];
+  log: Logger;
+  timing?: Partial<RelayTiming>;
+}
+
+/** The high bit of a stream id says which end opened it: set when the opener's name sorts first. */
+const OPENER_FIRST = 0x80000000;
+
+/** A new stream id for a stream `opener` opens to `peer`. */
+export function newStreamId(opener: string, peer: string): number {
+  const r = crypto.getRandomValues(new Uint32Array(1))[0] & 0x7fffffff;
+  return (r | (opener < peer ? OPENER_FIRST : 0)) >>> 0;
+}
+
+/** Which of `a`, `b` opened stream `id`. */
+export function openerOf(id: number, a: string, b: string): string {
+  const first = a < b ? a : b, second = a < b ? b : a;
+  return (id & OPENER_FIRST) !== 0 ? first : second;
+}
+
+/** One box's relaying of control sessions. */
+export class RelayService {
+  readonly counters: RelayControlCounters = {
+    forwardedMessages: 0,
+    forwardedBytes: 0,
+    streamsOpened: 0,
+    streamsAccepted: 0,
+    dropped: { malformed: 0, policy: 0, unreachable: 0, hops: 0, rate: 0, limit: 0 },
+  };
+  #o: RelayServiceOptions;
+  #t: RelayTiming;
+  #fleet: Set<string>;
+  #streams = new Map<string, RelayStream>();
+  #dialing = new Set<string>();
+  #attempts = new Map<string, number>();
+  #nextAt = new Map<string, number>();
+  #downSince = new Map<string, number>();
+  #routes = new Map<string, Route>();
+  #buckets = new Map<string, { tokens: number; at: number }>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #kick: ReturnType<typeof setTimeout> | null = null;
+  #stopped = false;
+
+  constructor(o: RelayServiceOptions) {
+    this.#o = o;
+    this.#t = { ...RELAY_TIMING, ...o.timing };
+    this.#fleet = new Set(o.peers);
+  }
+
+  /** True for the message types this service owns. */
+  static owns(msg: ControlMessage): boolean {
+    return isRelayMessage(msg);
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => this.tick(), this.#t.tickMs);
+  }
+
+  /** Stops the timer and closes every stream ending here. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#kick !== null) clearTimeout(this.#kick);
+    for (const s of [...this.#streams.values()]) s.close("agent stopping");
+  }
+
+  /** The fleet or its relay rules changed (reload). */
+  reconfigure(peers: readonly string[], policy: ReadonlyMap<string, RelayPolicy>): void {
+    this.#o = { ...this.#o, peers, policy };
+    this.#fleet = new Set(peers);
+    for (const s of [...this.#streams.values()]) {
+      if (!this.#fleet.has(s.peer) || !this.#fleet.has(s.via)) s.close("removed by a reload");
+    }
+  }
+
+  /** A session went down: streams through that neighbour end; look for a relay at once. */
+  sessionDown(peer: string): void {
+    for (const s of [...this.#streams.values()]) {
+      if (s.via === peer) s.end(`relay ${peer} lost its session with ${this.#o.self}`);
+    }
+    this.#kickSoon();
+  }
+
+  /** The topology changed: look again soon (a relay may have appeared). */
+  topologyChanged(): void {
+    this.#kickSoon();
+  }
+
+  #kickSoon(): void {
+    if (this.#kick !== null || this.#stopped) return;
+    this.#kick = setTimeout(() => {
+      this.#kick = null;
+      this.tick();
+    }, 0);
+  }
+
+  /** A relay message from neighbour `from`'s session. */
+  receive(from: string, msg: ControlMessage): void {
+    const parsed = parseRelayMessage(msg, this.#fleet);
+    if (!parsed.ok) return this.#drop("malformed", from, parsed.why);
+    const m = parsed.m;
+    if (m.to === this.#o.self) this.#deliver(from, m);
+    else this.#forward(from, m);
+  }
+
+  /** What status shows. */
+  view(): RelayControlView {
+    return {
+      relays: this.#o.policy.get(this.#o.self)?.relay !== false,
+      counters: structuredClone(this.counters),
+      streams: [...this.#streams.values()].map((s) => ({
+        peer: s.peer,
+        via: s.via,
+        opener: s.opener,
+        bytesIn: s.bytesIn,
+        bytesOut: s.bytesOut,
+      })),
+    };
+  }
+
+  /** 1. Opens relayed streams where routes say `via` and no session (or a silent one) exists. */
+  tick(): void {
+    if (this.#stopped) return;
+    const status = this.#o.control.status();
+    if (!status) return;
+    const silent = this.#silent(status);
+    this.#routes = this.#computeRoutes(status, silent);
+    // A relay that went silent carries nothing any more: its streams end, others take over.
+    for (const s of [...this.#streams.values()]) {
+      if (silent.has(s.via)) s.end(`relay ${s.via} silent`);
+    }
+    const now = Date.now();
+    for (const peer of this.#o.peers) {
+      if (peer === this.#o.self) continue;
+      const st = status.peers[peer];
+      if (!st || (st.state === "up" && !silent.has(peer))) {
+        this.#downSince.delete(peer);
+        continue;
+      }
+      if (!this.#downSince.has(peer)) this.#downSince.set(peer, now);
+      if (this.#dialing.has(peer) || now < (this.#nextAt.get(peer) ?? 0)) continue;
+      const r = this.#routes.get(peer);
+      if (r?.kind !== "via") continue;
+      if (!this.#directUp(status, r.via)) continue;
+      const follows = !isDecider(this.#o.self, peer);
+      if (follows && now - this.#downSince.get(peer)! < this.#t.followerDelayMs) continue;
+      this.#open(peer, r.via);
+    }
+  }
+
+  /** Direct sessions silent past `silentAfterMs`: lost as far as routes go. */
+  #silent(status: PeerConnectionsStatus): Set<string> {
+    return new Set(
+      Object.entries(status.peers).flatMap(([n, p]) =>
+        p.state === "up" && !p.via && (p.silentMs ?? 0) > this.#t.silentAfterMs ? [n] : []
+      ),
+    );
+  }
+
+  /** Routes over the graph with this box's silent sessions taken as down. */
+  #computeRoutes(status: PeerConnectionsStatus, silent: Set<string>): Map<string, Route> {
+    const self = this.#o.self;
+    const edges = this.#o.edges().map((e): Edge =>
+      (e.a === self && silent.has(e.b)) || (e.b === self && silent.has(e.a))
+        ? { ...e, state: "down", why: "silent" }
+        : e
+    );
+    const localUp = new Set(
+      Object.keys(status.peers).filter((n) => this.#directUp(status, n) && !silent.has(n)),
+    );
+    const routes = computeRoutes({
+      self,
+      peers: this.#o.peers.filter((p) => p !== self),
+      localUp,
+      edges,
+      policy: this.#o.policy,
+    });
+    return new Map(routes.map((r) => [r.peer, r]));
+  }
+
+  #directUp(status: PeerConnectionsStatus, peer: string): boolean {
+    const st = status.peers[peer];
+    return st?.state === "up" && !st.via;
+  }
+
+  #open(peer: string, via: string): void {
+    if (this.#streams.size >= this.#t.maxStreams) return;
+    const s = new RelayStream(
+      this.#o.self,
+      peer,
+      via,
+      newStreamId(this.#o.self, peer),
+      this.#o.self,
+      this.#owner,
+    );
+    this.#streams.set(s.key, s);
+    this.#dialing.add(peer);
+    this.counters.streamsOpened++;
+    this.#o.log.debug("relayed session: dialling", { peer, via });
+    this.#o.control.runRelayed(s, { peer, via, role: "dialer" }).then((outcome) =>
+      this.#dialed(peer, via, outcome)
+    );
+  }
+
+  #dialed(peer: string, via: string, outcome: ConnectionOutcome): void {
+    this.#dialing.delete(peer);
+    if (outcome === "session") {
+      this.#attempts.delete(peer);
+      this.#nextAt.delete(peer);
+      this.#o.log.info("relayed session up", { peer, via });
+      return;
+    }
+    const n = (this.#attempts.get(peer) ?? 0) + 1;
+    this.#attempts.set(peer, n);
+    const wait = Math.min(this.#t.backoffMaxMs, this.#t.backoffBaseMs * 2 ** (n - 1));
+    this.#nextAt.set(peer, Date.now() + wait * (0.5 + Math.random() / 2));
+    this.#o.log.debug("relayed session: dial failed", { peer, via, outcome, attempts: n });
+  }
+
+  readonly #owner = {
+    send: (via: string, m: RelayMessage) => this.#o.control.send(via, relayWire(m)),
+    closed: (s: RelayStream) => {
+      if (this.#streams.get(s.key) === s) this.#streams.delete(s.key);
+    },
+  };
+
+  /** 3. A message for this box. */
+  #deliver(neighbour: string, m: RelayMessage): void {
+    const opener = openerOf(m.stream, m.from, m.to);
+    const s = this.#streams.get(RelayStream.key(opener, m.stream));
+    if (m.type === "relay-close") {
+      if (s && s.peer === m.from) s.end(`closed by ${m.from}: ${m.why}`);
+      return;
+    }
+    if (s) {
+      if (s.peer === m.from) s.deliver(m.data);
+      return;
+    }
+    // Data for a stream this box opened and has forgotten: tell the peer it is gone.
+    if (opener !== m.from) return this.#closeBack(neighbour, m, "no such stream");
+    if (!mayRelay(neighbour, [this.#o.self, m.from], this.#o.policy)) {
+      this.#drop("policy", neighbour, `${neighbour} may not relay between ${m.from} and us`);
+      return this.#closeBack(neighbour, m, `${neighbour} may not relay for ${this.#o.self}`);
+    }
+    const pending =
+      [...this.#streams.values()].filter((x) => x.peer === m.from && x.opener === m.from).length;
+    if (this.#streams.size >= this.#t.maxStreams || pending >= this.#t.maxPendingPerPeer) {
+      this.#drop("limit", neighbour, `too many relayed streams from ${m.from}`);
+      return this.#closeBack(neighbour, m, "too many relayed streams");
+    }
+    const stream = new RelayStream(this.#o.self, m.from, neighbour, m.stream, m.from, this.#owner);
+    this.#streams.set(stream.key, stream);
+    this.counters.streamsAccepted++;
+    stream.deliver(m.data);
+    this.#o.control.runRelayed(stream, { peer: m.from, via: neighbour, role: "listener" });
+  }
+
+  /** 2. A message for another box: one hop on, or refused back. */
+  #forward(neighbour: string, m: RelayMessage): void {
+    if (!mayRelay(this.#o.self, [m.from, m.to], this.#o.policy)) {
+      this.#drop("policy", neighbour, `not relaying between ${m.from} and ${m.to}`);
+      return this.#closeBack(neighbour, m, `${this.#o.self} does not relay for this pair`);
+    }
+    if (m.hops === 0) {
+      this.#drop("hops", neighbour, `no hops left from ${m.from} to ${m.to}`);
+      return this.#closeBack(neighbour, m, "too many relays on the path");
+    }
+    const next = this.#nextHop(m.to, neighbour);
+    if (next === null) {
+      this.#drop("unreachable", neighbour, `no path from ${this.#o.self} to ${m.to}`);
+      return this.#closeBack(neighbour, m, `${this.#o.self} has no path to ${m.to}`);
+    }
+    const bytes = m.type === "relay" ? m.data.length : 0;
+    if (!this.#charge(neighbour, bytes)) {
+      this.#drop("rate", neighbour, `${neighbour} exceeds the relay rate`);
+      return;
+    }
+    if (!this.#o.control.send(next, relayWire({ ...m, hops: m.hops - 1 }))) {
+      this.#drop("unreachable", neighbour, `session with ${next} gone`);
+      return this.#closeBack(neighbour, m, `${this.#o.self} lost its session with ${next}`);
+    }
+    this.counters.forwardedMessages++;
+    this.counters.forwardedBytes += bytes;
+  }
+
+  /** The neighbour to send a message for `to` to: `to` itself, or its route's first hop. */
+  #nextHop(to: string, from: string): string | null {
+    const status = this.#o.control.status();
+    if (!status) return null;
+    if (this.#directUp(status, to)) return to;
+    const r = this.#routes.get(to);
+    if (r?.kind !== "via" || r.via === from || !this.#directUp(status, r.via)) return null;
+    return r.via;
+  }
+
+  /** Refuses a data message back to where it came from (a close is never answered). */
+  #closeBack(neighbour: string, m: RelayMessage, why: string): void {
+    if (m.type !== "relay") return;
+    this.#o.control.send(
+      neighbour,
+      relayWire({
+        type: "relay-close",
+        from: m.to,
+        to: m.from,
+        stream: m.stream,
+        hops: RELAY_MAX_HOPS,
+        why,
+      }),
+    );
+  }
+
+  /** The neighbour's byte bucket: `burstBytes` at once, `bytesPerSecond` sustained. */
+  #charge(neighbour: string, bytes: number): boolean {
+    const now = Date.now();
+    const b = this.#buckets.get(neighbour) ?? { tokens: this.#t.burstBytes, at: now };
+    b.tokens = Math.min(
+      this.#t.burstBytes,
+      b.tokens + (now - b.at) / 1000 * this.#t.bytesPerSecond,
+    );
+    b.at = now;
+    this.#buckets.set(neighbour, b);
+    if (b.tokens < bytes) return false;
+    b.tokens -= bytes;
+    return true;
+  }
+
+  #drop(reason: RelayDropReason, from: string, detail: string): void {
+    this.counters.dropped[reason]++;
+    this.#o.log.debug("relay message dropped", { peer: from, reason, detail });
+  }
+}

@@ -1,0 +1,116 @@
+import { deepStrictEqual, strictEqual } from "node:assert";
+import type {
+  ByteStream,
+  ConnectionOutcome,
+  ControlMessage,
+  Logger,
+  PeerConnectionsStatus,
+  PeerStatus,
+} from "../control/mod.ts";
+import type { Edge, RelayPolicy } from "../topology/mod.ts";
+import { openerOf, RelayService } from "./relay_service.ts";
+
+const quiet: Logger = {
+  log() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+/** Three boxes in memory: a and b each have a session with c only; c may be told not to relay. */
+function fleet(policy: Map<string, RelayPolicy>) {
+  const names = ["a", "b", "c"];
+  const links = new Set(["a|c", "b|c"]);
+  const linked = (x: string, y: string) => links.has(x < y ? `${x}|${y}` : `${y}|${x}`);
+  const edges: Edge[] = [
+    { a: "a", b: "b", state: "down", rttMs: null, why: "blocked" },
+    { a: "a", b: "c", state: "direct", rttMs: 1, why: null },
+    { a: "b", b: "c", state: "direct", rttMs: 1, why: null },
+  ];
+  const services = new Map<string, RelayService>();
+  const received = new Map<string, string[]>();
+  const outcomes: ConnectionOutcome[] = [];
+  for (const self of names) {
+    const status = (): PeerConnectionsStatus => ({
+      peers: Object.fromEntries(
+        names.filter((n) => n !== self).map((n) => [
+          n,
+          { state: linked(self, n) ? "up" : "down", via: null, silentMs: 0 } as PeerStatus,
+        ]),
+      ),
+    } as PeerConnectionsStatus);
+    services.set(
+      self,
+      new RelayService({
+        self,
+        peers: names,
+        policy,
+        log: quiet,
+        edges: () => edges,
+        control: {
+          send: (peer: string, msg: ControlMessage) => {
+            if (!linked(self, peer)) return false;
+            const copy = JSON.parse(JSON.stringify(msg));
+            queueMicrotask(() => services.get(peer)!.receive(self, copy));
+            return true;
+          },
+          status,
+          runRelayed: async (stream: ByteStream, o) => {
+            const buf = new Uint8Array(64);
+            if (o.role === "dialer") await stream.write(new TextEncoder().encode("hello"));
+            const n = await stream.read(buf);
+            const got = n === null ? "<closed>" : new TextDecoder().decode(buf.subarray(0, n));
+            received.set(self, [...received.get(self) ?? [], got]);
+            if (o.role === "listener") await stream.write(new TextEncoder().encode(`re: ${got}`));
+            outcomes.push("session");
+            return "session";
+          },
+        },
+      }),
+    );
+  }
+  return { services, received, outcomes };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 20));
+
+Deno.test("relay service: a opens a stream to b through c, c forwards bytes it cannot read", async () => {
+  const { services, received } = fleet(new Map());
+  services.get("a")!.tick();
+  await settle();
+  deepStrictEqual(received.get("b"), ["hello"]);
+  deepStrictEqual(received.get("a"), ["re: hello"]);
+  const c = services.get("c")!.view();
+  strictEqual(c.counters.forwardedMessages, 2, JSON.stringify(c.counters));
+  strictEqual(c.counters.forwardedBytes, "hello".length + "re: hello".length);
+  strictEqual(c.streams.length, 0, "no stream ends at the relay");
+  deepStrictEqual(services.get("a")!.view().streams.map((s) => `${s.peer} via ${s.via}`), [
+    "b via c",
+  ]);
+});
+
+Deno.test("relay service: relay: false on c: it forwards nothing, counts the refusal, a opens nothing", async () => {
+  const { services, received } = fleet(new Map([["c", { relay: false, relays: null }]]));
+  // The routes of a already avoid c; a relayed message sent anyway is refused by c itself.
+  services.get("c")!.receive("a", {
+    type: "relay",
+    from: "a",
+    to: "b",
+    stream: 5,
+    hops: 4,
+    data: btoa("hello"),
+  });
+  services.get("a")!.tick();
+  await settle();
+  strictEqual(received.get("b"), undefined, "b heard nothing");
+  const c = services.get("c")!.view();
+  strictEqual(c.relays, false);
+  strictEqual(c.counters.forwardedMessages, 0);
+  strictEqual(c.counters.dropped.policy, 1, JSON.stringify(c.counters));
+});
+
+Deno.test("relay service: the stream id says which end opened it", () => {
+  strictEqual(openerOf(0x80000005, "b", "a"), "a");
+  strictEqual(openerOf(0x00000005, "b", "a"), "b");
+});
