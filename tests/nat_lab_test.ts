@@ -74,7 +74,10 @@ Deno.test(
         [e1, e2, e3],
         (s) =>
           allUp(s) && s.peers.every((p) => p.datapath === "sleeve") &&
-          (s.peer === "edge-2" || peerOf(s, "edge-2").learnedEndpoint?.source === "sleeve"),
+          (s.peer === "edge-2" || peerOf(s, "edge-2").learnedEndpoint?.source === "sleeve") &&
+          // The endpoint may be learned from other sleeve traffic first: wait for a keepalive
+          // too (the first goes out at session start, the next after an idle interval).
+          (s.peer !== "edge-1" || (peerOf(s, "edge-2").sleeve?.keepalivesIn ?? 0) > 0),
         60_000,
       );
       const s1 = up.get("edge-1")!, s2 = up.get("edge-2")!, s3 = up.get("edge-3")!;
