@@ -28,6 +28,7 @@ import {
   isDecider,
   type Logger,
   type PeerConnectionsStatus,
+  type PeerStatus,
 } from "../control/mod.ts";
 import { computeRoutes, type Edge, type RelayPolicy, type Route } from "../topology/mod.ts";
 import { mayRelay } from "./relay_policy.ts";
@@ -52,6 +53,16 @@ export interface RelayTiming {
    * heartbeats and a margin: a session that is heard never stays silent this long.
    */
   silentAfterMs: number;
+  /**
+   * A pair that never had a session is left to its direct dials this long, and until they failed
+   * `directFailures` times (or none can be made): relaying is the fallback, not a shortcut. While
+   * a fleet converges after a power cut most pairs are simply not dialled yet; relaying them would
+   * make each such pair's session twice (relayed, then replaced by the direct one) and load the
+   * relays. A pair that had a session and lost it goes via a relay at once.
+   */
+  directFirstMs: number;
+  /** Failed direct dials after which a pair that never met may be relayed. */
+  directFailures: number;
   /** First retry after a failed relayed handshake; doubles per failure. */
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -69,6 +80,8 @@ export const RELAY_TIMING: RelayTiming = {
   tickMs: 500,
   followerDelayMs: 4000,
   silentAfterMs: 4500,
+  directFirstMs: 10_000,
+  directFailures: 2,
   backoffBaseMs: 500,
   backoffMaxMs: 10_000,
   maxStreams: 64,
@@ -262,8 +275,10 @@ export class RelayService {
       const r = this.#routes.get(peer);
       if (r?.kind !== "via") continue;
       if (!this.#directUp(status, r.via)) continue;
+      const downMs = now - this.#downSince.get(peer)!;
+      if (!this.#directGaveUp(st, downMs)) continue;
       const follows = !isDecider(this.#o.self, peer);
-      if (follows && now - this.#downSince.get(peer)! < this.#t.followerDelayMs) continue;
+      if (follows && downMs < this.#t.followerDelayMs) continue;
       this.#open(peer, r.via);
     }
   }
@@ -296,6 +311,15 @@ export class RelayService {
       policy: this.#o.policy,
     });
     return new Map(routes.map((r) => [r.peer, r]));
+  }
+
+  /** May the pair go via a relay: it had a session and lost it, or its direct dials had a go. */
+  #directGaveUp(st: PeerStatus | undefined, downMs: number): boolean {
+    if (!st || st.sessionsUp > 0) return true;
+    if (downMs < this.#t.directFirstMs) return false;
+    // No dial at all: neither end can dial the other (both without an address), or only the
+    // peer can and has not; either way waiting longer gains nothing.
+    return st.dials === 0 || st.failedAttempts >= this.#t.directFailures;
   }
 
   #directUp(status: PeerConnectionsStatus, peer: string): boolean {

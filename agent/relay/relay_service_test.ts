@@ -36,7 +36,14 @@ function fleet(policy: Map<string, RelayPolicy>) {
       peers: Object.fromEntries(
         names.filter((n) => n !== self).map((n) => [
           n,
-          { state: linked(self, n) ? "up" : "down", via: null, silentMs: 0 } as PeerStatus,
+          // Every pair had a direct session once (so a lost one is relayed at once; a pair that
+          // never met is left to its direct dials first).
+          {
+            state: linked(self, n) ? "up" : "down",
+            via: null,
+            silentMs: 0,
+            sessionsUp: 1,
+          } as PeerStatus,
         ]),
       ),
     } as PeerConnectionsStatus);
