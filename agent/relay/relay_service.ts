@@ -54,7 +54,8 @@ export interface RelayTiming {
    */
   silentAfterMs: number;
   /**
-   * A pair that never had a session is left to its direct dials this long, and until they failed
+   * A pair that never had a session is left to its direct dials this long (a fleet of fifty
+   * takes twenty seconds to start on a small box), and until they failed
    * `directFailures` times (or none can be made): relaying is the fallback, not a shortcut. While
    * a fleet converges after a power cut most pairs are simply not dialled yet; relaying them would
    * make each such pair's session twice (relayed, then replaced by the direct one) and load the
@@ -80,8 +81,8 @@ export const RELAY_TIMING: RelayTiming = {
   tickMs: 500,
   followerDelayMs: 4000,
   silentAfterMs: 4500,
-  directFirstMs: 10_000,
-  directFailures: 2,
+  directFirstMs: 20_000,
+  directFailures: 3,
   backoffBaseMs: 500,
   backoffMaxMs: 10_000,
   maxStreams: 64,
@@ -318,8 +319,10 @@ export class RelayService {
     if (!st || st.sessionsUp > 0) return true;
     if (downMs < this.#t.directFirstMs) return false;
     // No dial at all: neither end can dial the other (both without an address), or only the
-    // peer can and has not; either way waiting longer gains nothing.
-    return st.dials === 0 || st.failedAttempts >= this.#t.directFailures;
+    // peer can and has not; either way waiting longer gains nothing. A refused connect says the
+    // peer's agent was not listening yet (a fleet starting), not that the path is blocked.
+    if (st.dials === 0) return true;
+    return st.failedAttempts >= this.#t.directFailures && !/refused/i.test(st.lastError ?? "");
   }
 
   #directUp(status: PeerConnectionsStatus, peer: string): boolean {
