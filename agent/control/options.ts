@@ -89,8 +89,13 @@ export interface PeerConnectionsEvents {
 
 /** Heartbeat period. */
 export const DEFAULT_HEARTBEAT_MS = 2000;
-/** A session with nothing received for this long is down. */
-export const DEFAULT_DEAD_AFTER_MS = 7000;
+/**
+ * A session with nothing received for this long is down. Six heartbeats: a box starved of CPU
+ * (a fleet of fifty starting at once on two cores) misses several in a row, and ending its
+ * sessions for that only adds handshakes to the overload. Routing does not wait for it: a direct
+ * session silent for `RELAY_TIMING.silentAfterMs` (4.5 s) is relayed around meanwhile.
+ */
+export const DEFAULT_DEAD_AFTER_MS = 12_000;
 /**
  * Connect plus handshake must finish within this, counted from the moment the dial leaves the
  * queue (or the connection is accepted), never from when it was scheduled.
