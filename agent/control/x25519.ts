@@ -14,6 +14,7 @@
  */
 
 import { x25519 as noble } from "@noble/curves/ed25519.js";
+import { openLibcrypto } from "../../datapath/sleeve/mod.ts";
 
 /** Scalars and u-coordinates are 32 bytes. */
 export const X25519_BYTES = 32;
@@ -44,36 +45,23 @@ const SYMBOLS = {
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-/** libcrypto's EVP_PKEY symbols, or null where it cannot be loaded (no library, no FFI). */
-function loadLibcrypto(): Lib | null {
-  for (const name of ["libcrypto.so.3", "libcrypto.so"]) {
-    try {
-      return Deno.dlopen(name, SYMBOLS).symbols;
-    } catch { /* the next name, or noble */ }
-  }
-  return null;
-}
-
 /**
- * Loaded when this module is: once per process, before anything runs that a resource check
- * watches (a test's, or the first handshake's deadline). Without FFI permission it is null.
+ * libcrypto's EVP_PKEY symbols, loaded when this module is: once per process, before anything
+ * runs that a resource check watches (a test's, or the first handshake's deadline). Null where
+ * it cannot be loaded (no library, no FFI permission): then noble.
  */
-const lib: Lib | null = loadLibcrypto();
-
-function libcrypto(): Lib | null {
-  return lib;
-}
+const lib: Lib | null = openLibcrypto(SYMBOLS);
 
 let forced: X25519Backend | null = null;
 
 /** The implementation in use: libcrypto where it loads. */
 export function x25519Backend(): X25519Backend {
-  return forced ?? (libcrypto() ? "libcrypto" : "noble");
+  return forced ?? (lib ? "libcrypto" : "noble");
 }
 
 /** Tests only: run on one implementation (null: the default choice again). */
 export function forceX25519Backend(backend: X25519Backend | null): void {
-  if (backend === "libcrypto" && !libcrypto()) throw new Error("libcrypto is not available");
+  if (backend === "libcrypto" && !lib) throw new Error("libcrypto is not available");
   forced = backend;
 }
 
@@ -96,14 +84,14 @@ export function x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array {
       return new Uint8Array(X25519_BYTES);
     }
   }
-  return libcryptoDerive(libcrypto()!, scalar, u);
+  return libcryptoDerive(lib!, scalar, u);
 }
 
 /** X25519(scalar, 9): the public key of a private one. */
 export function x25519Base(scalar: Uint8Array): Uint8Array {
   check("scalar", scalar);
   if (x25519Backend() === "noble") return noble.getPublicKey(scalar);
-  const l = libcrypto()!;
+  const l = lib!;
   const key = l.EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, null, scalar, BigInt(X25519_BYTES));
   if (key === null) throw new Error("libcrypto: cannot load an X25519 private key");
   try {

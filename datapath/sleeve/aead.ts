@@ -77,16 +77,24 @@ const CTRL_AEAD_SET_TAG = 0x11;
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 let lib: Lib | null | undefined;
 
-/** libcrypto's symbols, or null when it cannot be loaded here. */
-export function libcrypto(): Lib | null {
-  if (lib !== undefined) return lib;
+/**
+ * The system's libcrypto with `symbols` bound, or null where it cannot be loaded (no library, no
+ * FFI permission). The one place that knows its file names (the control plane binds its own).
+ */
+export function openLibcrypto<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] | null {
   for (const name of ["libcrypto.so.3", "libcrypto.so"]) {
     try {
-      lib = Deno.dlopen(name, SYMBOLS).symbols;
-      return lib;
+      return Deno.dlopen(name, symbols).symbols;
     } catch { /* try the next name */ }
   }
-  lib = null;
+  return null;
+}
+
+/** libcrypto's symbols, or null when it cannot be loaded here. */
+export function libcrypto(): Lib | null {
+  if (lib === undefined) lib = openLibcrypto(SYMBOLS);
   return lib;
 }
 
