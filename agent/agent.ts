@@ -327,6 +327,7 @@ export class Agent {
   /** Observe, plan, apply. Errors are logged and shown in status; the next pass retries. */
   async reconcile(): Promise<void> {
     const at = new Date().toISOString();
+    const configLoadedAt = this.#loaded.loadedAt.toISOString();
     try {
       const r = await reconcileHost(this.desiredHost(), { log: (l) => this.log.debug(l) });
       if (r.changes.length > 0) this.log.info("reconcile", { changes: r.changes.length });
@@ -338,12 +339,13 @@ export class Agent {
       }
       this.#workloads = r.workloads;
       this.#lastReconcile = r.problems.length
-        ? { at, changes: r.changes.length, error: r.problems.join("; ") }
-        : { at, changes: r.changes.length };
+        ? { at, configLoadedAt, changes: r.changes.length, error: r.problems.join("; ") }
+        : { at, configLoadedAt, changes: r.changes.length };
       for (const p of r.problems) this.log.error("reconcile", { problem: p });
       if (r.workloads.some((w) => w.state === "error")) this.#retryWorkloadsSoon();
     } catch (e) {
-      this.#lastReconcile = { at, changes: 0, error: e instanceof Error ? e.message : `${e}` };
+      const error = e instanceof Error ? e.message : `${e}`;
+      this.#lastReconcile = { at, configLoadedAt, changes: 0, error };
       this.log.error("reconcile failed", { error: this.#lastReconcile.error });
     }
   }

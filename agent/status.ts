@@ -37,6 +37,12 @@ export interface ReloadOutcome {
 /** The outcome of the last reconcile. */
 export interface ReconcileOutcome {
   at: string;
+  /**
+   * `config.loadedAt` of the config this pass planned from: a reload is in force on the host
+   * once the last reconcile's equals the config's (a pass that started before the reload
+   * finished may end after it, with the old config).
+   */
+  configLoadedAt: string;
   changes: number;
   error?: string;
 }
@@ -338,6 +344,7 @@ export function assertAgentStatus(v: unknown): asserts v is AgentStatus {
   if (s.reconcile !== null) {
     const r = record(s.reconcile, "reconcile");
     str(r.at, "reconcile.at");
+    str(r.configLoadedAt, "reconcile.configLoadedAt");
     num(r.changes, "reconcile.changes");
     if (r.error !== undefined) str(r.error, "reconcile.error");
   }

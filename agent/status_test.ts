@@ -146,7 +146,11 @@ function status(): AgentStatus {
     encrypted: true,
     lastReload: null,
     capability: { capable: true, reason: "kernel VXLAN + ESP (AES-GCM)" },
-    reconcile: { at: "2026-12-01T00:00:00.000Z", changes: 3 },
+    reconcile: {
+      at: "2026-12-01T00:00:00.000Z",
+      configLoadedAt: "1970-01-01T00:00:00.000Z",
+      changes: 3,
+    },
     sleeve: {
       backend: "libcrypto",
       preferredAead: "aes-256-gcm",

@@ -343,8 +343,10 @@ async function applyConfig(fleet: Fleet, opts: FleetOptions, timeoutMs = 90_000)
     last = [];
     for (const b of BOXES) {
       const s = await statusOf(fleet, b);
+      // In force once a reconcile planned from the new config ended (one that started
+      // before the reload finished may end after it, with the old rules).
       const done = s !== null && s.config.loadedAt >= since && s.reconcile !== null &&
-        s.reconcile.at >= s.config.loadedAt && !s.reconcile.error;
+        s.reconcile.configLoadedAt === s.config.loadedAt && !s.reconcile.error;
       if (!done) {
         last.push(
           `${b}: loadedAt=${s?.config.loadedAt} reload=${JSON.stringify(s?.config.lastReload)} ` +

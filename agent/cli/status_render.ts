@@ -78,6 +78,9 @@ export function renderStatus(s: AgentStatus): string {
   if (s.reconcile) {
     lines.push(
       `last reconcile ${s.reconcile.at}: ${s.reconcile.changes} change(s)` +
+        (s.reconcile.configLoadedAt !== s.config.loadedAt
+          ? " (planned from the previous config)"
+          : "") +
         (s.reconcile.error ? `, ERROR ${s.reconcile.error}` : ""),
     );
   }
