@@ -204,6 +204,15 @@ export class PeerConnections {
     return up;
   }
 
+  /**
+   * Whether `peer` has a direct (not relayed) session now. Asked for every relayed message a
+   * box forwards, so it reads one record instead of building `status()`.
+   */
+  directUp(peer: string): boolean {
+    const r = this.#peers.get(peer);
+    return r?.state === "up" && r.session !== null && r.session.via === null;
+  }
+
   /** Per-peer state and counters, and dropped bad input by reason. */
   status(): PeerConnectionsStatus {
     const now = Date.now();

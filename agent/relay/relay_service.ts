@@ -118,6 +118,8 @@ export interface RelayControlView {
 export interface RelayControl {
   send(peer: string, msg: ControlMessage): boolean;
   status(): PeerConnectionsStatus | null;
+  /** Whether `peer` has a direct session now (cheap: asked per forwarded message). */
+  directUp(peer: string): boolean;
   runRelayed(
     stream: ByteStream,
     o: { peer: string; via: string; role: "dialer" | "listener" },
@@ -432,11 +434,10 @@ export class RelayService {
 
   /** The neighbour to send a message for `to` to: `to` itself, or its route's first hop. */
   #nextHop(to: string, from: string): string | null {
-    const status = this.#o.control.status();
-    if (!status) return null;
-    if (this.#directUp(status, to)) return to;
+    const control = this.#o.control;
+    if (control.directUp(to)) return to;
     const r = this.#routes.get(to);
-    if (r?.kind !== "via" || r.via === from || !this.#directUp(status, r.via)) return null;
+    if (r?.kind !== "via" || r.via === from || !control.directUp(r.via)) return null;
     return r.via;
   }
 

@@ -63,6 +63,7 @@ function fleet(policy: Map<string, RelayPolicy>) {
             return true;
           },
           status,
+          directUp: (peer: string) => linked(self, peer),
           runRelayed: async (stream: ByteStream, o) => {
             const buf = new Uint8Array(64);
             if (o.role === "dialer") await stream.write(new TextEncoder().encode("hello"));

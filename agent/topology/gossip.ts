@@ -232,7 +232,7 @@ export class TopologyGossip {
   }
 
   /** The edges of the graph now. */
-  edges(): Edge[] {
+  edges(): readonly Edge[] {
     return this.graph.edges();
   }
 

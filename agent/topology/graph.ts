@@ -31,12 +31,14 @@ export interface Edge {
 /** The newest record per origin. */
 export class TopologyGraph {
   #records = new Map<string, TopologyRecord>();
+  /** `edges()` until a record changes: relays and status ask for them far more often. */
+  #edges: readonly Edge[] | null = null;
 
   /** Takes `r` if it is newer than what this graph holds from its origin. */
   merge(r: TopologyRecord): MergeOutcome {
     const held = this.#records.get(r.origin);
     if (held && !newer(r, held)) return "stale";
-    this.#records.set(r.origin, r);
+    this.#set(r);
     return "new";
   }
 
@@ -47,8 +49,13 @@ export class TopologyGraph {
   replace(r: TopologyRecord): MergeOutcome {
     const held = this.#records.get(r.origin);
     if (held && canonicalRecord(held) === canonicalRecord(r)) return "stale";
-    this.#records.set(r.origin, r);
+    this.#set(r);
     return "new";
+  }
+
+  #set(r: TopologyRecord): void {
+    this.#records.set(r.origin, r);
+    this.#edges = null;
   }
 
   /** The record held from `origin`. */
@@ -64,22 +71,31 @@ export class TopologyGraph {
   /** Forgets origins no longer in the fleet (after a reload). */
   retain(fleet: ReadonlySet<string>): void {
     for (const o of this.#records.keys()) if (!fleet.has(o)) this.#records.delete(o);
+    this.#edges = null;
   }
 
-  /** Edges of the graph, each once, in name order. */
-  edges(): Edge[] {
+  /**
+   * Edges of the graph, each once, in name order; the same array until a record changes.
+   * O(links): each origin's links are indexed once (a fleet of N boxes holds N records of up to
+   * N links each, so a lookup by scanning would make this N³).
+   */
+  edges(): readonly Edge[] {
+    if (this.#edges) return this.#edges;
+    const linksBy = new Map<string, Map<string, Link>>();
+    for (const r of this.#records.values()) {
+      linksBy.set(r.origin, new Map(r.links.map((l) => [l.peer, l])));
+    }
     const out: Edge[] = [];
-    const done = new Set<string>();
-    for (const r of this.records()) {
-      for (const l of r.links) {
-        const [a, b] = r.origin < l.peer ? [r.origin, l.peer] : [l.peer, r.origin];
-        const key = `${a}\n${b}`;
-        if (done.has(key)) continue;
-        done.add(key);
-        out.push(edgeOf(a, b, linkOf(this.#records.get(a), b), linkOf(this.#records.get(b), a)));
+    for (const [origin, links] of linksBy) {
+      for (const peer of links.keys()) {
+        // Each pair once: from its smaller end, or from the only end that reports it.
+        if (origin > peer && linksBy.get(peer)?.has(origin)) continue;
+        const [a, b] = origin < peer ? [origin, peer] : [peer, origin];
+        out.push(edgeOf(a, b, linksBy.get(a)?.get(b), linksBy.get(b)?.get(a)));
       }
     }
-    return out.sort((x, y) => cmp(x.a, y.a) || cmp(x.b, y.b));
+    this.#edges = Object.freeze(out.sort((x, y) => cmp(x.a, y.a) || cmp(x.b, y.b)));
+    return this.#edges;
   }
 }
 
@@ -87,10 +103,6 @@ export class TopologyGraph {
 function newer(r: TopologyRecord, held: TopologyRecord): boolean {
   if (r.seq !== held.seq) return r.seq > held.seq;
   return canonicalRecord(r) > canonicalRecord(held);
-}
-
-function linkOf(r: TopologyRecord | undefined, peer: string): Link | undefined {
-  return r?.links.find((l) => l.peer === peer);
 }
 
 /** An edge is up only when both ends say so: one end alone (or a stale record) cannot make it. */

@@ -52,15 +52,15 @@ function better(x: Cost, y: Cost | undefined): boolean {
 }
 
 /**
- * Shortest healthy path from `from` to `to` whose inner nodes satisfy `mayRelay`; null if none.
- * Dijkstra on (hops, rtt, path) — fleets are small, so a plain scan for the minimum suffices.
+ * Shortest healthy paths from `from` to every node it reaches, inner nodes satisfying
+ * `mayRelay`. Dijkstra on (hops, rtt, path) with a plain scan for the minimum: O(V² + E), run
+ * once per relay-policy group of destinations (see `computeRoutes`), not once per peer.
  */
-export function shortestPath(
+function shortestPaths(
   adjacency: ReadonlyMap<string, ReadonlyMap<string, number>>,
   from: string,
-  to: string,
   mayRelay: (node: string) => boolean,
-): Cost | null {
+): Map<string, Cost> {
   const best = new Map<string, Cost>([[from, { hops: 0, rtt: 0, path: [from] }]]);
   const done = new Set<string>();
   while (true) {
@@ -68,9 +68,9 @@ export function shortestPath(
     for (const [n, c] of best) {
       if (!done.has(n) && (cur === null || better(c, best.get(cur)))) cur = n;
     }
-    if (cur === null) return null;
-    if (cur === to) return best.get(cur)!;
+    if (cur === null) return best;
     done.add(cur);
+    // A node that may not relay is still reached; only paths through it are not taken.
     if (cur !== from && !mayRelay(cur)) continue;
     const c = best.get(cur)!;
     for (const [n, rtt] of adjacency.get(cur) ?? []) {
@@ -79,6 +79,16 @@ export function shortestPath(
       if (better(next, best.get(n))) best.set(n, next);
     }
   }
+}
+
+/** Shortest healthy path from `from` to `to` whose inner nodes satisfy `mayRelay`; null if none. */
+export function shortestPath(
+  adjacency: ReadonlyMap<string, ReadonlyMap<string, number>>,
+  from: string,
+  to: string,
+  mayRelay: (node: string) => boolean,
+): Cost | null {
+  return shortestPaths(adjacency, from, mayRelay).get(to) ?? null;
 }
 
 /** Adjacency of the healthy edges, RTT as weight (0 when unknown). */
@@ -112,6 +122,20 @@ export interface RouteInput {
 export function computeRoutes(input: RouteInput): Route[] {
   const adj = adjacencyOf(input.edges);
   const pol = (n: string) => input.policy.get(n) ?? OPEN_RELAY_POLICY;
+  // Who may relay depends on the destination only through its `relays:` list, so peers with
+  // the same list share one tree (all of them, where the fleet sets none).
+  const trees = new Map<string, Map<string, Cost>>();
+  const treeFor = (peer: string) => {
+    const key = JSON.stringify(pol(peer).relays);
+    let t = trees.get(key);
+    if (!t) {
+      const ends = [pol(input.self).relays, pol(peer).relays];
+      const allowed = (n: string) => pol(n).relay && ends.every((l) => l === null || l.includes(n));
+      t = shortestPaths(adj, input.self, allowed);
+      trees.set(key, t);
+    }
+    return t;
+  };
   return input.peers.map((peer): Route => {
     if (input.localUp.has(peer)) {
       return {
@@ -121,9 +145,7 @@ export function computeRoutes(input: RouteInput): Route[] {
         rttMs: adj.get(input.self)?.get(peer) ?? null,
       };
     }
-    const ends = [pol(input.self).relays, pol(peer).relays];
-    const allowed = (n: string) => pol(n).relay && ends.every((l) => l === null || l.includes(n));
-    const found = shortestPath(adj, input.self, peer, allowed);
+    const found = treeFor(peer).get(peer);
     if (found && found.hops >= 2) {
       return { peer, kind: "via", via: found.path[1], path: found.path, rttMs: found.rtt || null };
     }

@@ -19,7 +19,7 @@ import { computeRoutes, type RelayPolicy, type Route } from "./routes.ts";
 export interface TopologyView {
   /** Every peer of the fleet, this box included, in config order. */
   peers: string[];
-  edges: Edge[];
+  edges: readonly Edge[];
   routes: Route[];
   /** Origins this box holds a record from. */
   origins: number;

@@ -410,7 +410,9 @@ export class Lab {
   async spawn(host: HostRef, argv: string[], opts: SpawnOptions): Promise<LabProcess> {
     this.#assertLive();
     const h = this.host(host);
-    const logPath = await this.writeFile(opts.logFile, "");
+    // Logs live in their own folder: agents watch the folder of their config (the run folder),
+    // and every line fifty agents append there would wake every agent's watcher (N² events).
+    const logPath = await this.writeFile(`logs/${opts.logFile}`, "");
     const file = await Deno.open(logPath, { write: true, append: true });
     const process = new Deno.Command("ip", {
       args: ["netns", "exec", h.ns, ...argv],
