@@ -68,6 +68,7 @@ import {
   type ReconcileOutcome,
   type ReloadOutcome,
 } from "./status.ts";
+import { LoopLag } from "./loop_lag.ts";
 
 export type { AgentStatus } from "./status.ts";
 
@@ -131,6 +132,8 @@ export class Agent {
   #oversizeReported = 0;
   #stopping = false;
   #stopped: PromiseWithResolvers<void> = Promise.withResolvers();
+  /** How late this process's timers run: handshakes and relays read it (loop_lag.ts). */
+  readonly #lag = new LoopLag();
   #endpoints: PeerEndpoints;
 
   constructor(private readonly opts: AgentOptions) {
@@ -161,6 +164,7 @@ export class Agent {
         const peer = this.#otherPeers().find((p) => p.name === name);
         return peer ? this.#endpoints.target(this.#loaded.self, peer, 0) : null;
       },
+      loopLag: () => this.#lag.lagMs(),
     });
     this.#reloader = new ConfigReloader(opts.configPath, opts.name, this.#reloadable(), opts.log);
     this.#watcher = new ConfigWatcher(() => this.reload("file change"), opts.log);
@@ -173,6 +177,7 @@ export class Agent {
   /** Starts everything; resolves once the agent is serving. Throws on fatal start-up errors. */
   async start(): Promise<void> {
     const paths = runPaths(this.opts.runDir, this.opts.name);
+    this.#lag.start();
     // Before anything touches the kernel: a bad value is a start-up error, not a half-built box.
     this.#sleeveCrypto = sleeveCryptoFromEnv();
     this.#sleeveLimits = sleeveLimitsFromEnv();
@@ -264,6 +269,7 @@ export class Agent {
     if (this.#stopping) return this.#stopped.promise;
     this.#stopping = true;
     this.log.info("stopping", { reason });
+    this.#lag.stop();
     for (const t of this.#timers) clearInterval(t);
     clearTimeout(this.#workloadRetry);
     this.#pairs.stop();
@@ -508,6 +514,7 @@ export class Agent {
         oldKeysGraceMs: Math.min(REKEY_DEFAULTS.oldKeysGraceMs, config.rekeyAfterMs / 2),
       },
       logger: this.log.child("control"),
+      loopLag: () => this.#lag.lagMs(),
       onSessionUp: ({ peer, secrets, remoteAddress, via }) => {
         this.#relay.sessionUp(peer, via ?? null);
         const p = this.#otherPeers().find((o) => o.name === peer);

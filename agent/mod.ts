@@ -21,6 +21,9 @@
  * - `peer_endpoints.ts` where the sleeve sends to each peer (learned from the control connection
  *                       and authenticated datagrams), and which pairs get NAT keepalives (#15)
  * - `status.ts`         the typed `AgentStatus`, built by a pure function, and its shape check
+ * - `loop_lag.ts`       how late this process's timers run: handshake deadlines stretch and
+ *                       relays hold back while it is high (handed to control/ and relay/ as a
+ *                       reading function)
  *
  * Subrooms: `control/` (the session layer), `check/` (the preflight), `ops/` (control socket,
  * metrics, logging, run paths), `cli/` (the command line, on top of everything).

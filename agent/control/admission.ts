@@ -15,6 +15,7 @@ import { type ControlContext, errorMessage } from "./context.ts";
 import { canonicalAddress } from "./peer_address.ts";
 import { runConnection } from "./session_agreement.ts";
 import { DenoConnStream } from "./tcp_stream.ts";
+import { handshakeDeadlineMs } from "./options.ts";
 
 /** Pause after a failed accept (out of file descriptors and the like). */
 const ACCEPT_RETRY_MS = 100;
@@ -111,7 +112,7 @@ function onAccept(ctx: ControlContext, admission: Admission, conn: Deno.TcpConn)
   }
   const stream = new DenoConnStream(conn);
   ctx.track(
-    runConnection(ctx, stream, from, null, ctx.o.handshakeTimeoutMs)
+    runConnection(ctx, stream, from, null, handshakeDeadlineMs(ctx.o))
       .finally(() => admission.release(from)),
   );
 }

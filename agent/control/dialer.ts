@@ -33,6 +33,7 @@ import {
 } from "./peer_record.ts";
 import { runConnection } from "./session_agreement.ts";
 import { type ByteStream, dialTcp } from "./tcp_stream.ts";
+import { handshakeDeadlineMs } from "./options.ts";
 
 /** Listen addresses that are no usable source address for a dial. */
 const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]"]);
@@ -104,7 +105,10 @@ export class Dialer {
         dialled.conn.close();
       } else {
         rec.dialStep = "handshake";
-        const left = Math.max(ctx.o.handshakeTimeoutMs - (Date.now() - started), MIN_HANDSHAKE_MS);
+        const left = Math.max(
+          handshakeDeadlineMs(ctx.o) - (Date.now() - started),
+          MIN_HANDSHAKE_MS,
+        );
         const r = await runConnection(ctx, dialled.conn, dialled.address, rec, left);
         result = r === "timeout" ? "timeout" : r === "failed" ? "failed" : "done";
       }

@@ -194,6 +194,25 @@ export interface PeerConnectionsOptions extends PeerConnectionsEvents {
   maxQueuedBytes?: number;
   /** Protocol versions spoken (default: this build's); tests pretend to be other builds. */
   versions?: VersionRange;
+  /**
+   * How late this process's timers run now, ms (default: always 0). Handshake deadlines grow
+   * by {@link HANDSHAKE_LAG_FACTOR} times it, at most {@link MAX_HANDSHAKE_STRETCH_MS}: on a
+   * starved box a deadline that fires throws away a handshake that was only slow.
+   */
+  loopLag?: () => number;
+}
+
+/** A handshake deadline grows by this many times the loop lag (three messages, both ends). */
+export const HANDSHAKE_LAG_FACTOR = 4;
+/** ... by at most this much. */
+export const MAX_HANDSHAKE_STRETCH_MS = 20_000;
+
+/** The handshake deadline now: the configured one, stretched while timers run late here. */
+export function handshakeDeadlineMs(
+  o: Pick<ResolvedOptions, "handshakeTimeoutMs" | "loopLag">,
+): number {
+  return o.handshakeTimeoutMs +
+    Math.min(HANDSHAKE_LAG_FACTOR * o.loopLag(), MAX_HANDSHAKE_STRETCH_MS);
 }
 
 /** The options with every default filled in. */
@@ -246,6 +265,7 @@ export function resolveOptions(o: PeerConnectionsOptions): ResolvedOptions {
     maxPendingPerSource: o.maxPendingPerSource ?? DEFAULT_MAX_PENDING_PER_SOURCE,
     maxQueuedBytes: o.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES,
     versions: o.versions ?? { min: PROTOCOL_MIN_VERSION, max: PROTOCOL_MAX_VERSION },
+    loopLag: o.loopLag ?? (() => 0),
   };
   for (const k of NUMERIC) {
     const v = r[k];

@@ -29,6 +29,7 @@ import { firstDialDelay } from "./dial_delay.ts";
 import { Dialer } from "./dialer.ts";
 import { DropCounter } from "./drop_counter.ts";
 import {
+  handshakeDeadlineMs,
   type PeerConnectionsEvents,
   type PeerConnectionsOptions,
   type PeerEndpoint,
@@ -191,7 +192,7 @@ export class PeerConnections {
         stream,
         label,
         o.role === "dialer" ? rec : null,
-        this.#o.handshakeTimeoutMs,
+        handshakeDeadlineMs(this.#o),
         { peer: o.peer, via: o.via },
       ),
     );

@@ -33,6 +33,8 @@ export interface RelayAgentOptions {
   pushPeer: (peer: string) => void;
   /** Where this box's sleeve sees a peer now, or null. */
   endpointOf: (peer: string) => { address: string; port: number } | null;
+  /** How late this process's timers run now, ms (relays are held back while it is high). */
+  loopLag?: () => number;
 }
 
 /** What `status` shows of relaying, per peer: how its sleeve datagrams travel. */
@@ -99,6 +101,7 @@ export class RelayAgent {
       control,
       edges: () => topology.gossip.edges(),
       log: this.o.log,
+      loopLag: this.o.loopLag,
     });
     this.#service.start();
     this.#timer = setInterval(() => this.#punch.tick(Date.now()), PUNCH_TICK_MS);

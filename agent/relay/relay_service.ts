@@ -74,6 +74,12 @@ export interface RelayTiming {
   /** Bytes per second a neighbour may have this box forward, sustained, and in a burst. */
   bytesPerSecond: number;
   burstBytes: number;
+  /**
+   * No relayed stream is opened while this box's timers run later than this (ms, `loopLag`):
+   * a box that busy takes slow peers for lost ones, and a relay mends a broken path, not a
+   * busy box — relaying then only adds a third box's work to every message.
+   */
+  maxLagMs: number;
 }
 
 /** Default timing. */
@@ -89,6 +95,7 @@ export const RELAY_TIMING: RelayTiming = {
   maxPendingPerPeer: 2,
   bytesPerSecond: 512 * 1024,
   burstBytes: 1024 * 1024,
+  maxLagMs: 1000,
 };
 
 /** What this box forwarded for others, and what it refused. */
@@ -137,7 +144,12 @@ export interface RelayServiceOptions {
   edges: () => readonly Edge[];
   log: Logger;
   timing?: Partial<RelayTiming>;
+  /** How late this process's timers run now, ms (default: always 0; see `maxLagMs`). */
+  loopLag?: () => number;
 }
+
+/** Ended streams remembered, so late data for them is not taken for new ones (ids are random). */
+const ENDED_STREAMS_REMEMBERED = 1024;
 
 /** The high bit of a stream id says which end opened it: set when the opener's name sorts first. */
 const OPENER_FIRST = 0x80000000;
@@ -266,6 +278,7 @@ export class RelayService {
       if (silent.has(s.via)) s.end(`relay ${s.via} silent`);
     }
     const now = Date.now();
+    if (this.#heldBack()) return;
     for (const peer of this.#o.peers) {
       if (peer === this.#o.self) continue;
       const st = status.peers[peer];
@@ -285,6 +298,20 @@ export class RelayService {
       this.#open(peer, r.via);
     }
   }
+
+  /** True while this box is too busy to open relays (`maxLagMs`); said once per episode. */
+  #heldBack(): boolean {
+    const lag = this.#o.loopLag?.() ?? 0;
+    const busy = lag > this.#t.maxLagMs;
+    if (busy && !this.#busy) {
+      this.#o.log.info("relaying held back: this box's timers run late", {
+        lagMs: Math.round(lag),
+      });
+    }
+    this.#busy = busy;
+    return busy;
+  }
+  #busy = false;
 
   /** Direct sessions silent past `silentAfterMs`: lost as far as routes go. */
   #silent(status: PeerConnectionsStatus): Set<string> {
@@ -369,9 +396,26 @@ export class RelayService {
   readonly #owner = {
     send: (via: string, m: RelayMessage) => this.#o.control.send(via, relayWire(m)),
     closed: (s: RelayStream) => {
-      if (this.#streams.get(s.key) === s) this.#streams.delete(s.key);
+      if (this.#streams.get(s.key) !== s) return;
+      this.#streams.delete(s.key);
+      this.#remember(s.key);
     },
   };
+
+  /** Marks a stream key ended; bounded, the oldest keys go first (a Set keeps insertion order). */
+  #remember(key: string): void {
+    this.#ended.add(key);
+    for (const k of this.#ended) {
+      if (this.#ended.size <= ENDED_STREAMS_REMEMBERED) break;
+      this.#ended.delete(k);
+    }
+  }
+  /**
+   * Keys of streams that ended here, newest last. Data still in flight for one of them (the
+   * peer has not heard of the end yet) is answered with a close, not taken for a new stream
+   * whose first bytes would be the middle of the old one.
+   */
+  readonly #ended = new Set<string>();
 
   /** 3. A message for this box. */
   #deliver(neighbour: string, m: RelayMessage): void {
@@ -385,16 +429,24 @@ export class RelayService {
       if (s.peer === m.from) s.deliver(m.data);
       return;
     }
-    // Data for a stream this box opened and has forgotten: tell the peer it is gone.
+    // Data for a stream this box opened and has forgotten, or for one that ended here: tell
+    // the peer it is gone.
     if (opener !== m.from) return this.#closeBack(neighbour, m, "no such stream");
+    if (this.#ended.has(RelayStream.key(opener, m.stream))) {
+      return this.#closeBack(neighbour, m, "stream ended");
+    }
+    // A stream refused here stays refused: its later data is not the start of a new one.
+    const key = RelayStream.key(opener, m.stream);
     if (!mayRelay(neighbour, [this.#o.self, m.from], this.#o.policy)) {
       this.#drop("policy", neighbour, `${neighbour} may not relay between ${m.from} and us`);
+      this.#remember(key);
       return this.#closeBack(neighbour, m, `${neighbour} may not relay for ${this.#o.self}`);
     }
     const pending =
       [...this.#streams.values()].filter((x) => x.peer === m.from && x.opener === m.from).length;
     if (this.#streams.size >= this.#t.maxStreams || pending >= this.#t.maxPendingPerPeer) {
       this.#drop("limit", neighbour, `too many relayed streams from ${m.from}`);
+      this.#remember(key);
       return this.#closeBack(neighbour, m, "too many relayed streams");
     }
     const stream = new RelayStream(this.#o.self, m.from, neighbour, m.stream, m.from, this.#owner);

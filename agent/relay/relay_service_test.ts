@@ -19,7 +19,7 @@ const quiet: Logger = {
 };
 
 /** Three boxes in memory: a and b each have a session with c only; c may be told not to relay. */
-function fleet(policy: Map<string, RelayPolicy>) {
+function fleet(policy: Map<string, RelayPolicy>, loopLag = () => 0) {
   const names = ["a", "b", "c"];
   const links = new Set(["a|c", "b|c"]);
   const linked = (x: string, y: string) => links.has(x < y ? `${x}|${y}` : `${y}|${x}`);
@@ -55,6 +55,7 @@ function fleet(policy: Map<string, RelayPolicy>) {
         policy,
         log: quiet,
         edges: () => edges,
+        loopLag,
         control: {
           send: (peer: string, msg: ControlMessage) => {
             if (!linked(self, peer)) return false;
@@ -121,4 +122,64 @@ Deno.test("relay service: relay: false on c: it forwards nothing, counts the ref
 Deno.test("relay service: the stream id says which end opened it", () => {
   strictEqual(openerOf(0x80000005, "b", "a"), "a");
   strictEqual(openerOf(0x00000005, "b", "a"), "b");
+});
+
+Deno.test("relay service: data still in flight for a stream that ended here is refused, not taken for a new stream", async () => {
+  const sent: ControlMessage[] = [];
+  let accepted = 0;
+  const b = new RelayService({
+    self: "b",
+    peers: ["a", "b", "c"],
+    policy: new Map(),
+    log: quiet,
+    edges: () => [],
+    control: {
+      send: (_peer: string, msg: ControlMessage) => (sent.push(msg), true),
+      status: () => null,
+      directUp: (peer: string) => peer === "c",
+      // The handshake on the relayed stream fails at once (as on a timeout): the stream closes.
+      runRelayed: async (stream: ByteStream) => {
+        accepted++;
+        await stream.close();
+        return "failed";
+      },
+    },
+  });
+  // a sorts before b: the ids a opens have the high bit set.
+  const id = 0x80000011;
+  const data = (text: string) => ({
+    type: "relay",
+    from: "a",
+    to: "b",
+    stream: id,
+    hops: 4,
+    data: btoa(text),
+  });
+  b.receive("c", data("first bytes of a handshake"));
+  await settle();
+  strictEqual(accepted, 1);
+  strictEqual(b.view().streams.length, 0, "the failed stream is gone");
+  sent.length = 0;
+  b.receive("c", data("the middle of the old stream"));
+  await settle();
+  strictEqual(accepted, 1, "late data started no second handshake");
+  deepStrictEqual(sent.map((m) => [m.type, m.stream, m.why]), [[
+    "relay-close",
+    id,
+    "stream ended",
+  ]]);
+  strictEqual(b.view().counters.streamsAccepted, 1);
+});
+
+Deno.test("relay service: a box whose timers run late opens no relayed stream until they keep time again", async () => {
+  let lag = 5000;
+  const { services, received } = fleet(new Map(), () => lag);
+  services.get("a")!.tick();
+  await settle();
+  strictEqual(received.get("b"), undefined, "nothing relayed while a is starved");
+  strictEqual(services.get("a")!.view().streams.length, 0);
+  lag = 0;
+  services.get("a")!.tick();
+  await settle();
+  deepStrictEqual(received.get("b"), ["hello"]);
 });

@@ -1,0 +1,60 @@
+/**
+ * How late this process's own timers fire: the one load signal every part of the agent can
+ * read without asking the kernel. A box too busy to keep its own timers cannot tell a dead peer
+ * from a slow one — its handshakes then get more time (a handshake given up is work thrown away
+ * and done again), and it opens no relays (a relay helps a broken path, not a busy box).
+ *
+ * The gauge samples every {@link LOOP_LAG_SAMPLE_MS}; its reading is the larger of the latest
+ * lateness and the earlier ones decayed with a half-life of {@link LOOP_LAG_HALF_LIFE_MS}, so a
+ * burst of load is remembered for some seconds and forgotten once the box is quiet again.
+ *
+ * @module
+ */
+
+/** Sampling period of the gauge. */
+export const LOOP_LAG_SAMPLE_MS = 250;
+/** Lateness seen once counts half after this long. */
+export const LOOP_LAG_HALF_LIFE_MS = 5000;
+
+/** A reading of how late timers run here now (ms). */
+export type LoopLagReading = () => number;
+
+/** The gauge; `start` it, read `lagMs`. */
+export class LoopLag {
+  #lag = 0;
+  #last = 0;
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  start(): void {
+    if (this.#timer !== null) return;
+    this.#last = performance.now();
+    this.#timer = setInterval(() => this.#sample(), LOOP_LAG_SAMPLE_MS);
+    // The gauge alone never keeps the process alive.
+    Deno.unrefTimer(this.#timer);
+  }
+
+  stop(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** How late timers run now (ms): 0 on a quiet box. */
+  lagMs(): number {
+    if (this.#timer === null) return 0;
+    const overdue = performance.now() - this.#last - LOOP_LAG_SAMPLE_MS;
+    return Math.max(this.#lag, overdue, 0);
+  }
+
+  #sample(): void {
+    const now = performance.now();
+    const elapsed = now - this.#last;
+    this.#lag = nextLag(this.#lag, elapsed - LOOP_LAG_SAMPLE_MS, elapsed);
+    this.#last = now;
+  }
+}
+
+/** The gauge's step: the earlier reading decayed over `elapsedMs`, or the new lateness if larger. */
+export function nextLag(previous: number, lateMs: number, elapsedMs: number): number {
+  const decayed = previous * 0.5 ** (elapsedMs / LOOP_LAG_HALF_LIFE_MS);
+  return Math.max(decayed, lateMs, 0);
+}
