@@ -33,7 +33,7 @@ import {
 } from "./peer_record.ts";
 import { runConnection } from "./session_agreement.ts";
 import { type ByteStream, dialTcp } from "./tcp_stream.ts";
-import { handshakeDeadlineMs } from "./options.ts";
+import { connectDeadlineMs, handshakeDeadlineMs } from "./options.ts";
 
 /** Listen addresses that are no usable source address for a dial. */
 const WILDCARDS = new Set(["", "0.0.0.0", "::", "[::]"]);
@@ -193,7 +193,7 @@ export class Dialer {
         hostname: address,
         port: rec.endpoint.port,
         localAddress: local,
-        timeoutMs: ctx.o.connectTimeoutMs,
+        timeoutMs: connectDeadlineMs(ctx.o),
         signal: ctx.signal,
       });
     } catch (e) {

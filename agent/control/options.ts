@@ -195,14 +195,15 @@ export interface PeerConnectionsOptions extends PeerConnectionsEvents {
   /** Protocol versions spoken (default: this build's); tests pretend to be other builds. */
   versions?: VersionRange;
   /**
-   * How late this process's timers run now, ms (default: always 0). Handshake deadlines grow
-   * by {@link HANDSHAKE_LAG_FACTOR} times it, at most {@link MAX_HANDSHAKE_STRETCH_MS}: on a
-   * starved box a deadline that fires throws away a handshake that was only slow.
+   * How late this process's timers run now, ms (default: always 0). Connect and handshake
+   * deadlines and the silence that ends a session grow by {@link HANDSHAKE_LAG_FACTOR} times
+   * it, at most {@link MAX_HANDSHAKE_STRETCH_MS}: on a starved box a deadline that fires throws
+   * away work that was only slow, and the retry adds to the load.
    */
   loopLag?: () => number;
 }
 
-/** A handshake deadline grows by this many times the loop lag (three messages, both ends). */
+/** Deadlines grow by this many times the loop lag (a handshake: three messages, both ends). */
 export const HANDSHAKE_LAG_FACTOR = 4;
 /** ... by at most this much. */
 export const MAX_HANDSHAKE_STRETCH_MS = 20_000;
@@ -211,8 +212,27 @@ export const MAX_HANDSHAKE_STRETCH_MS = 20_000;
 export function handshakeDeadlineMs(
   o: Pick<ResolvedOptions, "handshakeTimeoutMs" | "loopLag">,
 ): number {
-  return o.handshakeTimeoutMs +
-    Math.min(HANDSHAKE_LAG_FACTOR * o.loopLag(), MAX_HANDSHAKE_STRETCH_MS);
+  return o.handshakeTimeoutMs + stretchMs(o);
+}
+
+/**
+ * The TCP connect deadline now, stretched likewise: the kernel completes a connect without
+ * either agent, but a starved box's timer may fire before it hears so, and the peer is then
+ * left with an accepted connection that closes before its first byte.
+ */
+export function connectDeadlineMs(
+  o: Pick<ResolvedOptions, "connectTimeoutMs" | "loopLag">,
+): number {
+  return o.connectTimeoutMs + stretchMs(o);
+}
+
+/** Silence that ends a session now: `deadAfterMs`, stretched likewise (own slowness is no death). */
+export function deadAfterNowMs(o: Pick<ResolvedOptions, "deadAfterMs" | "loopLag">): number {
+  return o.deadAfterMs + stretchMs(o);
+}
+
+function stretchMs(o: Pick<ResolvedOptions, "loopLag">): number {
+  return Math.min(HANDSHAKE_LAG_FACTOR * o.loopLag(), MAX_HANDSHAKE_STRETCH_MS);
 }
 
 /** The options with every default filled in. */

@@ -1,7 +1,14 @@
 import { deepStrictEqual, strictEqual, throws } from "node:assert";
 import {
+  connectDeadlineMs,
+  deadAfterNowMs,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_DEAD_AFTER_MS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_HEARTBEAT_MS,
+  HANDSHAKE_LAG_FACTOR,
+  handshakeDeadlineMs,
+  MAX_HANDSHAKE_STRETCH_MS,
   type PeerConnectionsOptions,
   resolveOptions,
 } from "./options.ts";
@@ -37,4 +44,19 @@ Deno.test("options: a bad option is an error that names it", () => {
     () => resolveOptions({ ...base, backoffBaseMs: 500, backoffMaxMs: 100 }),
     /backoffMaxMs \(100\) is below backoffBaseMs \(500\)/,
   );
+});
+
+Deno.test("options: deadlines stretch with this box's loop lag, boundedly; a quiet box keeps them as set", () => {
+  const quietBox = resolveOptions(base);
+  strictEqual(handshakeDeadlineMs(quietBox), DEFAULT_HANDSHAKE_TIMEOUT_MS);
+  strictEqual(connectDeadlineMs(quietBox), DEFAULT_CONNECT_TIMEOUT_MS);
+  strictEqual(deadAfterNowMs(quietBox), DEFAULT_DEAD_AFTER_MS);
+  const late = resolveOptions({ ...base, loopLag: () => 1500 });
+  strictEqual(
+    handshakeDeadlineMs(late),
+    DEFAULT_HANDSHAKE_TIMEOUT_MS + HANDSHAKE_LAG_FACTOR * 1500,
+  );
+  strictEqual(deadAfterNowMs(late), DEFAULT_DEAD_AFTER_MS + HANDSHAKE_LAG_FACTOR * 1500);
+  const stuck = resolveOptions({ ...base, loopLag: () => 1e9 });
+  strictEqual(handshakeDeadlineMs(stuck), DEFAULT_HANDSHAKE_TIMEOUT_MS + MAX_HANDSHAKE_STRETCH_MS);
 });

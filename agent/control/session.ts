@@ -16,6 +16,7 @@ import { type ControlMessage, type SecureChannel, TAG_BYTES } from "./secure_cha
 import type { SessionSecrets } from "./session_keys.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 import { WireError } from "./wire_error.ts";
+import { deadAfterNowMs } from "./options.ts";
 
 /** Makes the agreed connection the peer's session and starts reading it. */
 export function installSession(
@@ -180,12 +181,13 @@ export function sendOn(
 export function heartbeat(ctx: ControlContext): void {
   const now = Date.now();
   const ticksToDie = Math.max(2, Math.ceil(ctx.o.deadAfterMs / ctx.o.heartbeatMs));
+  const deadAfter = deadAfterNowMs(ctx.o);
   for (const rec of ctx.peers.values()) {
     const s = rec.session;
     if (!s) continue;
     const silent = now - s.lastRx;
     s.silentTicks = silent >= ctx.o.heartbeatMs ? s.silentTicks + 1 : 0;
-    if (silent > ctx.o.deadAfterMs && s.silentTicks >= ticksToDie) {
+    if (silent > deadAfter && s.silentTicks >= ticksToDie) {
       ctx.drops.count("timeout");
       endSession(ctx, rec, `nothing received for ${silent} ms`);
       continue;
