@@ -24,10 +24,9 @@ const QUIET_MS = 60_000;
 /** No session event for this long: the mesh has settled (relayed pairs back to direct). */
 const SETTLED_MS = 10_000;
 
-// Opt-in (`deno task test:fleet`): on this 2-vCPU machine the 30-agent mesh does not converge
-// within the bound yet (#12 is open: 295–384 of 870 peer-sides up after 180 s in the last runs),
-// and a red suite would hide everything else. It runs, and fails honestly, when asked for.
-const FLEET_TEST = Deno.env.get("WEAVE_FLEET_TEST") === "1";
+// In the suite (CI) since the fixes of session 5 converged it in 16-23 s here; the bound above
+// leaves room for a slower box. WEAVE_FLEET_TEST=0 skips it (`deno task test:fleet` runs it alone).
+const FLEET_TEST = Deno.env.get("WEAVE_FLEET_TEST") !== "0";
 
 Deno.test({
   ...LAB,
