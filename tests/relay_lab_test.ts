@@ -11,7 +11,7 @@
 
 import { strictEqual } from "node:assert";
 import type { AgentStatus } from "../agent/agent.ts";
-import { Fleet, randomBytes, transfer } from "./lab/fleet.ts";
+import { countBytes, Fleet, markedPayload, transfer } from "./lab/fleet.ts";
 import { above, atLeast, below } from "./lab/expect.ts";
 import { LAB } from "./lab/gate.ts";
 import { missingOf, startUdpStream, streamResult } from "./lab/udp_streams.ts";
@@ -28,22 +28,6 @@ const sessionText = (s: AgentStatus, name: string) => {
   if (p.state !== "up") return p.state;
   return p.control?.via ? `via ${p.control.via}` : "direct";
 };
-
-function markedPayload(bytes: number): Uint8Array {
-  const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER-0123456789");
-  const out = randomBytes(bytes);
-  for (let off = 0; off + marker.length <= bytes; off += 64) out.set(marker, off);
-  return out;
-}
-
-function count(haystack: Uint8Array, needle: Uint8Array): number {
-  let n = 0;
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    n++;
-  }
-  return n;
-}
 
 Deno.test({
   ...LAB,
@@ -100,7 +84,7 @@ Deno.test({
     const capture = await Deno.readFile(pcap);
     above(capture.length, 1_000_000, "bytes captured on the relay", await dump.readLog());
     const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER");
-    strictEqual(count(capture, marker), 0, "payload marker in clear on the relay");
+    strictEqual(countBytes(capture, marker), 0, "payload marker in clear on the relay");
 
     // The relay forwarded the pair's datagrams without opening them: it holds no keys for the
     // pair, so its own receive counters for either end stay where its own traffic puts them.

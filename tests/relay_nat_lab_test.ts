@@ -12,7 +12,7 @@
 
 import { strictEqual } from "node:assert";
 import type { AgentStatus } from "../agent/agent.ts";
-import { cli, randomBytes, transfer } from "./lab/fleet.ts";
+import { cli, countBytes, markedPayload, transfer } from "./lab/fleet.ts";
 import { above, atLeast, below, includes } from "./lab/expect.ts";
 import { LAB } from "./lab/gate.ts";
 import { Lab, type LabHost } from "./lab/lab.ts";
@@ -29,22 +29,6 @@ const sessionText = (s: AgentStatus, name: string) => {
   const p = peerOf(s, name);
   return p.state !== "up" ? p.state : p.control?.via ? `via ${p.control.via}` : "direct";
 };
-
-function markedPayload(bytes: number): Uint8Array {
-  const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER-0123456789");
-  const out = randomBytes(bytes);
-  for (let off = 0; off + marker.length <= bytes; off += 64) out.set(marker, off);
-  return out;
-}
-
-function count(haystack: Uint8Array, needle: Uint8Array): number {
-  let n = 0;
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    n++;
-  }
-  return n;
-}
 
 async function ping(lab: Lab, from: LabHost, to: string) {
   const r = await lab.exec(from, ["ping", "-c", "3", "-i", "0.2", "-W", "2", to]);
@@ -124,7 +108,7 @@ Deno.test({
     const capture = await Deno.readFile(pcap);
     above(capture.length, 1_000_000, "bytes captured on the relay", await dump.readLog());
     strictEqual(
-      count(capture, new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER")),
+      countBytes(capture, new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER")),
       0,
       "payload marker in clear on the relay",
     );

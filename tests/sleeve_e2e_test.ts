@@ -5,29 +5,12 @@
 import { strictEqual } from "node:assert";
 import { above } from "./lab/expect.ts";
 import { LAB } from "./lab/gate.ts";
-import { cli, Fleet, randomBytes, transfer } from "./lab/fleet.ts";
+import { cli, countBytes, Fleet, markedPayload, randomBytes, transfer } from "./lab/fleet.ts";
 import type { LabHost } from "./lab/lab.ts";
 import type { AgentStatus } from "../agent/agent.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const PASSWORD = "correct horse battery staple, but longer 7731";
-
-/** A payload whose every 64 bytes carry a marker: any clear-text leak shows in a capture. */
-function markedPayload(bytes: number): Uint8Array {
-  const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER-0123456789");
-  const out = randomBytes(bytes);
-  for (let off = 0; off + marker.length <= bytes; off += 64) out.set(marker, off);
-  return out;
-}
-
-function count(haystack: Uint8Array, needle: Uint8Array): number {
-  let n = 0;
-  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    n++;
-  }
-  return n;
-}
 
 /**
  * Starts tcpdump in `host`'s namespace on `iface` (its underlay link unless given), writing
@@ -109,7 +92,7 @@ Deno.test({
     const capture = await Deno.readFile(pcap);
     const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER");
     above(capture.length, 1_000_000, "capture bytes", `tcpdump said: ${await dump.readLog()}`);
-    strictEqual(count(capture, marker), 0, "payload marker visible on the underlay");
+    strictEqual(countBytes(capture, marker), 0, "payload marker visible on the underlay");
 
     const after = (await fleet.status(a.name))!;
     const c = sleeveOf(after, b.name);

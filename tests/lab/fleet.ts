@@ -213,6 +213,24 @@ export function randomBytes(n: number): Uint8Array {
   return out;
 }
 
+/** A payload whose every 64 bytes carry a marker: any clear-text leak shows in a capture. */
+export function markedPayload(bytes: number): Uint8Array {
+  const marker = new TextEncoder().encode("WEAVE-PLAINTEXT-MARKER-0123456789");
+  const out = randomBytes(bytes);
+  for (let off = 0; off + marker.length <= bytes; off += 64) out.set(marker, off);
+  return out;
+}
+
+/** How often `needle` occurs in `haystack` (overlapping occurrences counted). */
+export function countBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  let n = 0;
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    n++;
+  }
+  return n;
+}
+
 /** Sends `file` from `from` to `to`'s overlay address; returns [sent, received] "size sha". */
 export async function transfer(
   fleet: Pick<Fleet, "lab">,
