@@ -420,7 +420,8 @@ export class RelayService {
   /** 3. A message for this box. */
   #deliver(neighbour: string, m: RelayMessage): void {
     const opener = openerOf(m.stream, m.from, m.to);
-    const s = this.#streams.get(RelayStream.key(opener, m.stream));
+    const key = RelayStream.key(opener, m.stream);
+    const s = this.#streams.get(key);
     if (m.type === "relay-close") {
       if (s && s.peer === m.from) s.end(`closed by ${m.from}: ${m.why}`);
       return;
@@ -432,11 +433,8 @@ export class RelayService {
     // Data for a stream this box opened and has forgotten, or for one that ended here: tell
     // the peer it is gone.
     if (opener !== m.from) return this.#closeBack(neighbour, m, "no such stream");
-    if (this.#ended.has(RelayStream.key(opener, m.stream))) {
-      return this.#closeBack(neighbour, m, "stream ended");
-    }
+    if (this.#ended.has(key)) return this.#closeBack(neighbour, m, "stream ended");
     // A stream refused here stays refused: its later data is not the start of a new one.
-    const key = RelayStream.key(opener, m.stream);
     if (!mayRelay(neighbour, [this.#o.self, m.from], this.#o.policy)) {
       this.#drop("policy", neighbour, `${neighbour} may not relay between ${m.from} and us`);
       this.#remember(key);
