@@ -127,6 +127,11 @@ export interface RelayControl {
   status(): PeerConnectionsStatus | null;
   /** Whether `peer` has a direct session now (cheap: asked per forwarded message). */
   directUp(peer: string): boolean;
+  /**
+   * Milliseconds since `peer`'s direct session last heard anything; null without a direct
+   * session, undefined for a peer the session layer does not know (cheap: asked per tick).
+   */
+  directSilentMs(peer: string, now: number): number | null | undefined;
   runRelayed(
     stream: ByteStream,
     o: { peer: string; via: string; role: "dialer" | "listener" },
@@ -183,7 +188,13 @@ export class RelayService {
   #attempts = new Map<string, number>();
   #nextAt = new Map<string, number>();
   #downSince = new Map<string, number>();
-  #routes = new Map<string, Route>();
+  /**
+   * Routes over the graph as of this tick; null until something needs them (a peer to relay
+   * to, a message to forward to a box this one has no direct session with). They cost
+   * O(edges), N² in a full mesh, and a starting fleet's ticks mostly find nobody to relay to:
+   * every peer is still within its direct dials' `directFirstMs`.
+   */
+  #routes: Map<string, Route> | null = null;
   #buckets = new Map<string, { tokens: number; at: number }>();
   #timer: ReturnType<typeof setInterval> | null = null;
   #kick: ReturnType<typeof setTimeout> | null = null;
@@ -269,10 +280,11 @@ export class RelayService {
   /** 1. Opens relayed streams where routes say `via` and no session (or a silent one) exists. */
   tick(): void {
     if (this.#stopped) return;
+    this.#routes = null;
+    if (this.#allDirect()) return;
     const status = this.#o.control.status();
     if (!status) return;
     const silent = this.#silent(status);
-    this.#routes = this.#computeRoutes(status, silent);
     // A relay that went silent carries nothing any more: its streams end, others take over.
     for (const s of [...this.#streams.values()]) {
       if (silent.has(s.via)) s.end(`relay ${s.via} silent`);
@@ -288,15 +300,38 @@ export class RelayService {
       }
       if (!this.#downSince.has(peer)) this.#downSince.set(peer, now);
       if (this.#dialing.has(peer) || now < (this.#nextAt.get(peer) ?? 0)) continue;
-      const r = this.#routes.get(peer);
-      if (r?.kind !== "via") continue;
-      if (!this.#directUp(status, r.via)) continue;
       const downMs = now - this.#downSince.get(peer)!;
       if (!this.#directGaveUp(st, downMs)) continue;
       const follows = !isDecider(this.#o.self, peer);
       if (follows && downMs < this.#t.followerDelayMs) continue;
+      this.#routes ??= this.#computeRoutes(status, silent);
+      const r = this.#routes.get(peer);
+      if (r?.kind !== "via") continue;
+      if (!this.#directUp(status, r.via)) continue;
       this.#open(peer, r.via);
     }
+  }
+
+  /**
+   * The quiet fleet's tick: every peer has a direct session that was heard from lately and no
+   * relayed stream ends here, so there is nothing to open or end and no route is needed (a
+   * message forwarded for others goes straight to its destination). Without this check every
+   * tick built the whole status and routes over every edge of the fleet: O(N²) work per agent
+   * twice a second, most of a converged 30-box lab's CPU beside its heartbeats.
+   */
+  #allDirect(): boolean {
+    if (this.#streams.size > 0) return false;
+    const now = Date.now();
+    const control = this.#o.control;
+    for (const peer of this.#o.peers) {
+      if (peer === this.#o.self) continue;
+      const silent = control.directSilentMs(peer, now);
+      if (silent === null || (silent !== undefined && silent > this.#t.silentAfterMs)) {
+        return false;
+      }
+    }
+    this.#downSince.clear();
+    return true;
   }
 
   /** True while this box is too busy to open relays (`maxLagMs`); said once per episode. */
@@ -320,6 +355,14 @@ export class RelayService {
         p.state === "up" && !p.via && (p.silentMs ?? 0) > this.#t.silentAfterMs ? [n] : []
       ),
     );
+  }
+
+  /** This tick's routes, computed on first use. */
+  #routesNow(): Map<string, Route> {
+    if (this.#routes) return this.#routes;
+    const status = this.#o.control.status();
+    this.#routes = status ? this.#computeRoutes(status, this.#silent(status)) : new Map();
+    return this.#routes;
   }
 
   /** Routes over the graph with this box's silent sessions taken as down. */
@@ -486,7 +529,7 @@ export class RelayService {
   #nextHop(to: string, from: string): string | null {
     const control = this.#o.control;
     if (control.directUp(to)) return to;
-    const r = this.#routes.get(to);
+    const r = this.#routesNow().get(to);
     if (r?.kind !== "via" || r.via === from || !control.directUp(r.via)) return null;
     return r.via;
   }

@@ -65,6 +65,7 @@ function fleet(policy: Map<string, RelayPolicy>, loopLag = () => 0) {
           },
           status,
           directUp: (peer: string) => linked(self, peer),
+          directSilentMs: (peer: string) => linked(self, peer) ? 0 : null,
           runRelayed: async (stream: ByteStream, o) => {
             const buf = new Uint8Array(64);
             if (o.role === "dialer") await stream.write(new TextEncoder().encode("hello"));
@@ -137,6 +138,7 @@ Deno.test("relay service: data still in flight for a stream that ended here is r
       send: (_peer: string, msg: ControlMessage) => (sent.push(msg), true),
       status: () => null,
       directUp: (peer: string) => peer === "c",
+      directSilentMs: (peer: string) => peer === "c" ? 0 : null,
       // The handshake on the relayed stream fails at once (as on a timeout): the stream closes.
       runRelayed: async (stream: ByteStream) => {
         accepted++;
@@ -182,4 +184,55 @@ Deno.test("relay service: a box whose timers run late opens no relayed stream un
   services.get("a")!.tick();
   await settle();
   deepStrictEqual(received.get("b"), ["hello"]);
+});
+
+Deno.test("relay service: a quiet fleet's tick builds no status and no routes; a silent session brings them back", () => {
+  let statusCalls = 0, edgeCalls = 0;
+  const silentMs = new Map([["b", 100], ["c", 100]]);
+  // c as status shows it once its session is gone: sessionsUp 0 while a fleet starts.
+  let cHadSession = false;
+  const status = () => {
+    statusCalls++;
+    const c = {
+      state: "down",
+      via: null,
+      silentMs: null,
+      sessionsUp: cHadSession ? 1 : 0,
+      dials: 1,
+    };
+    const b = { state: "up", via: null, silentMs: 0, sessionsUp: 1 };
+    return {
+      peers: Object.fromEntries([["b", b as PeerStatus], ["c", c as PeerStatus]]),
+    } as PeerConnectionsStatus;
+  };
+  const a = new RelayService({
+    self: "a",
+    peers: ["a", "b", "c", "d"],
+    policy: new Map(),
+    log: quiet,
+    edges: () => (edgeCalls++, []),
+    control: {
+      send: () => true,
+      status,
+      directUp: (peer: string) => peer === "b",
+      // d shares no network with a: the session layer does not know it, nothing to relay.
+      directSilentMs: (peer: string) => peer === "d" ? undefined : silentMs.get(peer) ?? null,
+      runRelayed: () => Promise.resolve("failed"),
+    },
+  });
+  for (let i = 0; i < 5; i++) a.tick();
+  deepStrictEqual([statusCalls, edgeCalls], [0, 0]);
+  silentMs.set("c", 4600);
+  a.tick();
+  strictEqual(statusCalls, 1, "a session silent past silentAfterMs: the full tick runs");
+  silentMs.delete("c");
+  a.tick();
+  deepStrictEqual(
+    [statusCalls, edgeCalls],
+    [2, 0],
+    "c never had a session and its direct dials still have time: no routes needed",
+  );
+  cHadSession = true;
+  a.tick();
+  deepStrictEqual([statusCalls, edgeCalls], [3, 1], "c lost its session: routes to relay it");
 });

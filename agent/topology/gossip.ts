@@ -11,9 +11,11 @@
  *    waits `forwardMs` as a set of origins; then each origin's newest record goes out, unless the
  *    peer has it already (its seq was sent on this session) or hears it first-hand (the origin or
  *    the peer says they have a session: the peer ignores second-hand news of an origin it has a
- *    session with). While a fleet converges after a power cut, most pairs meet within the wait,
- *    so a burst of changes sends each peer each origin's newest record at most once, and in a
- *    full mesh nothing is forwarded: a change costs n−1 sends, not n·(n−1).
+ *    session with). A pair apart is given `meetMs` to meet first, and is sent one origin's
+ *    records at most once per `reforwardMs`. While a fleet converges after a power cut, most
+ *    pairs meet within the wait, so a burst of changes sends each peer each origin's newest
+ *    record at most once, and in a full mesh nothing is forwarded: a change costs n−1 sends,
+ *    not n·(n−1).
  *
  * Records about this box from others are never taken: only this box speaks for itself.
  * Timers run on an injectable `Clock`; sending goes through an injected function.
@@ -55,6 +57,16 @@ export interface GossipTiming {
    * of a pair it cannot reach directly (relaying), so it stays short of the dead-peer time.
    */
   forwardMs: number;
+  /**
+   * How long second-hand news of an origin waits for the origin and the peer to meet: a pair
+   * that gets a session within it hears everything first-hand and needs none. Only a pair still
+   * apart after it (blocked, behind NATs, one end down) is sent the origin's record. Routes need
+   * that news only for pairs whose direct dials gave up (`RELAY_TIMING.directFirstMs`, 20 s),
+   * so it stays well below that.
+   */
+  meetMs: number;
+  /** Least spacing of two second-hand sends of one origin's records to one peer. */
+  reforwardMs: number;
 }
 
 /** Default timing. */
@@ -64,6 +76,8 @@ export const GOSSIP_TIMING: GossipTiming = {
   burst: 256,
   perSecond: 64,
   forwardMs: 1000,
+  meetMs: 5000,
+  reforwardMs: 5000,
 };
 
 /** Counters of the gossip (status and metrics). */
@@ -127,6 +141,12 @@ export class TopologyGossip {
   /** Per peer: origin → the seq last sent to it on its current session. */
   #sent = new Map<string, Map<string, number>>();
   #forwardTimer: (() => void) | null = null;
+  /** When the pending forward runs (meaningful while `#forwardTimer` is set). */
+  #forwardAt = 0;
+  /** Per pair (`origin peer`): since when this box has news for them while they are apart. */
+  #apartSince = new Map<string, number>();
+  /** Per peer: origin → when a record of it was last sent to the peer second-hand. */
+  #forwardedAt = new Map<string, Map<string, number>>();
   #stopped = false;
   #latest: Link[] = [];
 
@@ -155,8 +175,12 @@ export class TopologyGossip {
   setFleet(fleet: ReadonlySet<string>): void {
     this.#fleet = fleet;
     this.graph.retain(fleet);
-    for (const m of [this.#buckets, this.#outbox, this.#sent]) {
+    for (const m of [this.#buckets, this.#outbox, this.#sent, this.#forwardedAt]) {
       for (const p of m.keys()) if (!fleet.has(p)) m.delete(p);
+    }
+    for (const key of this.#apartSince.keys()) {
+      const [origin, peer] = key.split(" ");
+      if (!fleet.has(origin) || !fleet.has(peer)) this.#apartSince.delete(key);
     }
     this.#o.onChange?.();
   }
@@ -270,29 +294,90 @@ export class TopologyGossip {
     let box = this.#outbox.get(peer);
     if (!box) this.#outbox.set(peer, box = new Set());
     box.add(origin);
-    this.#forwardTimer ??= this.#o.clock.after(
-      this.#o.timing.forwardMs,
+    this.#forwardBy(this.#o.clock.now() + this.#o.timing.forwardMs);
+  }
+
+  /** Runs the forward at `at` at the latest (sooner if one is pending sooner). */
+  #forwardBy(at: number): void {
+    if (this.#stopped || (this.#forwardTimer && this.#forwardAt <= at)) return;
+    this.#forwardTimer?.();
+    this.#forwardAt = at;
+    this.#forwardTimer = this.#o.clock.after(
+      Math.max(0, at - this.#o.clock.now()),
       () => this.#expireForward(),
     );
   }
 
-  /** The forward delay ran out: send each peer the news it is due and does not have. */
+  /**
+   * The forward delay ran out: send each peer the news it is due and does not have, once the
+   * pair has stayed apart for `meetMs` and at most once per `reforwardMs` per origin; news held
+   * back for either stays due. (While a fleet of N converges, sending every change of every
+   * record to every pair not yet met was N³ records of N links: a 50-box lab spent most of its
+   * CPU parsing them and never converged.)
+   */
   #expireForward(): void {
     this.#forwardTimer = null;
+    const now = this.#o.clock.now();
+    const t = this.#o.timing;
     const boxes = this.#outbox;
     this.#outbox = new Map();
+    let next = Infinity;
+    const later = (peer: string, origin: string, at: number) => {
+      let box = this.#outbox.get(peer);
+      if (!box) this.#outbox.set(peer, box = new Set());
+      box.add(origin);
+      next = Math.min(next, at);
+    };
     for (const [peer, origins] of boxes) {
       let sent = this.#sent.get(peer);
       if (!sent) this.#sent.set(peer, sent = new Map());
+      let forwarded = this.#forwardedAt.get(peer);
+      if (!forwarded) this.#forwardedAt.set(peer, forwarded = new Map());
       for (const origin of origins) {
         const r = this.graph.record(origin);
+        const pair = `${origin} ${peer}`;
         if (!r || origin === peer || (sent.get(origin) ?? 0) >= r.seq) continue;
-        if (this.#linked(origin, peer)) continue;
+        if (this.#linked(origin, peer)) {
+          this.#apartSince.delete(pair);
+          continue;
+        }
+        const apart = this.#apartSince.get(pair) ?? now;
+        this.#apartSince.set(pair, apart);
+        const at = Math.max(apart + t.meetMs, (forwarded.get(origin) ?? -Infinity) + t.reforwardMs);
+        if (at > now) {
+          later(peer, origin, at);
+          continue;
+        }
+        if (!this.#forwards(origin, peer)) continue;
         if (!this.#o.send(peer, recordMessage(r))) break;
         sent.set(origin, r.seq);
+        forwarded.set(origin, now);
         this.counters.recordsOut++;
       }
     }
+    if (next < Infinity) this.#forwardBy(next);
+  }
+
+  /**
+   * Is this box one of those that pass `origin`'s news on to `peer`? Every box with a session
+   * to both would otherwise send the peer each new record: N senders for each of the N² pairs
+   * not yet met while a fleet converges. Of the boxes this one sees linked to both, the
+   * `FORWARDERS_PER_PAIR` ranked first (by a hash of the pair and their name, so the work
+   * spreads) forward. A box that heard the news second-hand itself passes it on only where it
+   * sees nobody linked to both (news more than one hop from its origin).
+   */
+  #forwards(origin: string, peer: string): boolean {
+    const self = this.#o.self;
+    const oneHop = this.#linked(self, origin) && this.#linked(self, peer);
+    const mine = forwarderRank(origin, peer, self);
+    let ahead = 0;
+    for (const b of this.#fleet) {
+      if (b === self || b === origin || b === peer) continue;
+      if (!this.#linked(b, origin) || !this.#linked(b, peer)) continue;
+      if (!oneHop) return false;
+      if (forwarderRank(origin, peer, b) < mine && ++ahead >= FORWARDERS_PER_PAIR) return false;
+    }
+    return true;
   }
 
   /** Does either box say it has a session with the other (so news of one reaches the other)? */
@@ -332,6 +417,23 @@ export class TopologyGossip {
     this.#announceSoon();
     this.#scheduleRefresh();
   }
+}
+
+/**
+ * Boxes that pass one origin's news to one peer, where several could: two, so that one whose
+ * session just ended (and whose record still says otherwise) is not the only one.
+ */
+export const FORWARDERS_PER_PAIR = 2;
+
+/** A box's rank as forwarder of `origin`'s news to `peer`: FNV-1a over the three names. */
+export function forwarderRank(origin: string, peer: string, box: string): number {
+  let h = 0x811c9dc5;
+  const text = `${origin} ${peer} ${box}`;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
 }
 
 /** An RTT change that earns a new seq: more than this fraction and more than `floorMs`. */
