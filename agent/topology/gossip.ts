@@ -45,8 +45,20 @@ export interface GossipTiming {
    * when a fleet converges after a power cut and each box's sessions change dozens of times.
    */
   minAnnounceMs: number;
+  /**
+   * ... and at least this much per box of the fleet. An announcement is N sends of a record of
+   * N links, so a burst costs each box N² link-sends per spacing: a fixed spacing made a
+   * converging 100-box fleet send each box's record every 2 s to everyone. With 40 ms per box:
+   * 2 s up to 50 boxes, 4 s at 100, 40 s at 1000.
+   */
+  announcePerBoxMs: number;
   /** Period of the anti-entropy re-announcement of this box's own record. */
   refreshMs: number;
+  /**
+   * ... and at least this much per box of the fleet, for the same reason: every refresh is N
+   * sends of N links, N³ for the fleet (15 s up to 50 boxes, 30 s at 100, 5 min at 1000).
+   */
+  refreshPerBoxMs: number;
   /** Records a sender may send in a burst. */
   burst: number;
   /** Records per second a sender may send, sustained. */
@@ -72,7 +84,9 @@ export interface GossipTiming {
 /** Default timing. */
 export const GOSSIP_TIMING: GossipTiming = {
   minAnnounceMs: 2000,
+  announcePerBoxMs: 40,
   refreshMs: 15_000,
+  refreshPerBoxMs: 300,
   burst: 256,
   perSecond: 64,
   forwardMs: 1000,
@@ -387,10 +401,9 @@ export class TopologyGossip {
 
   #announceSoon(): void {
     if (this.#announceTimer || this.#stopped) return;
-    const wait = Math.max(
-      0,
-      this.#lastAnnounce + this.#o.timing.minAnnounceMs - this.#o.clock.now(),
-    );
+    const t = this.#o.timing;
+    const spacing = Math.max(t.minAnnounceMs, t.announcePerBoxMs * this.#fleet.size);
+    const wait = Math.max(0, this.#lastAnnounce + spacing - this.#o.clock.now());
     this.#announceTimer = this.#o.clock.after(wait, () => this.#expireAnnounce());
   }
 
@@ -404,7 +417,9 @@ export class TopologyGossip {
 
   #scheduleRefresh(): void {
     if (this.#stopped) return;
-    this.#refreshTimer = this.#o.clock.after(this.#o.timing.refreshMs, () => this.#expireRefresh());
+    const t = this.#o.timing;
+    const period = Math.max(t.refreshMs, t.refreshPerBoxMs * this.#fleet.size);
+    this.#refreshTimer = this.#o.clock.after(period, () => this.#expireRefresh());
   }
 
   /** Anti-entropy: re-send this box's record, so a lost or refused one heals. */
