@@ -109,6 +109,16 @@ class Fleet {
 
 const key = (a: string, b: string) => a < b ? `${a}|${b}` : `${b}|${a}`;
 
+/** A fleet of n boxes `n0…` and all its pairs in an order shuffled by `seed` (no session yet). */
+function shuffledMesh(n: number, seed: number) {
+  const names = Array.from({ length: n }, (_, i) => `n${i}`);
+  const pairs: [string, string][] = [];
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([names[i], names[j]]);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  pairs.sort(() => rand() - 0.5);
+  return { names, f: new Fleet(names), pairs };
+}
+
 Deno.test("every box builds the same graph, also of pairs it has no session with", () => {
   const f = new Fleet(["a", "b", "c", "d"]);
   f.link("a", "b", true);
@@ -218,14 +228,8 @@ Deno.test("ten boxes, random links removed: everyone still agrees", () => {
 });
 
 Deno.test("a full mesh forming after a power cut: each change costs about n sends, not n²", () => {
-  const n = 30;
-  const names = Array.from({ length: n }, (_, i) => `n${i}`);
-  const f = new Fleet(names);
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([names[i], names[j]]);
-  let seed = 11;
-  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  pairs.sort(() => rand() - 0.5);
+  const { names, f, pairs } = shuffledMesh(30, 11);
+  const n = names.length;
   // Sessions come up as dials complete: the whole mesh within 5 s, 20 pairs every 100 ms.
   for (let k = 0; k < pairs.length; k += 20) {
     for (const [a, b] of pairs.slice(k, k + 20)) f.link(a, b, true);
@@ -303,14 +307,8 @@ Deno.test("record: a link's endpoint is kept only as formatHostPort writes one (
 });
 
 Deno.test("a 40-box mesh forming slowly (40 s, as on a starved box): second-hand news waits for pairs to meet", () => {
-  const n = 40;
-  const names = Array.from({ length: n }, (_, i) => `n${i}`);
-  const f = new Fleet(names);
-  const pairs: [string, string][] = [];
-  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) pairs.push([names[i], names[j]]);
-  let seed = 5;
-  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
-  pairs.sort(() => rand() - 0.5);
+  const { names, f, pairs } = shuffledMesh(40, 5);
+  const n = names.length;
   const perStep = Math.ceil(pairs.length / 400);
   for (let k = 0; k < pairs.length; k += perStep) {
     for (const [a, b] of pairs.slice(k, k + perStep)) f.link(a, b, true);
