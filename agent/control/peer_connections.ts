@@ -219,7 +219,7 @@ export class PeerConnections {
    * session, undefined for a peer not configured here. The relay asks it for every peer on each
    * tick (twice a second), so it reads one record instead of building `status()`.
    */
-  directSilentMs(peer: string, now = Date.now()): number | null | undefined {
+  directSilentMs(peer: string, now: number): number | null | undefined {
     const r = this.#peers.get(peer);
     if (!r) return undefined;
     if (r.state !== "up" || r.session === null || r.session.via !== null) return null;

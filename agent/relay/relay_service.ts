@@ -281,7 +281,10 @@ export class RelayService {
   tick(): void {
     if (this.#stopped) return;
     this.#routes = null;
-    if (this.#allDirect()) return;
+    if (this.#allDirect()) {
+      this.#downSince.clear();
+      return;
+    }
     const status = this.#o.control.status();
     if (!status) return;
     const silent = this.#silent(status);
@@ -330,7 +333,6 @@ export class RelayService {
         return false;
       }
     }
-    this.#downSince.clear();
     return true;
   }
 

@@ -305,10 +305,15 @@ export class TopologyGossip {
   /** The peer is due the newest record of `origin` second-hand (at the next forward, if news). */
   #due(peer: string, origin: string): void {
     if (this.#stopped) return;
+    this.#addDue(peer, origin);
+    this.#forwardBy(this.#o.clock.now() + this.#o.timing.forwardMs);
+  }
+
+  /** Puts `origin` in the peer's outbox. */
+  #addDue(peer: string, origin: string): void {
     let box = this.#outbox.get(peer);
     if (!box) this.#outbox.set(peer, box = new Set());
     box.add(origin);
-    this.#forwardBy(this.#o.clock.now() + this.#o.timing.forwardMs);
   }
 
   /** Runs the forward at `at` at the latest (sooner if one is pending sooner). */
@@ -336,12 +341,6 @@ export class TopologyGossip {
     const boxes = this.#outbox;
     this.#outbox = new Map();
     let next = Infinity;
-    const later = (peer: string, origin: string, at: number) => {
-      let box = this.#outbox.get(peer);
-      if (!box) this.#outbox.set(peer, box = new Set());
-      box.add(origin);
-      next = Math.min(next, at);
-    };
     for (const [peer, origins] of boxes) {
       let sent = this.#sent.get(peer);
       if (!sent) this.#sent.set(peer, sent = new Map());
@@ -349,8 +348,8 @@ export class TopologyGossip {
       if (!forwarded) this.#forwardedAt.set(peer, forwarded = new Map());
       for (const origin of origins) {
         const r = this.graph.record(origin);
-        const pair = `${origin} ${peer}`;
         if (!r || origin === peer || (sent.get(origin) ?? 0) >= r.seq) continue;
+        const pair = `${origin} ${peer}`;
         if (this.#linked(origin, peer)) {
           this.#apartSince.delete(pair);
           continue;
@@ -359,7 +358,8 @@ export class TopologyGossip {
         this.#apartSince.set(pair, apart);
         const at = Math.max(apart + t.meetMs, (forwarded.get(origin) ?? -Infinity) + t.reforwardMs);
         if (at > now) {
-          later(peer, origin, at);
+          this.#addDue(peer, origin);
+          next = Math.min(next, at);
           continue;
         }
         if (!this.#forwards(origin, peer)) continue;
