@@ -20,7 +20,6 @@ import {
   median,
   meshState,
   neighbourEntriesFor,
-  parseSessionEvents,
   procUsage,
   raiseNeighbourTables,
   type SessionEvent,
@@ -148,7 +147,7 @@ async function measure(
     await new Promise((r) => setTimeout(r, 250));
     await follower.poll();
     const cpu = (await usageOf(pids)).reduce((a, u) => a + u.cpuSeconds, 0);
-    events = [...follower.text].flatMap(([name, text]) => parseSessionEvents(name, text));
+    events = follower.events;
     state = meshState(names, events);
     if (state.convergedAt !== null) {
       cpuAtConverge = cpu;
@@ -185,7 +184,7 @@ async function measure(
   const priv = mem.map((u) => u.privateBytes / 2 ** 20);
   const quietMs = o.quietMs ?? 60_000;
   await follower.poll();
-  const eventsBefore = [...follower.text].flatMap(([nm, t]) => parseSessionEvents(nm, t)).length;
+  const eventsBefore = follower.events.length;
   const cpu0 = new Map(await Promise.all(pids.map(async (p) => [p, await procUsage(p)] as const)));
   say(`fleet ${n}: quiet window of ${quietMs / 1000} s`);
   await new Promise((r) => setTimeout(r, quietMs));
@@ -196,8 +195,7 @@ async function measure(
     if (a && b) perAgent.push((b.cpuSeconds - a.cpuSeconds) * 60_000 / quietMs);
   }
   await follower.poll();
-  const allEvents = [...follower.text].flatMap(([nm, t]) => parseSessionEvents(nm, t));
-  const quietSessionEvents = allEvents.length - eventsBefore;
+  const quietSessionEvents = follower.events.length - eventsBefore;
   // Status of every agent: per-pair counters, and how long status --json takes.
   const statusMs: number[] = [];
   for (let i = 0; i < 3; i++) {

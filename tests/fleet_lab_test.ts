@@ -11,7 +11,6 @@ import {
   LogFollower,
   meshState,
   neighbourEntriesFor,
-  parseSessionEvents,
   raiseNeighbourTables,
   startAllAtOnce,
 } from "./lab/fleet_scale.ts";
@@ -52,7 +51,7 @@ Deno.test({
         const logs = new LogFollower(agents);
         const events = async () => {
           await logs.poll();
-          return [...logs.text].flatMap(([n, t]) => parseSessionEvents(n, t));
+          return logs.events;
         };
         let state = meshState(names, await events());
         while (state.convergedAt === null && Date.now() - startedAt < CONVERGE_TIMEOUT_MS) {

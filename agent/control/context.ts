@@ -38,6 +38,8 @@ export interface ControlContext {
   cancelDial(rec: PeerRecord): void;
   /** Whether this side decides for the pair with `peer`. */
   decides(peer: string): boolean;
+  /** This box's heartbeat period now: the base, stretched for a large fleet (heartbeat_period.ts). */
+  heartbeatMs(): number;
 }
 
 /** The text of an error of any kind. */

@@ -22,7 +22,8 @@
  *                       `secure_channel.ts` sealed messages
  * - `rekey.ts`          periodic make-before-break rekey of a live session (state machine)
  * - `session_agreement.ts` one connection from first byte to verdict; failure classification
- * - `session.ts`        an established session: read, write, heartbeat, end
+ * - `session.ts`        an established session: read, write, heartbeat, end;
+ *                       `heartbeat_period.ts` the period, stretched for a large fleet
  * - `pair_roles.ts`     which side of a pair decides (used by the agent too)
  * - `peer_address.ts`   canonical IP text, to compare socket and configured addresses; a
  *                       DNS name resolved at each dial (system resolver, hosts file included)
@@ -60,6 +61,13 @@ export type { ControlMessage } from "./secure_channel.ts";
 export type { ByteStream } from "./tcp_stream.ts";
 export type { ConnectionOutcome } from "./session_agreement.ts";
 export { isDecider } from "./pair_roles.ts";
+export { DEFAULT_HEARTBEAT_MS } from "./options.ts";
+export {
+  FULL_RATE_PEERS,
+  heartbeatPeriodMs,
+  MAX_HEARTBEAT_FACTOR,
+  stretchedSilenceMs,
+} from "./heartbeat_period.ts";
 export type { NodeKeyPair, PasswordSlot } from "./handshake_core.ts";
 export {
   type LocalKeys,

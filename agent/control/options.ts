@@ -12,6 +12,7 @@ import {
   type VersionRange,
 } from "./handshake.ts";
 import type { HandshakeRateLimitOptions } from "./handshake_rate_limit.ts";
+import { stretchedSilenceMs } from "./heartbeat_period.ts";
 import { type RekeyAction, type RekeyOptions, resolveRekeyOptions } from "./rekey.ts";
 import type { Logger } from "./logger.ts";
 import { resolveHost } from "./peer_address.ts";
@@ -87,10 +88,14 @@ export interface PeerConnectionsEvents {
   onSessionKeys?: (e: SessionKeysEvent) => void | Promise<void>;
 }
 
-/** Heartbeat period. */
+/**
+ * Heartbeat period: the base, for a box with up to `FULL_RATE_PEERS` (40) peers; a larger
+ * fleet stretches it (heartbeat_period.ts: 5 s at 100 peers, at most 15 s).
+ */
 export const DEFAULT_HEARTBEAT_MS = 2000;
 /**
- * A session with nothing received for this long is down. Six heartbeats: a box starved of CPU
+ * A session with nothing received for this long is down (at the base heartbeat period; it
+ * stretches with the period). Six heartbeats: a box starved of CPU
  * (a fleet of fifty starting at once on two cores) misses several in a row, and ending its
  * sessions for that only adds handshakes to the overload. Routing does not wait for it: a direct
  * session silent for `RELAY_TIMING.silentAfterMs` (4.5 s) is relayed around meanwhile.
@@ -160,7 +165,7 @@ export interface PeerConnectionsOptions extends PeerConnectionsEvents {
   /** Periodic rekey of live sessions (defaults `REKEY_DEFAULTS`: 120 s / 180 s); false: off. */
   rekey?: RekeyOptions | false;
   logger: Logger;
-  /** Heartbeat period (default {@link DEFAULT_HEARTBEAT_MS}). */
+  /** Base heartbeat period (default {@link DEFAULT_HEARTBEAT_MS}); stretched for large fleets. */
   heartbeatMs?: number;
   /** A session silent this long is down (default {@link DEFAULT_DEAD_AFTER_MS}). */
   deadAfterMs?: number;
@@ -226,9 +231,15 @@ export function connectDeadlineMs(
   return o.connectTimeoutMs + stretchMs(o);
 }
 
-/** Silence that ends a session now: `deadAfterMs`, stretched likewise (own slowness is no death). */
-export function deadAfterNowMs(o: Pick<ResolvedOptions, "deadAfterMs" | "loopLag">): number {
-  return o.deadAfterMs + stretchMs(o);
+/**
+ * Silence that ends a session now: `deadAfterMs` stretched for the session's heartbeat period
+ * (`periodMs`, heartbeat_period.ts), and likewise for lag (own slowness is no death).
+ */
+export function deadAfterNowMs(
+  o: Pick<ResolvedOptions, "deadAfterMs" | "heartbeatMs" | "loopLag">,
+  periodMs: number,
+): number {
+  return stretchedSilenceMs(o.deadAfterMs, periodMs, o.heartbeatMs) + stretchMs(o);
 }
 
 function stretchMs(o: Pick<ResolvedOptions, "loopLag">): number {

@@ -50,13 +50,18 @@ Deno.test("options: deadlines stretch with this box's loop lag, boundedly; a qui
   const quietBox = resolveOptions(base);
   strictEqual(handshakeDeadlineMs(quietBox), DEFAULT_HANDSHAKE_TIMEOUT_MS);
   strictEqual(connectDeadlineMs(quietBox), DEFAULT_CONNECT_TIMEOUT_MS);
-  strictEqual(deadAfterNowMs(quietBox), DEFAULT_DEAD_AFTER_MS);
+  strictEqual(deadAfterNowMs(quietBox, DEFAULT_HEARTBEAT_MS), DEFAULT_DEAD_AFTER_MS);
+  // A session heartbeated every 5 s (a box with 100 peers) may stay silent 2.5 times as long.
+  strictEqual(deadAfterNowMs(quietBox, 5000), DEFAULT_DEAD_AFTER_MS * 2.5);
   const late = resolveOptions({ ...base, loopLag: () => 1500 });
   strictEqual(
     handshakeDeadlineMs(late),
     DEFAULT_HANDSHAKE_TIMEOUT_MS + HANDSHAKE_LAG_FACTOR * 1500,
   );
-  strictEqual(deadAfterNowMs(late), DEFAULT_DEAD_AFTER_MS + HANDSHAKE_LAG_FACTOR * 1500);
+  strictEqual(
+    deadAfterNowMs(late, DEFAULT_HEARTBEAT_MS),
+    DEFAULT_DEAD_AFTER_MS + HANDSHAKE_LAG_FACTOR * 1500,
+  );
   const stuck = resolveOptions({ ...base, loopLag: () => 1e9 });
   strictEqual(handshakeDeadlineMs(stuck), DEFAULT_HANDSHAKE_TIMEOUT_MS + MAX_HANDSHAKE_STRETCH_MS);
 });

@@ -45,7 +45,8 @@ import {
   peerStatus,
 } from "./peer_status.ts";
 import type { ControlMessage } from "./secure_channel.ts";
-import { endSession, heartbeat, sendOn } from "./session.ts";
+import { heartbeatPeriodMs, stretchedSilenceMs } from "./heartbeat_period.ts";
+import { endSession, heartbeat, sendOn, sessionHeartbeatMs } from "./session.ts";
 import { type ConnectionOutcome, runConnection } from "./session_agreement.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 
@@ -63,6 +64,8 @@ export class PeerConnections {
   readonly #abort = new AbortController();
   #listener: Deno.TcpListener | null = null;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** This box's heartbeat period for its number of peers (heartbeat_period.ts). */
+  #heartbeatMs: number;
   #rekeyTimer: ReturnType<typeof setInterval> | null = null;
   #closed = false;
 
@@ -96,9 +99,11 @@ export class PeerConnections {
       scheduleDial: (rec, ms) => this.#dialer.schedule(rec, ms),
       cancelDial: (rec) => this.#dialer.cancel(rec),
       decides: (peer) => isDecider(this.#o.localName, peer),
+      heartbeatMs: () => this.#heartbeatMs,
     };
     this.#dialer = new Dialer(this.#ctx, this.#admission);
     for (const p of opts.peers) this.#peers.add(p);
+    this.#heartbeatMs = heartbeatPeriodMs(this.#o.heartbeatMs, opts.peers.length);
   }
 
   /** The address and port actually listened on (port 0 picks one). */
@@ -116,7 +121,8 @@ export class PeerConnections {
     });
     this.#track(acceptLoop(this.#ctx, this.#admission, this.#listener));
     for (const rec of this.#peers.values()) this.#dialFirst(rec);
-    this.#heartbeat = setInterval(() => heartbeat(this.#ctx), this.#o.heartbeatMs);
+    this.#heartbeat = setInterval(() => heartbeat(this.#ctx), this.#heartbeatMs);
+    this.#sayHeartbeat();
     if (this.#o.rekey !== false) {
       this.#rekeyTimer = setInterval(() => rekeyTick(this.#ctx), REKEY_TICK_MS);
     }
@@ -145,6 +151,25 @@ export class PeerConnections {
       const rec = this.#peers.add(p);
       if (this.#listener) this.#dialFirst(rec);
     }
+    const period = heartbeatPeriodMs(this.#o.heartbeatMs, list.length);
+    if (period !== this.#heartbeatMs) {
+      this.#heartbeatMs = period;
+      if (this.#heartbeat) {
+        clearInterval(this.#heartbeat);
+        this.#heartbeat = setInterval(() => heartbeat(this.#ctx), period);
+        this.#sayHeartbeat();
+      }
+    }
+  }
+
+  /** A stretched heartbeat period is said, so that slower failure detection is no surprise. */
+  #sayHeartbeat(): void {
+    if (this.#heartbeatMs === this.#o.heartbeatMs) return;
+    this.#ctx.log.info("heartbeat period stretched for a large fleet", {
+      heartbeatMs: this.#heartbeatMs,
+      deadAfterMs: stretchedSilenceMs(this.#o.deadAfterMs, this.#heartbeatMs, this.#o.heartbeatMs),
+      peers: [...this.#peers.values()].length,
+    });
   }
 
   /**
@@ -217,8 +242,17 @@ export class PeerConnections {
   /**
    * Milliseconds since anything arrived on `peer`'s direct session; null without a direct
    * session, undefined for a peer not configured here. The relay asks it for every peer on each
-   * tick (twice a second), so it reads one record instead of building `status()`.
+   * tick (every second), so it reads one record instead of building `status()`.
    */
+  /**
+   * The heartbeat period of `peer`'s session (the decider's, heartbeat_period.ts); this box's
+   * own period while there is none. Its silence is judged against this.
+   */
+  heartbeatMs(peer: string): number {
+    const r = this.#peers.get(peer);
+    return r?.session ? sessionHeartbeatMs(this.#ctx, r, r.session) : this.#heartbeatMs;
+  }
+
   directSilentMs(peer: string, now: number): number | null | undefined {
     const r = this.#peers.get(peer);
     if (!r) return undefined;
@@ -234,7 +268,8 @@ export class PeerConnections {
     for (const [name, r] of this.#peers.entries()) {
       // A dial-out-only box dials first whichever side decides (#15).
       const first = this.#ctx.decides(name) || this.#o.dialOutOnly;
-      peers[name] = peerStatus(r, now, this.#dialer.phase(r), first);
+      const period = r.session ? sessionHeartbeatMs(this.#ctx, r, r.session) : null;
+      peers[name] = peerStatus(r, now, this.#dialer.phase(r), first, period);
       summary[r.state]++;
     }
     return {

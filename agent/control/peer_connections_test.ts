@@ -384,6 +384,37 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name: "a decider that heartbeats seldom (a large fleet) is judged by its period, not the peer's",
+  async fn() {
+    // hb-a decides (smaller name) and heartbeats every 1.2 s, as a box with a large fleet
+    // would; hb-b's own period is 150 ms and its silence limit 1 s. Judged by its own period,
+    // hb-b would end the session between every two heartbeats.
+    const nodes = mesh(121, ["hb-a", "hb-b"], {}, {
+      "hb-a": { heartbeatMs: 1200, deadAfterMs: 8000 },
+    });
+    const [a, b] = nodes;
+    try {
+      nodes.forEach((n) => n.pc.start());
+      await until("session", () => fullMesh(nodes));
+      await until(
+        "a heartbeat announced the period",
+        () => b.pc.status().peers["hb-a"].heartbeatMs !== 150,
+      );
+      // Announced 1200 ms, clamped to 7.5 × hb-b's own 150 ms base.
+      strictEqual(b.pc.status().peers["hb-a"].heartbeatMs, 1125);
+      strictEqual(b.pc.heartbeatMs("hb-a"), 1125);
+      strictEqual(a.pc.status().peers["hb-b"].heartbeatMs, 1200);
+      await sleep(4000);
+      deepStrictEqual([a.downs, b.downs], [[], []], "no session ended for silence");
+      strictEqual(a.ups.length + b.ups.length, 2);
+    } finally {
+      await closeAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
   name: "managers of different protocol versions refuse each other with a clear log on both",
   async fn() {
     const nodes = mesh(111, ["v-1", "v-2"], {}, { "v-2": { versions: { min: 4, max: 5 } } });

@@ -44,6 +44,11 @@ export interface Session {
   /** Our heartbeat ticks in a row that found the session silent since the one before. */
   silentTicks: number;
   /**
+   * The heartbeat period the deciding peer says it uses (`heartbeat_period.ts`); null until
+   * its first heartbeat, and on the deciding side.
+   */
+  peerHeartbeatMs: number | null;
+  /**
    * The first hop of a session carried by relays (#16, agent/relay/), or null for a direct one.
    * A relayed session leaves the direct dials running: a direct session replaces it.
    */

@@ -59,6 +59,8 @@ export interface PeerStatus {
   rttMs: number | null;
   /** Ms since the session last received anything; null without a session (relays use it, #16). */
   silentMs?: number | null;
+  /** The session's heartbeat period, ms (heartbeat_period.ts); null without a session. */
+  heartbeatMs?: number | null;
   sessionId: number | null;
   /** The first relay of a relayed session (#16); null for a direct one or none. */
   via?: string | null;
@@ -122,6 +124,7 @@ export function peerStatus(
   now: number,
   dial: DialView,
   decides: boolean,
+  heartbeatMs: number | null,
 ): PeerStatus {
   const due = r.session ? null : dial?.due ?? null;
   const stats: PeerStats = r.stats;
@@ -141,6 +144,7 @@ export function peerStatus(
     handshakeAgeSeconds: r.session ? Math.round((now - r.session.establishedAt) / 1000) : null,
     rttMs: r.rttMs === null ? null : Math.round(r.rttMs * 1000) / 1000,
     silentMs: r.session ? Math.max(0, now - r.session.lastRx) : null,
+    heartbeatMs,
     sessionId: r.session?.secrets.id ?? null,
     via: r.session?.via ?? null,
     authenticated: r.session?.secrets.authenticated ?? null,

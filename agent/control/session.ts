@@ -16,6 +16,7 @@ import { type ControlMessage, type SecureChannel, TAG_BYTES } from "./secure_cha
 import type { SessionSecrets } from "./session_keys.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 import { WireError } from "./wire_error.ts";
+import { announcedPeriodMs, stretchedSilenceMs } from "./heartbeat_period.ts";
 import { deadAfterNowMs } from "./options.ts";
 
 /** Makes the agreed connection the peer's session and starts reading it. */
@@ -40,6 +41,7 @@ export function installSession(
     queue: Promise.resolve(),
     queuedBytes: 0,
     silentTicks: 0,
+    peerHeartbeatMs: null,
     via,
   };
   // A relayed session (#16) keeps the direct dials (and their backoff) going.
@@ -81,6 +83,7 @@ async function readLoop(ctx: ControlContext, rec: PeerRecord, s: Session): Promi
       rec.counters.bytesIn += body.length + 4;
       if (msg.type === "heartbeat") {
         sendOn(ctx, rec, s, { type: "heartbeat-ack", t: msg.t });
+        s.peerHeartbeatMs = announcedPeriodMs(msg.p, ctx.o.heartbeatMs);
         // The decider measures the round trip and tells us in its next heartbeat.
         if (typeof msg.rtt === "number" && Number.isFinite(msg.rtt) && msg.rtt >= 0) {
           rec.rttMs = msg.rtt;
@@ -176,17 +179,22 @@ export function sendOn(
  *
  * Silence is counted in our own ticks, not only in wall time: a box so loaded that our timer
  * fired late must not declare its peers dead for its own slowness. A session ends when nothing
- * arrived for `deadAfterMs` and for at least as many of our ticks as that spans.
+ * arrived for `deadAfterMs` (stretched for the session's period, heartbeat_period.ts) and for
+ * at least as many of our ticks as that spans. The tick runs at this box's own period; each
+ * heartbeat says it (`p`), so that the other side judges the pair by the decider's period.
  */
 export function heartbeat(ctx: ControlContext): void {
   const now = Date.now();
-  const ticksToDie = Math.max(2, Math.ceil(ctx.o.deadAfterMs / ctx.o.heartbeatMs));
-  const deadAfter = deadAfterNowMs(ctx.o);
+  const tickMs = ctx.heartbeatMs();
   for (const rec of ctx.peers.values()) {
     const s = rec.session;
     if (!s) continue;
+    const periodMs = sessionHeartbeatMs(ctx, rec, s);
+    const deadAfter = deadAfterNowMs(ctx.o, periodMs);
+    const silenceMs = stretchedSilenceMs(ctx.o.deadAfterMs, periodMs, ctx.o.heartbeatMs);
+    const ticksToDie = Math.max(2, Math.ceil(silenceMs / tickMs));
     const silent = now - s.lastRx;
-    s.silentTicks = silent >= ctx.o.heartbeatMs ? s.silentTicks + 1 : 0;
+    s.silentTicks = silent >= tickMs ? s.silentTicks + 1 : 0;
     if (silent > deadAfter && s.silentTicks >= ticksToDie) {
       ctx.drops.count("timeout");
       endSession(ctx, rec, `nothing received for ${silent} ms`);
@@ -194,7 +202,16 @@ export function heartbeat(ctx: ControlContext): void {
     }
     if (ctx.decides(rec.endpoint.name)) {
       const rtt = rec.rttMs === null ? undefined : Math.round(rec.rttMs * 1000) / 1000;
-      sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now(), rtt });
+      sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now(), rtt, p: tickMs });
     }
   }
+}
+
+/**
+ * The heartbeat period of the pair's session: ours where we decide (we send the heartbeats),
+ * else the one the decider announced (the base until its first heartbeat).
+ */
+export function sessionHeartbeatMs(ctx: ControlContext, rec: PeerRecord, s: Session): number {
+  if (ctx.decides(rec.endpoint.name)) return ctx.heartbeatMs();
+  return s.peerHeartbeatMs ?? ctx.o.heartbeatMs;
 }

@@ -14,7 +14,7 @@ import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
 import { agreeOnSession, classifyAuthFailure, HandshakeError, runHandshake } from "./handshake.ts";
 import { logPeerFailure } from "./episode_log.ts";
 import { type PeerRecord, setState, stickyState } from "./peer_record.ts";
-import { installSession } from "./session.ts";
+import { installSession, sessionHeartbeatMs } from "./session.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 import { WireError } from "./wire_error.ts";
 
@@ -128,7 +128,7 @@ export async function runConnection(
           Date.now() - s.establishedAt < ctx.o.handshakeTimeoutMs + TWIN_MARGIN_MS;
         // A relayed connection never replaces a direct session that is still heard (#16).
         const heard = relayed !== null && s !== null && s.via === null &&
-          Date.now() - s.lastRx < ctx.o.heartbeatMs * 2;
+          Date.now() - s.lastRx < sessionHeartbeatMs(ctx, rec, s) * 2;
         return twin || heard ? "duplicate" : "keep";
       },
     });

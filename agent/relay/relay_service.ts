@@ -25,10 +25,12 @@ import {
   type ByteStream,
   type ConnectionOutcome,
   type ControlMessage,
+  DEFAULT_HEARTBEAT_MS,
   isDecider,
   type Logger,
   type PeerConnectionsStatus,
   type PeerStatus,
+  stretchedSilenceMs,
 } from "../control/mod.ts";
 import { computeRoutes, type Edge, type RelayPolicy, type Route } from "../topology/mod.ts";
 import { mayRelay } from "./relay_policy.ts";
@@ -43,14 +45,19 @@ import { RelayStream } from "./relay_stream.ts";
 
 /** Timing and bounds of relaying. */
 export interface RelayTiming {
-  /** How often routes are looked at for peers without a session. */
+  /**
+   * How often routes are looked at for peers without a session. A second: a lost session is
+   * noticed `silentAfterMs` after its last frame anyway, and an idle agent's wake-ups are its
+   * CPU floor (each costs some hundreds of microseconds of runtime work).
+   */
   tickMs: number;
   /** The side that does not decide opens a relayed stream only after this long without one. */
   followerDelayMs: number;
   /**
    * A direct session silent this long counts as lost for routing: a relayed session is opened
    * at once, and replaces it (its heartbeats would take `deadAfterMs` to end it). Two
-   * heartbeats and a margin: a session that is heard never stays silent this long.
+   * heartbeats and a margin: a session that is heard never stays silent this long. Set for the
+   * default 2 s heartbeat; a session heartbeated less often (a large fleet) stretches it alike.
    */
   silentAfterMs: number;
   /**
@@ -84,7 +91,7 @@ export interface RelayTiming {
 
 /** Default timing. */
 export const RELAY_TIMING: RelayTiming = {
-  tickMs: 500,
+  tickMs: 1000,
   followerDelayMs: 4000,
   silentAfterMs: 4500,
   directFirstMs: 20_000,
@@ -132,6 +139,8 @@ export interface RelayControl {
    * session, undefined for a peer the session layer does not know (cheap: asked per tick).
    */
   directSilentMs(peer: string, now: number): number | null | undefined;
+  /** The heartbeat period of `peer`'s session, ms (cheap: asked per tick). */
+  heartbeatMs(peer: string): number;
   runRelayed(
     stream: ByteStream,
     o: { peer: string; via: string; role: "dialer" | "listener" },
@@ -320,7 +329,7 @@ export class RelayService {
    * relayed stream ends here, so there is nothing to open or end and no route is needed (a
    * message forwarded for others goes straight to its destination). Without this check every
    * tick built the whole status and routes over every edge of the fleet: O(N²) work per agent
-   * twice a second, most of a converged 30-box lab's CPU beside its heartbeats.
+   * twice a second (the tick was 500 ms then), most of a converged 30-box lab's CPU beside its heartbeats.
    */
   #allDirect(): boolean {
     if (this.#streams.size > 0) return false;
@@ -329,7 +338,7 @@ export class RelayService {
     for (const peer of this.#o.peers) {
       if (peer === this.#o.self) continue;
       const silent = control.directSilentMs(peer, now);
-      if (silent === null || (silent !== undefined && silent > this.#t.silentAfterMs)) {
+      if (silent === null || (silent !== undefined && silent > this.#silentAfter(peer))) {
         return false;
       }
     }
@@ -354,9 +363,18 @@ export class RelayService {
   #silent(status: PeerConnectionsStatus): Set<string> {
     return new Set(
       Object.entries(status.peers).flatMap(([n, p]) =>
-        p.state === "up" && !p.via && (p.silentMs ?? 0) > this.#t.silentAfterMs ? [n] : []
+        p.state === "up" && !p.via && (p.silentMs ?? 0) > this.#silentAfter(n) ? [n] : []
       ),
     );
+  }
+
+  /**
+   * `silentAfterMs` for `peer`'s session: it is set for the default 2 s heartbeat, and a large
+   * fleet heartbeats less often (control/heartbeat_period.ts), so it stretches by as much.
+   */
+  #silentAfter(peer: string): number {
+    const period = this.#o.control.heartbeatMs(peer);
+    return stretchedSilenceMs(this.#t.silentAfterMs, period, DEFAULT_HEARTBEAT_MS);
   }
 
   /** This tick's routes, computed on first use. */

@@ -66,6 +66,7 @@ function fleet(policy: Map<string, RelayPolicy>, loopLag = () => 0) {
           status,
           directUp: (peer: string) => linked(self, peer),
           directSilentMs: (peer: string) => linked(self, peer) ? 0 : null,
+          heartbeatMs: () => 2000,
           runRelayed: async (stream: ByteStream, o) => {
             const buf = new Uint8Array(64);
             if (o.role === "dialer") await stream.write(new TextEncoder().encode("hello"));
@@ -139,6 +140,7 @@ Deno.test("relay service: data still in flight for a stream that ended here is r
       status: () => null,
       directUp: (peer: string) => peer === "c",
       directSilentMs: (peer: string) => peer === "c" ? 0 : null,
+      heartbeatMs: () => 2000,
       // The handshake on the relayed stream fails at once (as on a timeout): the stream closes.
       runRelayed: async (stream: ByteStream) => {
         accepted++;
@@ -189,6 +191,7 @@ Deno.test("relay service: a box whose timers run late opens no relayed stream un
 Deno.test("relay service: a quiet fleet's tick builds no status and no routes; a silent session brings them back", () => {
   let statusCalls = 0, edgeCalls = 0;
   const silentMs = new Map([["b", 100], ["c", 100]]);
+  const periods = new Map<string, number>();
   // c as status shows it once its session is gone: sessionsUp 0 while a fleet starts.
   let cHadSession = false;
   const status = () => {
@@ -217,11 +220,22 @@ Deno.test("relay service: a quiet fleet's tick builds no status and no routes; a
       directUp: (peer: string) => peer === "b",
       // d shares no network with a: the session layer does not know it, nothing to relay.
       directSilentMs: (peer: string) => peer === "d" ? undefined : silentMs.get(peer) ?? null,
+      heartbeatMs: (peer: string) => periods.get(peer) ?? 2000,
       runRelayed: () => Promise.resolve("failed"),
     },
   });
   for (let i = 0; i < 5; i++) a.tick();
   deepStrictEqual([statusCalls, edgeCalls], [0, 0]);
+  // A large fleet heartbeats c's session every 5 s: 4.6 s of silence is normal there.
+  periods.set("c", 5000);
+  silentMs.set("c", 4600);
+  a.tick();
+  strictEqual(statusCalls, 0, "silence within the session's (stretched) heartbeat period");
+  silentMs.set("c", 11_300);
+  a.tick();
+  strictEqual(statusCalls, 1, "silence past the stretched silentAfterMs (11.25 s)");
+  statusCalls = 0;
+  periods.delete("c");
   silentMs.set("c", 4600);
   a.tick();
   strictEqual(statusCalls, 1, "a session silent past silentAfterMs: the full tick runs");

@@ -100,11 +100,17 @@ export function agentUpAt(text: string): number | null {
   return m ? Date.parse(m[1]) : null;
 }
 
-/** Reads agents' logs incrementally (only what was appended since the last call). */
+/**
+ * Reads agents' logs incrementally (only what was appended since the last call), and parses
+ * only that: a hundred agents' logs re-read and re-parsed whole every poll made the harness
+ * itself one of the busiest processes on the box while the fleet it measures converged.
+ */
 export class LogFollower {
   readonly #offsets = new Map<string, number>();
   readonly #partial = new Map<string, string>();
   readonly text = new Map<string, string>();
+  /** Every agent's session events so far, in the order read. */
+  readonly events: SessionEvent[] = [];
 
   constructor(readonly agents: Map<string, AgentHandle>) {}
 
@@ -135,7 +141,9 @@ export class LogFollower {
           new TextDecoder().decode(buf.subarray(0, n));
         const cut = chunk.lastIndexOf("\n") + 1;
         this.#partial.set(name, chunk.slice(cut));
-        this.text.set(name, (this.text.get(name) ?? "") + chunk.slice(0, cut));
+        const lines = chunk.slice(0, cut);
+        this.text.set(name, (this.text.get(name) ?? "") + lines);
+        for (const e of parseSessionEvents(name, lines)) this.events.push(e);
         grew.push(name);
       } finally {
         f.close();
