@@ -112,6 +112,7 @@ const control: PeerConnectionsStatus = {
       nextDialAt: null,
       nextDialInSeconds: null,
       failedAttempts: 0,
+      unreachedAttempts: 0,
       dials: 1,
       handshakes: 1,
       sessionsUp: 1,

@@ -101,6 +101,7 @@ export class Dialer {
       const dialled = await this.#connect(rec);
       if (typeof dialled === "string") {
         refused = dialled === "refused";
+        if (!refused) rec.unreached++;
       } else if (ctx.closed() || rec.removed) {
         dialled.conn.close();
       } else {

@@ -83,6 +83,12 @@ export interface PeerRecord {
   lastError: string | null;
   /** Failed dials since the last session (drives the backoff). */
   attempts: number;
+  /**
+   * Of those, the dials whose TCP connect got no answer (timed out, unreachable, reset, name not
+   * resolved; a refusal is an answer): what a blocked path looks like. A connect that is
+   * answered and a handshake that then runs out of time is a slow box, not a blocked path.
+   */
+  unreached: number;
   /** Set while our dial runs: which step it is in. */
   dialStep: DialStep | null;
   /** Accepted connections that named this peer in their HELLO and are still handshaking. */
@@ -109,6 +115,7 @@ export function newPeerRecord(endpoint: PeerEndpoint, now = Date.now()): PeerRec
     rttMs: null,
     lastError: null,
     attempts: 0,
+    unreached: 0,
     dialStep: null,
     inbound: 0,
     lastInboundAt: 0,

@@ -48,6 +48,8 @@ export interface PeerStatus {
   nextDialInSeconds: number | null;
   /** Failed dials since the last session. */
   failedAttempts: number;
+  /** Of those, dials whose connect got no answer (a blocked path's sign; relays use it, #16). */
+  unreachedAttempts: number;
   /** `address:port` from the config. */
   address: string;
   /** When the state last changed (ms since the epoch). */
@@ -134,6 +136,7 @@ export function peerStatus(
     nextDialAt: due,
     nextDialInSeconds: due === null ? null : Math.max(0, Math.ceil((due - now) / 1000)),
     failedAttempts: r.session ? 0 : r.attempts,
+    unreachedAttempts: r.session ? 0 : r.unreached,
     address: r.endpoint.address
       ? `${r.endpoint.address}:${r.endpoint.port}`
       : r.endpoint.host

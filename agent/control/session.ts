@@ -48,7 +48,7 @@ export function installSession(
   if (via === null) ctx.cancelDial(rec);
   endEpisode(ctx.log, rec);
   rec.session = session;
-  if (via === null) rec.attempts = 0;
+  if (via === null) rec.attempts = rec.unreached = 0;
   rec.lastError = null;
   rec.rttMs = null;
   rec.stats.sessionsUp++;

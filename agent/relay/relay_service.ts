@@ -69,8 +69,13 @@ export interface RelayTiming {
    * relays. A pair that had a session and lost it goes via a relay at once.
    */
   directFirstMs: number;
-  /** Failed direct dials after which a pair that never met may be relayed. */
+  /** Unanswered direct connects after which a pair that never met may be relayed. */
   directFailures: number;
+  /**
+   * A pair that never met whose connects are answered but whose handshakes fail is relayed
+   * only after this long (see {@link directGaveUp}).
+   */
+  directSlowMs: number;
   /** First retry after a failed relayed handshake; doubles per failure. */
   backoffBaseMs: number;
   backoffMaxMs: number;
@@ -96,6 +101,7 @@ export const RELAY_TIMING: RelayTiming = {
   silentAfterMs: 4500,
   directFirstMs: 20_000,
   directFailures: 3,
+  directSlowMs: 60_000,
   backoffBaseMs: 500,
   backoffMaxMs: 10_000,
   maxStreams: 64,
@@ -104,6 +110,34 @@ export const RELAY_TIMING: RelayTiming = {
   burstBytes: 1024 * 1024,
   maxLagMs: 1000,
 };
+
+/**
+ * May the pair go via a relay (the peer's status `st`, down for `downMs`): it had a session and
+ * lost it, or its direct dials had their go.
+ *
+ * A pair that never met waits `directFirstMs`, then needs `directFailures` dials whose connect
+ * got no answer (`unreachedAttempts`: what a blocked path looks like). Connects that are answered
+ * and handshakes that then run out of time are a busy box, not a blocked path: a hundred agents
+ * starting on two vCPUs did that by the thousand, and relaying them added a third box's work to
+ * handshakes already too slow (most failed handshakes of such a run were relayed ones). Those
+ * pairs are relayed only after `directSlowMs`, in case the path carries connects and nothing else.
+ */
+export function directGaveUp(
+  st: PeerStatus | undefined,
+  downMs: number,
+  t: Pick<RelayTiming, "directFirstMs" | "directFailures" | "directSlowMs">,
+): boolean {
+  if (!st || st.sessionsUp > 0) return true;
+  if (downMs < t.directFirstMs) return false;
+  // No dial at all: neither end can dial the other (both without an address), or only the
+  // peer can and has not; either way waiting longer gains nothing.
+  if (st.dials === 0) return true;
+  if (st.unreachedAttempts >= t.directFailures) return true;
+  // A refused connect says the peer's agent was not listening yet (a fleet starting), not that
+  // the path is blocked.
+  return downMs >= t.directSlowMs && st.failedAttempts >= t.directFailures &&
+    !/refused/i.test(st.lastError ?? "");
+}
 
 /** What this box forwarded for others, and what it refused. */
 export interface RelayControlCounters {
@@ -313,7 +347,7 @@ export class RelayService {
       if (!this.#downSince.has(peer)) this.#downSince.set(peer, now);
       if (this.#dialing.has(peer) || now < (this.#nextAt.get(peer) ?? 0)) continue;
       const downMs = now - this.#downSince.get(peer)!;
-      if (!this.#directGaveUp(st, downMs)) continue;
+      if (!directGaveUp(st, downMs, this.#t)) continue;
       const follows = !isDecider(this.#o.self, peer);
       if (follows && downMs < this.#t.followerDelayMs) continue;
       this.#routes ??= this.#computeRoutes(status, silent);
@@ -404,17 +438,6 @@ export class RelayService {
       policy: this.#o.policy,
     });
     return new Map(routes.map((r) => [r.peer, r]));
-  }
-
-  /** May the pair go via a relay: it had a session and lost it, or its direct dials had a go. */
-  #directGaveUp(st: PeerStatus | undefined, downMs: number): boolean {
-    if (!st || st.sessionsUp > 0) return true;
-    if (downMs < this.#t.directFirstMs) return false;
-    // No dial at all: neither end can dial the other (both without an address), or only the
-    // peer can and has not; either way waiting longer gains nothing. A refused connect says the
-    // peer's agent was not listening yet (a fleet starting), not that the path is blocked.
-    if (st.dials === 0) return true;
-    return st.failedAttempts >= this.#t.directFailures && !/refused/i.test(st.lastError ?? "");
   }
 
   #directUp(status: PeerConnectionsStatus, peer: string): boolean {

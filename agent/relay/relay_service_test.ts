@@ -8,7 +8,7 @@ import type {
   PeerStatus,
 } from "../control/mod.ts";
 import type { Edge, RelayPolicy } from "../topology/mod.ts";
-import { openerOf, RelayService } from "./relay_service.ts";
+import { directGaveUp, openerOf, RELAY_TIMING, RelayService } from "./relay_service.ts";
 
 const quiet: Logger = {
   log() {},
@@ -249,4 +249,34 @@ Deno.test("relay service: a quiet fleet's tick builds no status and no routes; a
   cHadSession = true;
   a.tick();
   deepStrictEqual([statusCalls, edgeCalls], [3, 1], "c lost its session: routes to relay it");
+});
+
+Deno.test("relay service: a pair that never met is relayed for unanswered connects, not for slow handshakes", () => {
+  const t = RELAY_TIMING;
+  const st = (o: Partial<PeerStatus>) =>
+    ({
+      state: "connecting",
+      sessionsUp: 0,
+      dials: 4,
+      failedAttempts: 4,
+      unreachedAttempts: 0,
+      lastError: "handshake did not complete in 5000 ms",
+      ...o,
+    }) as PeerStatus;
+  // Lost a session it had: relayed at once; so is a peer the session layer does not know.
+  strictEqual(directGaveUp(st({ sessionsUp: 1 }), 0, t), true);
+  strictEqual(directGaveUp(undefined, 0, t), true);
+  // Its direct dials get directFirstMs first, whatever they met.
+  strictEqual(directGaveUp(st({ unreachedAttempts: 4 }), t.directFirstMs - 1, t), false);
+  // Connects that got no answer: a blocked path, relayed once the dials had their go.
+  strictEqual(directGaveUp(st({ unreachedAttempts: 3 }), t.directFirstMs, t), true);
+  strictEqual(directGaveUp(st({ unreachedAttempts: 2 }), t.directFirstMs, t), false);
+  // Connects answered, handshakes out of time: a busy box; relayed only after directSlowMs.
+  strictEqual(directGaveUp(st({}), t.directFirstMs, t), false);
+  strictEqual(directGaveUp(st({}), t.directSlowMs - 1, t), false);
+  strictEqual(directGaveUp(st({}), t.directSlowMs, t), true);
+  // Refused: the peer's agent is not listening yet; never a reason to relay.
+  strictEqual(directGaveUp(st({ lastError: "connection refused" }), t.directSlowMs, t), false);
+  // Nobody can dial: waiting gains nothing.
+  strictEqual(directGaveUp(st({ dials: 0, failedAttempts: 0 }), t.directFirstMs, t), true);
 });
