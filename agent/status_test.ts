@@ -113,6 +113,7 @@ const control: PeerConnectionsStatus = {
       nextDialInSeconds: null,
       failedAttempts: 0,
       unreachedAttempts: 0,
+      dialable: true,
       dials: 1,
       handshakes: 1,
       sessionsUp: 1,

@@ -52,6 +52,8 @@ export interface PeerStatus {
   unreachedAttempts: number;
   /** `address:port` from the config. */
   address: string;
+  /** This box can dial the peer (the config gives it an address or a DNS name). */
+  dialable: boolean;
   /** When the state last changed (ms since the epoch). */
   since: number;
   sinceSeconds: number;
@@ -142,6 +144,7 @@ export function peerStatus(
       : r.endpoint.host
       ? `${r.endpoint.host}:${r.endpoint.port}`
       : "dial-out only",
+    dialable: dialable(r.endpoint),
     since: r.since,
     sinceSeconds: Math.round((now - r.since) / 1000),
     handshakeAgeSeconds: r.session ? Math.round((now - r.session.establishedAt) / 1000) : null,

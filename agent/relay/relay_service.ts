@@ -120,7 +120,8 @@ export const RELAY_TIMING: RelayTiming = {
  * and handshakes that then run out of time are a busy box, not a blocked path: a hundred agents
  * starting on two vCPUs did that by the thousand, and relaying them added a third box's work to
  * handshakes already too slow (most failed handshakes of such a run were relayed ones). Those
- * pairs are relayed only after `directSlowMs`, in case the path carries connects and nothing else.
+ * pairs are relayed only after `directSlowMs`, in case the path carries connects and nothing else;
+ * so are pairs this box could dial but leaves to the peer's dials.
  */
 export function directGaveUp(
   st: PeerStatus | undefined,
@@ -129,9 +130,11 @@ export function directGaveUp(
 ): boolean {
   if (!st || st.sessionsUp > 0) return true;
   if (downMs < t.directFirstMs) return false;
-  // No dial at all: neither end can dial the other (both without an address), or only the
-  // peer can and has not; either way waiting longer gains nothing.
-  if (st.dials === 0) return true;
+  // We never dialled. If we cannot (no address for the peer here), waiting gains nothing. If we
+  // can, we are leaving the pair's session to the peer's dials (it decides, and it has been
+  // connecting to us): a busy fleet, where relaying that pair at 20 s made most of the failed
+  // handshakes of a 100-agent start; after directSlowMs it goes via a relay all the same.
+  if (st.dials === 0) return !st.dialable || downMs >= t.directSlowMs;
   if (st.unreachedAttempts >= t.directFailures) return true;
   // A refused connect says the peer's agent was not listening yet (a fleet starting), not that
   // the path is blocked.

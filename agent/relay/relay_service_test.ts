@@ -260,6 +260,7 @@ Deno.test("relay service: a pair that never met is relayed for unanswered connec
       dials: 4,
       failedAttempts: 4,
       unreachedAttempts: 0,
+      dialable: true,
       lastError: "handshake did not complete in 5000 ms",
       ...o,
     }) as PeerStatus;
@@ -277,6 +278,10 @@ Deno.test("relay service: a pair that never met is relayed for unanswered connec
   strictEqual(directGaveUp(st({}), t.directSlowMs, t), true);
   // Refused: the peer's agent is not listening yet; never a reason to relay.
   strictEqual(directGaveUp(st({ lastError: "connection refused" }), t.directSlowMs, t), false);
-  // Nobody can dial: waiting gains nothing.
-  strictEqual(directGaveUp(st({ dials: 0, failedAttempts: 0 }), t.directFirstMs, t), true);
+  // We cannot dial the peer (no address here): waiting gains nothing.
+  const undialled = { dials: 0, failedAttempts: 0, lastError: null };
+  strictEqual(directGaveUp(st({ ...undialled, dialable: false }), t.directFirstMs, t), true);
+  // We could, but leave the pair to the peer's dials (it decides): only after directSlowMs.
+  strictEqual(directGaveUp(st({ ...undialled, dialable: true }), t.directFirstMs, t), false);
+  strictEqual(directGaveUp(st({ ...undialled, dialable: true }), t.directSlowMs, t), true);
 });
