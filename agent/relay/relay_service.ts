@@ -30,6 +30,7 @@ import {
   type Logger,
   type PeerConnectionsStatus,
   type PeerStatus,
+  type PeerWait,
   stretchedSilenceMs,
 } from "../control/mod.ts";
 import { computeRoutes, type Edge, type RelayPolicy, type Route } from "../topology/mod.ts";
@@ -121,8 +122,17 @@ export const RELAY_TIMING: RelayTiming = {
  * starting on two vCPUs did that by the thousand, and relaying them added a third box's work to
  * handshakes already too slow (most failed handshakes of such a run were relayed ones). Those
  * pairs are relayed only after `directSlowMs`, in case the path carries connects and nothing else;
- * so are pairs this box could dial but leaves to the peer's dials.
+ * so are pairs this box could dial but leaves to the peer's dials. Never while a direct attempt
+ * of the pair runs or waits for a dial slot.
  */
+const DIRECT_UNDER_WAY: ReadonlySet<PeerWait> = new Set<PeerWait>([
+  "dial",
+  "dial-slot",
+  "connect",
+  "handshake",
+  "inbound-handshake",
+]);
+
 export function directGaveUp(
   st: PeerStatus | undefined,
   downMs: number,
@@ -130,6 +140,9 @@ export function directGaveUp(
 ): boolean {
   if (!st || st.sessionsUp > 0) return true;
   if (downMs < t.directFirstMs) return false;
+  // A direct attempt runs, or waits for its turn in our bounded dial queue (a box with a hundred
+  // peers to meet gets through its first dials slowly): the direct path is being worked on.
+  if (DIRECT_UNDER_WAY.has(st.waitingFor)) return false;
   // We never dialled. If we cannot (no address for the peer here), waiting gains nothing. If we
   // can, we are leaving the pair's session to the peer's dials (it decides, and it has been
   // connecting to us): a busy fleet, where relaying that pair at 20 s made most of the failed

@@ -6,6 +6,7 @@ import type {
   Logger,
   PeerConnectionsStatus,
   PeerStatus,
+  PeerWait,
 } from "../control/mod.ts";
 import type { Edge, RelayPolicy } from "../topology/mod.ts";
 import { directGaveUp, openerOf, RELAY_TIMING, RelayService } from "./relay_service.ts";
@@ -261,6 +262,7 @@ Deno.test("relay service: a pair that never met is relayed for unanswered connec
       failedAttempts: 4,
       unreachedAttempts: 0,
       dialable: true,
+      waitingFor: "backoff",
       lastError: "handshake did not complete in 5000 ms",
       ...o,
     }) as PeerStatus;
@@ -278,8 +280,13 @@ Deno.test("relay service: a pair that never met is relayed for unanswered connec
   strictEqual(directGaveUp(st({}), t.directSlowMs, t), true);
   // Refused: the peer's agent is not listening yet; never a reason to relay.
   strictEqual(directGaveUp(st({ lastError: "connection refused" }), t.directSlowMs, t), false);
+  // A direct attempt runs or waits for a dial slot: never relayed meanwhile.
+  const underWay: PeerWait[] = ["dial", "dial-slot", "connect", "handshake", "inbound-handshake"];
+  for (const waitingFor of underWay) {
+    strictEqual(directGaveUp(st({ unreachedAttempts: 5, waitingFor }), 1e6, t), false, waitingFor);
+  }
   // We cannot dial the peer (no address here): waiting gains nothing.
-  const undialled = { dials: 0, failedAttempts: 0, lastError: null };
+  const undialled = { dials: 0, failedAttempts: 0, lastError: null, waitingFor: "peer" as const };
   strictEqual(directGaveUp(st({ ...undialled, dialable: false }), t.directFirstMs, t), true);
   // We could, but leave the pair to the peer's dials (it decides): only after directSlowMs.
   strictEqual(directGaveUp(st({ ...undialled, dialable: true }), t.directFirstMs, t), false);
