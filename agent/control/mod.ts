@@ -62,12 +62,7 @@ export type { ByteStream } from "./tcp_stream.ts";
 export type { ConnectionOutcome } from "./session_agreement.ts";
 export { isDecider } from "./pair_roles.ts";
 export { DEFAULT_HEARTBEAT_MS } from "./options.ts";
-export {
-  FULL_RATE_PEERS,
-  heartbeatPeriodMs,
-  MAX_HEARTBEAT_FACTOR,
-  stretchedSilenceMs,
-} from "./heartbeat_period.ts";
+export { stretchedSilenceMs } from "./heartbeat_period.ts";
 export type { NodeKeyPair, PasswordSlot } from "./handshake_core.ts";
 export {
   type LocalKeys,

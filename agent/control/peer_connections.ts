@@ -240,11 +240,6 @@ export class PeerConnections {
   }
 
   /**
-   * Milliseconds since anything arrived on `peer`'s direct session; null without a direct
-   * session, undefined for a peer not configured here. The relay asks it for every peer on each
-   * tick (every second), so it reads one record instead of building `status()`.
-   */
-  /**
    * The heartbeat period of `peer`'s session (the decider's, heartbeat_period.ts); this box's
    * own period while there is none. Its silence is judged against this.
    */
@@ -253,6 +248,11 @@ export class PeerConnections {
     return r?.session ? sessionHeartbeatMs(this.#ctx, r, r.session) : this.#heartbeatMs;
   }
 
+  /**
+   * Milliseconds since anything arrived on `peer`'s direct session; null without a direct
+   * session, undefined for a peer not configured here. The relay asks it for every peer on each
+   * tick (every second), so it reads one record instead of building `status()`.
+   */
   directSilentMs(peer: string, now: number): number | null | undefined {
     const r = this.#peers.get(peer);
     if (!r) return undefined;

@@ -379,7 +379,8 @@ export class RelayService {
    * relayed stream ends here, so there is nothing to open or end and no route is needed (a
    * message forwarded for others goes straight to its destination). Without this check every
    * tick built the whole status and routes over every edge of the fleet: O(N²) work per agent
-   * twice a second (the tick was 500 ms then), most of a converged 30-box lab's CPU beside its heartbeats.
+   * twice a second (the tick was 500 ms then), most of a converged 30-box lab's CPU beside its
+   * heartbeats.
    */
   #allDirect(): boolean {
     if (this.#streams.size > 0) return false;
