@@ -8,6 +8,7 @@ import { LAB } from "./lab/gate.ts";
 import { cli, countBytes, Fleet, markedPayload, randomBytes, transfer } from "./lab/fleet.ts";
 import type { LabHost } from "./lab/lab.ts";
 import type { AgentStatus } from "../agent/agent.ts";
+import { bestAeadBackend } from "../datapath/sleeve/aead.ts";
 
 const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const PASSWORD = "correct horse battery staple, but longer 7731";
@@ -270,30 +271,44 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "sleeve e2e: a box on the pure-JS crypto path (WEAVE_SLEEVE_CRYPTO=noble) interoperates with libcrypto",
+  name: "sleeve e2e: boxes on each crypto backend (WEAVE_SLEEVE_CRYPTO) interoperate",
   ...LAB,
   async fn() {
     await using fleet = await Fleet.start({
-      hosts: 2,
+      hosts: 4,
       password: PASSWORD,
       datapath: "sleeve",
-      envFor: { "edge-2": { WEAVE_SLEEVE_CRYPTO: "noble" } },
+      envFor: {
+        "edge-2": { WEAVE_SLEEVE_CRYPTO: "noble" },
+        "edge-3": { WEAVE_SLEEVE_CRYPTO: "libcrypto" },
+        "edge-4": { WEAVE_SLEEVE_CRYPTO: "libsodium" },
+      },
     });
     const statuses = await fleet.settled("sleeve");
-    const [a, b] = fleet.lab.hosts;
-    strictEqual(statuses.get(a.name)!.sleeve?.backend, "libcrypto");
+    const [a, b, c, d] = fleet.lab.hosts;
+    // auto: the best that loads (CI has both libraries: python3-nacl brings libsodium).
+    strictEqual(
+      statuses.get(a.name)!.sleeve?.backend,
+      bestAeadBackend(statuses.get(a.name)!.sleeve!.aead),
+    );
     strictEqual(statuses.get(b.name)!.sleeve?.backend, "noble");
-    const dst = fleet.overlayAddress(statuses.get(b.name)!, "net1");
-    const ping = await fleet.lab.exec(a, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
-    strictEqual(ping.code, 0, ping.stdout + ping.stderr);
+    strictEqual(statuses.get(c.name)!.sleeve?.backend, "libcrypto");
+    strictEqual(statuses.get(d.name)!.sleeve?.backend, "libsodium");
     const file = await fleet.lab.writeFile("payload.bin", randomBytes(512 * 1024));
-    const [sent, got] = await transfer(fleet, a.name, b.name, dst, 7500, file);
-    strictEqual(got, sent, "libcrypto -> noble");
-    const back = fleet.overlayAddress(statuses.get(a.name)!, "net1");
-    const [sent2, got2] = await transfer(fleet, b.name, a.name, back, 7501, file);
-    strictEqual(got2, sent2, "noble -> libcrypto");
-    const s = (await fleet.status(b.name))!;
-    strictEqual(drops(s, a.name).auth, 0);
+    let port = 7500;
+    for (const [from, to] of [[a, b], [b, a], [a, c], [c, d], [d, a], [b, d]] as const) {
+      const dst = fleet.overlayAddress(statuses.get(to.name)!, "net1");
+      const ping = await fleet.lab.exec(from, ["ping", "-c", "3", "-i", "0.2", "-W", "2", dst]);
+      strictEqual(ping.code, 0, ping.stdout + ping.stderr);
+      const [sent, got] = await transfer(fleet, from.name, to.name, dst, port++, file);
+      const what = `${statuses.get(from.name)!.sleeve?.backend} -> ${
+        statuses.get(to.name)!.sleeve?.backend
+      }`;
+      strictEqual(got, sent, what);
+    }
+    for (const h of [a, b, c, d]) {
+      const s = (await fleet.status(h.name))!;
+      for (const o of [a, b, c, d]) if (o !== h) strictEqual(drops(s, o.name).auth, 0, h.name);
+    }
   },
 });

@@ -8,6 +8,7 @@
 
 import type { Config } from "../../config/types.ts";
 import type { KernelCaps, ProbeItem } from "../../datapath/kernel_probe.ts";
+import type { AeadBackend, AeadName } from "../../datapath/sleeve/mod.ts";
 import { type CheckItem, item } from "./item.ts";
 
 /** `espGcm` → `esp-gcm`: the item id of a probe key. */
@@ -79,25 +80,28 @@ export function kernelItems(
 
 /** The sleeve's crypto backend, as `sleeveCapabilities()` reports it. */
 export interface SleeveCryptoCaps {
-  libcrypto: boolean;
+  backend: AeadBackend;
+  aead: AeadName;
   aesni?: boolean;
   detail?: string;
 }
 
-/** libcrypto AES-256-GCM (fast) or the @noble fallback (slow, still correct). */
+/** A system library (libsodium or libcrypto) is fast; the @noble fallback is slow, still correct. */
 export function sleeveCryptoItem(caps: SleeveCryptoCaps | string): CheckItem {
   if (typeof caps === "string") {
     return item("crypto.sleeve", "crypto", "warning", `cannot tell: ${caps}`);
   }
-  if (caps.libcrypto) {
+  if (caps.backend !== "noble") {
     const aes = caps.aesni === undefined ? "" : caps.aesni ? ", AES-NI" : ", no AES-NI";
-    return item("crypto.sleeve", "crypto", "ok", `libcrypto AES-256-GCM${aes}`);
+    return item("crypto.sleeve", "crypto", "ok", `${caps.backend} ${caps.aead}${aes}`);
   }
   return item(
     "crypto.sleeve",
     "crypto",
     "warning",
-    `slower fallback (@noble): libcrypto not loadable${caps.detail ? ` (${caps.detail})` : ""}`,
-    "apt-get install libssl3 (OpenSSL 3's libcrypto.so.3)",
+    `slower fallback (@noble): neither libsodium nor libcrypto loads${
+      caps.detail ? ` (${caps.detail})` : ""
+    }`,
+    "apt-get install libsodium23 (or libssl3, OpenSSL 3's libcrypto.so.3)",
   );
 }

@@ -74,12 +74,16 @@ Deno.test("kernel items: needed everywhere fails, fast-datapath-only warns or is
   match(plain[5].found, /not needed: no password/);
 });
 
-Deno.test("sleeve crypto: libcrypto or the slower @noble fallback with the fix", () => {
-  strictEqual(sleeveCryptoItem({ libcrypto: true, aesni: true }).status, "ok");
-  const slow = sleeveCryptoItem({ libcrypto: false });
+Deno.test("sleeve crypto: a system library, or the slower @noble fallback with the fix", () => {
+  const fast = sleeveCryptoItem({ backend: "libsodium", aead: "aes-256-gcm", aesni: true });
+  strictEqual(fast.status, "ok");
+  strictEqual(fast.found, "libsodium aes-256-gcm, AES-NI");
+  const lc = sleeveCryptoItem({ backend: "libcrypto", aead: "chacha20-poly1305", aesni: false });
+  strictEqual(lc.found, "libcrypto chacha20-poly1305, no AES-NI");
+  const slow = sleeveCryptoItem({ backend: "noble", aead: "aes-256-gcm" });
   strictEqual(slow.status, "warning");
   match(slow.found, /slower fallback \(@noble\)/);
-  match(slow.fix ?? "", /libssl3/);
+  match(slow.fix ?? "", /libsodium23.*libssl3/);
 });
 
 function report(statuses: ("ok" | "warning" | "failure")[]): CheckReport {

@@ -1,8 +1,14 @@
 /**
- * AEAD for the packet path. The system's libcrypto (OpenSSL 3) through synchronous FFI with a
- * context per key, set once, so each packet costs only the IV and the data passes: measured
- * 25–50× faster here than pure-JS or per-call node:crypto. Boxes without libcrypto.so.3 get
- * @noble/ciphers: the same algorithms and bytes on the wire, slower.
+ * AEAD for the packet path, on backends with the same algorithms and the same bytes on the
+ * wire (so boxes on different backends talk):
+ * - the system's libcrypto (OpenSSL 3) through synchronous FFI with a context per key, set once,
+ *   so each packet costs only the IV and the data passes (measured 25–50× faster here than
+ *   pure-JS or per-call node:crypto); its stitched AES-GCM is the fastest per byte;
+ * - the system's libsodium (aead_libsodium.ts): one FFI call per packet instead of five, the
+ *   cheapest for small packets, and far cheaper cold (a ping after idle: 11 µs against 27);
+ * - both, split by size (`libsodium+libcrypto`, the default where both load): small packets
+ *   (pings, TCP ACKs, requests) on libsodium, full-size segments on libcrypto;
+ * - @noble/ciphers in JavaScript where neither loads.
  *
  * @module
  */
@@ -11,11 +17,16 @@ import { gcm } from "@noble/ciphers/aes.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 
 import { TAG_BYTES } from "./wire.ts";
+import { libsodium, LibsodiumAead, libsodiumHas } from "./aead_libsodium.ts";
+
+export { libsodium, libsodiumHas };
 
 /** The AEADs a sleeve session may use (the one home of this union: import it from here). */
 export const AEAD_NAMES = ["aes-256-gcm", "chacha20-poly1305"] as const;
 export type AeadName = typeof AEAD_NAMES[number];
-export type AeadBackend = "libcrypto" | "noble";
+/** The backends, best first. */
+export const AEAD_BACKENDS = ["libsodium+libcrypto", "libsodium", "libcrypto", "noble"] as const;
+export type AeadBackend = typeof AEAD_BACKENDS[number];
 export { TAG_BYTES };
 
 /**
@@ -210,8 +221,87 @@ class NobleAead implements Aead {
   free(): void {}
 }
 
+/**
+ * Where `libsodium+libcrypto` moves from libsodium to libcrypto: plaintexts shorter than this go
+ * to libsodium. Measured here (seal and open alike): libsodium costs ≈ 0.1 µs less per call
+ * (one FFI call instead of five), libcrypto less per byte (its AES-GCM is stitched with GHASH on
+ * AVX-512; ChaCha20 likewise), crossing near 1 KB for AES-256-GCM and 600 bytes for
+ * ChaCha20-Poly1305. A full-size 1408-byte segment: 0.80 µs on libcrypto, 1.00 on libsodium.
+ */
+export const SPLIT_AT_BYTES: Readonly<Record<AeadName, number>> = {
+  "aes-256-gcm": 1024,
+  "chacha20-poly1305": 640,
+};
+
+/** Two backends of one key (same bytes on the wire), chosen per packet by its size. */
+class SizeSplitAead implements Aead {
+  constructor(
+    private readonly small: Aead,
+    private readonly large: Aead,
+    private readonly limit: number,
+  ) {}
+  seal(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    plain: Uint8Array,
+    out: Uint8Array,
+    len = plain.length,
+  ): number {
+    return (len < this.limit ? this.small : this.large).seal(nonce, aad, plain, out, len);
+  }
+  open(
+    nonce: Uint8Array,
+    aad: Uint8Array,
+    sealed: Uint8Array,
+    out: Uint8Array,
+    len = sealed.length,
+  ): number {
+    return (len - TAG_BYTES < this.limit ? this.small : this.large).open(
+      nonce,
+      aad,
+      sealed,
+      out,
+      len,
+    );
+  }
+  free(): void {
+    this.small.free();
+    this.large.free();
+  }
+}
+
+/**
+ * The best backend that has `name` here: libsodium, then libcrypto, then @noble (which
+ * always has it).
+ */
+export function bestAeadBackend(name: AeadName): AeadBackend {
+  const lc = libcrypto() !== null;
+  if (libsodiumHas(name)) return lc ? "libsodium+libcrypto" : "libsodium";
+  return lc ? "libcrypto" : "noble";
+}
+
+/** Whether `backend` can run `name` on this box. */
+export function aeadBackendHas(backend: AeadBackend, name: AeadName): boolean {
+  if (backend === "libsodium+libcrypto") return libsodiumHas(name) && libcrypto() !== null;
+  if (backend === "libsodium") return libsodiumHas(name);
+  if (backend === "libcrypto") return libcrypto() !== null;
+  return true;
+}
+
 /** An AEAD for `key` on the chosen backend. */
 export function createAead(name: AeadName, key: Uint8Array, backend: AeadBackend): Aead {
+  if (backend === "libsodium+libcrypto") {
+    return new SizeSplitAead(
+      createAead(name, key, "libsodium"),
+      createAead(name, key, "libcrypto"),
+      SPLIT_AT_BYTES[name],
+    );
+  }
+  if (backend === "libsodium") {
+    const l = libsodium();
+    if (!l) throw new Error("libsodium.so.23 is not available");
+    return new LibsodiumAead(l, name, key);
+  }
   if (backend === "libcrypto") {
     const l = libcrypto();
     if (!l) throw new Error("libcrypto.so.3 is not available");

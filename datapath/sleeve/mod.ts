@@ -54,7 +54,14 @@ import { closeFd } from "./sys/libc.ts";
 import { openTap } from "./sys/tap.ts";
 import { openUdp } from "./sys/udp.ts";
 import { closeDoorbell, createDoorbell, type DoorbellHandle, ring } from "./doorbell.ts";
-import { type AeadBackend, type AeadName, cpuHasAes, libcrypto } from "./aead.ts";
+import {
+  AEAD_BACKENDS,
+  type AeadBackend,
+  aeadBackendHas,
+  type AeadName,
+  bestAeadBackend,
+  cpuHasAes,
+} from "./aead.ts";
 import { deriveSleeveKeys, sessionFingerprint, type SleevePeerKeys } from "./keys.ts";
 import {
   clearPeer,
@@ -78,7 +85,7 @@ export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
 export type { Aead, AeadBackend, AeadName } from "./aead.ts";
 /** The AEADs themselves, for the control channel's sealed messages (agent/control). */
-export { createAead, libcrypto, openLibcrypto } from "./aead.ts";
+export { createAead, libcrypto, libsodium, openLibcrypto } from "./aead.ts";
 export type { SessionLimits } from "./worker/messages.ts";
 export type { SleeveEndpointEvent } from "./endpoints.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
@@ -187,7 +194,10 @@ export interface SleeveOptions {
   networks: SleeveNetwork[];
   /** Where failures of the packet worker are reported (none: not reported). */
   logger?: Logger;
-  /** Crypto backend; default `auto` (the system's libcrypto where it loads, else @noble). */
+  /**
+   * Crypto backend; default `auto`: the fastest that has the AEAD here (libsodium, then
+   * libcrypto, then @noble).
+   */
   backend?: "auto" | AeadBackend;
   /**
    * How long the packet worker may take to say it is ready, and to acknowledge each change;
@@ -220,32 +230,41 @@ export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 export const DEFAULT_READY_TIMEOUT_MS = 60_000;
 
 /**
- * The sleeve's crypto backend as `WEAVE_SLEEVE_CRYPTO` asks (`auto`, the default: the system's
- * libcrypto where it loads, else @noble; `libcrypto`: that or fail; `noble`: the pure-JS path,
- * e.g. to rule libcrypto out while debugging). Anything else is an error naming the variable.
+ * The sleeve's crypto backend as `WEAVE_SLEEVE_CRYPTO` asks (`auto`, the default: the fastest
+ * that loads here, libsodium, then libcrypto, then @noble; `libsodium` or `libcrypto`: that one
+ * or fail; `noble`: the pure-JS path, e.g. to rule the system's libraries out while debugging).
+ * Anything else is an error naming the variable.
  */
 export function sleeveCryptoFromEnv(
   value = Deno.env.get("WEAVE_SLEEVE_CRYPTO"),
 ): "auto" | AeadBackend {
   const v = (value ?? "").trim() || "auto";
-  if (v === "auto" || v === "libcrypto" || v === "noble") return v;
+  if (v === "auto") return v;
+  const backend = AEAD_BACKENDS.find((b) => b === v);
+  if (backend) return backend;
   throw new Error(
-    `WEAVE_SLEEVE_CRYPTO must be auto, libcrypto or noble, not ${JSON.stringify(value)}`,
+    `WEAVE_SLEEVE_CRYPTO must be auto, ${AEAD_BACKENDS.join(", ")}, not ${JSON.stringify(value)}`,
   );
 }
 
-/** What this box can do for the sleeve. */
-export function sleeveCapabilities(): { libcrypto: boolean; aesni: boolean; detail: string } {
-  const lc = libcrypto() !== null;
+/** What this box can do for the sleeve: the AEAD it would choose, and on which backend. */
+export function sleeveCapabilities(): {
+  backend: AeadBackend;
+  aead: AeadName;
+  aesni: boolean;
+  detail: string;
+} {
   const aesni = cpuHasAes();
+  const aead: AeadName = aesni ? "aes-256-gcm" : "chacha20-poly1305";
+  const backend = bestAeadBackend(aead);
+  const why = aesni ? "CPU has AES instructions" : "no AES instructions";
   return {
-    libcrypto: lc,
+    backend,
+    aead,
     aesni,
-    detail: lc
-      ? `system libcrypto, ${
-        aesni ? "AES-256-GCM (CPU has AES instructions)" : "ChaCha20-Poly1305 (no AES instructions)"
-      }`
-      : "libcrypto.so.3 not found: @noble/ciphers in JavaScript (much slower)",
+    detail: backend === "noble"
+      ? "neither libsodium.so.23 nor libcrypto.so.3 loads: @noble/ciphers in JavaScript (much slower)"
+      : `system ${backend}, ${aead} (${why})`,
   };
 }
 
@@ -333,11 +352,13 @@ export class Sleeve {
    */
   static async start(opts: SleeveOptions): Promise<Sleeve> {
     const want = opts.backend ?? "auto";
-    const backend: AeadBackend = want === "auto" ? (libcrypto() ? "libcrypto" : "noble") : want;
-    if (backend === "libcrypto" && !libcrypto()) throw new Error("libcrypto.so.3 is not available");
+    const aead: AeadName = cpuHasAes() ? "aes-256-gcm" : "chacha20-poly1305";
+    const backend: AeadBackend = want === "auto" ? bestAeadBackend(aead) : want;
+    if (!aeadBackendHas(backend, aead)) {
+      throw new Error(`sleeve: the ${backend} backend cannot run ${aead} on this box`);
+    }
     const timeout = opts.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     if (!(timeout > 0)) throw new Error(`sleeve: ackTimeoutMs must be > 0, not ${timeout}`);
-    const aead: AeadName = cpuHasAes() ? "aes-256-gcm" : "chacha20-poly1305";
     const listen = parseIp(opts.listenAddress);
     if (!listen) {
       throw new Error(`sleeve: listenAddress is not an IP address: ${opts.listenAddress}`);
