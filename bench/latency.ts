@@ -15,6 +15,12 @@ export interface RttFigures {
   /** Replies received of pings sent. */
   replies: number;
   sent: number;
+  /**
+   * CPU the agents' packet workers spent per ping (µs, both ends, from the kernel's per-thread
+   * run time): where no queue builds up the round trip is mostly this, spent in series, so it
+   * says how much of the RTT is ours. Absent for paths without agents.
+   */
+  workerUsPerPing?: number;
 }
 
 export interface LatencyFigures {
@@ -36,14 +42,39 @@ function figures(stdout: string, sent: number): RttFigures {
   return { median, max: xs.length ? xs[xs.length - 1] : NaN, replies: xs.length, sent };
 }
 
-/** `count` pings, `interval` s apart, from `from` to `addr`. */
+/**
+ * The `/proc/<pid>/task/<tid>/schedstat` files of the sleeve's packet workers (Deno names a
+ * Worker's thread `worker-N`) in the agents `pids`.
+ */
+export function packetWorkerThreads(pids: number[]): string[] {
+  const out: string[] = [];
+  for (const pid of pids) {
+    for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+      const comm = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/comm`).trim();
+      if (comm.startsWith("worker-")) out.push(`/proc/${pid}/task/${t.name}/schedstat`);
+    }
+  }
+  return out;
+}
+
+/** The threads' total run time so far, in ns (schedstat's first field). */
+function runNs(threads: string[]): number {
+  return threads.reduce((s, f) => s + Number(Deno.readTextFileSync(f).split(" ")[0]), 0);
+}
+
+/**
+ * `count` pings, `interval` s apart, from `from` to `addr`; with `threads`
+ * ({@link packetWorkerThreads}), also their CPU per ping.
+ */
 export async function ping(
   lab: Lab,
   from: LabHost,
   addr: string,
   count: number,
   interval: number,
+  threads: string[] = [],
 ): Promise<RttFigures> {
+  const ns0 = threads.length ? runNs(threads) : 0;
   const r = await lab.exec(from, [
     "ping",
     "-c",
@@ -54,7 +85,9 @@ export async function ping(
     "1",
     addr,
   ], { timeoutMs: (count * interval + 10) * 1000 });
-  return figures(r.stdout, count);
+  const f = figures(r.stdout, count);
+  if (threads.length) f.workerUsPerPing = (runNs(threads) - ns0) / 1000 / count;
+  return f;
 }
 
 /**
@@ -67,10 +100,11 @@ export async function latency(
   client: LabHost,
   server: LabHost,
   addr: string,
+  threads: string[] = [],
 ): Promise<LatencyFigures> {
-  const rate5 = await ping(lab, client, addr, 20, 0.2);
-  const rate100 = await ping(lab, client, addr, 200, 0.01);
-  const rate1000 = await ping(lab, client, addr, 1000, 0.001);
+  const rate5 = await ping(lab, client, addr, 20, 0.2, threads);
+  const rate100 = await ping(lab, client, addr, 200, 0.01, threads);
+  const rate1000 = await ping(lab, client, addr, 1000, 0.001, threads);
   const srv = await lab.spawn(server, ["iperf3", "-s", "-1", "-B", addr], {
     logFile: `iperf-load-${addr}.log`,
   });
@@ -114,6 +148,12 @@ export function formatLatencyTable(paths: [string, LatencyFigures[]][]): string 
       return `${med.toFixed(3)} / ${max.toFixed(2)}`;
     });
     rows.push(`| ${name} | ${cells.join(" | ")} |`);
+    if (rounds.some((r) => r.rate5.workerUsPerPing !== undefined)) {
+      const cpu = KINDS.map((k) =>
+        k === "underLoad" ? "–" : median(rounds.map((r) => r[k].workerUsPerPing ?? NaN)).toFixed(0)
+      );
+      rows.push(`| ${name}: packet workers' CPU per ping, µs (both ends) | ${cpu.join(" | ")} |`);
+    }
   }
   if (paths.length >= 2) {
     const [base, last] = [paths[0][1], paths[paths.length - 1][1]];

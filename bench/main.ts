@@ -21,7 +21,12 @@ import { formatHandshakeBench, runHandshakeBench } from "./handshake_bench.ts";
 import { applyChanges, observeHost, planHost } from "../datapath/host/mod.ts";
 import type { DesiredHost } from "../datapath/host/desired.ts";
 import { deriveEspKeys } from "../datapath/fastdp/esp_keys.ts";
-import { formatLatencyTable, latency, type LatencyFigures } from "./latency.ts";
+import {
+  formatLatencyTable,
+  latency,
+  type LatencyFigures,
+  packetWorkerThreads,
+} from "./latency.ts";
 
 const quick = Deno.args.includes("--quick");
 const SECONDS = quick ? 3 : 5;
@@ -142,7 +147,8 @@ async function datapathBench() {
         m[i].one.push(one.gbps);
         m[i].four.push((await iperf(fleet.lab, b, a, p.addr, 4)).gbps);
         m[i].rtt.push(await rtt(fleet.lab, a, p.addr));
-        if (i > 0) lat[i].push(await latency(fleet.lab, a, b, p.addr));
+        const threads = p.agents ? packetWorkerThreads(pids) : [];
+        if (i > 0) lat[i].push(await latency(fleet.lab, a, b, p.addr, threads));
       }
       perRound.push({
         sleeveVsKernel: m[2].one[round] / m[1].one[round],
