@@ -176,6 +176,7 @@ export class UdpGsoSender {
   #iv = new DataView(this.#iov.buffer);
   #cv = new DataView(this.#ctl.buffer);
   #sendmsg = libc().sendmsg;
+  #sa: Uint8Array | null = null;
 
   constructor(private readonly fd: number, buf: Uint8Array) {
     this.#iv.setBigUint64(IOV_BASE, pointerValue(buf), true);
@@ -190,12 +191,24 @@ export class UdpGsoSender {
 
   /** Sends `len` bytes of the buffer to `sa` in datagrams of `segment` bytes; <0 on error. */
   send(sa: Uint8Array, len: number, segment: number): number {
-    this.#mv.setBigUint64(MSG_NAME, pointerValue(sa), true);
+    // A peer's sockaddr stays the same object: its address is looked up (and a BigInt made)
+    // only when it changes, and lengths are written as two u32 halves, so a send makes no
+    // garbage.
+    if (sa !== this.#sa) {
+      this.#sa = sa;
+      this.#mv.setBigUint64(MSG_NAME, pointerValue(sa), true);
+    }
     this.#mv.setUint32(MSG_NAMELEN, sa.length, true);
-    this.#iv.setBigUint64(IOV_LEN, BigInt(len), true);
+    setU64(this.#iv, IOV_LEN, len);
     this.#cv.setUint16(CMSG_DATA, segment, true);
     return this.#sendmsg(this.fd, this.#msg, 0);
   }
+}
+
+/** A little-endian u64 field from a number below 2^32 (no BigInt). */
+function setU64(v: DataView, at: number, value: number): void {
+  v.setUint32(at, value, true);
+  v.setUint32(at + 4, 0, true);
 }
 
 /** recvmsg with UDP_GRO: one call returns a run of same-sized datagrams and their size. */
@@ -235,13 +248,14 @@ export class UdpGroReceiver {
    */
   receive(): number {
     this.#mv.setUint32(MSG_NAMELEN, this.sa.length, true);
-    this.#mv.setBigUint64(MSG_CONTROLLEN, BigInt(GRO_CONTROL_BYTES), true);
+    setU64(this.#mv, MSG_CONTROLLEN, GRO_CONTROL_BYTES);
     const len = this.#recvmsg(this.fd, this.#msg, 0);
     this.segment = 0;
     if (len < 0) return len;
-    const ctlLen = Number(this.#mv.getBigUint64(MSG_CONTROLLEN, true));
+    // Control lengths are far below 2^32: their low halves, without a BigInt per receive.
+    const ctlLen = this.#mv.getUint32(MSG_CONTROLLEN, true);
     for (let off = 0; off + CMSG_HDR_BYTES <= ctlLen;) {
-      const cl = Number(this.#cv.getBigUint64(off + CMSG_LEN, true));
+      const cl = this.#cv.getUint32(off + CMSG_LEN, true);
       if (cl < CMSG_HDR_BYTES) break;
       if (
         this.#cv.getInt32(off + CMSG_LEVEL, true) === SOL_UDP &&

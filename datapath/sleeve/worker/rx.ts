@@ -58,6 +58,7 @@ import {
   UdpReceiver,
 } from "../sys/udp.ts";
 import type { WorkerNetwork } from "./messages.ts";
+import { OffsetViews } from "../offset_views.ts";
 import { mac48, type PeerRuntime } from "./peer_table.ts";
 import { count, countGlobal, fault, type PathContext } from "./path.ts";
 import {
@@ -80,6 +81,8 @@ export class Receiver {
     RELAY_HEADER_BYTES + MAX_FRAME_BYTES + HEADER_BYTES + TAG_BYTES,
   );
   private readonly inboxBody = this.inbox.subarray(HEADER_BYTES);
+  /** Bodies of datagrams inside a GRO run (or behind a relay header). */
+  private readonly inboxViews = new OffsetViews(this.inbox);
   private readonly sa = new Uint8Array(SOCKADDR_MAX_BYTES);
   private readonly udp: UdpGroReceiver | UdpReceiver;
   private readonly hdr = new Uint8Array(HEADER_BYTES);
@@ -184,7 +187,7 @@ export class Receiver {
     }
     // 5.
     writeNonce(this.nonce, 1 - s.txDirection, seq);
-    const body = at === 0 ? this.inboxBody : inbox.subarray(at + HEADER_BYTES);
+    const body = at === 0 ? this.inboxBody : this.inboxViews.at(at + HEADER_BYTES);
     const n = s.rxAead.open(this.nonce, hdr, body, plain, r - HEADER_BYTES);
     if (n < 0) {
       count(ctx, slot, F.auth);

@@ -43,6 +43,7 @@ import {
   vnetU16,
 } from "../virtio_net.ts";
 import { UdpGsoSender } from "../sys/udp.ts";
+import { OffsetViews } from "../offset_views.ts";
 import type { WorkerNetwork } from "./messages.ts";
 import { mac48, type PeerRuntime } from "./peer_table.ts";
 import { count, countGlobal, fault, type PathContext } from "./path.ts";
@@ -81,6 +82,9 @@ export class Transmitter {
   );
   private readonly outBody = this.out.subarray(HEADER_BYTES);
   private readonly batch = new Uint8Array(GSO_SEND_MAX_BYTES);
+  // Where each sealed body starts (after a relay prefix in `out`, at a segment in `batch`).
+  private readonly outViews = new OffsetViews(this.out);
+  private readonly batchViews = new OffsetViews(this.batch);
   private readonly gso: UdpGsoSender;
   private gsoWorks = true;
   private batchLen = 0;
@@ -207,7 +211,9 @@ export class Transmitter {
       at += prefix;
     }
     for (let i = 0; i < HEADER_BYTES; i++) dst[at + i] = hdr[i];
-    const body = dst === this.out && at === 0 ? this.outBody : dst.subarray(at + HEADER_BYTES);
+    const body = dst === this.out
+      ? (at === 0 ? this.outBody : this.outViews.at(at + HEADER_BYTES))
+      : this.batchViews.at(at + HEADER_BYTES);
     return prefix + HEADER_BYTES + s.txAead.seal(this.nonce, hdr, src, body, len);
   }
 
