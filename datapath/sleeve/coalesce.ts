@@ -26,6 +26,7 @@ import {
   VNET_HDR_BYTES,
   VNET_HDR_LEN,
 } from "./virtio_net.ts";
+import { copyBytes } from "./copy_bytes.ts";
 
 export { ipv4HeaderChecksum } from "./checksum.ts";
 export { VNET_HDR_BYTES } from "./virtio_net.ts";
@@ -43,10 +44,7 @@ const TCP_ACK = 0x10;
 const TCP_PSH = 0x08;
 
 /** Where a frame's TCP parts are, when it is a segment we know how to merge. */
-function tcpLayout(
-  f: Uint8Array,
-  len: number,
-): { tcpOff: number; tcpHl: number; payload: number } | null {
+function tcpLayout(f: Uint8Array, len: number): TcpLayout | null {
   if (len < ETH + 40 || f[12] !== 0x08 || f[13] !== 0x00) return null; // IPv4
   if (f[ETH] !== 0x45 || f[ETH + 9] !== 6) return null; // no IP options, TCP
   if ((((f[ETH + 6] << 8) | f[ETH + 7]) & 0x3fff) !== 0) return null; // MF or offset: fragment
@@ -55,16 +53,31 @@ function tcpLayout(
   const tcpOff = ETH + IPV4_HEADER_BYTES;
   const tcpHl = (f[tcpOff + 12] >> 4) * 4;
   if (tcpHl < 20 || tcpOff + tcpHl > ETH + tot) return null;
-  return { tcpOff, tcpHl, payload: tot - IPV4_HEADER_BYTES - tcpHl };
+  // One result object, filled per call (its callers read it before the next): no garbage per
+  // segment.
+  layout.tcpOff = tcpOff;
+  layout.tcpHl = tcpHl;
+  layout.payload = tot - IPV4_HEADER_BYTES - tcpHl;
+  return layout;
 }
+
+interface TcpLayout {
+  tcpOff: number;
+  tcpHl: number;
+  payload: number;
+}
+const layout: TcpLayout = { tcpOff: 0, tcpHl: 0, payload: 0 };
+
+/** Room for one super-frame: the virtio-net header, an Ethernet header, a 64 KB IP datagram. */
+export const COALESCER_BUFFER_BYTES = VNET_HDR_BYTES + ETH + 65535;
 
 /**
  * Collects frames for one TAP; `flush()` writes what is pending. `write(buf, len)` receives a
  * buffer that starts with the virtio-net header.
  */
 export class Coalescer {
-  #buf = new Uint8Array(VNET_HDR_BYTES + ETH + 65535);
-  #view = new DataView(this.#buf.buffer);
+  #buf: Uint8Array;
+  #view: DataView;
   #len = 0; // bytes after the vnet header
   #segments = 0;
   #mss = 0;
@@ -77,7 +90,21 @@ export class Coalescer {
   /** Super-frames written (more than one segment), for tests and counters. */
   merged = 0;
 
-  constructor(private readonly write: (fd: number, buf: Uint8Array, len: number) => void) {}
+  /**
+   * `buf` ({@link COALESCER_BUFFER_BYTES}), when given, is where super-frames are built: a
+   * caller that opens frames into a view of the same ArrayBuffer copies them without garbage
+   * (copy_bytes.ts).
+   */
+  constructor(
+    private readonly write: (fd: number, buf: Uint8Array, len: number) => void,
+    buf: Uint8Array = new Uint8Array(COALESCER_BUFFER_BYTES),
+  ) {
+    if (buf.length < COALESCER_BUFFER_BYTES) {
+      throw new Error(`coalescer: buffer of ${buf.length} bytes, needs ${COALESCER_BUFFER_BYTES}`);
+    }
+    this.#buf = buf;
+    this.#view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+  }
 
   /**
    * Adds one Ethernet frame (no vnet header) destined for the TAP `fd`. `csumStart`, when not
@@ -88,7 +115,7 @@ export class Coalescer {
     this.flush();
     this.#fd = fd;
     this.#csumStart = csumStart;
-    this.#buf.set(f.subarray(0, len), VNET_HDR_BYTES);
+    copyBytes(this.#buf, VNET_HDR_BYTES, f, 0, len);
     this.#len = len;
     this.#segments = 1;
     const t = tcpLayout(f, len);
@@ -126,7 +153,7 @@ export class Coalescer {
       0;
     if (seq !== this.#nextSeq) return false;
     if (this.#len + t.payload > MAX_SUPER || this.#segments >= MAX_SEGMENTS) return false;
-    p.set(f.subarray(to + t.tcpHl, to + t.tcpHl + t.payload), o + this.#len);
+    copyBytes(p, o + this.#len, f, to + t.tcpHl, to + t.tcpHl + t.payload);
     this.#len += t.payload;
     this.#segments++;
     this.#nextSeq = (seq + t.payload) >>> 0;

@@ -9,6 +9,7 @@
 
 import { fold, sum16, viewOf } from "./checksum.ts";
 import { GSO_ECN, GSO_TCPV4, GSO_TCPV6 } from "./virtio_net.ts";
+import { copyBytes } from "./copy_bytes.ts";
 
 export { GSO_TCPV4 } from "./virtio_net.ts";
 
@@ -86,11 +87,11 @@ export function segmentTcp(
   const addrSum = v4 ? sum16(v, ipOff + 12, 8) : sum16(v, ipOff + 8, 32);
   const sv = viewOf(seg);
   // Every header field that differs between segments is rewritten below: copy the header once.
-  seg.set(f.subarray(0, hdrLen), 0);
+  copyBytes(seg, 0, f, 0, hdrLen);
   let n = 0;
   for (let off = 0; off < total || (total === 0 && n === 0); off += mss) {
     const chunk = Math.min(mss, total - off);
-    seg.set(f.subarray(hdrLen + off, hdrLen + off + chunk), hdrLen);
+    copyBytes(seg, hdrLen, f, hdrLen + off, hdrLen + off + chunk);
     const last = off + chunk >= total;
     if (v4) {
       sv.setUint16(ipOff + 2, ipHl + tcpHl + chunk);

@@ -48,7 +48,8 @@ import {
 } from "../wire.ts";
 import type { Relay } from "./relay.ts";
 import { F, G } from "../counters.ts";
-import { Coalescer } from "../coalesce.ts";
+import { Coalescer, COALESCER_BUFFER_BYTES } from "../coalesce.ts";
+import { adjacentViews } from "../copy_bytes.ts";
 import { tcpChecksumStart } from "../segment.ts";
 import {
   sameSockaddr,
@@ -87,8 +88,9 @@ export class Receiver {
   private readonly udp: UdpGroReceiver | UdpReceiver;
   private readonly hdr = new Uint8Array(HEADER_BYTES);
   private readonly nonce = new Uint8Array(NONCE_BYTES);
-  // 5. Opened frames, on their way into the coalescer.
-  private readonly plain = new Uint8Array(MAX_FRAME_BYTES);
+  // 5. Opened frames, on their way into the coalescer (one ArrayBuffer with its super-frame,
+  // so that gluing copies without garbage: copy_bytes.ts).
+  private readonly plain: Uint8Array;
   // 8.
   private readonly coalescer: Coalescer;
   private networks = new Map<number, WorkerNetwork>();
@@ -98,10 +100,12 @@ export class Receiver {
     this.peers = ctx.peers;
     this.udp = UdpGroReceiver.enable(udpFd, this.inbox, this.sa) ??
       new UdpReceiver(udpFd, this.inbox, this.sa);
+    const [plain, superFrame] = adjacentViews(MAX_FRAME_BYTES, COALESCER_BUFFER_BYTES);
+    this.plain = plain;
     this.coalescer = new Coalescer((fd, buf, len) => {
       this.wroteTo.add(fd);
       if (c.write(fd, buf, len) < 0) countGlobal(ctx, G.txErrors);
-    });
+    }, superFrame);
   }
 
   clearWritten(): void {

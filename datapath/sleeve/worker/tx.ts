@@ -44,6 +44,7 @@ import {
 } from "../virtio_net.ts";
 import { UdpGsoSender } from "../sys/udp.ts";
 import { OffsetViews } from "../offset_views.ts";
+import { adjacentViews } from "../copy_bytes.ts";
 import type { WorkerNetwork } from "./messages.ts";
 import { mac48, type PeerRuntime } from "./peer_table.ts";
 import { count, countGlobal, fault, type PathContext } from "./path.ts";
@@ -65,10 +66,12 @@ export class Transmitter {
   private readonly udpFd: number;
   private readonly peers: PathContext["peers"];
   // 1. A TAP read starts with a virtio-net header; `frame` is the Ethernet frame after it.
-  private readonly raw = new Uint8Array(VNET_HDR_BYTES + MAX_FRAME_BYTES);
+  // 2. One segment of a super-frame at a time (in the TAP read's ArrayBuffer, so that cutting
+  // copies without garbage: copy_bytes.ts), and where its segments go.
+  private readonly views = adjacentViews(VNET_HDR_BYTES + MAX_FRAME_BYTES, MAX_FRAME_BYTES);
+  private readonly raw = this.views[0];
   private readonly frame = this.raw.subarray(VNET_HDR_BYTES);
-  // 2. One segment of a super-frame at a time, and where its segments go.
-  private readonly seg = new Uint8Array(MAX_FRAME_BYTES);
+  private readonly seg = this.views[1];
   private segmentNet: WorkerNetwork | null = null;
   private readonly emitSegment = (b: Uint8Array, l: number) =>
     this.forward(this.segmentNet!, b, l, TYPE_DATA_CSUM_PARTIAL);
