@@ -34,9 +34,10 @@
  * waits behind more than that much of a bulk transfer the other way, and the receive buffer is
  * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
  *
- * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts,
- * keys.ts, endpoints.ts (learned endpoints as the main thread keeps them), replay_window.ts,
- * segment.ts and coalesce.ts (the offloads), counters.ts, doorbell.ts; sys/ (libc through FFI,
+ * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts and
+ * aead_libsodium.ts (the AEAD backends), keys.ts, endpoints.ts (learned endpoints as the main
+ * thread keeps them), replay_window.ts, segment.ts and coalesce.ts (the offloads), offset_views.ts
+ * and copy_bytes.ts (no garbage per packet), counters.ts, doorbell.ts; sys/ (libc through FFI,
  * opened on first use: tap, udp, poll); worker/ (the packet loop: constants, messages, peer
  * table, tx, rx, keepalive, loop).
  *
