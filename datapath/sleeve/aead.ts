@@ -119,6 +119,11 @@ export function cpuHasAes(): boolean {
   }
 }
 
+/** The sleeve's AEAD on this box: AES-256-GCM where the CPU has AES instructions. */
+export function preferredAead(): AeadName {
+  return cpuHasAes() ? "aes-256-gcm" : "chacha20-poly1305";
+}
+
 class LibcryptoAead implements Aead {
   #enc: Deno.PointerValue;
   #dec: Deno.PointerValue;

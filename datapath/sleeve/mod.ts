@@ -62,6 +62,7 @@ import {
   type AeadName,
   bestAeadBackend,
   cpuHasAes,
+  preferredAead,
 } from "./aead.ts";
 import { deriveSleeveKeys, sessionFingerprint, type SleevePeerKeys } from "./keys.ts";
 import {
@@ -256,7 +257,7 @@ export function sleeveCapabilities(): {
   detail: string;
 } {
   const aesni = cpuHasAes();
-  const aead: AeadName = aesni ? "aes-256-gcm" : "chacha20-poly1305";
+  const aead = preferredAead();
   const backend = bestAeadBackend(aead);
   const why = aesni ? "CPU has AES instructions" : "no AES instructions";
   return {
@@ -353,7 +354,7 @@ export class Sleeve {
    */
   static async start(opts: SleeveOptions): Promise<Sleeve> {
     const want = opts.backend ?? "auto";
-    const aead: AeadName = cpuHasAes() ? "aes-256-gcm" : "chacha20-poly1305";
+    const aead = preferredAead();
     const backend: AeadBackend = want === "auto" ? bestAeadBackend(aead) : want;
     if (!aeadBackendHas(backend, aead)) {
       throw new Error(`sleeve: the ${backend} backend cannot run ${aead} on this box`);
