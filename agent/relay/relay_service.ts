@@ -112,6 +112,15 @@ export const RELAY_TIMING: RelayTiming = {
   maxLagMs: 1000,
 };
 
+/** What a peer waits for while a direct attempt of its pair runs or waits for a dial slot. */
+const DIRECT_UNDER_WAY: ReadonlySet<PeerWait> = new Set<PeerWait>([
+  "dial",
+  "dial-slot",
+  "connect",
+  "handshake",
+  "inbound-handshake",
+]);
+
 /**
  * May the pair go via a relay (the peer's status `st`, down for `downMs`): it had a session and
  * lost it, or its direct dials had their go.
@@ -125,14 +134,6 @@ export const RELAY_TIMING: RelayTiming = {
  * so are pairs this box could dial but leaves to the peer's dials. Never while a direct attempt
  * of the pair runs or waits for a dial slot.
  */
-const DIRECT_UNDER_WAY: ReadonlySet<PeerWait> = new Set<PeerWait>([
-  "dial",
-  "dial-slot",
-  "connect",
-  "handshake",
-  "inbound-handshake",
-]);
-
 export function directGaveUp(
   st: PeerStatus | undefined,
   downMs: number,
