@@ -1,26 +1,32 @@
 /**
- * X25519 (RFC 7748) for the handshake: libcrypto's through FFI where it loads, else
- * @noble/curves. A fleet converging after a power cut runs thousands of handshakes at once, each
- * a handful of X25519 operations, and the JavaScript ladder costs about 1.4 ms each on a small
- * CPU where libcrypto's takes a few tens of µs: on a 2-core box with 100 agents that was tens of
- * CPU seconds before the mesh could form.
+ * X25519 (RFC 7748) for the handshake: libsodium's through FFI where it loads, else libcrypto's,
+ * else @noble/curves. A fleet converging after a power cut runs thousands of handshakes at once,
+ * each a handful of X25519 operations, and the JavaScript ladder costs about 1.4 ms each on a
+ * small CPU where the C ones take a few tens of µs: on a 2-core box with 100 agents that was tens
+ * of CPU seconds before the mesh could form. libsodium comes first because it is one call per
+ * operation; OpenSSL 3 builds, fetches and frees key objects through its provider machinery for
+ * each (five to seven calls, a name lookup under a lock and several allocations): in a profile
+ * of the handshake benchmark libcrypto took a fifth of all CPU, mostly outside the ladder.
  *
- * Both implementations clamp the scalar and ignore bit 255 of u, as RFC 7748 §5 says, and both
- * give the all-zero output for low-order points (callers check for it: CPace's
- * `scalar_mult_vfy` answers the neutral element, the DH of the handshake aborts). The
- * known-answer tests (RFC 7748 §5.2 and §6.1, the CPace draft's vectors) run against both.
+ * All three clamp the scalar and ignore bit 255 of u, as RFC 7748 §5 says, and all give the
+ * all-zero output for low-order points (callers check for it: CPace's `scalar_mult_vfy` answers
+ * the neutral element, the DH of the handshake aborts). The known-answer tests (RFC 7748 §5.2
+ * and §6.1, the CPace draft's vectors) run against each.
  *
  * @module
  */
 
 import { x25519 as noble } from "@noble/curves/ed25519.js";
-import { openLibcrypto } from "../../datapath/sleeve/mod.ts";
+import { openLibcrypto, openLibsodium } from "../../datapath/sleeve/mod.ts";
 
 /** Scalars and u-coordinates are 32 bytes. */
 export const X25519_BYTES = 32;
 
 /** Which implementation runs. */
-export type X25519Backend = "libcrypto" | "noble";
+export type X25519Backend = "libsodium" | "libcrypto" | "noble";
+
+/** Every backend, fastest first. */
+export const X25519_BACKENDS: readonly X25519Backend[] = ["libsodium", "libcrypto", "noble"];
 
 /** OpenSSL's NID (and EVP_PKEY type) of X25519. */
 const EVP_PKEY_X25519 = 1034;
@@ -45,23 +51,36 @@ const SYMBOLS = {
 
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
+/** libsodium's two calls; both answer -1 for an all-zero result (and for low-order inputs). */
+const SODIUM_SYMBOLS = {
+  crypto_scalarmult_curve25519: { parameters: ["buffer", "buffer", "buffer"], result: "i32" },
+  crypto_scalarmult_curve25519_base: { parameters: ["buffer", "buffer"], result: "i32" },
+} as const;
+
 /**
  * libcrypto's EVP_PKEY symbols, loaded when this module is: once per process, before anything
  * runs that a resource check watches (a test's, or the first handshake's deadline). Null where
  * it cannot be loaded (no library, no FFI permission): then noble.
  */
 const lib: Lib | null = openLibcrypto(SYMBOLS);
+/** libsodium's, loaded likewise. */
+const sodium = openLibsodium(SODIUM_SYMBOLS);
 
 let forced: X25519Backend | null = null;
 
-/** The implementation in use: libcrypto where it loads. */
+/** Whether `backend` loads here. */
+export function x25519Has(backend: X25519Backend): boolean {
+  return backend === "noble" || (backend === "libsodium" ? sodium !== null : lib !== null);
+}
+
+/** The implementation in use: the first of {@link X25519_BACKENDS} that loads. */
 export function x25519Backend(): X25519Backend {
-  return forced ?? (lib ? "libcrypto" : "noble");
+  return forced ?? X25519_BACKENDS.find(x25519Has)!;
 }
 
 /** Tests only: run on one implementation (null: the default choice again). */
 export function forceX25519Backend(backend: X25519Backend | null): void {
-  if (backend === "libcrypto" && !lib) throw new Error("libcrypto is not available");
+  if (backend !== null && !x25519Has(backend)) throw new Error(`${backend} is not available`);
   forced = backend;
 }
 
@@ -76,7 +95,15 @@ function check(what: string, b: Uint8Array): void {
 export function x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array {
   check("scalar", scalar);
   check("point", u);
-  if (x25519Backend() === "noble") {
+  const backend = x25519Backend();
+  if (backend === "libsodium") {
+    const out = new Uint8Array(X25519_BYTES);
+    // -1 is libsodium refusing a low-order u before or after its ladder: the product is zero.
+    return sodium!.crypto_scalarmult_curve25519(out, scalar, u) === 0
+      ? out
+      : new Uint8Array(X25519_BYTES);
+  }
+  if (backend === "noble") {
     try {
       return noble.scalarMult(scalar, u);
     } catch {
@@ -90,7 +117,16 @@ export function x25519(scalar: Uint8Array, u: Uint8Array): Uint8Array {
 /** X25519(scalar, 9): the public key of a private one. */
 export function x25519Base(scalar: Uint8Array): Uint8Array {
   check("scalar", scalar);
-  if (x25519Backend() === "noble") return noble.getPublicKey(scalar);
+  const backend = x25519Backend();
+  if (backend === "noble") return noble.getPublicKey(scalar);
+  if (backend === "libsodium") {
+    const out = new Uint8Array(X25519_BYTES);
+    // A clamped scalar is never zero mod the group order, so the base's multiple never is.
+    if (sodium!.crypto_scalarmult_curve25519_base(out, scalar) !== 0) {
+      throw new Error("libsodium: cannot compute an X25519 public key");
+    }
+    return out;
+  }
   const l = lib!;
   const key = l.EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, null, scalar, BigInt(X25519_BYTES));
   if (key === null) throw new Error("libcrypto: cannot load an X25519 private key");

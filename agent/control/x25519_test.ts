@@ -1,13 +1,20 @@
 import { deepStrictEqual, strictEqual } from "node:assert";
-import { forceX25519Backend, x25519, x25519Backend, x25519Base } from "./x25519.ts";
+import {
+  forceX25519Backend,
+  x25519,
+  X25519_BACKENDS,
+  type X25519Backend,
+  x25519Backend,
+  x25519Base,
+} from "./x25519.ts";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((b) => parseInt(b, 16)));
 const toHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 const ZERO = "00".repeat(32);
 
-/** Every test runs on both implementations; libcrypto is there on every box CI runs on. */
+/** Every test runs on each implementation; libsodium and libcrypto are on every box CI runs on. */
 function onBoth(name: string, fn: () => void) {
-  for (const backend of ["libcrypto", "noble"] as const) {
+  for (const backend of X25519_BACKENDS) {
     Deno.test(`x25519 (${backend}): ${name}`, () => {
       forceX25519Backend(backend);
       try {
@@ -82,13 +89,13 @@ onBoth("low-order points, canonical and with bit 255 set, give all zeros", () =>
   }
 });
 
-Deno.test("x25519: libcrypto and noble agree on random scalars and points", () => {
+Deno.test("x25519: libsodium, libcrypto and noble agree on random scalars and points", () => {
   const pairs = Array.from({ length: 200 }, () => {
     const k = crypto.getRandomValues(new Uint8Array(32));
     const u = crypto.getRandomValues(new Uint8Array(32));
     return { k, u };
   });
-  const run = (backend: "libcrypto" | "noble") => {
+  const run = (backend: X25519Backend) => {
     forceX25519Backend(backend);
     try {
       return pairs.map(({ k, u }) => [toHex(x25519(k, u)), toHex(x25519Base(k))]);
@@ -96,5 +103,7 @@ Deno.test("x25519: libcrypto and noble agree on random scalars and points", () =
       forceX25519Backend(null);
     }
   };
-  deepStrictEqual(run("libcrypto"), run("noble"));
+  const noble = run("noble");
+  deepStrictEqual(run("libcrypto"), noble);
+  deepStrictEqual(run("libsodium"), noble);
 });

@@ -48,7 +48,6 @@ const DECRYPT = {
   result: "i32",
 } as const;
 const SYMBOLS = {
-  sodium_init: { parameters: [], result: "i32" },
   crypto_aead_aes256gcm_is_available: { parameters: [], result: "i32" },
   crypto_aead_aes256gcm_statebytes: { parameters: [], result: "usize" },
   crypto_aead_aes256gcm_beforenm: { parameters: ["buffer", "buffer"], result: "i32" },
@@ -62,18 +61,33 @@ const SYMBOLS = {
 type Lib = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 let lib: Lib | null | undefined;
 
-/** libsodium's symbols, initialised, or null where it cannot be loaded (or fails to start). */
-export function libsodium(): Lib | null {
-  if (lib !== undefined) return lib;
-  lib = null;
+/** libsodium's start-up call, run before any other. */
+const SODIUM_INIT = { sodium_init: { parameters: [], result: "i32" } } as const;
+
+/**
+ * `symbols` of the system's libsodium, initialised (`sodium_init`), or null where it cannot be
+ * loaded or cannot run here.
+ */
+export function openLibsodium<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S>["symbols"] | null {
   for (const name of ["libsodium.so.23", "libsodium.so"]) {
+    let init: Deno.DynamicLibrary<typeof SODIUM_INIT>;
     try {
-      const l = Deno.dlopen(name, SYMBOLS).symbols;
-      // 0: initialised now, 1: already; -1: it cannot run here.
-      if (l.sodium_init() >= 0) lib = l;
-      break;
-    } catch { /* try the next name */ }
+      init = Deno.dlopen(name, SODIUM_INIT);
+    } catch {
+      continue; // try the next name
+    }
+    // 0: initialised now, 1: already; -1: it cannot run here.
+    if (init.symbols.sodium_init() < 0) return null;
+    return Deno.dlopen(name, symbols).symbols;
   }
+  return null;
+}
+
+/** libsodium's AEAD symbols, initialised, or null where it cannot be loaded (or fails to start). */
+export function libsodium(): Lib | null {
+  if (lib === undefined) lib = openLibsodium(SYMBOLS);
   return lib;
 }
 
