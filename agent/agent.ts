@@ -26,6 +26,7 @@ import {
   type SleeveSessionEvent,
 } from "../datapath/sleeve/mod.ts";
 import {
+  everyOnGrid,
   type NodeKeyPair,
   PeerConnections,
   type PeerEndpoint,
@@ -120,7 +121,8 @@ export class Agent {
   #epochs = new SessionEpochs();
   #reloader: ConfigReloader;
   #watcher: ConfigWatcher;
-  #timers: ReturnType<typeof setInterval>[] = [];
+  /** Stop functions of the periodic timers. */
+  #timers: (() => void)[] = [];
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
   #lastReconcile: ReconcileOutcome | null = null;
@@ -247,9 +249,11 @@ export class Agent {
     );
     await Deno.writeTextFile(paths.pid, `${Deno.pid}\n`, { mode: 0o600 }).catch(() => {});
     this.#restartMetrics();
-    this.#timers.push(setInterval(() => this.#reportOversize(), OVERSIZE_REPORT_MS));
-    this.#timers.push(setInterval(() => this.requestReconcile(), RECONCILE_INTERVAL_MS));
-    this.#timers.push(setInterval(() => this.#readPolicyCounters(), POLICY_COUNTERS_MS));
+    // The once-a-second report shares the wake-up of the other second timers (grid_timer.ts);
+    // the slow ones stay spread out, so a lab's agents do not all spawn `ip` and `nft` at once.
+    this.#timers.push(everyOnGrid(OVERSIZE_REPORT_MS, () => this.#reportOversize()));
+    this.#timers.push(intervalTimer(RECONCILE_INTERVAL_MS, () => this.requestReconcile()));
+    this.#timers.push(intervalTimer(POLICY_COUNTERS_MS, () => this.#readPolicyCounters()));
     this.#watcher.watch(configFiles(this.opts.configPath, config));
     this.log.info("agent up", {
       peer: self.name,
@@ -270,7 +274,7 @@ export class Agent {
     this.#stopping = true;
     this.log.info("stopping", { reason });
     this.#lag.stop();
-    for (const t of this.#timers) clearInterval(t);
+    for (const stop of this.#timers) stop();
     clearTimeout(this.#workloadRetry);
     this.#pairs.stop();
     this.#relay.stop();
@@ -749,6 +753,12 @@ export class Agent {
       mtu: this.#mtu(),
     }));
   }
+}
+
+/** A plain `setInterval`, as a stop function like {@link everyOnGrid}'s. */
+function intervalTimer(ms: number, fn: () => void): () => void {
+  const id = setInterval(fn, ms);
+  return () => clearInterval(id);
 }
 
 function memberAddress(n: Network, peer: string): string | undefined {

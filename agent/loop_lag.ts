@@ -11,6 +11,8 @@
  * @module
  */
 
+import { everyOnGrid, unrefGridClock } from "./control/mod.ts";
+
 /**
  * Sampling period of the gauge. Every timer wake-up of an idle agent costs some hundreds of
  * microseconds of runtime work: at 250 ms this gauge alone was a quarter of an idle agent's
@@ -28,18 +30,19 @@ export type LoopLagReading = () => number;
 export class LoopLag {
   #lag = 0;
   #last = 0;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  /** Stops the sampling timer. */
+  #timer: (() => void) | null = null;
 
   start(): void {
     if (this.#timer !== null) return;
     this.#last = performance.now();
-    this.#timer = setInterval(() => this.#sample(), LOOP_LAG_SAMPLE_MS);
-    // The gauge alone never keeps the process alive.
-    Deno.unrefTimer(this.#timer);
+    // On the wall-clock grid, so its wake-up is the one of the agent's other timers of a
+    // second (grid_timer.ts); unref'd: the gauge alone never keeps the process alive.
+    this.#timer = everyOnGrid(LOOP_LAG_SAMPLE_MS, (late) => this.#sample(late), unrefGridClock);
   }
 
   stop(): void {
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer?.();
     this.#timer = null;
   }
 
@@ -50,10 +53,9 @@ export class LoopLag {
     return Math.max(this.#lag, overdue, 0);
   }
 
-  #sample(): void {
+  #sample(lateMs: number): void {
     const now = performance.now();
-    const elapsed = now - this.#last;
-    this.#lag = nextLag(this.#lag, elapsed - LOOP_LAG_SAMPLE_MS, elapsed);
+    this.#lag = nextLag(this.#lag, lateMs, now - this.#last);
     this.#last = now;
   }
 }

@@ -22,7 +22,7 @@
 
 import type { Network, Peer } from "../config/types.ts";
 import type { AeadName } from "../datapath/sleeve/mod.ts";
-import type { ControlMessage, SessionSecrets } from "./control/mod.ts";
+import { type ControlMessage, everyOnGrid, type SessionSecrets } from "./control/mod.ts";
 import type { Logger } from "./ops/log.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { HeartbeatAcks, PendingHeartbeats } from "./vxlan_heartbeat.ts";
@@ -189,11 +189,8 @@ export class PairDatapaths {
   /** Starts the timer. */
   start(): void {
     if (this.#cancelTick) return;
-    const loop = () => {
-      this.#cancelTick = this.#o.clock.after(this.#o.timing.tickMs, loop);
-      this.tick();
-    };
-    this.#cancelTick = this.#o.clock.after(this.#o.timing.tickMs, loop);
+    // On the wall-clock grid: the agent's timers of a second share one wake-up (grid_timer.ts).
+    this.#cancelTick = everyOnGrid(this.#o.timing.tickMs, () => this.tick(), this.#o.clock);
   }
 
   stop(): void {

@@ -23,7 +23,9 @@
  * - `rekey.ts`          periodic make-before-break rekey of a live session (state machine)
  * - `session_agreement.ts` one connection from first byte to verdict; failure classification
  * - `session.ts`        an established session: read, write, heartbeat, end;
- *                       `heartbeat_period.ts` the period, stretched for a large fleet
+ *                       `heartbeat_period.ts` the period, stretched for a large fleet;
+ *                       `grid_timer.ts` periodic timers on the wall-clock grid (the agent's
+ *                       other periodic timers use it too)
  * - `pair_roles.ts`     which side of a pair decides (used by the agent too)
  * - `peer_address.ts`   canonical IP text, to compare socket and configured addresses; a
  *                       DNS name resolved at each dial (system resolver, hosts file included)
@@ -63,6 +65,7 @@ export type { ConnectionOutcome } from "./session_agreement.ts";
 export { isDecider } from "./pair_roles.ts";
 export { DEFAULT_HEARTBEAT_MS } from "./options.ts";
 export { stretchedSilenceMs } from "./heartbeat_period.ts";
+export { everyOnGrid, type GridClock, unrefGridClock } from "./grid_timer.ts";
 export type { NodeKeyPair, PasswordSlot } from "./handshake_core.ts";
 export {
   type LocalKeys,

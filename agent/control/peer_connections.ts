@@ -46,6 +46,7 @@ import {
 } from "./peer_status.ts";
 import type { ControlMessage } from "./secure_channel.ts";
 import { heartbeatPeriodMs, stretchedSilenceMs } from "./heartbeat_period.ts";
+import { everyOnGrid } from "./grid_timer.ts";
 import { endSession, heartbeat, sendOn, sessionHeartbeatMs } from "./session.ts";
 import { type ConnectionOutcome, runConnection } from "./session_agreement.ts";
 import type { ByteStream } from "./tcp_stream.ts";
@@ -63,10 +64,12 @@ export class PeerConnections {
   readonly #tasks = new Set<Promise<unknown>>();
   readonly #abort = new AbortController();
   #listener: Deno.TcpListener | null = null;
-  #heartbeat: ReturnType<typeof setInterval> | null = null;
+  /** Stops the heartbeat timer. */
+  #heartbeat: (() => void) | null = null;
   /** This box's heartbeat period for its number of peers (heartbeat_period.ts). */
   #heartbeatMs: number;
-  #rekeyTimer: ReturnType<typeof setInterval> | null = null;
+  /** Stops the rekey tick. */
+  #rekeyTimer: (() => void) | null = null;
   #closed = false;
 
   constructor(opts: PeerConnectionsOptions) {
@@ -121,10 +124,10 @@ export class PeerConnections {
     });
     this.#track(acceptLoop(this.#ctx, this.#admission, this.#listener));
     for (const rec of this.#peers.values()) this.#dialFirst(rec);
-    this.#heartbeat = setInterval(() => heartbeat(this.#ctx), this.#heartbeatMs);
+    this.#heartbeat = this.#startHeartbeat(this.#heartbeatMs);
     this.#sayHeartbeat();
     if (this.#o.rekey !== false) {
-      this.#rekeyTimer = setInterval(() => rekeyTick(this.#ctx), REKEY_TICK_MS);
+      this.#rekeyTimer = everyOnGrid(REKEY_TICK_MS, () => rekeyTick(this.#ctx));
     }
   }
 
@@ -155,11 +158,20 @@ export class PeerConnections {
     if (period !== this.#heartbeatMs) {
       this.#heartbeatMs = period;
       if (this.#heartbeat) {
-        clearInterval(this.#heartbeat);
-        this.#heartbeat = setInterval(() => heartbeat(this.#ctx), period);
+        this.#heartbeat();
+        this.#heartbeat = this.#startHeartbeat(period);
         this.#sayHeartbeat();
       }
     }
+  }
+
+  /**
+   * Heartbeats on the wall-clock grid of their period: every box's go out in the same instant
+   * and are read in bursts (grid_timer.ts; a quiet 50-box fleet: 0.68 → 0.50 CPU s per agent
+   * per minute).
+   */
+  #startHeartbeat(periodMs: number): () => void {
+    return everyOnGrid(periodMs, () => heartbeat(this.#ctx));
   }
 
   /** A stretched heartbeat period is said, so that slower failure detection is no surprise. */
@@ -287,9 +299,9 @@ export class PeerConnections {
     if (!this.#closed) {
       this.#closed = true;
       this.#abort.abort();
-      if (this.#heartbeat) clearInterval(this.#heartbeat);
+      this.#heartbeat?.();
       this.#dialer.close();
-      if (this.#rekeyTimer) clearInterval(this.#rekeyTimer);
+      this.#rekeyTimer?.();
       try {
         this.#listener?.close();
       } catch {

@@ -9,7 +9,7 @@
 
 import { formatHostPort } from "../../config/mod.ts";
 import type { Peer } from "../../config/types.ts";
-import type { ControlMessage, Logger } from "../control/mod.ts";
+import { type ControlMessage, everyOnGrid, type Logger } from "../control/mod.ts";
 import type { Sleeve } from "../../datapath/sleeve/mod.ts";
 import {
   relayPolicies,
@@ -47,7 +47,8 @@ export class RelayAgent {
   #topology: TopologyService | null = null;
   #peers: readonly Peer[] = [];
   readonly #punch: HolePunch;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  /** Stops the punch tick. */
+  #timer: (() => void) | null = null;
 
   constructor(private readonly o: RelayAgentOptions) {
     this.#punch = new HolePunch({
@@ -104,13 +105,13 @@ export class RelayAgent {
       loopLag: this.o.loopLag,
     });
     this.#service.start();
-    this.#timer = setInterval(() => this.#punch.tick(Date.now()), PUNCH_TICK_MS);
+    this.#timer = everyOnGrid(PUNCH_TICK_MS, () => this.#punch.tick(Date.now()));
   }
 
   stop(): void {
     this.#service?.stop();
     this.#service = null;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer?.();
     this.#timer = null;
     for (const peer of [...this.#vias.keys()]) this.#punch.setRelayed(peer, null, Date.now());
     this.#vias.clear();

@@ -26,6 +26,7 @@ import {
   type ConnectionOutcome,
   type ControlMessage,
   DEFAULT_HEARTBEAT_MS,
+  everyOnGrid,
   isDecider,
   type Logger,
   type PeerConnectionsStatus,
@@ -256,7 +257,8 @@ export class RelayService {
    */
   #routes: Map<string, Route> | null = null;
   #buckets = new Map<string, { tokens: number; at: number }>();
-  #timer: ReturnType<typeof setInterval> | null = null;
+  /** Stops the tick. */
+  #timer: (() => void) | null = null;
   #kick: ReturnType<typeof setTimeout> | null = null;
   #stopped = false;
 
@@ -272,13 +274,14 @@ export class RelayService {
   }
 
   start(): void {
-    this.#timer = setInterval(() => this.tick(), this.#t.tickMs);
+    // On the wall-clock grid: the agent's timers of a second share one wake-up (grid_timer.ts).
+    this.#timer = everyOnGrid(this.#t.tickMs, () => this.tick());
   }
 
   /** Stops the timer and closes every stream ending here. */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer?.();
     if (this.#kick !== null) clearTimeout(this.#kick);
     for (const s of [...this.#streams.values()]) s.close("agent stopping");
   }
