@@ -5,7 +5,8 @@
  *
  * Options: `--quiet=S` length of the quiet window (default 60 s), `--out=DIR`, `--no-wait` (do
  * not wait for a quiet box), `--deno-flag=F` (repeatable: a flag for each agent's `deno run`,
- * e.g. `--deno-flag=--node-modules-dir=manual`).
+ * e.g. `--deno-flag=--node-modules-dir=manual`), `--yaml=LINE` (repeatable: a top-level line of
+ * the fleet's weave.yaml, e.g. `--yaml='rekey_after: 10m'`; the agents validate it as usual).
  * Other work on the box distorts every figure: the run waits (up to 10 min) until the 1-minute
  * load is below 1.5, and reports the load it started at.
  *
@@ -23,16 +24,18 @@ function parse(args: string[]) {
   let out = new URL("./results/", import.meta.url).pathname;
   let noWait = false;
   const denoFlags: string[] = [];
+  const yaml: string[] = [];
   for (const a of args) {
     if (a.startsWith("--quiet=")) quietMs = Number(a.slice(8)) * 1000;
     else if (a.startsWith("--out=")) out = a.slice(6).replace(/\/?$/, "/");
     else if (a === "--no-wait") noWait = true;
     else if (a.startsWith("--deno-flag=")) denoFlags.push(a.slice(12));
+    else if (a.startsWith("--yaml=") && /^[a-z_]+: \S/.test(a.slice(7))) yaml.push(a.slice(7));
     else if (/^\d+$/.test(a) && Number(a) >= 2 && Number(a) <= 200) sizes.push(Number(a));
     else throw new Error(`bench:fleet: bad argument ${JSON.stringify(a)} (N is 2..200)`);
   }
   if (!Number.isFinite(quietMs) || quietMs < 0) throw new Error("bench:fleet: bad --quiet");
-  return { sizes: sizes.length ? sizes : [10, 50, 100], quietMs, out, noWait, denoFlags };
+  return { sizes: sizes.length ? sizes : [10, 50, 100], quietMs, out, noWait, denoFlags, yaml };
 }
 
 async function waitForQuietBox(): Promise<number> {
@@ -76,11 +79,17 @@ if (import.meta.main) {
     console.error("bench:fleet needs root (network namespaces)");
     Deno.exit(2);
   }
-  const { sizes, quietMs, out, noWait, denoFlags } = parse(Deno.args);
+  const { sizes, quietMs, out, noWait, denoFlags, yaml } = parse(Deno.args);
   const results: FleetRunResult[] = [];
   for (const n of sizes) {
     if (!noWait) await waitForQuietBox();
-    const r = await runFleet({ agents: n, quietMs, denoFlags, progress: (l) => console.log(l) });
+    const r = await runFleet({
+      agents: n,
+      quietMs,
+      denoFlags,
+      yaml,
+      progress: (l) => console.log(l),
+    });
     results.push(r);
     console.log(JSON.stringify(r));
     await Deno.mkdir(out, { recursive: true });
@@ -96,10 +105,11 @@ if (import.meta.main) {
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(
     `${out}fleet.json`,
-    JSON.stringify({ machine, results }, null, 2) + "\n",
+    JSON.stringify({ machine, yaml, results }, null, 2) + "\n",
   );
   const md = `Fleet benchmark, ${machine.at}: ${machine.cpus} vCPUs, ${machine.memTotalMB} MB, ` +
-    `Linux ${machine.kernel}, Deno ${machine.deno}; sleeve datapath, password, full mesh.\n\n` +
+    `Linux ${machine.kernel}, Deno ${machine.deno}; sleeve datapath, password, full mesh` +
+    (yaml.length ? `; weave.yaml adds ${yaml.map((l) => `\`${l}\``).join(", ")}` : "") + ".\n\n" +
     fleetTable(results);
   await Deno.writeTextFile(`${out}fleet.md`, md);
   console.log("\n" + md);

@@ -38,6 +38,8 @@ export interface FleetRunOptions {
   logLevel?: string;
   /** Flags for `deno run` of each agent (default none). */
   denoFlags?: string[];
+  /** Extra top-level lines of the fleet's weave.yaml (default none), e.g. `rekey_after: 10m`. */
+  yaml?: string[];
   /** Progress lines go here. */
   progress?: (line: string) => void;
 }
@@ -144,6 +146,7 @@ async function measure(
     hosts: n,
     datapath: "sleeve",
     networks: [{ name: "net1", subnet: "10.40.0.0/16" }],
+    extra: o.yaml ?? [],
   }, pw);
   const config = await lab.writeFile("weave.yaml", yaml);
   say(`fleet ${n}: lab built, starting ${n} agents at once (load ${loadAtStart})`);
