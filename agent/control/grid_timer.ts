@@ -14,8 +14,8 @@
  */
 
 /**
- * The clock the grid is laid on: the wall clock and one-shot timers (the agent's `Clock` has
- * this shape; tests step time by hand).
+ * The clock the grid is laid on: the wall clock and one-shot timers (the agent's `Clock` is
+ * this type; tests step time by hand).
  */
 export interface GridClock {
   /** Milliseconds since the epoch. */

@@ -65,7 +65,7 @@ export type { ConnectionOutcome } from "./session_agreement.ts";
 export { isDecider } from "./pair_roles.ts";
 export { DEFAULT_HEARTBEAT_MS } from "./options.ts";
 export { stretchedSilenceMs } from "./heartbeat_period.ts";
-export { everyOnGrid, type GridClock, unrefGridClock } from "./grid_timer.ts";
+export { everyOnGrid, type GridClock, systemGridClock, unrefGridClock } from "./grid_timer.ts";
 export type { NodeKeyPair, PasswordSlot } from "./handshake_core.ts";
 export {
   type LocalKeys,

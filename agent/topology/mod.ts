@@ -7,7 +7,8 @@
  * - `dot.ts`     the graph as Graphviz DOT (pure)
  * - `gossip.ts`  the protocol: announce, full sync on session up, flood news, rate-limit input
  *
- * What it may import: `config/` (names), `agent/clock.ts`, and types from `agent/control/mod.ts`.
+ * What it may import: `config/` (names), `agent/clock.ts` (itself the control plane's clock), and
+ * types from `agent/control/mod.ts`.
  * The agent wires it to the sessions; nothing here touches the network itself.
  *
  * @module
