@@ -60,6 +60,10 @@ export function installSession(
     ...(via !== null ? { via } : {}),
   });
   ctx.track(readLoop(ctx, rec, session));
+  // The decider's first heartbeat goes out now, not at its next tick: it announces the period
+  // the peer judges this session's silence by, and the next tick may be a whole stretched
+  // period (up to 15 s) away, past the silence the peer allows before it knows the period.
+  if (ctx.decides(rec.endpoint.name)) sendHeartbeat(ctx, rec, session);
   ctx.events.onSessionUp?.({
     peer: rec.endpoint.name,
     secrets: s.secrets,
@@ -200,11 +204,14 @@ export function heartbeat(ctx: ControlContext): void {
       endSession(ctx, rec, `nothing received for ${silent} ms`);
       continue;
     }
-    if (ctx.decides(rec.endpoint.name)) {
-      const rtt = rec.rttMs === null ? undefined : Math.round(rec.rttMs * 1000) / 1000;
-      sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now(), rtt, p: tickMs });
-    }
+    if (ctx.decides(rec.endpoint.name)) sendHeartbeat(ctx, rec, s);
   }
+}
+
+/** One heartbeat on the session: our send time (for the RTT), the last RTT, our period. */
+function sendHeartbeat(ctx: ControlContext, rec: PeerRecord, s: Session): void {
+  const rtt = rec.rttMs === null ? undefined : Math.round(rec.rttMs * 1000) / 1000;
+  sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now(), rtt, p: ctx.heartbeatMs() });
 }
 
 /**
