@@ -60,16 +60,17 @@ export function installSession(
     ...(via !== null ? { via } : {}),
   });
   ctx.track(readLoop(ctx, rec, session));
-  // The decider's first heartbeat goes out now, not at its next tick: it announces the period
-  // the peer judges this session's silence by, and the next tick may be a whole stretched
-  // period (up to 15 s) away, past the silence the peer allows before it knows the period.
-  if (ctx.decides(rec.endpoint.name)) sendHeartbeat(ctx, rec, session);
   ctx.events.onSessionUp?.({
     peer: rec.endpoint.name,
     secrets: s.secrets,
     remoteAddress: stream.remote ?? rec.endpoint.address,
     via,
   });
+  // The decider's first heartbeat goes out now (after what the owner sends at session up, so
+  // the datapath negotiation is not queued behind it), not at its next tick: it announces the
+  // period the peer judges this session's silence by, and the next tick may be a whole
+  // stretched period (up to 15 s) away, past the silence the peer allows before it knows it.
+  if (ctx.decides(rec.endpoint.name) && !session.closed) sendHeartbeat(ctx, rec, session);
   if (via !== null && !ctx.closed() && !rec.removed) {
     ctx.scheduleDial(rec, backoffDelay(rec.attempts, ctx.o.backoffBaseMs, ctx.o.backoffMaxMs));
   }
