@@ -415,6 +415,47 @@ Deno.test({
 
 Deno.test({
   ...opts,
+  name:
+    "a session busy both ways goes without most heartbeats; a quiet one heartbeats every period",
+  async fn() {
+    // hb-c decides (smaller name). While messages flow both ways every 50 ms, each side hears
+    // from the other well within a 150 ms period, so the decider's ticks send a heartbeat only
+    // every fifth one (the round trip stays fresh); once the messages stop, every tick sends one.
+    const nodes = mesh(131, ["hb-c", "hb-d"]);
+    const [c, d] = nodes;
+    const heartbeatsSent = (sent: number) =>
+      c.pc.status().peers["hb-d"].counters.messagesOut - sent;
+    try {
+      nodes.forEach((n) => n.pc.start());
+      await until("session", () => fullMesh(nodes));
+      await until("a first round trip", () => c.pc.status().peers["hb-d"].rttMs !== null);
+      let sent = 0;
+      const out0 = c.pc.status().peers["hb-d"].counters.messagesOut;
+      const t0 = Date.now();
+      while (Date.now() - t0 < 3000) {
+        strictEqual(c.pc.send("hb-d", { type: "app", n: sent }), true);
+        strictEqual(d.pc.send("hb-c", { type: "app", n: sent }), true);
+        sent++;
+        await sleep(50);
+      }
+      const busy = heartbeatsSent(out0 + sent);
+      // 20 ticks: one in five sends (4), a few more where a loaded test box slept past a period.
+      assert(busy >= 2 && busy <= 10, `heartbeats while busy: ${busy} in 3 s`);
+      await until("the last app message", () => c.messages.length === sent);
+      const out1 = c.pc.status().peers["hb-d"].counters.messagesOut;
+      await sleep(3000);
+      const quiet = c.pc.status().peers["hb-d"].counters.messagesOut - out1;
+      assert(quiet >= 15, `heartbeats while quiet: ${quiet} in 3 s`);
+      deepStrictEqual([c.downs, d.downs], [[], []], "no session ended");
+      assert(c.pc.status().peers["hb-d"].rttMs !== null);
+    } finally {
+      await closeAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  ...opts,
   name: "managers of different protocol versions refuse each other with a clear log on both",
   async fn() {
     const nodes = mesh(111, ["v-1", "v-2"], {}, { "v-2": { versions: { min: 4, max: 5 } } });

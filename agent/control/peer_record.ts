@@ -37,6 +37,12 @@ export interface Session {
   secrets: SessionSecrets;
   establishedAt: number;
   lastRx: number;
+  /**
+   * When a frame other than a heartbeat or its ack last went each way (`heartbeatDue` in
+   * session.ts): gossip, datapath negotiation, relay and rekey messages.
+   */
+  lastOtherRx: number;
+  lastOtherTx: number;
   closed: boolean;
   /** Writes in order; frames never interleave. */
   queue: Promise<void>;
@@ -48,6 +54,13 @@ export interface Session {
    * its first heartbeat, and on the deciding side.
    */
   peerHeartbeatMs: number | null;
+  /**
+   * On the deciding side: the period our last heartbeat announced (null before the first), and
+   * how many heartbeat ticks in a row went without one because the session carried other frames
+   * both ways (`heartbeatDue` in session.ts).
+   */
+  announcedMs: number | null;
+  skippedHeartbeats: number;
   /**
    * The first hop of a session carried by relays (#16, agent/relay/), or null for a direct one.
    * A relayed session leaves the direct dials running: a direct session replaces it.

@@ -37,11 +37,15 @@ export function installSession(
     secrets: s.secrets,
     establishedAt: now,
     lastRx: now,
+    lastOtherRx: -Infinity,
+    lastOtherTx: -Infinity,
     closed: false,
     queue: Promise.resolve(),
     queuedBytes: 0,
     silentTicks: 0,
     peerHeartbeatMs: null,
+    announcedMs: null,
+    skippedHeartbeats: 0,
     via,
   };
   // A relayed session (#16) keeps the direct dials (and their backoff) going.
@@ -98,6 +102,7 @@ async function readLoop(ctx: ControlContext, rec: PeerRecord, s: Session): Promi
         const now = performance.now();
         if (typeof t === "number" && Number.isFinite(t) && t <= now) rec.rttMs = now - t;
       } else {
+        s.lastOtherRx = s.lastRx;
         ctx.events.onMessage?.({ peer: rec.endpoint.name, msg });
       }
     }
@@ -162,6 +167,7 @@ export function sendOn(
   }
   rec.counters.messagesOut++;
   rec.counters.bytesOut += frame.length;
+  if (msg.type !== "heartbeat" && msg.type !== "heartbeat-ack") s.lastOtherTx = Date.now();
   s.queuedBytes += frame.length;
   s.queue = s.queue.then(async () => {
     if (s.closed) return;
@@ -205,14 +211,42 @@ export function heartbeat(ctx: ControlContext): void {
       endSession(ctx, rec, `nothing received for ${silent} ms`);
       continue;
     }
-    if (ctx.decides(rec.endpoint.name)) sendHeartbeat(ctx, rec, s);
+    if (!ctx.decides(rec.endpoint.name)) continue;
+    if (heartbeatDue(s, now, tickMs)) sendHeartbeat(ctx, rec, s);
+    else s.skippedHeartbeats++;
   }
+}
+
+/**
+ * Most heartbeat ticks in a row a busy session may go without a heartbeat: the round trip the
+ * heartbeats measure (routes weigh it) is then at most this many periods old.
+ */
+export const MAX_SKIPPED_HEARTBEATS = 4;
+
+/**
+ * Whether the deciding side's tick must send a heartbeat. Not when, within the last period,
+ * the session carried frames other than heartbeats both ways (a converging fleet's gossip, a datapath
+ * negotiation): each side has then heard from the other, which is all a heartbeat proves, and
+ * on a 2-core box running a 50-agent lab each frame costs a wake-up at both ends. Always when
+ * the period changed since the last one announced it (the peer judges silence by it), and at
+ * least every `MAX_SKIPPED_HEARTBEATS + 1` ticks (the round trip stays fresh).
+ */
+export function heartbeatDue(
+  s: Pick<Session, "lastOtherRx" | "lastOtherTx" | "announcedMs" | "skippedHeartbeats">,
+  now: number,
+  periodMs: number,
+): boolean {
+  if (s.announcedMs !== periodMs || s.skippedHeartbeats >= MAX_SKIPPED_HEARTBEATS) return true;
+  return now - s.lastOtherRx >= periodMs || now - s.lastOtherTx >= periodMs;
 }
 
 /** One heartbeat on the session: our send time (for the RTT), the last RTT, our period. */
 function sendHeartbeat(ctx: ControlContext, rec: PeerRecord, s: Session): void {
   const rtt = rec.rttMs === null ? undefined : Math.round(rec.rttMs * 1000) / 1000;
-  sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now(), rtt, p: ctx.heartbeatMs() });
+  const p = ctx.heartbeatMs();
+  s.announcedMs = p;
+  s.skippedHeartbeats = 0;
+  sendOn(ctx, rec, s, { type: "heartbeat", t: performance.now(), rtt, p });
 }
 
 /**
