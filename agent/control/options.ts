@@ -217,7 +217,7 @@ export const MAX_HANDSHAKE_STRETCH_MS = 20_000;
 export function handshakeDeadlineMs(
   o: Pick<ResolvedOptions, "handshakeTimeoutMs" | "loopLag">,
 ): number {
-  return o.handshakeTimeoutMs + stretchMs(o);
+  return o.handshakeTimeoutMs + lagStretchMs(o);
 }
 
 /**
@@ -228,7 +228,7 @@ export function handshakeDeadlineMs(
 export function connectDeadlineMs(
   o: Pick<ResolvedOptions, "connectTimeoutMs" | "loopLag">,
 ): number {
-  return o.connectTimeoutMs + stretchMs(o);
+  return o.connectTimeoutMs + lagStretchMs(o);
 }
 
 /**
@@ -239,10 +239,14 @@ export function deadAfterNowMs(
   o: Pick<ResolvedOptions, "deadAfterMs" | "heartbeatMs" | "loopLag">,
   periodMs: number,
 ): number {
-  return stretchedSilenceMs(o.deadAfterMs, periodMs, o.heartbeatMs) + stretchMs(o);
+  return stretchedSilenceMs(o.deadAfterMs, periodMs, o.heartbeatMs) + lagStretchMs(o);
 }
 
-function stretchMs(o: Pick<ResolvedOptions, "loopLag">): number {
+/**
+ * How much every deadline of the control plane grows now for this box's own lag: connects,
+ * handshakes, silences, and the answer a rekey exchange waits for (rekey.ts).
+ */
+export function lagStretchMs(o: Pick<ResolvedOptions, "loopLag">): number {
   return Math.min(HANDSHAKE_LAG_FACTOR * o.loopLag(), MAX_HANDSHAKE_STRETCH_MS);
 }
 

@@ -42,10 +42,10 @@
  *   new ones: R at 5 (I switched before sending it), I at 6.
  *
  * Timers, one named function each: `rekeyDue` (keys older than rekeyAfter: the initiator
- * starts), `keysExpired` (older than rejectAfter: the session must end; checked on both ends,
+ * starts; a starved box waits, up to halfway to rejectAfter), `keysExpired` (older than rejectAfter: the session must end; checked on both ends,
  * so a peer that never rekeys is cut off), `exchangeStalled` (an uncommitted attempt not
- * answered in exchangeTimeout: aborted, retried after as long again), `oldKeysDue` (grace over:
- * drop the old receive keys).
+ * answered in exchangeTimeout, stretched while the box lags: aborted, retried after as long
+ * again), `oldKeysDue` (grace over: drop the old receive keys).
  *
  * @module
  */
@@ -97,6 +97,12 @@ export function resolveRekeyOptions(o: RekeyOptions): Required<RekeyOptions> {
   }
   return r;
 }
+
+/**
+ * Deadline stretch (`RekeyMachineOptions.stretchMs`) from which a box counts as starved and
+ * defers the start of a due rekey: timers a second late (4 × the loop lag, options.ts).
+ */
+export const STARVED_STRETCH_MS = 4000;
 
 /** Steps of the exchange (see the module doc). */
 export type RekeyStep = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
@@ -175,6 +181,12 @@ export interface RekeyMachineOptions extends RekeyOptions {
   establishedAt: number;
   /** The passwords, node keys and names as they are now; called for every exchange. */
   coreOptions: () => CoreOptions;
+  /**
+   * How much the exchange deadline grows now (default: never): the connection manager's
+   * stretch for this box's loop lag (options.ts `lagStretchMs`). A starved box that aborts an
+   * exchange only slow to be answered throws the work away and retries into the same load.
+   */
+  stretchMs?: () => number;
 }
 
 /** An attempt in progress, by the last step this end sent. */
@@ -211,6 +223,7 @@ export class RekeyMachine {
   #dropOldAt: { at: number; epoch: number } | null = null;
   #rekeys = 0;
   #ignored = 0;
+  #deferred = 0;
   #expired = false;
   /** An early rekey was asked for while an exchange ran: it starts once that one is done. */
   #requested = false;
@@ -234,6 +247,11 @@ export class RekeyMachine {
   /** Messages ignored because they fit no attempt in progress. */
   get ignored(): number {
     return this.#ignored;
+  }
+
+  /** Ticks at which a due rekey waited because this box was starved (`rekeyDue`). */
+  get deferred(): number {
+    return this.#deferred;
   }
 
   /** The step this end last sent in the attempt in progress (null: none). */
@@ -374,7 +392,7 @@ export class RekeyMachine {
       case REKEY_ABORT: {
         const reason = typeof msg.reason === "string" ? msg.reason : "no reason given";
         this.#forget();
-        if (this.#o.role === "initiator") this.#retryAt = now + this.#o.exchangeTimeoutMs;
+        if (this.#o.role === "initiator") this.#retryAt = now + this.#exchangeTimeoutMs();
         return [{ type: "aborted", attempt: msg.attempt!, reason: `by the peer: ${reason}` }];
       }
     }
@@ -414,7 +432,7 @@ export class RekeyMachine {
       if (rec.kind === RecordKind.AUTH_FAILED || rec.kind === RecordKind.REFUSE) {
         // R did not commit: nothing is installed anywhere; retry later.
         this.#forget();
-        this.#retryAt = now + this.#o.exchangeTimeoutMs;
+        this.#retryAt = now + this.#exchangeTimeoutMs();
         const error = rec.kind === RecordKind.AUTH_FAILED
           ? ex.core.authFailed(rec.body)
           : new WireError("garbage", `rekey refused by ${this.#o.peerName}: ${refusal(rec.body)}`);
@@ -457,7 +475,7 @@ export class RekeyMachine {
       this.#forget();
       out.push(this.#abortMsg(attempt, error.message));
     }
-    if (this.#o.role === "initiator") this.#retryAt = now + this.#o.exchangeTimeoutMs;
+    if (this.#o.role === "initiator") this.#retryAt = now + this.#exchangeTimeoutMs();
     out.push({ type: "failed", error });
     return out;
   }
@@ -525,11 +543,16 @@ export class RekeyMachine {
   #exchangeStalled(now: number, out: RekeyAction[]): void {
     const ex = this.#ex;
     if (!ex || (ex.step !== 1 && ex.step !== 2)) return;
-    if (now - ex.startedAt < this.#o.exchangeTimeoutMs) return;
+    if (now - ex.startedAt < this.#exchangeTimeoutMs()) return;
     this.#forget();
     const reason = `step ${ex.step} got no answer in ${now - ex.startedAt} ms`;
     out.push(this.#abortMsg(ex.attempt, reason), { type: "aborted", attempt: ex.attempt, reason });
-    if (this.#o.role === "initiator") this.#retryAt = now + this.#o.exchangeTimeoutMs;
+    if (this.#o.role === "initiator") this.#retryAt = now + this.#exchangeTimeoutMs();
+  }
+
+  /** The exchange deadline now, and the wait before a retry: stretched while this box lags. */
+  #exchangeTimeoutMs(): number {
+    return this.#o.exchangeTimeoutMs + (this.#o.stretchMs?.() ?? 0);
   }
 
   /** The grace after the peer's switch is over: the old receive keys go. */
@@ -539,10 +562,20 @@ export class RekeyMachine {
     this.#dropOldAt = null;
   }
 
-  /** The initiator starts a rekey once the keys are rekeyAfter old. */
+  /**
+   * The initiator starts a rekey once the keys are rekeyAfter old; a box starved of CPU (its
+   * deadlines stretched by at least {@link STARVED_STRETCH_MS}) waits, up to halfway to
+   * rejectAfter: a rekey is a handshake's worth of work, and keys a little older cost nothing.
+   */
   #rekeyDue(now: number, out: RekeyAction[]): void {
     if (this.#o.role !== "initiator" || this.#ex || now < this.#retryAt) return;
-    if (now - this.#keysAt < this.#o.rekeyAfterMs) return;
+    const age = now - this.#keysAt;
+    if (age < this.#o.rekeyAfterMs) return;
+    const latest = this.#o.rekeyAfterMs + (this.#o.rejectAfterMs - this.#o.rekeyAfterMs) / 2;
+    if (age < latest && (this.#o.stretchMs?.() ?? 0) >= STARVED_STRETCH_MS) {
+      this.#deferred++;
+      return;
+    }
     out.push(...this.#start(now));
   }
 }

@@ -6,7 +6,13 @@
 
 import { deepStrictEqual, notDeepStrictEqual, strictEqual, throws } from "node:assert";
 import type { CoreOptions, PasswordSet } from "./handshake_core.ts";
-import { parseRekeyMessage, type RekeyAction, RekeyMachine, type RekeyMessage } from "./rekey.ts";
+import {
+  parseRekeyMessage,
+  type RekeyAction,
+  RekeyMachine,
+  type RekeyMessage,
+  STARVED_STRETCH_MS,
+} from "./rekey.ts";
 
 const te = new TextEncoder();
 const A = te.encode("password A of the fleet"), B = te.encode("password B of the fleet");
@@ -102,6 +108,30 @@ Deno.test("rekey: every rekey makes new keys, chained; the session never expires
   }
   strictEqual(p.i.rekeys, 8); // every 120 s over 1000 s
   strictEqual(seen.size, 8);
+});
+
+Deno.test("rekey: a lagging box waits longer for an answer, and a starved one defers the start", () => {
+  // Stretch as the connection manager computes it from the loop lag (options.ts).
+  const lag = { stretchMs: 2000 };
+  const p = pair({ current: A }, { current: A }, { stretchMs: () => lag.stretchMs });
+  p.clock.now = 120_000;
+  deepStrictEqual(p.i.tick(120_000).map((a) => a.type), ["send"]); // lost
+  // Unanswered: aborted at 10 s + the stretch, not at 10 s; retried as long after.
+  deepStrictEqual(p.i.tick(131_999), []);
+  deepStrictEqual(p.i.tick(132_000).map((a) => a.type), ["send", "aborted"]);
+  deepStrictEqual(p.i.tick(143_999), []);
+  // Starved (stretch ≥ STARVED_STRETCH_MS): a due rekey waits, but only until halfway to
+  // rejectAfter (150 s of 120–180 s), then starts however busy the box is.
+  lag.stretchMs = STARVED_STRETCH_MS;
+  deepStrictEqual(p.i.tick(144_000), []);
+  deepStrictEqual(p.i.tick(149_999), []);
+  strictEqual(p.i.deferred, 2);
+  deepStrictEqual(p.i.tick(150_000).map((a) => a.type === "send" ? a.msg.step : a.type), [1]);
+  // Not starved: a rekey starts at rekeyAfter, as without the stretch.
+  const q = pair({ current: A }, { current: A }, { stretchMs: () => STARVED_STRETCH_MS - 1 });
+  q.tick(120_000);
+  strictEqual(q.i.rekeys, 1);
+  strictEqual(q.i.deferred, 0);
 });
 
 Deno.test("rekey: a peer that never rekeys is cut off at rejectAfter; options are validated", () => {

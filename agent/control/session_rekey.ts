@@ -12,6 +12,7 @@ import type { ControlContext } from "./context.ts";
 import type { CoreOptions } from "./handshake_core.ts";
 import { HandshakeError } from "./handshake_core.ts";
 import type { PeerRecord, Session } from "./peer_record.ts";
+import { lagStretchMs } from "./options.ts";
 import { parseRekeyMessage, type RekeyAction, RekeyMachine } from "./rekey.ts";
 import type { ControlMessage } from "./secure_channel.ts";
 import { WireError } from "./wire_error.ts";
@@ -44,6 +45,7 @@ function machineOf(ctx: ControlContext, rec: PeerRecord, s: Session): RekeyMachi
       transcriptHash: s.secrets.transcriptHash ?? new Uint8Array(32),
       establishedAt: s.establishedAt,
       coreOptions: () => coreOptions(ctx),
+      stretchMs: () => lagStretchMs(ctx.o),
     });
     machines.set(s, m);
   }
