@@ -1,7 +1,7 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import type { Clock } from "../clock.ts";
 import type { ControlMessage } from "../control/mod.ts";
-import { GOSSIP_TIMING, rttMoved, TopologyGossip } from "./gossip.ts";
+import { GOSSIP_TIMING, rttMoved, TopologyGossip, whyMoved } from "./gossip.ts";
 import { type Link, parseRecord } from "./record.ts";
 
 /** Time that moves only when the test says so. */
@@ -361,4 +361,43 @@ Deno.test("a big fleet spaces announcements and refreshes by its size (40 ms and
   const sent1 = f.sent;
   f.advance(59_000);
   ok(f.sent - sent1 <= 4, `${f.sent - sent1} records in a quiet minute (two refreshes each way)`);
+});
+
+Deno.test("a down link's new reason is no new record; the refresh publishes it", () => {
+  const f = new Fleet(["a", "b", "c"]);
+  f.link("a", "b", true);
+  f.run();
+  const down = (why: string): Link[] => [{ peer: "b", state: "direct" }, {
+    peer: "c",
+    state: "down",
+    why,
+  }];
+  f.box("a").setLocalLinks(down("connection refused"));
+  f.run();
+  f.box("a").start(); // its anti-entropy refresh, every refreshMs from now
+  const seq = f.box("a").graph.record("a")!.seq;
+  const sent = f.sent;
+  // A converging fleet's failed dials rewrite reasons all the time: no new version, nothing sent.
+  for (const why of ["handshake did not complete in 8.3 s", "connection refused", "reset"]) {
+    f.box("a").setLocalLinks(down(why));
+    f.advance(GOSSIP_TIMING.minAnnounceMs + 100);
+  }
+  strictEqual(f.box("a").graph.record("a")!.seq, seq);
+  strictEqual(f.sent, sent, "nothing announced for reasons alone");
+  strictEqual(f.box("b").graph.record("a")!.links[1].why, "connection refused");
+  // The refresh carries the newest reason (a new version), to b as to everyone.
+  f.advance(GOSSIP_TIMING.refreshMs);
+  strictEqual(f.box("b").graph.record("a")!.links[1].why, "reset");
+  // A state change is announced as before, its reason with it.
+  f.box("a").setLocalLinks([{ peer: "b", state: "direct" }, { peer: "c", state: "direct" }]);
+  f.advance(GOSSIP_TIMING.minAnnounceMs + 100);
+  strictEqual(f.box("b").graph.record("a")!.links[1].state, "direct");
+});
+
+Deno.test("whyMoved: a down link's reason that differs, appears or goes", () => {
+  const l = (why?: string): Link[] => [{ peer: "b", state: "down", ...(why ? { why } : {}) }];
+  strictEqual(whyMoved(l("x"), l("x")), false);
+  strictEqual(whyMoved(l("x"), l("y")), true);
+  strictEqual(whyMoved(l(), l("y")), true);
+  strictEqual(whyMoved(l("x"), l()), true);
 });

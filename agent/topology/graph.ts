@@ -48,7 +48,9 @@ export class TopologyGraph {
    */
   replace(r: TopologyRecord): MergeOutcome {
     const held = this.#records.get(r.origin);
-    if (held && canonicalRecord(held) === canonicalRecord(r)) return "stale";
+    // An origin gives each version of its record a new seq, so only a record of the same seq
+    // (an unchanged one sent again) needs the comparison of contents.
+    if (held && held.seq === r.seq && canonicalRecord(held) === canonicalRecord(r)) return "stale";
     this.#set(r);
     return "new";
   }

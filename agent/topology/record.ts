@@ -109,10 +109,12 @@ export function parseRecord(msg: ControlMessage, fleet: ReadonlySet<string>): Pa
     detail,
   });
   const { origin, seq, links } = msg;
-  if (typeof origin !== "string" || checkPeerName(origin) !== null) {
-    return bad("malformed", "origin is not a peer name");
+  if (typeof origin !== "string") return bad("malformed", "origin is not a peer name");
+  if (!fleet.has(origin)) {
+    return checkPeerName(origin) !== null
+      ? bad("malformed", "origin is not a peer name")
+      : bad("unknown-origin", `origin ${origin} is not in the fleet`);
   }
-  if (!fleet.has(origin)) return bad("unknown-origin", `origin ${origin} is not in the fleet`);
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) {
     return bad("malformed", "seq is not a positive integer");
   }
@@ -124,11 +126,17 @@ export function parseRecord(msg: ControlMessage, fleet: ReadonlySet<string>): Pa
   const seen = new Set<string>();
   for (const l of links) {
     if (!l || typeof l !== "object" || Array.isArray(l)) return bad("malformed", "link not a map");
-    const { peer, state, rttMs, why, endpoint } = Object.fromEntries(Object.entries(l));
-    if (typeof peer !== "string" || checkPeerName(peer) !== null) {
-      return bad("malformed", "link peer is not a peer name");
+    // Read straight off the object JSON.parse made (own properties only, and the prototype has
+    // none of these names): copying each link's entries first was a third of the cost of a
+    // 100-link record, and a converging 100-box fleet reads thousands of them a second.
+    const { peer, state, rttMs, why, endpoint }: Record<string, unknown> = l;
+    if (typeof peer !== "string") return bad("malformed", "link peer is not a peer name");
+    // A name of the fleet is a valid one (the config checked it); only others need the check.
+    if (!fleet.has(peer)) {
+      return checkPeerName(peer) !== null
+        ? bad("malformed", "link peer is not a peer name")
+        : bad("unknown-peer", `link to ${peer}, not in the fleet`);
     }
-    if (!fleet.has(peer)) return bad("unknown-peer", `link to ${peer}, not in the fleet`);
     if (peer === origin || seen.has(peer)) return bad("malformed", `link to ${peer} repeated`);
     if (!isLinkState(state)) return bad("malformed", "link state unknown");
     seen.add(peer);
