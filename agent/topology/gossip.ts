@@ -48,8 +48,11 @@ export interface GossipTiming {
   /**
    * ... and at least this much per box of the fleet. An announcement is N sends of a record of
    * N links, so a burst costs each box N² link-sends per spacing: a fixed spacing made a
-   * converging 100-box fleet send each box's record every 2 s to everyone. With 40 ms per box:
-   * 2 s up to 50 boxes, 4 s at 100, 40 s at 1000.
+   * converging 100-box fleet send each box's record every 2 s to everyone. With 100 ms per box:
+   * 2 s up to 20 boxes, 5 s at 50, 10 s at 100, 100 s at 1000. Only relays need others'
+   * sessions, and they are opened for a pair 20 s after its direct dials gave up at the
+   * earliest (`RELAY_TIMING.directFirstMs`); at 40 ms a converging 100-agent lab on 2 vCPUs
+   * spent about a core on records.
    */
   announcePerBoxMs: number;
   /** Period of the anti-entropy re-announcement of this box's own record. */
@@ -84,7 +87,7 @@ export interface GossipTiming {
 /** Default timing. */
 export const GOSSIP_TIMING: GossipTiming = {
   minAnnounceMs: 2000,
-  announcePerBoxMs: 40,
+  announcePerBoxMs: 100,
   refreshMs: 15_000,
   refreshPerBoxMs: 300,
   burst: 256,

@@ -339,13 +339,13 @@ Deno.test("a pair that never meets hears each other's news second-hand after mee
   strictEqual(f.edgeText("b"), "a-c:direct b-c:direct");
 });
 
-Deno.test("a big fleet spaces announcements and refreshes by its size (40 ms and 300 ms per box)", () => {
+Deno.test("a big fleet spaces announcements and refreshes by its size (100 ms and 300 ms per box)", () => {
   const names = Array.from({ length: 100 }, (_, i) => `n${i}`);
   const f = new Fleet(names);
   f.link("n0", "n1", true);
   f.run();
   const sent0 = f.sent;
-  // n0's sessions flap for 20 s: one announcement per 4 s (not per 2 s) reaches n1.
+  // n0's sessions flap for 20 s: one announcement per 10 s (not per 2 s) reaches n1.
   for (let i = 0; i < 200; i++) {
     f.box("n0").setLocalLinks(
       i % 2 ? [{ peer: "n1", state: "direct" }] : [
@@ -356,7 +356,7 @@ Deno.test("a big fleet spaces announcements and refreshes by its size (40 ms and
     f.advance(100);
   }
   const own = f.sent - sent0;
-  ok(own >= 4 && own <= 6, `n0 sent ${own} records in 20 s (one per 4 s)`);
+  ok(own >= 2 && own <= 3, `n0 sent ${own} records in 20 s (one per 10 s)`);
   // Quiet: the anti-entropy refresh comes every 30 s, not every 15 s.
   const sent1 = f.sent;
   f.advance(59_000);
