@@ -220,6 +220,15 @@ async function measure(
   }
   await follower.poll();
   const quietSessionEvents = follower.events.length - eventsBefore;
+  // A quiet fleet must have none: say why each session went down, keep the logs.
+  const quietDowns = new Map<string, number>();
+  for (const e of follower.events.slice(eventsBefore)) {
+    if (!e.up) quietDowns.set(e.reason ?? "?", (quietDowns.get(e.reason ?? "?") ?? 0) + 1);
+  }
+  for (const [reason, count] of quietDowns) {
+    say(`  quiet window: ${count}× session down: ${reason}`);
+  }
+  if (quietSessionEvents > 0) lab.markFailed();
   // Status of every agent: per-pair counters, and how long status --json takes.
   const statusMs: number[] = [];
   for (let i = 0; i < 3; i++) {

@@ -512,7 +512,12 @@ Deno.test({
 });
 
 /** A hand-driven peer: completes a genuine handshake and agreement, then does what it likes. */
-async function rawSession(target: string, source: string, name: string) {
+function rawSession(target: string, source: string, name: string) {
+  return rawSessionWith(target, source, name, "gate");
+}
+
+/** {@link rawSession} with a manager of any name. */
+async function rawSessionWith(target: string, source: string, name: string, expectedPeer: string) {
   const stream = await dialTcp({
     hostname: target,
     port: PORT,
@@ -527,12 +532,70 @@ async function rawSession(target: string, source: string, name: string) {
     localName: name,
     password: PW,
     remoteAddress: target,
-    expectedPeer: "gate",
+    expectedPeer,
   });
   const verdict = await agreeOnSession(hs, { stream, reader, decider: false, remoteAddress: "" });
   strictEqual(verdict, "keep");
   return { stream, reader, hs };
 }
+
+Deno.test({
+  ...opts,
+  name:
+    "a twin that finishes its handshake long after its session (a loaded box) is closed, not kept",
+  async fn() {
+    // tw-a's timers run a second late, so its handshake deadline is 1.5 s + 4 × 1 s. A hand-driven
+    // tw-b opens a connection, then a second one that becomes the session; the first finishes its
+    // handshake 2.7 s later, past "younger than a handshake takes" (1.5 s + 1 s), but it was under
+    // way when the session was made: its twin, closed as a duplicate. Kept, it would replace the
+    // session (a session-down and a new one for nothing, as in a loaded 100-agent lab).
+    const a = makeNode("tw-a", "127.0.0.141", {
+      peers: [{ name: "tw-b", address: "127.0.0.142", port: PORT }],
+      loopLag: () => 1000,
+      deferDialMs: 10_000,
+    });
+    a.pc.start();
+    const slow = await dialTcp({
+      hostname: a.address,
+      port: PORT,
+      localAddress: "127.0.0.142",
+      timeoutMs: 2000,
+    });
+    let session: ByteStream | null = null;
+    try {
+      await sleep(300);
+      const first = await rawSessionWith(a.address, "127.0.0.142", "tw-b", "tw-a");
+      session = first.stream;
+      await until("session", () => up(a, "tw-b"));
+      await sleep(2700);
+      const reader = new FrameReader(slow);
+      const hs = await runHandshake({
+        stream: slow,
+        reader,
+        role: "dialer",
+        localName: "tw-b",
+        password: PW,
+        remoteAddress: a.address,
+        expectedPeer: "tw-a",
+      });
+      const verdict = await agreeOnSession(hs, {
+        stream: slow,
+        reader,
+        decider: false,
+        remoteAddress: "",
+      });
+      strictEqual(verdict, "duplicate");
+      await sleep(200);
+      deepStrictEqual(a.downs, [], "the session stayed");
+      strictEqual(a.ups.length, 1);
+      strictEqual(a.pc.status().duplicatesClosed, 1);
+    } finally {
+      slow.close();
+      session?.close();
+      await closeAll([a]);
+    }
+  },
+});
 
 Deno.test({
   ...opts,

@@ -18,7 +18,11 @@ import { installSession, sessionHeartbeatMs } from "./session.ts";
 import type { ByteStream } from "./tcp_stream.ts";
 import { WireError } from "./wire_error.ts";
 
-/** Extra time past the handshake deadline within which a new session still counts as a twin. */
+/**
+ * A session made up to this long before a connection started still counts as its twin: the two
+ * ends start their dials at slightly different moments, and an accepted connection's start is
+ * when it was accepted, after the peer's dial began.
+ */
 const TWIN_MARGIN_MS = 1000;
 
 /**
@@ -122,10 +126,13 @@ export async function runConnection(
       remoteAddress: remote,
       decide: () => {
         const s = rec.session;
-        // A session younger than a handshake can take was made by a simultaneous dial: this
-        // connection is its twin. An older one is stale (the peer lost it and redialled).
-        const twin = s !== null &&
-          Date.now() - s.establishedAt < ctx.o.handshakeTimeoutMs + TWIN_MARGIN_MS;
+        // A session made while this connection was under way came from a simultaneous dial:
+        // this connection is its twin. One made before it started is stale (the peer lost it
+        // and redialled). Counted from this connection's own start, not as "younger than a
+        // handshake takes": on a loaded box handshakes take longer than the configured deadline
+        // (it stretches with the loop lag), and a twin that finished 6 s after its session
+        // replaced it (a 100-agent lab: 8–16 such session-downs once the mesh was up).
+        const twin = s !== null && s.establishedAt >= started - TWIN_MARGIN_MS;
         // A relayed connection never replaces a direct session that is still heard (#16).
         const heard = relayed !== null && s !== null && s.via === null &&
           Date.now() - s.lastRx < sessionHeartbeatMs(ctx, rec, s) * 2;
