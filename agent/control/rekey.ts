@@ -42,10 +42,11 @@
  *   new ones: R at 5 (I switched before sending it), I at 6.
  *
  * Timers, one named function each: `rekeyDue` (keys older than rekeyAfter: the initiator
- * starts; a starved box waits, up to halfway to rejectAfter), `keysExpired` (older than rejectAfter: the session must end; checked on both ends,
- * so a peer that never rekeys is cut off), `exchangeStalled` (an uncommitted attempt not
- * answered in exchangeTimeout, stretched while the box lags: aborted, retried after as long
- * again), `oldKeysDue` (grace over: drop the old receive keys).
+ * starts; a starved box waits, up to halfway to rejectAfter), `keysExpired` (older than
+ * rejectAfter: the session must end; checked on both ends, so a peer that never rekeys is cut
+ * off), `exchangeStalled` (an uncommitted attempt not answered in exchangeTimeout, stretched
+ * while the box lags: aborted, retried after as long again), `oldKeysDue` (grace over: drop the
+ * old receive keys).
  *
  * @module
  */

@@ -225,11 +225,11 @@ export const MAX_SKIPPED_HEARTBEATS = 4;
 
 /**
  * Whether the deciding side's tick must send a heartbeat. Not when, within the last period,
- * the session carried frames other than heartbeats both ways (a converging fleet's gossip, a datapath
- * negotiation): each side has then heard from the other, which is all a heartbeat proves, and
- * on a 2-core box running a 50-agent lab each frame costs a wake-up at both ends. Always when
- * the period changed since the last one announced it (the peer judges silence by it), and at
- * least every `MAX_SKIPPED_HEARTBEATS + 1` ticks (the round trip stays fresh).
+ * the session carried frames other than heartbeats both ways (a converging fleet's gossip, a
+ * datapath negotiation): each side has then heard from the other, which is all a heartbeat
+ * proves, and on a 2-core box running a 50-agent lab each frame costs a wake-up at both ends.
+ * Always when the period changed since the last one announced it (the peer judges silence by
+ * it), and at least every `MAX_SKIPPED_HEARTBEATS + 1` ticks (the round trip stays fresh).
  */
 export function heartbeatDue(
   s: Pick<Session, "lastOtherRx" | "lastOtherTx" | "announcedMs" | "skippedHeartbeats">,

@@ -486,7 +486,6 @@ function hasSession(r: TopologyRecord | undefined, peer: string): boolean {
   return live.has(peer);
 }
 
-/** A link list without RTTs, as text: what decides whether sessions changed. */
 /**
  * What makes a new version of this box's record: the state and endpoint of each link, not why a
  * down one is down. While a fleet converges, every dial that fails rewrites some peer's reason
