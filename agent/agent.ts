@@ -13,7 +13,7 @@ import { bridgeName, tapName } from "../datapath/link_names.ts";
 import { datapathCaps, type KernelDatapathCaps, probeKernel } from "../datapath/kernel_probe.ts";
 import {
   type DesiredHost,
-  observeHost,
+  observeLinks,
   type PolicyCounter,
   readPolicyCounters,
 } from "../datapath/host/mod.ts";
@@ -576,7 +576,8 @@ export class Agent {
     this.#heartbeat?.setAddresses(
       probes ? this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!) : [],
     );
-    this.#pairs.setLocalMacs(bridgeMacs(await observeHost(), this.#myNetworks()));
+    // Links alone (one `ip`): the reconcile just made the bridges, the MACs are all we need.
+    this.#pairs.setLocalMacs(bridgeMacs({ links: await observeLinks() }, this.#myNetworks()));
   }
 
   #pushSleevePeer(p: Readonly<PairState>): void {

@@ -95,7 +95,7 @@ export function buildDesiredHost(input: {
 }
 
 /** This box's bridge MAC per VNI, as observed. */
-export function bridgeMacs(observed: ObservedHost, networks: Network[]): BridgeMacs {
+export function bridgeMacs(observed: Pick<ObservedHost, "links">, networks: Network[]): BridgeMacs {
   const macs: BridgeMacs = {};
   for (const n of networks) {
     const link = observed.links.find((l) => l.name === bridgeName(n.name));

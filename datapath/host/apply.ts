@@ -10,6 +10,7 @@
 
 import type { Change } from "./change.ts";
 import { runCommand as run } from "../command.ts";
+import { writeProcSysctls } from "./proc_sysctl.ts";
 
 /** Result of applying: how many processes it took, and the workloads that failed. */
 export interface ApplyResult {
@@ -39,6 +40,8 @@ async function runGroup(group: Change[], opts: { netns?: string }): Promise<stri
     for (const a of items) {
       if (!/^[a-z0-9_.-]+=[0-9]+$/.test(a)) return `refusing sysctl item ${JSON.stringify(a)}`;
     }
+    // This box's own namespace: written in-process, as `sysctl -w` would (proc_sysctl.ts).
+    if (!opts.netns) return await writeProcSysctls(items);
     const r = await run("sysctl", ["-qw", ...items], opts);
     return r.ok ? null : `sysctl -w: ${r.stderr.trim().split("\n")[0]} (${items.join(" ")})`;
   }

@@ -7,7 +7,7 @@
  * nft_table: whole-table transactions) and the thin applier that runs a plan as batched
  * `ip`/`bridge`/`nft` processes (apply.ts).
  *
- * The agent needs: `observeHost`, `planHost` (or `planHostDetailed` for per-workload results),
+ * The agent needs: `observeHost` (`observeLinks` for its links alone), `planHost` (or `planHostDetailed` for per-workload results),
  * `applyChanges` (reconcile), `teardownPlan` (down), `renderPlan` (show a plan) and
  * `readPolicyCounters` (status, metrics).
  *
@@ -38,7 +38,7 @@ export {
   teardownPlan,
   type WorkloadResult,
 } from "./plan.ts";
-export { observeHost, parseXfrmPolicies, parseXfrmStates } from "./observe.ts";
+export { observeHost, observeLinks, parseXfrmPolicies, parseXfrmStates } from "./observe.ts";
 export { applyChanges, type ApplyResult } from "./apply.ts";
 export { isolationRuleset } from "./isolation_rules.ts";
 export { ISOLATION_TABLE, NFT_TABLE, POLICY_TABLE } from "./nft_table.ts";

@@ -20,6 +20,7 @@ import { BRIDGE_NF_KEYS } from "./plan_sysctl.ts";
 import { ownsReqid } from "./xfrm_args.ts";
 import { type ObservedNftTable, OWNED_TABLES, parseNftTable } from "./nft_table.ts";
 import { runCommand as run } from "../command.ts";
+import { readProcSysctls } from "./proc_sysctl.ts";
 
 interface JsonLink {
   ifname: string;
@@ -139,26 +140,19 @@ export async function observeHost(
     : host;
 }
 
-async function observeBox(opts: { netns?: string }): Promise<ObservedHost> {
-  const [links, addrs, states, policies, tables] = await Promise.all([
-    run("ip", ["-json", "-details", "link", "show"], opts),
-    run("ip", ["-json", "address", "show"], opts),
-    run("ip", ["-s", "xfrm", "state", "list"], opts),
-    run("ip", ["xfrm", "policy", "list"], opts),
-    run("nft", ["list", "tables"], opts),
-  ]);
-  if (!links.ok) throw new Error(`ip link show failed: ${links.stderr.trim()}`);
-  const addrBy = new Map<string, string[]>();
-  for (const a of JSON.parse(addrs.stdout || "[]") as JsonLink[]) {
-    addrBy.set(a.ifname, (a.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`));
-  }
+/**
+ * Our links (`wv*`) with their details and addresses, from one `ip -json -details address show`
+ * (it carries each link's kind, master, flags and addresses together). Also what the agent reads
+ * after a reconcile for its bridges' MACs, instead of the whole box.
+ */
+export async function observeLinks(opts: { netns?: string } = {}): Promise<ObservedLink[]> {
+  const r = await run("ip", ["-json", "-details", "address", "show"], opts);
+  if (!r.ok) throw new Error(`ip address show failed: ${r.stderr.trim()}`);
   const observed: ObservedLink[] = [];
-  const vxlans: string[] = [];
-  for (const l of JSON.parse(links.stdout) as JsonLink[]) {
+  for (const l of JSON.parse(r.stdout || "[]") as JsonLink[]) {
     if (!isOwnedLink(l.ifname)) continue;
     const kind = l.linkinfo?.info_kind ?? "";
     const d = l.linkinfo?.info_data;
-    if (kind === "vxlan") vxlans.push(l.ifname);
     observed.push({
       name: l.ifname,
       kind,
@@ -170,9 +164,20 @@ async function observeBox(opts: { netns?: string }): Promise<ObservedHost> {
       vxlan: kind === "vxlan" && d
         ? { id: d.id ?? 0, port: d.port ?? 0, local: d.local ?? null, learning: d.learning ?? true }
         : null,
-      addresses: addrBy.get(l.ifname) ?? [],
+      addresses: (l.addr_info ?? []).map((x) => `${x.local}/${x.prefixlen}`),
     });
   }
+  return observed;
+}
+
+async function observeBox(opts: { netns?: string }): Promise<ObservedHost> {
+  const [observed, states, policies, tables] = await Promise.all([
+    observeLinks(opts),
+    run("ip", ["-s", "xfrm", "state", "list"], opts),
+    run("ip", ["xfrm", "policy", "list"], opts),
+    run("nft", ["list", "tables"], opts),
+  ]);
+  const vxlans = observed.filter((l) => l.kind === "vxlan").map((l) => l.name);
   const fdb: Record<string, string[]> = {};
   await Promise.all(vxlans.map(async (dev) => {
     const r = await run("bridge", ["-json", "fdb", "show", "dev", dev], opts);
@@ -215,6 +220,7 @@ async function observeSysctls(
     ...links.filter((l) => l.startsWith("wvb-")).map((l) => `net.ipv4.conf.${l}.forwarding`),
     ...BRIDGE_NF_KEYS,
   ];
+  if (!opts.netns) return await readProcSysctls(keys);
   // Unknown keys (no br_netfilter) fail alone: sysctl still prints the others.
   const r = await run("sysctl", keys, opts);
   const out: Record<string, string> = {};
