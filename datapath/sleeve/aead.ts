@@ -13,7 +13,6 @@
  * @module
  */
 
-import { gcm } from "@noble/ciphers/aes.js";
 import { chacha20poly1305 } from "@noble/ciphers/chacha.js";
 
 import { TAG_BYTES } from "./wire.ts";
@@ -190,12 +189,29 @@ class LibcryptoAead implements Aead {
   }
 }
 
+type NobleGcm = typeof import("@noble/ciphers/aes.js").gcm;
+let nobleGcm: NobleGcm | null = null;
+
+/**
+ * Loads @noble's AES-GCM, which {@link createAead} needs for `aes-256-gcm` on the `noble`
+ * backend (call it first, e.g. where that backend is chosen). Loaded on demand because its
+ * module builds its AES tables when imported (≈ 8 ms of CPU here, in every isolate that imports
+ * this file), which boxes with libsodium or libcrypto never use. Idempotent.
+ */
+export async function loadNobleAes(): Promise<void> {
+  nobleGcm ??= (await import("@noble/ciphers/aes.js")).gcm;
+}
+
 class NobleAead implements Aead {
-  constructor(private readonly name: AeadName, private readonly key: Uint8Array) {}
+  readonly #gcm: NobleGcm | null;
+  constructor(private readonly name: AeadName, private readonly key: Uint8Array) {
+    this.#gcm = name === "aes-256-gcm" ? nobleGcm : null;
+    if (name === "aes-256-gcm" && !this.#gcm) {
+      throw new Error("@noble AES-GCM is not loaded: await loadNobleAes() before createAead");
+    }
+  }
   #cipher(nonce: Uint8Array, aad: Uint8Array) {
-    return this.name === "aes-256-gcm"
-      ? gcm(this.key, nonce, aad)
-      : chacha20poly1305(this.key, nonce, aad);
+    return this.#gcm ? this.#gcm(this.key, nonce, aad) : chacha20poly1305(this.key, nonce, aad);
   }
   seal(
     nonce: Uint8Array,

@@ -11,7 +11,11 @@ import {
   aeadBackendHas,
   type AeadName,
   createAead,
+  loadNobleAes,
 } from "./aead.ts";
+
+// @noble's AES-GCM loads on demand (aead.ts); whoever picks the noble backend loads it first.
+await loadNobleAes();
 
 const td = new TextDecoder();
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -165,4 +169,26 @@ Deno.test("every backend opens what every other one sealed (boxes on different b
       }
     }
   }
+});
+
+Deno.test("@noble AES-GCM loads on demand: before loadNobleAes a fresh isolate refuses to create it", async () => {
+  const url = new URL("./aead.ts", import.meta.url).href;
+  const code = `import { createAead, loadNobleAes } from ${JSON.stringify(url)};
+    const key = new Uint8Array(32);
+    let refused = "";
+    try { createAead("aes-256-gcm", key, "noble"); } catch (e) { refused = e.message; }
+    createAead("chacha20-poly1305", key, "noble");
+    await loadNobleAes();
+    createAead("aes-256-gcm", key, "noble");
+    console.log(refused);`;
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--node-modules-dir=manual", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  strictEqual(o.success, true, td.decode(o.stderr));
+  strictEqual(
+    td.decode(o.stdout).trim(),
+    "@noble AES-GCM is not loaded: await loadNobleAes() before createAead",
+  );
 });

@@ -87,7 +87,7 @@ export { deriveSleeveKeys, type SleevePeerKeys } from "./keys.ts";
 export type { GlobalCounters, PeerCounters } from "./counters.ts";
 export type { Aead, AeadBackend, AeadName } from "./aead.ts";
 /** The AEADs themselves, for the control channel's sealed messages (agent/control). */
-export { bestAeadBackend, createAead, libcrypto, openLibcrypto } from "./aead.ts";
+export { bestAeadBackend, createAead, libcrypto, loadNobleAes, openLibcrypto } from "./aead.ts";
 export { openLibsodium } from "./aead_libsodium.ts";
 export type { SessionLimits } from "./worker/messages.ts";
 export type { SleeveEndpointEvent } from "./endpoints.ts";

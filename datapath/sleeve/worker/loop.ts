@@ -20,6 +20,7 @@
 /// <reference lib="deno.worker" />
 
 import { libc } from "../sys/libc.ts";
+import { loadNobleAes } from "../aead.ts";
 import { PollSet } from "../sys/poll.ts";
 import { DoorbellListener } from "../doorbell.ts";
 import type { WorkerNetwork, WorkerReply, WorkerRequest } from "./messages.ts";
@@ -112,7 +113,20 @@ function apply(msg: WorkerRequest): void {
   }
 }
 
-self.onmessage = (e: MessageEvent<WorkerRequest>) => handle(e.data);
+/**
+ * Messages wait here while @noble's AES-GCM loads (only for an `init` on the `noble` backend,
+ * loaded on demand: aead.ts), so they are still handled in order.
+ */
+let loading: Promise<void> | null = null;
+
+self.onmessage = (e: MessageEvent<WorkerRequest>) => {
+  const msg = e.data;
+  if (msg.type === "init" && msg.backend === "noble") {
+    const ready = loadNobleAes();
+    loading = ready.then(() => handle(msg));
+  } else if (loading) loading = loading.then(() => handle(msg));
+  else handle(msg);
+};
 
 /** One turn of the event loop, much cheaper than setTimeout(0) (milliseconds in a Worker). */
 const turn = () =>
