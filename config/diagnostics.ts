@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { LineCounter } from "yaml";
+import type { LineCounter } from "./yaml.ts";
 import type { Diagnostic, Severity } from "./types.ts";
 
 /** `weave.yaml:12:7: error: <message>` plus `\n  hint: <hint>` when there is a hint. */

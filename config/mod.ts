@@ -14,7 +14,8 @@
  *   `parse_password.ts`, `parse_peers.ts`, `parse_networks.ts`, `parse_members.ts`,
  *   `parse_labels.ts`, `parse_workloads.ts` (workloads and routes), `parse_policies.ts`,
  *   `parse_policy_files.ts`, which share `parse_context.ts`, `yaml_reader.ts` (typed YAML
- *   reading) and `diagnostics.ts` (positions). `fleet.ts`: fleet-mode validation.
+ *   reading) and `diagnostics.ts` (positions), all reading YAML through `yaml.ts` (the package's
+ *   ES-module build: a quicker start). `fleet.ts`: fleet-mode validation.
  * - `types.ts`: the validated {@link Config}; `derive.ts`: member addresses and VNIs;
  *   `names.ts`: naming rules; `ip.ts`: addresses and subnets; `password.ts`: the password's
  *   source, its checks and its bytes; `describe.ts`: which peer this box is, in words.

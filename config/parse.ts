@@ -10,7 +10,7 @@
  * @module
  */
 
-import { isScalar, LineCounter, parseDocument } from "yaml";
+import { isScalar, LineCounter, parseDocument } from "./yaml.ts";
 import { Reporter } from "./diagnostics.ts";
 import { absolute, type ParseContext } from "./parse_context.ts";
 import { checkNetworks, parseNetworks } from "./parse_networks.ts";

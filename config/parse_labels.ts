@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isMap, isScalar, type YAMLMap } from "yaml";
+import { isMap, isScalar, type YAMLMap } from "./yaml.ts";
 import type { ParseContext } from "./parse_context.ts";
 import type { LabelRequirement, Labels, LabelSelector } from "./types.ts";
 import { describeValue, type YNode } from "./yaml_reader.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isMap, isScalar, type Scalar, type YAMLMap } from "yaml";
+import { isMap, isScalar, type Scalar, type YAMLMap } from "./yaml.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import { deriveMemberAddress } from "./derive.ts";
 import type { Entry } from "./yaml_reader.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { isMap, isScalar, type Scalar } from "yaml";
+import { isMap, isScalar, type Scalar } from "./yaml.ts";
 import { isValidEnvName } from "./names.ts";
 import { type ParseContext, resolveAgainstConfig, type TopLevel } from "./parse_context.ts";
 import { checkPasswordSource } from "./password.ts";

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { isScalar } from "yaml";
+import { isScalar } from "./yaml.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import {
   addressInSubnet,

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { isMap, isScalar, LineCounter, parseAllDocuments } from "yaml";
+import { isMap, isScalar, LineCounter, parseAllDocuments } from "./yaml.ts";
 import { Reporter } from "./diagnostics.ts";
 import {
   absolute,

@@ -10,7 +10,7 @@
 import { checkPeerName } from "./names.ts";
 import type { ParseContext } from "./parse_context.ts";
 import type { YNode } from "./yaml_reader.ts";
-import { isScalar } from "yaml";
+import { isScalar } from "./yaml.ts";
 
 /** `relay:` as read: true or false; undefined when invalid (reported). */
 export function parseRelayFlag(

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isScalar } from "yaml";
+import { isScalar } from "./yaml.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import { formatIp, parseIp, splitHostPort } from "./ip.ts";
 import { checkPeerName } from "./names.ts";

@@ -6,8 +6,16 @@
  * @module
  */
 
-import { type Document, isAlias, isMap, isScalar, isSeq, type Scalar, type YAMLMap } from "yaml";
-import type { YAMLSeq } from "yaml";
+import {
+  type Document,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Scalar,
+  type YAMLMap,
+} from "./yaml.ts";
+import type { YAMLSeq } from "./yaml.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import type { Reporter } from "./diagnostics.ts";
 
