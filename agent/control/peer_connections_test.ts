@@ -14,7 +14,8 @@ import {
   RecordKind,
   runHandshake,
 } from "./handshake.ts";
-import { FrameReader } from "./frame_reader.ts";
+import { FrameReader, MAX_FRAME_BYTES } from "./frame_reader.ts";
+import { TAG_BYTES } from "./secure_channel.ts";
 import { Logger } from "../ops/log.ts";
 import { PeerConnections, type PeerConnectionsOptions } from "./peer_connections.ts";
 import type { SessionSecrets } from "./session_keys.ts";
@@ -908,6 +909,53 @@ Deno.test({
       console.log(`fuzz: ${list.length} inputs in ${elapsed} ms, drops ${JSON.stringify(drops)}`);
     } finally {
       await closeAll(nodes);
+    }
+  },
+});
+
+/** Data segments that reached `src` from `dst` over their connection, as the kernel counts them. */
+async function segmentsIn(src: string, dst: string): Promise<number> {
+  const o = await new Deno.Command("ss", {
+    args: ["-tinH", "state", "established", "src", src, "dst", dst],
+    stdout: "piped",
+  }).output();
+  const m = /segs_in:(\d+)/.exec(new TextDecoder().decode(o.stdout));
+  if (!m) throw new Error(`no connection ${src} <- ${dst} in ss`);
+  return Number(m[1]);
+}
+
+Deno.test({
+  ...opts,
+  name: "frames sent in one turn leave in one write: one TCP segment, all of them in order",
+  async fn() {
+    // ob-a decides: its first heartbeat goes out at session up, the next one 20 s later, and
+    // neither side's silence deadline comes near: nothing else crosses while we count.
+    const b = makeNode("ob-a", "127.0.0.151", {
+      peers: [{ name: "ob-b", address: "127.0.0.152", port: PORT }],
+      heartbeatMs: 20_000,
+      deadAfterMs: 60_000,
+      deferDialMs: 10_000,
+    });
+    b.pc.start();
+    const raw = await rawSessionWith(b.address, "127.0.0.152", "ob-b", "ob-a");
+    try {
+      await until("session", () => up(b, "ob-b"));
+      await sleep(200);
+      const before = await segmentsIn("127.0.0.152", b.address);
+      for (let i = 0; i < 3; i++) b.pc.send("ob-b", { type: "probe", n: i });
+      const got: number[] = [];
+      while (got.length < 3) {
+        const body = await raw.reader.frame(MAX_FRAME_BYTES, TAG_BYTES);
+        if (body === null) throw new Error("connection closed");
+        const m = raw.hs.channel.open(body);
+        if (m.type === "probe" && typeof m.n === "number") got.push(m.n);
+      }
+      deepStrictEqual(got, [0, 1, 2]);
+      await sleep(100);
+      strictEqual(await segmentsIn("127.0.0.152", b.address) - before, 1, "one segment");
+    } finally {
+      raw.stream.close();
+      await closeAll([b]);
     }
   },
 });

@@ -44,8 +44,16 @@ export interface Session {
   lastOtherRx: number;
   lastOtherTx: number;
   closed: boolean;
-  /** Writes in order; frames never interleave. */
-  queue: Promise<void>;
+  /**
+   * Sealed frames not yet handed to the stream, in order (`sendOn` in session.ts). The writer
+   * takes all of them at once, so frames sent in one turn (a session's first messages, a rekey
+   * step with its datapath changes) leave in one write: one syscall, one segment, one wake-up
+   * of the peer's reader instead of one each.
+   */
+  outbox: Uint8Array[];
+  /** A write of the outbox is under way (or scheduled); frames never interleave. */
+  writing: boolean;
+  /** Bytes in the outbox and in the write under way (bounded by `maxQueuedBytes`). */
   queuedBytes: number;
   /** Our heartbeat ticks in a row that found the session silent since the one before. */
   silentTicks: number;

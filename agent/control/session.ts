@@ -40,7 +40,8 @@ export function installSession(
     lastOtherRx: -Infinity,
     lastOtherTx: -Infinity,
     closed: false,
-    queue: Promise.resolve(),
+    outbox: [],
+    writing: false,
     queuedBytes: 0,
     silentTicks: 0,
     peerHeartbeatMs: null,
@@ -169,14 +170,45 @@ export function sendOn(
   rec.counters.bytesOut += frame.length;
   if (msg.type !== "heartbeat" && msg.type !== "heartbeat-ack") s.lastOtherTx = Date.now();
   s.queuedBytes += frame.length;
-  s.queue = s.queue.then(async () => {
-    if (s.closed) return;
-    await s.stream.write(frame);
-    s.queuedBytes -= frame.length;
-  }).catch((e) => {
-    if (rec.session === s) endSession(ctx, rec, `write failed: ${errorMessage(e)}`);
-  });
+  s.outbox.push(frame);
+  if (!s.writing) {
+    s.writing = true;
+    // After this turn: whatever else this turn sends joins the same write.
+    queueMicrotask(() => void writeOutbox(ctx, rec, s));
+  }
   return true;
+}
+
+/**
+ * Writes the session's outbox until it is empty: all frames waiting at each step go out as one
+ * write (frames sent while a write is under way join the next one).
+ */
+async function writeOutbox(ctx: ControlContext, rec: PeerRecord, s: Session): Promise<void> {
+  try {
+    while (s.outbox.length > 0 && !s.closed) {
+      const frames = s.outbox;
+      s.outbox = [];
+      const data = frames.length === 1 ? frames[0] : concatFrames(frames);
+      await s.stream.write(data);
+      s.queuedBytes -= data.length;
+    }
+  } catch (e) {
+    if (rec.session === s) endSession(ctx, rec, `write failed: ${errorMessage(e)}`);
+  } finally {
+    s.writing = false;
+  }
+}
+
+function concatFrames(frames: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const f of frames) n += f.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const f of frames) {
+    out.set(f, off);
+    off += f.length;
+  }
+  return out;
 }
 
 /**
