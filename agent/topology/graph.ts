@@ -65,6 +65,11 @@ export class TopologyGraph {
     return this.#records.get(origin);
   }
 
+  /** Every record held, in no particular order (no copy, no sort). */
+  allRecords(): IterableIterator<TopologyRecord> {
+    return this.#records.values();
+  }
+
   /** Every record, by origin name. */
   records(): TopologyRecord[] {
     return [...this.#records.values()].sort((x, y) => cmp(x.origin, y.origin));
