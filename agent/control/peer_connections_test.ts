@@ -926,7 +926,8 @@ async function segmentsIn(src: string, dst: string): Promise<number> {
 
 Deno.test({
   ...opts,
-  name: "frames sent in one turn leave in one write: one TCP segment, all of them in order",
+  name:
+    "frames sent in one turn leave in one write: one TCP segment; a bigger burst arrives whole and in order",
   async fn() {
     // ob-a decides: its first heartbeat goes out at session up, the next one 20 s later, and
     // neither side's silence deadline comes near: nothing else crosses while we count.
@@ -953,6 +954,16 @@ Deno.test({
       deepStrictEqual(got, [0, 1, 2]);
       await sleep(100);
       strictEqual(await segmentsIn("127.0.0.152", b.address) - before, 1, "one segment");
+      // A burst bigger than one write's batch: in several writes, every frame whole and in order.
+      const pad = "x".repeat(6000);
+      for (let i = 0; i < 10; i++) b.pc.send("ob-b", { type: "probe", n: 10 + i, pad });
+      while (got.length < 13) {
+        const body = await raw.reader.frame(MAX_FRAME_BYTES, TAG_BYTES);
+        if (body === null) throw new Error("connection closed");
+        const m = raw.hs.channel.open(body);
+        if (m.type === "probe" && typeof m.n === "number" && m.pad === pad) got.push(m.n);
+      }
+      deepStrictEqual(got.slice(3), Array.from({ length: 10 }, (_, i) => 10 + i));
     } finally {
       raw.stream.close();
       await closeAll([b]);

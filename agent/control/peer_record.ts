@@ -46,9 +46,9 @@ export interface Session {
   closed: boolean;
   /**
    * Sealed frames not yet handed to the stream, in order (`sendOn` in session.ts). The writer
-   * takes all of them at once, so frames sent in one turn (a session's first messages, a rekey
-   * step with its datapath changes) leave in one write: one syscall, one segment, one wake-up
-   * of the peer's reader instead of one each.
+   * takes as many as fit in `WRITE_BATCH_BYTES` at once, so frames sent in one turn (a session's
+   * first messages, a rekey step with its datapath changes) leave in one write: one syscall, one
+   * segment, one wake-up of the peer's reader instead of one each.
    */
   outbox: Uint8Array[];
   /** A write of the outbox is under way (or scheduled); frames never interleave. */

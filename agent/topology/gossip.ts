@@ -34,7 +34,6 @@ import {
   type RecordDropReason,
   recordMessage,
   TOPOLOGY_MESSAGE_TYPE,
-  type TopologyRecord,
 } from "./record.ts";
 
 /** Per box, the boxes linked with it (`#neighbours`). */
