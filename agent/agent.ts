@@ -123,6 +123,8 @@ export class Agent {
   #watcher: ConfigWatcher;
   /** Stop functions of the periodic timers. */
   #timers: (() => void)[] = [];
+  /** The config's peers by name (`#otherPeer`), rebuilt when another config is in force. */
+  #peerIndex: { config: Config; byName: Map<string, Peer> } | null = null;
   #reconciling: Promise<void> | null = null;
   #reconcileAgain = false;
   #lastReconcile: ReconcileOutcome | null = null;
@@ -742,7 +744,6 @@ export class Agent {
     }
     return name === this.opts.name ? undefined : this.#peerIndex.byName.get(name);
   }
-  #peerIndex: { config: Config; byName: Map<string, Peer> } | null = null;
 
   /** The other peers as the connection manager takes them (with their node keys, #15). */
   #controlPeers(): PeerEndpoint[] {

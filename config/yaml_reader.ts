@@ -14,8 +14,8 @@ import {
   isSeq,
   type Scalar,
   type YAMLMap,
+  type YAMLSeq,
 } from "./yaml.ts";
-import type { YAMLSeq } from "./yaml.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import type { Reporter } from "./diagnostics.ts";
 

@@ -943,27 +943,25 @@ Deno.test({
       await until("session", () => up(b, "ob-b"));
       await sleep(200);
       const before = await segmentsIn("127.0.0.152", b.address);
+      const got: { n: number; pad: unknown }[] = [];
+      const readProbes = async (count: number) => {
+        while (got.length < count) {
+          const body = await raw.reader.frame(MAX_FRAME_BYTES, TAG_BYTES);
+          if (body === null) throw new Error("connection closed");
+          const m = raw.hs.channel.open(body);
+          if (m.type === "probe" && typeof m.n === "number") got.push({ n: m.n, pad: m.pad });
+        }
+      };
       for (let i = 0; i < 3; i++) b.pc.send("ob-b", { type: "probe", n: i });
-      const got: number[] = [];
-      while (got.length < 3) {
-        const body = await raw.reader.frame(MAX_FRAME_BYTES, TAG_BYTES);
-        if (body === null) throw new Error("connection closed");
-        const m = raw.hs.channel.open(body);
-        if (m.type === "probe" && typeof m.n === "number") got.push(m.n);
-      }
-      deepStrictEqual(got, [0, 1, 2]);
+      await readProbes(3);
+      deepStrictEqual(got.map((g) => g.n), [0, 1, 2]);
       await sleep(100);
       strictEqual(await segmentsIn("127.0.0.152", b.address) - before, 1, "one segment");
       // A burst bigger than one write's batch: in several writes, every frame whole and in order.
       const pad = "x".repeat(6000);
       for (let i = 0; i < 10; i++) b.pc.send("ob-b", { type: "probe", n: 10 + i, pad });
-      while (got.length < 13) {
-        const body = await raw.reader.frame(MAX_FRAME_BYTES, TAG_BYTES);
-        if (body === null) throw new Error("connection closed");
-        const m = raw.hs.channel.open(body);
-        if (m.type === "probe" && typeof m.n === "number" && m.pad === pad) got.push(m.n);
-      }
-      deepStrictEqual(got.slice(3), Array.from({ length: 10 }, (_, i) => 10 + i));
+      await readProbes(13);
+      deepStrictEqual(got.slice(3), Array.from({ length: 10 }, (_, i) => ({ n: 10 + i, pad })));
     } finally {
       raw.stream.close();
       await closeAll([b]);

@@ -38,6 +38,8 @@ import {
 
 /** Per box, the boxes linked with it (`#neighbours`). */
 type Neighbours = Map<string, Set<string>>;
+/** The neighbours of a box nobody is linked with. */
+const NO_NEIGHBOURS: ReadonlySet<string> = new Set();
 
 /** Timing and bounds of the gossip. */
 export interface GossipTiming {
@@ -389,9 +391,8 @@ export class TopologyGossip {
    */
   #forwards(origin: string, peer: string, nb: Neighbours): boolean {
     const self = this.#o.self;
-    const none: ReadonlySet<string> = new Set();
-    const ofOrigin = nb.get(origin) ?? none;
-    const ofPeer = nb.get(peer) ?? none;
+    const ofOrigin = nb.get(origin) ?? NO_NEIGHBOURS;
+    const ofPeer = nb.get(peer) ?? NO_NEIGHBOURS;
     const oneHop = ofOrigin.has(self) && ofPeer.has(self);
     const mine = forwarderRank(origin, peer, self);
     // The boxes linked to both: walk the smaller side, look each up in the other.

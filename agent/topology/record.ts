@@ -108,12 +108,15 @@ export function parseRecord(msg: ControlMessage, fleet: ReadonlySet<string>): Pa
     reason,
     detail,
   });
+  // A name of the fleet is a valid one (the config checked it); only others need the check.
+  const outsider = (name: string, what: string, unknown: RecordDropReason, detail: string) =>
+    checkPeerName(name) !== null
+      ? bad("malformed", `${what} is not a peer name`)
+      : bad(unknown, detail);
   const { origin, seq, links } = msg;
   if (typeof origin !== "string") return bad("malformed", "origin is not a peer name");
   if (!fleet.has(origin)) {
-    return checkPeerName(origin) !== null
-      ? bad("malformed", "origin is not a peer name")
-      : bad("unknown-origin", `origin ${origin} is not in the fleet`);
+    return outsider(origin, "origin", "unknown-origin", `origin ${origin} is not in the fleet`);
   }
   if (typeof seq !== "number" || !Number.isSafeInteger(seq) || seq < 1) {
     return bad("malformed", "seq is not a positive integer");
@@ -132,11 +135,8 @@ export function parseRecord(msg: ControlMessage, fleet: ReadonlySet<string>): Pa
     // thousands of them a second.
     const { peer, state, rttMs, why, endpoint }: Record<string, unknown> = l;
     if (typeof peer !== "string") return bad("malformed", "link peer is not a peer name");
-    // A name of the fleet is a valid one (the config checked it); only others need the check.
     if (!fleet.has(peer)) {
-      return checkPeerName(peer) !== null
-        ? bad("malformed", "link peer is not a peer name")
-        : bad("unknown-peer", `link to ${peer}, not in the fleet`);
+      return outsider(peer, "link peer", "unknown-peer", `link to ${peer}, not in the fleet`);
     }
     if (peer === origin || seen.has(peer)) return bad("malformed", `link to ${peer} repeated`);
     if (!isLinkState(state)) return bad("malformed", "link state unknown");

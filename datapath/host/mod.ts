@@ -7,9 +7,9 @@
  * nft_table: whole-table transactions) and the thin applier that runs a plan as batched
  * `ip`/`bridge`/`nft` processes (apply.ts).
  *
- * The agent needs: `observeHost` (`observeLinks` for its links alone), `planHost` (or `planHostDetailed` for per-workload results),
- * `applyChanges` (reconcile), `teardownPlan` (down), `renderPlan` (show a plan) and
- * `readPolicyCounters` (status, metrics).
+ * The agent needs: `observeHost` (`observeLinks` for its links alone), `planHost` (or
+ * `planHostDetailed` for per-workload results), `applyChanges` (reconcile), `teardownPlan`
+ * (down), `renderPlan` (show a plan) and `readPolicyCounters` (status, metrics).
  *
  * May import: `../` leaf modules (command, link names, MTU) and `config/` types. Never `agent/`.
  *

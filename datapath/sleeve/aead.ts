@@ -204,7 +204,7 @@ export async function loadNobleAes(): Promise<void> {
 
 class NobleAead implements Aead {
   readonly #gcm: NobleGcm | null;
-  constructor(private readonly name: AeadName, private readonly key: Uint8Array) {
+  constructor(name: AeadName, private readonly key: Uint8Array) {
     this.#gcm = name === "aes-256-gcm" ? nobleGcm : null;
     if (name === "aes-256-gcm" && !this.#gcm) {
       throw new Error("@noble AES-GCM is not loaded: await loadNobleAes() before createAead");

@@ -122,8 +122,7 @@ let loading: Promise<void> | null = null;
 self.onmessage = (e: MessageEvent<WorkerRequest>) => {
   const msg = e.data;
   if (msg.type === "init" && msg.backend === "noble") {
-    const ready = loadNobleAes();
-    loading = ready.then(() => handle(msg));
+    loading = loadNobleAes().then(() => handle(msg));
   } else if (loading) loading = loading.then(() => handle(msg));
   else handle(msg);
 };
