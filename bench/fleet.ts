@@ -54,15 +54,17 @@ const f = (x: number | null, d = 1) => x === null ? "–" : x.toFixed(d);
 export function fleetTable(results: FleetRunResult[]): string {
   const rows = [
     "| N | converged (s) | all started (s) | sessions/pair | teardowns/pair | handshakes/pair " +
-    "| CPU s to converge | RSS median / max (MB) | private RSS median / max (MB) | steady CPU s/agent/min | quiet-window session events " +
+    "| topology records sent/agent | control messages (MB) sent/agent | CPU s to converge | RSS median / max (MB) | private RSS median / max (MB) | steady CPU s/agent/min | quiet-window session events " +
     "| status --json (ms) | load at start |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of results) {
     rows.push(
       `| ${r.agents} | ${r.converged ? f(r.convergedSeconds) : "not converged"} | ` +
         `${f(r.allStartedSeconds)} | ${f(r.sessionsPerPair, 2)} | ${f(r.teardownsPerPair, 2)} | ` +
-        `${f(r.handshakesPerPair, 2)} | ${f(r.cpuSecondsToConverge)} | ` +
+        `${f(r.handshakesPerPair, 2)} | ${f(r.recordsOutPerAgent, 0)} | ` +
+        `${f(r.messagesOutPerAgent, 0)} (${f(r.megabytesOutPerAgent, 1)}) | ` +
+        `${f(r.cpuSecondsToConverge)} | ` +
         `${f(r.rssMedianMB, 0)} / ${f(r.rssMaxMB, 0)} | ` +
         `${f(r.privateMedianMB, 0)} / ${f(r.privateMaxMB, 0)} | ${
           f(r.steadyCpuSecondsPerMinute, 2)

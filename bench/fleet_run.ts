@@ -59,6 +59,14 @@ export interface FleetRunResult {
   teardownsPerPair: number;
   /** Handshakes started by either side, per pair (from the agents' counters; null if absent). */
   handshakesPerPair: number | null;
+  /**
+   * Topology records sent per agent (median; first- and second-hand), from the start to the end
+   * of the quiet window; null if unavailable.
+   */
+  recordsOutPerAgent: number | null;
+  /** Sealed control messages (and their MB) sent per agent on its sessions (median), likewise. */
+  messagesOutPerAgent: number | null;
+  megabytesOutPerAgent: number | null;
   /** Pairs whose session was set up more than once until convergence. */
   pairsReestablished: number;
   /** CPU seconds of all agents from start until converged (or the timeout). */
@@ -83,7 +91,17 @@ export interface FleetRunResult {
 interface StatusPeer {
   name: string;
   state: string;
-  control?: { handshakes?: number; sessionsUp?: number; sessionsDown?: number };
+  control?: {
+    handshakes?: number;
+    sessionsUp?: number;
+    sessionsDown?: number;
+    counters?: { messagesIn?: number; messagesOut?: number; bytesIn?: number; bytesOut?: number };
+  };
+}
+
+interface StatusJson {
+  peers: StatusPeer[];
+  topology?: { counters?: { recordsIn?: number; recordsOut?: number } } | null;
 }
 
 async function load1(): Promise<number> {
@@ -236,7 +254,7 @@ async function measure(
     await cli(lab, lab.hosts[0], ["status", "--json", "--name", names[0]]);
     statusMs.push(performance.now() - t);
   }
-  const handshakes = await handshakeCount(lab);
+  const { handshakes, recordsOut, messagesOut, bytesOut } = await statusTotals(lab, say);
   const warnLines = [...follower.text.values()].reduce(
     (a, t) => a + (t.match(/^\S+ (warn |error) /gm)?.length ?? 0),
     0,
@@ -251,6 +269,9 @@ async function measure(
     teardownsPerPair: toConverge.filter((e) => !e.up).length / 2 / pairs,
     // Each handshake is counted by both of its ends.
     handshakesPerPair: handshakes === null ? null : handshakes / 2 / pairs,
+    recordsOutPerAgent: recordsOut.length === n ? median(recordsOut) : null,
+    messagesOutPerAgent: messagesOut.length === n ? median(messagesOut) : null,
+    megabytesOutPerAgent: bytesOut.length === n ? median(bytesOut) / 1e6 : null,
     pairsReestablished: [...ups.values()].filter((c) => c > 2).length,
     cpuSecondsToConverge: cpuAtConverge,
     rssMedianMB: median(rss),
@@ -266,27 +287,56 @@ async function measure(
   };
 }
 
-/** Σ handshakes over every agent's peers (each counted by both ends); null if unavailable. */
-async function handshakeCount(lab: Lab): Promise<number | null> {
+/**
+ * Σ handshakes over every agent's peers (each counted by both ends; null if unavailable), and
+ * per agent: topology records sent, and control messages and bytes sent on its sessions.
+ */
+async function statusTotals(
+  lab: Lab,
+  say: (l: string) => void,
+): Promise<
+  { handshakes: number | null; recordsOut: number[]; messagesOut: number[]; bytesOut: number[] }
+> {
   const n = lab.hosts.length;
   // Every agent's counters, 8 at a time; under heavy load the CLI is slow, so within a budget.
-  let handshakes: number | null = 0;
+  let handshakes = 0;
+  let complete = true;
+  const recordsOut: number[] = [];
+  const messagesOut: number[] = [];
+  const bytesOut: number[] = [];
+  const incomplete = (why: string) => {
+    if (complete) say(`  ${why}: no per-pair handshake count`);
+    complete = false;
+  };
   const budget = Date.now() + 120_000;
-  for (let i = 0; i < n && handshakes !== null; i += 8) {
-    if (Date.now() > budget) handshakes = null;
+  for (let i = 0; i < n; i += 8) {
+    if (Date.now() > budget) {
+      incomplete("status of every agent took too long");
+      break;
+    }
     const batch = lab.hosts.slice(i, i + 8);
     const rs = await Promise.all(
       batch.map((h) => cli(lab, h, ["status", "--json", "--name", h.name], 60_000)),
     );
-    for (const r of rs) {
-      const peers: StatusPeer[] = r.code === 0 ? JSON.parse(r.stdout).peers : [];
-      if (peers.length === 0) handshakes = null;
-      for (const p of peers) {
+    for (const [j, r] of rs.entries()) {
+      if (r.code !== 0) {
+        const why = `${r.stderr}${r.stdout}`.trim().slice(0, 300);
+        incomplete(`status --json of ${batch[j].name} failed (exit ${r.code}: ${why})`);
+        continue;
+      }
+      const status: StatusJson = JSON.parse(r.stdout);
+      const out = status.topology?.counters?.recordsOut;
+      if (typeof out === "number") recordsOut.push(out);
+      messagesOut.push(
+        status.peers.reduce((a, p) => a + (p.control?.counters?.messagesOut ?? 0), 0),
+      );
+      bytesOut.push(status.peers.reduce((a, p) => a + (p.control?.counters?.bytesOut ?? 0), 0));
+      for (const p of status.peers) {
         const h = p.control?.handshakes;
-        if (typeof h !== "number") handshakes = null;
-        else if (handshakes !== null) handshakes += h;
+        if (typeof h === "number") handshakes += h;
+        else incomplete(`${batch[j].name}: peer ${p.name} has no handshake counter (${p.state})`);
       }
     }
   }
-  return handshakes;
+  return { handshakes: complete ? handshakes : null, recordsOut, messagesOut, bytesOut };
 }

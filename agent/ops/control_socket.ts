@@ -65,7 +65,10 @@ export function decodePlanReply(v: unknown): PlanReply {
 }
 
 const MAX_REQUEST_BYTES = 4096;
+/** How long a client may take to send its request. */
 const REQUEST_TIMEOUT_MS = 2000;
+/** How long answering (building and writing the reply) may take. */
+const REPLY_TIMEOUT_MS = 30_000;
 
 /** Serves the control socket until `close()`. */
 export class ControlSocketServer {
@@ -121,7 +124,7 @@ export class ControlSocketServer {
   }
 
   async #handle(conn: Deno.UnixConn): Promise<void> {
-    const timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
+    let timer = setTimeout(() => conn.close(), REQUEST_TIMEOUT_MS);
     try {
       const buf = new Uint8Array(MAX_REQUEST_BYTES);
       let n = 0;
@@ -131,6 +134,11 @@ export class ControlSocketServer {
         n += r;
         if (buf.subarray(0, n).includes(10)) break;
       }
+      // The request is in: the short deadline was for it alone (a client that never sends
+      // one holds nothing for long). The answer gets its own: a busy agent's status of a big
+      // fleet (400 KB at 100 peers) took longer than 2 s, and the client got half of it.
+      clearTimeout(timer);
+      timer = setTimeout(() => conn.close(), REPLY_TIMEOUT_MS);
       let reply: { ok: true; result: ControlReply } | { ok: false; error: string };
       try {
         const req = parseControlRequest(JSON.parse(new TextDecoder().decode(buf.subarray(0, n))));
@@ -192,7 +200,11 @@ export async function controlRequest<T>(
     }
     throw new Error(`no agent is running (nothing answers on ${path})`);
   }
-  const timer = setTimeout(() => conn.close(), timeoutMs);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    conn.close();
+  }, timeoutMs);
   try {
     await writeAll(conn, JSON.stringify(req) + "\n");
     const chunks: Uint8Array[] = [];
@@ -204,6 +216,15 @@ export async function controlRequest<T>(
     }
     const text = new TextDecoder().decode(concat(chunks));
     if (!text) throw new Error(`agent at ${path} gave no answer within ${timeoutMs} ms`);
+    // The agent ends its answer with a newline. Without it the answer was cut short: by our
+    // deadline (a busy agent's big status), or by the agent's. Parsing the part gave "Unterminated
+    // string in JSON at position 438528", which named neither.
+    if (!text.endsWith("\n")) {
+      throw new Error(
+        `agent at ${path} sent ${text.length} bytes but not the whole answer ` +
+          (timedOut ? `within ${timeoutMs} ms (it is busy; try again)` : "(it closed early)"),
+      );
+    }
     const reply: unknown = JSON.parse(text);
     if (!reply || typeof reply !== "object" || !("ok" in reply)) {
       throw new Error(`agent at ${path} answered ${text.slice(0, 80)}`);

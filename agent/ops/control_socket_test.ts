@@ -97,3 +97,44 @@ Deno.test("control socket: requests are read strictly", () => {
     );
   }
 });
+
+Deno.test("control socket: a slow, big answer arrives whole; a cut one is an error saying so", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // Longer than the 2 s the request may take, and big: as a busy agent's status of 100 peers.
+    const text = "x".repeat(600_000);
+    const slow: ControlHandler = async () => {
+      await new Promise((r) => setTimeout(r, 2500));
+      return { changes: 1, text };
+    };
+    const server = await ControlSocketServer.listen(`${dir}/slow.sock`, slow, quiet);
+    try {
+      const r = await controlRequest(
+        `${dir}/slow.sock`,
+        { cmd: "plan", showKeys: false },
+        decodePlanReply,
+        10_000,
+      );
+      strictEqual(r.text.length, text.length);
+    } finally {
+      await server.close();
+    }
+    // An agent that closes in the middle of its answer.
+    const cut = Deno.listen({ transport: "unix", path: `${dir}/cut.sock` });
+    const serving = (async () => {
+      for await (const conn of cut) {
+        await conn.read(new Uint8Array(4096));
+        await conn.write(new TextEncoder().encode('{"ok":true,"result":{"changes":1,"text":"ab'));
+        conn.close();
+      }
+    })();
+    await rejects(
+      controlRequest(`${dir}/cut.sock`, { cmd: "plan", showKeys: false }, decodePlanReply),
+      /sent 43 bytes but not the whole answer \(it closed early\)/,
+    );
+    cut.close();
+    await serving.catch(() => {});
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

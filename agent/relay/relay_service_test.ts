@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual } from "node:assert";
+import { deepStrictEqual, ok, strictEqual } from "node:assert";
 import type {
   ByteStream,
   ConnectionOutcome,
@@ -8,7 +8,12 @@ import type {
   PeerStatus,
   PeerWait,
 } from "../control/mod.ts";
-import type { Edge, RelayPolicy } from "../topology/mod.ts";
+import {
+  type Edge,
+  GOSSIP_TIMING,
+  type RelayPolicy,
+  scaledForwardTiming,
+} from "../topology/mod.ts";
 import { directGaveUp, openerOf, RELAY_TIMING, RelayService } from "./relay_service.ts";
 
 const quiet: Logger = {
@@ -291,4 +296,13 @@ Deno.test("relay service: a pair that never met is relayed for unanswered connec
   // We could, but leave the pair to the peer's dials (it decides): only after directSlowMs.
   strictEqual(directGaveUp(st({ ...undialled, dialable: true }), t.directFirstMs, t), false);
   strictEqual(directGaveUp(st({ ...undialled, dialable: true }), t.directSlowMs, t), true);
+});
+
+Deno.test("the gossip's news of a pair apart arrives before the pair may be relayed, in any fleet", () => {
+  // Routes over a relay need the far end's record: second-hand, after the gossip waited for the
+  // pair to meet. That wait grows with the fleet but must end before relays may open.
+  for (const boxes of [2, 50, 100, 1000, 10_000]) {
+    const { meetMs } = scaledForwardTiming(GOSSIP_TIMING, boxes);
+    ok(meetMs + GOSSIP_TIMING.forwardMs < RELAY_TIMING.directFirstMs, `${boxes} boxes: ${meetMs}`);
+  }
 });

@@ -12,10 +12,10 @@
  *    peer has it already (its seq was sent on this session) or hears it first-hand (the origin or
  *    the peer says they have a session: the peer ignores second-hand news of an origin it has a
  *    session with). A pair apart is given `meetMs` to meet first, and is sent one origin's
- *    records at most once per `reforwardMs`. While a fleet converges after a power cut, most
- *    pairs meet within the wait, so a burst of changes sends each peer each origin's newest
- *    record at most once, and in a full mesh nothing is forwarded: a change costs n−1 sends,
- *    not n·(n−1).
+ *    records at most once per `reforwardMs` (both longer in a bigger fleet). While a fleet
+ *    converges after a power cut, most pairs meet within the wait, so a burst of changes sends
+ *    each peer each origin's newest record at most once, and in a full mesh nothing is
+ *    forwarded: a change costs n−1 sends, not n·(n−1).
  *
  * Records about this box from others are never taken: only this box speaks for itself.
  * Timers run on an injectable `Clock`; sending goes through an injected function.
@@ -84,8 +84,23 @@ export interface GossipTiming {
    * so it stays well below that.
    */
   meetMs: number;
+  /**
+   * ... and at least this much per box of the fleet, up to `meetMaxMs`: a big fleet on a small
+   * box takes minutes to converge, and with a fixed 5 s a 100-box lab forwarded each box about
+   * 2,500 records of 99 links (two thirds of its gossip) to pairs that met soon after anyway.
+   * 5 s up to 50 boxes, 10 s at 100.
+   */
+  meetPerBoxMs: number;
+  /** Longest wait for a pair to meet: the news still arrives before relays may open. */
+  meetMaxMs: number;
   /** Least spacing of two second-hand sends of one origin's records to one peer. */
   reforwardMs: number;
+  /**
+   * ... and at least this much per box of the fleet (5 s up to 25 boxes, 20 s at 100, 200 s
+   * at 1000): a pair that stays apart hears each change of the other's record, but each of
+   * the origin's N links costs every forwarder a send per spacing.
+   */
+  reforwardPerBoxMs: number;
 }
 
 /** Default timing. */
@@ -98,7 +113,10 @@ export const GOSSIP_TIMING: GossipTiming = {
   perSecond: 64,
   forwardMs: 1000,
   meetMs: 5000,
+  meetPerBoxMs: 100,
+  meetMaxMs: 15_000,
   reforwardMs: 5000,
+  reforwardPerBoxMs: 200,
 };
 
 /** Counters of the gossip (status and metrics). */
@@ -349,6 +367,7 @@ export class TopologyGossip {
     const boxes = this.#outbox;
     this.#outbox = new Map();
     const nb = this.#neighbours();
+    const { meetMs, reforwardMs } = scaledForwardTiming(t, this.#fleet.size);
     let next = Infinity;
     for (const [peer, origins] of boxes) {
       let sent = this.#sent.get(peer);
@@ -365,7 +384,7 @@ export class TopologyGossip {
         }
         const apart = this.#apartSince.get(pair) ?? now;
         this.#apartSince.set(pair, apart);
-        const at = Math.max(apart + t.meetMs, (forwarded.get(origin) ?? -Infinity) + t.reforwardMs);
+        const at = Math.max(apart + meetMs, (forwarded.get(origin) ?? -Infinity) + reforwardMs);
         if (at > now) {
           this.#addDue(peer, origin);
           next = Math.min(next, at);
@@ -466,6 +485,17 @@ export class TopologyGossip {
     this.#announceSoon();
     this.#scheduleRefresh();
   }
+}
+
+/** How long second-hand news waits for a pair to meet, and its spacing, in a fleet of `boxes`. */
+export function scaledForwardTiming(
+  t: GossipTiming,
+  boxes: number,
+): { meetMs: number; reforwardMs: number } {
+  return {
+    meetMs: Math.min(t.meetMaxMs, Math.max(t.meetMs, t.meetPerBoxMs * boxes)),
+    reforwardMs: Math.max(t.reforwardMs, t.reforwardPerBoxMs * boxes),
+  };
 }
 
 /**

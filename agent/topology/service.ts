@@ -73,7 +73,10 @@ export function localLinks(
     }
     // A session carried by relays (#16) is no edge routes go over; punched: its datagrams do.
     const state = !p.via ? "direct" : sleeve.punched?.(peer) ? "punched" : "relayed";
-    return { peer, state, ...(p.rttMs !== null && !p.via ? { rttMs: p.rttMs } : {}), ...at };
+    // To 10 µs: `rttMoved` ignores anything under half a millisecond, and full float digits
+    // were a tenth of every record's bytes.
+    const rtt = p.rttMs !== null && !p.via ? { rttMs: Math.round(p.rttMs * 100) / 100 } : {};
+    return { peer, state, ...rtt, ...at };
   });
 }
 
