@@ -21,6 +21,10 @@ export class FrameReader {
   #buf: Uint8Array;
   #start = 0;
   #end = 0;
+  /** Bytes read from the stream so far (what a timed-out handshake had heard, for its error). */
+  bytesIn = 0;
+  /** When bytes last arrived (ms since the epoch; 0 before any). */
+  lastInAt = 0;
 
   constructor(
     private readonly source: ByteSource,
@@ -86,6 +90,8 @@ export class FrameReader {
         throw new WireError("truncated", `connection closed after ${have} of ${n} bytes`);
       }
       this.#end += got;
+      this.bytesIn += got;
+      this.lastInAt = Date.now();
     }
     return true;
   }

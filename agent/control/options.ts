@@ -103,7 +103,9 @@ export const DEFAULT_HEARTBEAT_MS = 2000;
 export const DEFAULT_DEAD_AFTER_MS = 12_000;
 /**
  * Connect plus handshake must finish within this, counted from the moment the dial leaves the
- * queue (or the connection is accepted), never from when it was scheduled.
+ * queue (or the connection is accepted), never from when it was scheduled; while the peer keeps
+ * answering, from its last bytes, up to three times this in all (`handshakeExpiry` in
+ * session_agreement.ts).
  */
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 5000;
 /** The TCP connect alone must finish within this (an unreachable box must not hold a slot). */

@@ -968,3 +968,69 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  ...opts,
+  name:
+    "a slow handshake that keeps moving completes; its deadline counts from the peer's last bytes",
+  async fn() {
+    // Every chunk between the two crosses a proxy that holds it 250 ms: the handshake's few
+    // round trips take well over the 600 ms deadline in all, but the peer is never silent for
+    // 600 ms (a starved box: every step slow, none stuck). A fixed deadline failed every try.
+    const proxyAddress = "127.0.0.163";
+    const [a, b] = [
+      makeNode("slow-a", "127.0.0.161", {
+        handshakeTimeoutMs: 600,
+        peers: [{ name: "slow-b", address: proxyAddress, port: PORT }],
+      }),
+      makeNode("slow-b", "127.0.0.162", {
+        handshakeTimeoutMs: 600,
+        deferDialMs: 60_000, // only slow-a dials, through the proxy
+        peers: [{ name: "slow-a", address: "127.0.0.161", port: PORT }],
+      }),
+    ];
+    const listener = Deno.listen({ hostname: proxyAddress, port: PORT });
+    const conns = new Set<ByteStream>();
+    const pump = async (from: ByteStream, to: ByteStream) => {
+      const buf = new Uint8Array(65536);
+      try {
+        for (let n = await from.read(buf); n !== null; n = await from.read(buf)) {
+          const chunk = buf.slice(0, n);
+          await sleep(250);
+          await to.write(chunk);
+        }
+      } catch { /* either end closed */ }
+      from.close();
+      to.close();
+    };
+    const pumps: Promise<void>[] = [];
+    const proxying = (async () => {
+      for await (const conn of listener) {
+        const inner = new DenoConnStream(conn);
+        // To slow-b from slow-a's address: slow-b admits slow-a only from there.
+        const outer = await dialTcp({
+          hostname: "127.0.0.162",
+          port: PORT,
+          localAddress: "127.0.0.161",
+          timeoutMs: 2000,
+        });
+        conns.add(inner).add(outer);
+        pumps.push(pump(inner, outer), pump(outer, inner));
+      }
+    })().catch(() => {});
+    try {
+      a.pc.start();
+      b.pc.start();
+      await until("a session through the slow proxy", () => up(a, "slow-b") && up(b, "slow-a"));
+      sameSession(a, b);
+      const tries = a.pc.status().peers["slow-b"].dials;
+      assert(tries <= 2, `slow-a dialled ${tries} times`);
+    } finally {
+      await closeAll([a, b]);
+      listener.close();
+      for (const c of conns) c.close();
+      await proxying;
+      await Promise.all(pumps);
+    }
+  },
+});

@@ -33,6 +33,28 @@ const TWIN_MARGIN_MS = 1000;
  */
 const FOLLOWER_DEADLINE_FACTOR = 2;
 
+/**
+ * A handshake whose peer keeps answering may run this many times its deadline in all. On a
+ * starved box (a hundred agents starting at once on two cores) every step is slow but the
+ * handshake still moves: in such a lab, of the dialled handshakes that hit a fixed 5 s
+ * deadline, 85% had heard the peer within the last 1–4 s (median 2.6 s), so the work of both
+ * ends was thrown away and redone. The deadline now counts from the peer's last bytes. The cap
+ * keeps a peer that drips bytes from holding an unauthenticated connection for long: three
+ * deadlines instead of one, under the same caps on pending connections (per source and in all).
+ */
+export const PROGRESS_DEADLINE_FACTOR = 3;
+
+/**
+ * When a handshake started at `started` expires: `windowMs` after the peer's last bytes (or
+ * the start), and never later than `PROGRESS_DEADLINE_FACTOR` windows after the start.
+ */
+export function handshakeExpiry(started: number, lastInAt: number, windowMs: number): number {
+  return Math.min(
+    Math.max(started, lastInAt) + windowMs,
+    started + windowMs * PROGRESS_DEADLINE_FACTOR,
+  );
+}
+
 let nextSessionId = 1;
 
 /** How one connection ended: it became the session, was a twin, timed out, or failed. */
@@ -61,20 +83,29 @@ export async function runConnection(
 ): Promise<ConnectionOutcome> {
   const started = Date.now();
   ctx.streams.add(stream);
+  const reader = new FrameReader(stream, MAX_FRAME_BYTES + 4);
+  const follows = (peer: string) => !ctx.decides(peer);
+  // The deadline of this side: how long the peer may stay silent, counted from the start or
+  // from its last bytes, and at most PROGRESS_DEADLINE_FACTOR times that in all.
+  let windowMs = dialled && follows(dialled.endpoint.name)
+    ? timeoutMs * FOLLOWER_DEADLINE_FACTOR
+    : timeoutMs;
   let timedOut = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    const at = handshakeExpiry(started, reader.lastInAt, windowMs);
+    timer = setTimeout(expire, Math.max(0, at - Date.now()));
+  };
   const expire = () => {
+    if (handshakeExpiry(started, reader.lastInAt, windowMs) > Date.now()) return arm();
     timedOut = true;
     stream.close();
   };
-  const follows = (peer: string) => !ctx.decides(peer);
-  let timer = setTimeout(
-    expire,
-    dialled && follows(dialled.endpoint.name) ? timeoutMs * FOLLOWER_DEADLINE_FACTOR : timeoutMs,
-  );
+  arm();
   let peerName = dialled?.endpoint.name ?? null;
   let installed = false;
   let inboundOf: PeerRecord | undefined;
-  const reader = new FrameReader(stream, MAX_FRAME_BYTES + 4);
   if (dialled) dialled.stats.handshakes++;
   try {
     const hs = await runHandshake({
@@ -102,9 +133,8 @@ export async function runConnection(
       onIdentified: (name) => {
         peerName = name;
         if (!dialled && follows(name)) {
-          clearTimeout(timer);
-          const left = started + timeoutMs * FOLLOWER_DEADLINE_FACTOR - Date.now();
-          timer = setTimeout(expire, Math.max(left, 0));
+          windowMs = timeoutMs * FOLLOWER_DEADLINE_FACTOR;
+          arm();
         }
         const rec = ctx.peers.get(name);
         if (rec && !dialled) {
@@ -165,7 +195,10 @@ export async function runConnection(
     return "session";
   } catch (e) {
     const err = timedOut
-      ? new WireError("timeout", `handshake did not complete in ${Date.now() - started} ms`)
+      ? new WireError(
+        "timeout",
+        `handshake did not complete in ${Date.now() - started} ms (${heard(reader, started)})`,
+      )
       : e instanceof WireError
       ? e
       : new WireError("truncated", `connection failed: ${errorMessage(e)}`);
@@ -179,6 +212,16 @@ export async function runConnection(
       ctx.streams.delete(stream);
     }
   }
+}
+
+/**
+ * What a timed-out handshake had heard from the peer: nothing (the peer never answered: down,
+ * blocked, or too busy to take the connection), or some bytes and how long before the deadline
+ * they stopped (a peer that answered but was slow to finish).
+ */
+function heard(reader: FrameReader, started: number): string {
+  if (reader.bytesIn === 0) return "the peer sent nothing";
+  return `the peer's last bytes came ${reader.lastInAt - started} ms in`;
 }
 
 interface FailedConnection {

@@ -65,8 +65,13 @@ export function decodePlanReply(v: unknown): PlanReply {
 }
 
 const MAX_REQUEST_BYTES = 4096;
-/** How long a client may take to send its request. */
-const REQUEST_TIMEOUT_MS = 2000;
+/**
+ * How long a client may take to send its request (only root can connect: the bound is against
+ * a stuck client, not an attacker). Long enough for an agent whose timers run seconds late: at
+ * 2 s, a starved agent's timer fired before it read a request that had long arrived, and the
+ * client got no answer.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
 /** How long answering (building and writing the reply) may take. */
 const REPLY_TIMEOUT_MS = 30_000;
 
@@ -182,6 +187,13 @@ export async function controlSocketAlive(path: string): Promise<boolean> {
 }
 
 /**
+ * How long a command waits for the agent's answer by default. An agent on a box starved of CPU
+ * (a hundred agents converging on two cores) took more than 5 s to build and send its status
+ * of 100 peers; an operator waiting longer for it is better served than by an error.
+ */
+export const STATUS_WAIT_MS = 15_000;
+
+/**
  * Sends one request to a running agent and reads the answer with `decode` (which throws on a
  * wrong shape); throws a clear error when no agent runs.
  */
@@ -189,7 +201,7 @@ export async function controlRequest<T>(
   path: string,
   req: ControlRequest,
   decode: (result: unknown) => T,
-  timeoutMs = 5000,
+  timeoutMs = STATUS_WAIT_MS,
 ): Promise<T> {
   let conn: Deno.UnixConn;
   try {
@@ -215,7 +227,13 @@ export async function controlRequest<T>(
       chunks.push(buf.slice(0, n));
     }
     const text = new TextDecoder().decode(concat(chunks));
-    if (!text) throw new Error(`agent at ${path} gave no answer within ${timeoutMs} ms`);
+    if (!text) {
+      throw new Error(
+        timedOut
+          ? `agent at ${path} gave no answer within ${timeoutMs} ms`
+          : `agent at ${path} closed the connection without an answer`,
+      );
+    }
     // The agent ends its answer with a newline. Without it the answer was cut short: by our
     // deadline (a busy agent's big status), or by the agent's. Parsing the part gave "Unterminated
     // string in JSON at position 438528", which named neither.
