@@ -216,8 +216,8 @@ export async function runConnection(
 
 /**
  * What a timed-out handshake had heard from the peer: nothing (the peer never answered: down,
- * blocked, or too busy to take the connection), or some bytes and how long before the deadline
- * they stopped (a peer that answered but was slow to finish).
+ * blocked, or too busy to take the connection), or when, after the start, its last bytes came
+ * (a peer that answered but was slow to finish).
  */
 function heard(reader: FrameReader, started: number): string {
   if (reader.bytesIn === 0) return "the peer sent nothing";

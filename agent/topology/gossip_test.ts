@@ -126,6 +126,25 @@ function shuffledMesh(n: number, seed: number) {
   return { names, f: new Fleet(names), pairs };
 }
 
+/**
+ * A full mesh of n boxes whose sessions come up in shuffled order over `seconds`, a few every
+ * 100 ms (a starved box), gossiped until it settles; every box must then hold the same graph
+ * with every pair direct.
+ */
+function formSlowly(n: number, seed: number, seconds: number) {
+  const { names, f, pairs } = shuffledMesh(n, seed);
+  const perStep = Math.ceil(pairs.length / (seconds * 10));
+  for (let k = 0; k < pairs.length; k += perStep) {
+    for (const [a, b] of pairs.slice(k, k + perStep)) f.link(a, b, true);
+    f.advance(100);
+  }
+  f.run();
+  const views = new Set(names.map((m) => f.edgeText(m)));
+  strictEqual(views.size, 1, "every box has the same graph");
+  strictEqual(f.edgeText("n0").split(" ").length, pairs.length, "with every pair direct");
+  return { n, f };
+}
+
 Deno.test("every box builds the same graph, also of pairs it has no session with", () => {
   const f = new Fleet(["a", "b", "c", "d"]);
   f.link("a", "b", true);
@@ -314,17 +333,7 @@ Deno.test("record: a link's endpoint is kept only as formatHostPort writes one (
 });
 
 Deno.test("a 40-box mesh forming slowly (40 s, as on a starved box): second-hand news waits for pairs to meet", () => {
-  const { names, f, pairs } = shuffledMesh(40, 5);
-  const n = names.length;
-  const perStep = Math.ceil(pairs.length / 400);
-  for (let k = 0; k < pairs.length; k += perStep) {
-    for (const [a, b] of pairs.slice(k, k + perStep)) f.link(a, b, true);
-    f.advance(100);
-  }
-  f.run();
-  const views = new Set(names.map((m) => f.edgeText(m)));
-  strictEqual(views.size, 1, "every box has the same graph");
-  strictEqual(f.edgeText("n0").split(" ").length, pairs.length, "with every pair direct");
+  const { n, f } = formSlowly(40, 5, 40);
   // Own records: one per announcement (every minAnnounceMs while a box's links change) per
   // neighbour, 16k here. Forwarding every change from every common neighbour to every pair not
   // yet met added 215k more (measured on the code before meetMs and the forwarder ranking);
@@ -410,15 +419,7 @@ Deno.test("whyMoved: a down link's reason that differs, appears or goes", () => 
 });
 
 Deno.test("a 100-box mesh forming over 150 s (a 2-vCPU lab): second-hand news waits longer in a big fleet", () => {
-  const { names, f, pairs } = shuffledMesh(100, 7);
-  const n = names.length;
-  const perStep = Math.ceil(pairs.length / 1500);
-  for (let k = 0; k < pairs.length; k += perStep) {
-    for (const [a, b] of pairs.slice(k, k + perStep)) f.link(a, b, true);
-    f.advance(100);
-  }
-  f.run();
-  strictEqual(new Set(names.map((m) => f.edgeText(m))).size, 1, "every box has the same graph");
+  const { n, f } = formSlowly(100, 7, 150);
   // With the fixed 5 s waits: 157k second-hand records (1,573 per box, each of up to 99 links;
   // the lab measured 2,472 per agent), 238k in all. Scaled: 68k and 149k when measured.
   const forwarded = f.sent - f.own;
