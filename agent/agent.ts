@@ -23,6 +23,7 @@ import {
   Sleeve,
   sleeveCryptoFromEnv,
   type SleeveNetwork,
+  sleeveRealtimeFromEnv,
   type SleeveSessionEvent,
 } from "../datapath/sleeve/mod.ts";
 import {
@@ -103,6 +104,8 @@ export class Agent {
   /** What the kernel can do; probed only once a config wants the fast datapath. */
   #caps: KernelDatapathCaps | null = null;
   #sleeveCrypto: ReturnType<typeof sleeveCryptoFromEnv> = "auto";
+  /** Whether the sleeve's packet worker may run at realtime priority (`WEAVE_SLEEVE_REALTIME`). */
+  #sleeveRealtime = true;
   /** Lower per-key packet limits for the sleeve (`WEAVE_SLEEVE_REKEY_AFTER_PACKETS`), or none. */
   #sleeveLimits: Partial<SessionLimits> | undefined;
   #capability!: FastdpCapability;
@@ -184,6 +187,7 @@ export class Agent {
     this.#lag.start();
     // Before anything touches the kernel: a bad value is a start-up error, not a half-built box.
     this.#sleeveCrypto = sleeveCryptoFromEnv();
+    this.#sleeveRealtime = sleeveRealtimeFromEnv();
     this.#sleeveLimits = sleeveLimitsFromEnv();
     const loaded = await loadForPeer(this.opts.configPath, this.opts.name, this.log);
     if (!loaded.password) {
@@ -401,7 +405,12 @@ export class Agent {
       capability: this.#capability,
       reconcile: this.#lastReconcile,
       sleeve: s
-        ? { backend: s.backend, preferredAead: s.preferredAead, counters: s.counters() }
+        ? {
+          backend: s.backend,
+          preferredAead: s.preferredAead,
+          counters: s.counters(),
+          priority: s.priority(),
+        }
         : null,
       control: this.#control?.status() ?? null,
       topology: this.#topology?.view() ?? null,
@@ -482,6 +491,7 @@ export class Agent {
       networks: this.#sleeveNetworks(),
       logger: this.log.child("sleeve"),
       backend: this.#sleeveCrypto,
+      realtime: this.#sleeveRealtime,
       onSessionEvent: (e) => this.#onSleeveSession(e),
       onEndpoint: (e) => {
         const peer = this.#otherPeer(e.peer);

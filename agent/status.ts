@@ -12,7 +12,7 @@
 import type { Config, DatapathMode, Network, Peer } from "../config/types.ts";
 import { formatHostPort } from "../config/mod.ts";
 import type { AeadBackend, AeadName } from "../datapath/sleeve/mod.ts";
-import type { GlobalCounters, PeerCounters } from "../datapath/sleeve/mod.ts";
+import type { GlobalCounters, PeerCounters, SleevePriority } from "../datapath/sleeve/mod.ts";
 import { bridgeName } from "../datapath/link_names.ts";
 import type {
   DropReason,
@@ -145,7 +145,8 @@ export interface AgentStatus {
     lastReload: ReloadOutcome | null;
   };
   fastdp: FastdpCapability;
-  sleeve: { backend: AeadBackend; aead: AeadName } | null;
+  /** The sleeve's crypto, and its packet worker's scheduling policy (#18). */
+  sleeve: { backend: AeadBackend; aead: AeadName; priority: SleevePriority } | null;
   reconcile: ReconcileOutcome | null;
   /** Bad control-plane input dropped, by reason; null while sessions restart. */
   controlDrops: Record<DropReason, number> | null;
@@ -171,6 +172,7 @@ export interface SleeveView {
   backend: AeadBackend;
   preferredAead: AeadName;
   counters: { peers: Record<string, PeerCounters>; global: GlobalCounters };
+  priority: SleevePriority;
 }
 
 /** Everything `buildStatus` reads. */
@@ -220,7 +222,9 @@ export function buildStatus(s: StatusInput): AgentStatus {
       lastReload: s.lastReload,
     },
     fastdp: s.capability,
-    sleeve: s.sleeve ? { backend: s.sleeve.backend, aead: s.sleeve.preferredAead } : null,
+    sleeve: s.sleeve
+      ? { backend: s.sleeve.backend, aead: s.sleeve.preferredAead, priority: s.sleeve.priority }
+      : null,
     reconcile: s.reconcile,
     controlDrops: s.control?.drops ?? null,
     sleeveDrops: s.sleeve?.counters.global ?? null,

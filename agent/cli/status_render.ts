@@ -8,6 +8,7 @@
 
 import { renderWorkloadsAndPolicy } from "./policy_render.ts";
 import type { AgentStatus, PeerView } from "../status.ts";
+import type { SleevePriority } from "../../datapath/sleeve/mod.ts";
 
 /** `1536` → `1.5 KiB`. */
 export function formatBytes(n: number): string {
@@ -61,6 +62,13 @@ export function endpointLine(p: PeerView): string | null {
   return `  ${p.name} (${p.address}): endpoint ${e.endpoint} from ${from} since ${e.since}${was}`;
 }
 
+/** The sleeve's packet worker: realtime or not, why, and since when. */
+function priorityLine(p: SleevePriority): string {
+  const exits = p.exits ? `; left realtime ${p.exits} time(s)` : "";
+  return `sleeve packet worker: ${p.realtime ? "realtime" : "ordinary"} priority since ` +
+    `${p.since} (${p.why})${exits}`;
+}
+
 /** Human rendering of `status`. */
 export function renderStatus(s: AgentStatus): string {
   const lines = [
@@ -70,6 +78,7 @@ export function renderStatus(s: AgentStatus): string {
     `encryption ${s.config.encrypted ? "on" : "OFF"}`,
     `fast datapath on this box: ${s.fastdp.capable ? "yes" : "no"} (${s.fastdp.reason})`,
     `sleeve crypto: ${s.sleeve ? `${s.sleeve.backend} ${s.sleeve.aead}` : "-"}`,
+    ...(s.sleeve ? [priorityLine(s.sleeve.priority)] : []),
   ];
   if (s.config.lastReload) {
     const r = s.config.lastReload;

@@ -44,7 +44,7 @@ const PEER_DROPS = [
 ] as const;
 /**
  * Counters of no peer: datagrams from unknown senders, and `internalErrors`, packets dropped
- * because handling them threw (a bug): the loop goes on.
+ * because handling them threw (a bug): the loop goes on; the relay's; the worker's priority.
  */
 const GLOBAL_FIELDS = [
   "unknownPeer",
@@ -58,6 +58,13 @@ const GLOBAL_FIELDS = [
   "relayedBytes",
   /** Relayed datagrams refused: not a relay, a peer it may not relay for, no hops left. */
   "relayRefused",
+  /**
+   * 1 while the packet worker runs at realtime priority (worker/realtime_budget.ts), else 0; and
+   * how often it left realtime for being busy past its budget (a flood, or a transfer it cannot
+   * keep up with).
+   */
+  "realtime",
+  "realtimeExits",
 ] as const;
 
 type PeerTraffic = typeof PEER_TRAFFIC[number];

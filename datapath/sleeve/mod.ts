@@ -52,6 +52,11 @@ import { formatHostPort, parseIp } from "../../config/mod.ts";
 import { endpointText, LearnedEndpoints, type SleeveEndpointEvent } from "./endpoints.ts";
 import type { Logger } from "../logger.ts";
 import { closeFd } from "./sys/libc.ts";
+import {
+  REALTIME_MAX_SHARE,
+  REALTIME_RESUME_SHARE,
+  REALTIME_WINDOW_MS,
+} from "./worker/realtime_budget.ts";
 import { openTap } from "./sys/tap.ts";
 import { openUdp } from "./sys/udp.ts";
 import { closeDoorbell, createDoorbell, type DoorbellHandle, ring } from "./doorbell.ts";
@@ -89,6 +94,11 @@ export type { Aead, AeadBackend, AeadName } from "./aead.ts";
 /** The AEADs themselves, for the control channel's sealed messages (agent/control). */
 export { bestAeadBackend, createAead, libcrypto, loadNobleAes, openLibcrypto } from "./aead.ts";
 export { openLibsodium } from "./aead_libsodium.ts";
+export {
+  REALTIME_MAX_SHARE,
+  REALTIME_RESUME_SHARE,
+  REALTIME_WINDOW_MS,
+} from "./worker/realtime_budget.ts";
 export type { SessionLimits } from "./worker/messages.ts";
 export type { SleeveEndpointEvent } from "./endpoints.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
@@ -97,6 +107,20 @@ export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
  * The packet worker's entry module (`deno compile` must `--include` it: it is loaded by URL).
  */
 export const SLEEVE_WORKER_MODULE: string = new URL("./worker/loop.ts", import.meta.url).href;
+
+/**
+ * The packet worker's scheduling policy: realtime (SCHED_FIFO at the lowest priority) while it
+ * is busy less than its budget, the ordinary policy past it or where the kernel refuses.
+ */
+export interface SleevePriority {
+  realtime: boolean;
+  /** When it last changed (ISO 8601). */
+  since: string;
+  /** Why it is what it is, in words. */
+  why: string;
+  /** How often the worker left realtime for being over its budget. */
+  exits: number;
+}
 
 /** One network the sleeve carries. */
 export interface SleeveNetwork {
@@ -217,6 +241,11 @@ export interface SleeveOptions {
    * from another address (#15). Once per move. Default: an info line in the log.
    */
   onEndpoint?: (e: SleeveEndpointEvent) => void;
+  /**
+   * Whether the packet worker may run at realtime priority while it is not saturated
+   * (worker/realtime_budget.ts); default true. False keeps it at the ordinary policy.
+   */
+  realtime?: boolean;
 }
 
 /**
@@ -248,6 +277,17 @@ export function sleeveCryptoFromEnv(
   throw new Error(
     `WEAVE_SLEEVE_CRYPTO must be auto, ${AEAD_BACKENDS.join(", ")}, not ${JSON.stringify(value)}`,
   );
+}
+
+/**
+ * {@link SleeveOptions.realtime} as `WEAVE_SLEEVE_REALTIME` asks: `on` (the default) or `off`
+ * (the packet worker stays at the ordinary scheduling policy, e.g. on a box whose own realtime
+ * work must never share a CPU with it). Anything else is an error naming the variable.
+ */
+export function sleeveRealtimeFromEnv(value = Deno.env.get("WEAVE_SLEEVE_REALTIME")): boolean {
+  const v = (value ?? "").trim() || "on";
+  if (v === "on" || v === "off") return v === "on";
+  throw new Error(`WEAVE_SLEEVE_REALTIME must be on or off, not ${JSON.stringify(value)}`);
 }
 
 /** What this box can do for the sleeve: the AEAD it would choose, and on which backend. */
@@ -325,6 +365,7 @@ export class Sleeve {
   #pending = new Map<number, Pending>();
   #ackTimeoutMs: number;
   #failed: Error | null = null;
+  #priority: SleevePriority;
 
   private constructor(
     udpFd: number,
@@ -334,7 +375,17 @@ export class Sleeve {
     private readonly log?: Logger,
     private readonly onSessionEvent?: (e: SleeveSessionEvent) => void,
     private readonly onEndpoint?: (e: SleeveEndpointEvent) => void,
+    realtime = true,
   ) {
+    this.#priority = {
+      realtime,
+      since: new Date().toISOString(),
+      why: realtime
+        ? `realtime while busy under ${Math.round(REALTIME_MAX_SHARE * 100)}% of each ` +
+          `${REALTIME_WINDOW_MS} ms`
+        : "WEAVE_SLEEVE_REALTIME=off",
+      exits: 0,
+    };
     this.#udpFd = udpFd;
     this.#ackTimeoutMs = ackTimeoutMs;
     this.#counters = newCounters();
@@ -381,10 +432,18 @@ export class Sleeve {
       opts.logger,
       opts.onSessionEvent,
       opts.onEndpoint,
+      opts.realtime ?? true,
     );
     try {
       const ready = s.#expect(0, "ready after init", opts.ackTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
-      s.#post({ type: "init", counters: s.#counters, udpFd: fd, backend, bell: s.#bell });
+      s.#post({
+        type: "init",
+        counters: s.#counters,
+        udpFd: fd,
+        backend,
+        bell: s.#bell,
+        realtime: opts.realtime ?? true,
+      });
       await ready;
       await s.setNetworks(opts.networks);
     } catch (e) {
@@ -434,6 +493,7 @@ export class Sleeve {
 
   #answered(r: WorkerReply): void {
     if (r.type === "endpoint") return this.#endpointMoved(r);
+    if (r.type === "priority") return this.#priorityChanged(r);
     if (r.type === "session") {
       const peer = [...this.#slots].find(([, slot]) => slot === r.slot)?.[0];
       if (peer === undefined) return;
@@ -464,6 +524,41 @@ export class Sleeve {
     if (!e) return;
     if (this.onEndpoint) this.onEndpoint(e);
     else this.log?.info(`sleeve: ${endpointText(e)}`);
+  }
+
+  #priorityChanged(r: Extract<WorkerReply, { type: "priority" }>): void {
+    const pct = `${Math.round(r.share * 100)}%`;
+    const exits = this.#priority.exits + (r.realtime || r.error ? 0 : 1);
+    this.#priority = {
+      realtime: r.realtime,
+      since: new Date().toISOString(),
+      why: r.error
+        ? `the kernel refused realtime: ${r.error}`
+        : r.realtime
+        ? `busy ${pct} of its last window: realtime again`
+        : `busy ${pct} of ${REALTIME_WINDOW_MS} ms (a flood, or more traffic than it can ` +
+          `keep up with): ordinary priority until it is busy under ` +
+          `${Math.round(REALTIME_RESUME_SHARE * 100)}% again`,
+      exits,
+    };
+    if (r.error) {
+      this.log?.warn(
+        `sleeve: the packet worker stays at the ordinary scheduling policy (${r.error}); ` +
+          `without CAP_SYS_NICE packets wait for the scheduler behind busy processes`,
+      );
+    } else if (!r.realtime && exits === 1) {
+      this.log?.warn(`sleeve: packet worker left realtime priority: ${this.#priority.why}`);
+    } else {
+      this.log?.info(
+        `sleeve: packet worker ${r.realtime ? "back at realtime" : "left realtime"} priority`,
+        { busy: pct, exits },
+      );
+    }
+  }
+
+  /** The packet worker's scheduling policy (issue #18: worker/realtime_budget.ts). */
+  priority(): SleevePriority {
+    return this.#priority;
   }
 
   /** The endpoints learned from authenticated datagrams, by peer (#15). */

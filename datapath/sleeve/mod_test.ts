@@ -1,5 +1,13 @@
 import { deepStrictEqual, rejects, strictEqual, throws } from "node:assert";
-import { Sleeve, sleeveCryptoFromEnv } from "./mod.ts";
+import { Sleeve, sleeveCryptoFromEnv, sleeveRealtimeFromEnv } from "./mod.ts";
+
+Deno.test("WEAVE_SLEEVE_REALTIME: on by default, on or off, anything else a clear error", () => {
+  strictEqual(sleeveRealtimeFromEnv(undefined), true);
+  strictEqual(sleeveRealtimeFromEnv(" "), true);
+  strictEqual(sleeveRealtimeFromEnv("on"), true);
+  strictEqual(sleeveRealtimeFromEnv("off\n"), false);
+  throws(() => sleeveRealtimeFromEnv("0"), /WEAVE_SLEEVE_REALTIME must be on or off, not "0"/);
+});
 
 Deno.test("WEAVE_SLEEVE_CRYPTO: auto by default, every backend's name, anything else a clear error", () => {
   strictEqual(sleeveCryptoFromEnv(undefined), "auto");

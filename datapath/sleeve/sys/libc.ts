@@ -4,7 +4,8 @@
  * path a nonblocking FFI call costs ~30 µs, a synchronous one well under 2 µs.
  *
  * The calls are grouped by concern in the files beside this one: tap.ts (TAP devices), udp.ts
- * (the UDP socket, GSO/GRO), poll.ts (poll and the pollfd layout).
+ * (the UDP socket, GSO/GRO), poll.ts (poll and the pollfd layout), sched.ts (the calling
+ * thread's scheduling policy).
  *
  * @module
  */
@@ -27,6 +28,7 @@ const SYMBOLS = {
   recvfrom: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "buffer"], result: "i32" },
   sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
+  sched_setscheduler: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
 } as const;
@@ -54,6 +56,7 @@ export interface Libc {
   recvfrom(fd: number, buf: Buf, len: number, flags: number, addr: Buf, addrLen: Buf): number;
   sendmsg(fd: number, msg: Buf, flags: number): number;
   recvmsg(fd: number, msg: Buf, flags: number): number;
+  sched_setscheduler(pid: number, policy: number, param: Buf): number;
   __errno_location(): Deno.PointerValue;
   strerror(e: number): Deno.PointerValue;
 }

@@ -10,6 +10,9 @@
  * (≈ 100–200 µs here, measured) for each of those, and the ACK direction's thread woke
  * thousands of times a second during a transfer.
  *
+ * The worker runs at realtime priority while it is not saturated (priority.ts,
+ * realtime_budget.ts): packets never wait for the scheduler behind the box's ordinary threads.
+ *
  * Talking to the main thread (messages.ts): `init` sets up and starts the loop, which posts
  * `ready`; every other request is answered with an `ack` once applied; `stop` is acknowledged
  * after the loop has left, when no descriptor is in use any more.
@@ -31,6 +34,7 @@ import { Receiver } from "./rx.ts";
 import { Relay } from "./relay.ts";
 import { sockaddr } from "../sys/udp.ts";
 import { Keepalives } from "./keepalive.ts";
+import { WorkerPriority } from "./priority.ts";
 import { CATCH_UP_SLEEP_MS, CATCH_UP_TURNS, POLL_TIMEOUT_MS } from "./constants.ts";
 
 /** Poll set order: the doorbell, the UDP socket, then one TAP per network. */
@@ -77,7 +81,7 @@ function apply(msg: WorkerRequest): void {
         tell: reply,
       };
       relay = new Relay(ctx);
-      loop(ctx, listener, relay);
+      loop(ctx, listener, relay, msg.realtime);
       break;
     case "networks":
       networks = new Map(msg.networks.map((n) => [n.vni, n]));
@@ -144,16 +148,25 @@ async function catchUp(l: DoorbellListener): Promise<void> {
   if (l.pending()) await new Promise((r) => setTimeout(r, CATCH_UP_SLEEP_MS));
 }
 
-async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Promise<void> {
+async function loop(
+  ctx: PathContext,
+  bell: DoorbellListener,
+  relay: Relay,
+  realtime: boolean,
+): Promise<void> {
   const tx = new Transmitter(ctx);
   const rx = new Receiver(ctx, relay);
   const ka = keepalives = new Keepalives(ctx);
   let polled: WorkerNetwork[] = [];
   let pollSet = new PollSet([]);
   let pollFor: Map<number, WorkerNetwork> | null = null;
+  const priority = new WorkerPriority(ctx, performance.now(), realtime);
+  /** When the current turn began (the poll returned); -1 while no turn's time is counted. */
+  let woke = -1;
   reply({ type: "ready" });
 
   while (running) {
+    if (woke >= 0) priority.turn(woke, performance.now());
     if (pollFor !== networks) {
       pollFor = networks;
       polled = [...networks.values()];
@@ -163,11 +176,15 @@ async function loop(ctx: PathContext, bell: DoorbellListener, relay: Relay): Pro
     // instead, to catch answers awake, measured worse here: on 2 vCPUs the spinner takes the
     // CPU the other end and the kernel need.)
     const ready = pollSet.wait(POLL_TIMEOUT_MS);
+    woke = performance.now();
     // Polls wake at least every POLL_TIMEOUT_MS: often enough for keepalives (seconds).
-    ka.tick(performance.now());
+    ka.tick(woke);
     if (ready <= 0) continue;
     if (pollSet.readable(POLL_BELL)) bell.drain();
     if (bell.pending()) {
+      // The catch-up may sleep (a message still in flight): not busy time of the budget.
+      priority.turn(woke, performance.now());
+      woke = -1;
       await catchUp(bell);
       continue;
     }

@@ -77,6 +77,8 @@ export type WorkerRequest =
     backend: AeadBackend;
     /** Rung by whoever posts to this worker. */
     bell: DoorbellHandle;
+    /** Whether the worker may run at realtime priority (worker/realtime_budget.ts). */
+    realtime: boolean;
   }
   | { type: "networks"; id: number; networks: WorkerNetwork[] }
   | { type: "peer"; id: number; peer: WorkerPeer }
@@ -107,6 +109,12 @@ export type WorkerReply =
    * another address than the one we sent to (#15: roaming, NAT rebinding). Told once per move.
    */
   | { type: "endpoint"; slot: number; address: string; port: number }
+  /**
+   * The worker's scheduling policy changed (worker/realtime_budget.ts), with the busy share of
+   * the window that decided it; or the kernel refused a change (`error`: the worker then stays
+   * at the policy it has and tries no more).
+   */
+  | { type: "priority"; realtime: boolean; share: number; error?: string }
   /** A session's key reached its rekey limit, or its hard limit (nothing sealed under it now). */
   | {
     type: "session";
