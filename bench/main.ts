@@ -166,6 +166,22 @@ async function datapathBench() {
     );
     results.rounds = perRound;
     results.latency = { kernelVxlan: lat[1], sleeve: lat[2] };
+    // Whether the packet workers ran at realtime priority (issue #18), and how often they left it.
+    const priorities = await Promise.all(
+      [a, b].map(async (h) => ({
+        host: h.name,
+        ...(await fleet.status(h.name))?.sleeve?.priority,
+      })),
+    );
+    results.sleevePriority = priorities;
+    line(
+      `packet workers: ${
+        priorities.map((p) =>
+          `${p.host} ${p.realtime ? "realtime" : "ordinary"} (left realtime ${p.exits ?? "?"} ` +
+          `time(s); ${p.why ?? "no status"})`
+        ).join("; ")
+      }`,
+    );
     line(formatLatencyTable([[paths[1].name, lat[1]], [paths[2].name, lat[2]]]));
     line(
       `${ROUNDS} interleaved rounds; sleeve / kernel VXLAN per round, 1 stream: ${

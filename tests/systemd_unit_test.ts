@@ -60,6 +60,13 @@ Deno.test({
   },
 });
 
+Deno.test("systemd: the unit lets the sleeve's packet worker take the lowest realtime priority", async () => {
+  const lines = (await Deno.readTextFile(UNIT)).split("\n").map((l) => l.trim());
+  // RLIMIT_RTPRIO 1 allows SCHED_FIFO 1 without CAP_SYS_NICE; RestrictRealtime= would forbid it.
+  strictEqual(lines.includes("LimitRTPRIO=1"), true);
+  strictEqual(lines.some((l) => /^RestrictRealtime=\s*(yes|true|1|on)/.test(l)), false);
+});
+
 /** `CapabilityBoundingSet=` of the example unit, as setpriv names them (`net_admin`, …). */
 async function unitCapabilities(): Promise<string[]> {
   const text = await Deno.readTextFile(UNIT);
@@ -132,6 +139,13 @@ Deno.test({
       const statuses = await fleet.settled("sleeve", 40_000);
       const p = statuses.get("edge-1")!.peers[0];
       match(p.reason, /cannot create a network namespace/);
+      // Without CAP_SYS_NICE, and without the RLIMIT_RTPRIO the unit sets (LimitRTPRIO=1; this
+      // machine cannot raise a hard limit: it lacks CAP_SYS_RESOURCE), the kernel refuses the
+      // sleeve's packet worker realtime priority: it runs on at the ordinary policy, and status
+      // says why.
+      const refused = statuses.get("edge-1")!.sleeve!.priority;
+      strictEqual(refused.realtime, false);
+      match(refused.why, /the kernel refused realtime: sched_setscheduler: Operation not permitted/);
     }
   },
 });

@@ -64,7 +64,7 @@ export function endpointLine(p: PeerView): string | null {
 
 /** The sleeve's packet worker: realtime or not, why, and since when. */
 function priorityLine(p: SleevePriority): string {
-  const exits = p.exits ? `; left realtime ${p.exits} time(s)` : "";
+  const exits = p.exits ? `; left realtime ${p.exits} time(s), ${p.floods} for a flood` : "";
   return `sleeve packet worker: ${p.realtime ? "realtime" : "ordinary"} priority since ` +
     `${p.since} (${p.why})${exits}`;
 }

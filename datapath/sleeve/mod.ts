@@ -32,14 +32,17 @@
  *
  * Latency (issue #18): one worker turn moves at most TURN_BYTES per direction, so a packet never
  * waits behind more than that much of a bulk transfer the other way, and the receive buffer is
- * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck).
+ * small (sys/udp.ts: it is the queue a transfer fills when the worker is the bottleneck). The
+ * worker runs at realtime priority while it is not saturated (worker/realtime_budget.ts), so
+ * that packets do not wait for the scheduler behind the box's busy processes;
+ * {@link Sleeve.priority} says where it is and why (`WEAVE_SLEEVE_REALTIME=off`: never).
  *
  * Layout: wire.ts (the datagram format), virtio_net.ts (the TAP's frame header), aead.ts and
  * aead_libsodium.ts (the AEAD backends), keys.ts, endpoints.ts (learned endpoints as the main
  * thread keeps them), replay_window.ts, segment.ts and coalesce.ts (the offloads), offset_views.ts
  * and copy_bytes.ts (no garbage per packet), counters.ts, doorbell.ts; sys/ (libc through FFI,
- * opened on first use: tap, udp, poll); worker/ (the packet loop: constants, messages, peer
- * table, tx, rx, keepalive, loop).
+ * opened on first use: tap, udp, poll, sched); worker/ (the packet loop: constants, messages,
+ * peer table, tx, rx, keepalive, relay, realtime budget and priority, loop).
  *
  * May import: config/mod.ts (address parsing), datapath/ leaf modules (mtu.ts, logger.ts), and
  * @noble. Importing this module loads no native library: that happens in {@link Sleeve.start}
@@ -52,11 +55,7 @@ import { formatHostPort, parseIp } from "../../config/mod.ts";
 import { endpointText, LearnedEndpoints, type SleeveEndpointEvent } from "./endpoints.ts";
 import type { Logger } from "../logger.ts";
 import { closeFd } from "./sys/libc.ts";
-import {
-  REALTIME_MAX_SHARE,
-  REALTIME_RESUME_SHARE,
-  REALTIME_WINDOW_MS,
-} from "./worker/realtime_budget.ts";
+import { REALTIME_MAX_SHARE, REALTIME_WINDOW_MS } from "./worker/realtime_budget.ts";
 import { openTap } from "./sys/tap.ts";
 import { openUdp } from "./sys/udp.ts";
 import { closeDoorbell, createDoorbell, type DoorbellHandle, ring } from "./doorbell.ts";
@@ -118,8 +117,10 @@ export interface SleevePriority {
   since: string;
   /** Why it is what it is, in words. */
   why: string;
-  /** How often the worker left realtime for being over its budget. */
+  /** How often the worker left realtime for being over its budget: for traffic or a flood. */
   exits: number;
+  /** How often of those a flood of refused datagrams drove it out. */
+  floods: number;
 }
 
 /** One network the sleeve carries. */
@@ -366,6 +367,9 @@ export class Sleeve {
   #ackTimeoutMs: number;
   #failed: Error | null = null;
   #priority: SleevePriority;
+  /** Times a flood (not traffic) drove the worker out of realtime; whether one does now. */
+  #floods = 0;
+  #inFlood = false;
 
   private constructor(
     udpFd: number,
@@ -385,6 +389,7 @@ export class Sleeve {
           `${REALTIME_WINDOW_MS} ms`
         : "WEAVE_SLEEVE_REALTIME=off",
       exits: 0,
+      floods: 0,
     };
     this.#udpFd = udpFd;
     this.#ackTimeoutMs = ackTimeoutMs;
@@ -529,6 +534,7 @@ export class Sleeve {
   #priorityChanged(r: Extract<WorkerReply, { type: "priority" }>): void {
     const pct = `${Math.round(r.share * 100)}%`;
     const exits = this.#priority.exits + (r.realtime || r.error ? 0 : 1);
+    const floods = this.#floods += !r.realtime && !r.error && r.flood ? 1 : 0;
     this.#priority = {
       realtime: r.realtime,
       since: new Date().toISOString(),
@@ -536,24 +542,31 @@ export class Sleeve {
         ? `the kernel refused realtime: ${r.error}`
         : r.realtime
         ? `busy ${pct} of its last window: realtime again`
-        : `busy ${pct} of ${REALTIME_WINDOW_MS} ms (a flood, or more traffic than it can ` +
-          `keep up with): ordinary priority until it is busy under ` +
-          `${Math.round(REALTIME_RESUME_SHARE * 100)}% again`,
+        : r.flood
+        ? `busy ${pct} of ${REALTIME_WINDOW_MS} ms, mostly on refused datagrams (a flood): ` +
+          `ordinary priority until the flood is over`
+        : `busy ${pct} of ${REALTIME_WINDOW_MS} ms with traffic: ordinary priority for the ` +
+          `rest of the window`,
       exits,
+      floods,
     };
+    const afterFlood = this.#inFlood;
+    this.#inFlood = !r.realtime && r.flood;
     if (r.error) {
       this.log?.warn(
         `sleeve: the packet worker stays at the ordinary scheduling policy (${r.error}); ` +
-          `without CAP_SYS_NICE packets wait for the scheduler behind busy processes`,
+          `without CAP_SYS_NICE or RLIMIT_RTPRIO packets wait for the scheduler behind busy ` +
+          `processes`,
       );
-    } else if (!r.realtime && exits === 1) {
+    } else if (this.#inFlood && floods === 1) {
       this.log?.warn(`sleeve: packet worker left realtime priority: ${this.#priority.why}`);
-    } else {
+    } else if (this.#inFlood || afterFlood) {
       this.log?.info(
         `sleeve: packet worker ${r.realtime ? "back at realtime" : "left realtime"} priority`,
-        { busy: pct, exits },
+        { busy: pct, floods },
       );
     }
+    // Traffic it cannot keep up with flips it every window: counted (status, metrics), not logged.
   }
 
   /** The packet worker's scheduling policy (issue #18: worker/realtime_budget.ts). */

@@ -166,7 +166,7 @@ async function loop(
   reply({ type: "ready" });
 
   while (running) {
-    if (woke >= 0) priority.turn(woke, performance.now());
+    if (woke >= 0) priority.turn(woke, performance.now(), rx.seen, rx.authentic);
     if (pollFor !== networks) {
       pollFor = networks;
       polled = [...networks.values()];
@@ -183,7 +183,7 @@ async function loop(
     if (pollSet.readable(POLL_BELL)) bell.drain();
     if (bell.pending()) {
       // The catch-up may sleep (a message still in flight): not busy time of the budget.
-      priority.turn(woke, performance.now());
+      priority.turn(woke, performance.now(), rx.seen, rx.authentic);
       woke = -1;
       await catchUp(bell);
       continue;

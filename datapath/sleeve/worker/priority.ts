@@ -15,6 +15,9 @@ import type { PathContext } from "./path.ts";
 export class WorkerPriority {
   readonly #ctx: PathContext;
   #budget: RealtimeBudget | null = null;
+  /** The receiver's totals at the last turn. */
+  #seen = 0;
+  #authentic = 0;
 
   /**
    * Moves the calling thread (the worker's) to realtime, or says why it cannot; with `allowed`
@@ -25,28 +28,40 @@ export class WorkerPriority {
     if (!allowed) return;
     const error = setThreadRealtime(true);
     if (error) {
-      ctx.tell({ type: "priority", realtime: false, share: 0, error });
+      ctx.tell({ type: "priority", realtime: false, share: 0, flood: false, error });
       return;
     }
     this.#budget = new RealtimeBudget(now);
     this.#set(true);
   }
 
-  /** Accounts one loop turn, busy from `from` to `to` (ms), and changes policy if due. */
-  turn(from: number, to: number): void {
+  /**
+   * Accounts one loop turn, busy from `from` to `to` (ms), with the receiver's running totals
+   * of datagrams `seen` and `authentic`, and changes policy if due.
+   */
+  turn(from: number, to: number, seen: number, authentic: number): void {
     if (!this.#budget) return;
-    const d = this.#budget.turn(from, to);
+    const refused = seen - authentic - (this.#seen - this.#authentic);
+    const d = this.#budget.turn(from, to, refused, authentic - this.#authentic);
+    this.#seen = seen;
+    this.#authentic = authentic;
     if (!d.change) return;
     const realtime = d.change === "realtime";
     const error = setThreadRealtime(realtime);
     if (error) {
       this.#budget = null;
-      this.#ctx.tell({ type: "priority", realtime: !realtime, share: d.share, error });
+      this.#ctx.tell({
+        type: "priority",
+        realtime: !realtime,
+        share: d.share,
+        flood: d.flood,
+        error,
+      });
       return;
     }
     if (!realtime) this.#ctx.counters[counterIndex(GLOBAL_SLOT, G.realtimeExits)]++;
     this.#set(realtime);
-    this.#ctx.tell({ type: "priority", realtime, share: d.share });
+    this.#ctx.tell({ type: "priority", realtime, share: d.share, flood: d.flood });
   }
 
   #set(realtime: boolean): void {

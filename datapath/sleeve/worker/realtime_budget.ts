@@ -11,18 +11,22 @@
  * sender stops losing whole GRO runs while the receiver is not scheduled) and less CPU per GB.
  *
  * Why a budget: a realtime thread that always has work starves every ordinary thread of its
- * CPU (the kernel keeps back only 5%), and an underlay attacker can give the worker that much
- * work with forged datagrams (each costs an AEAD open before it is refused). So the worker is
- * realtime only while it is not saturated: once it was busy for more than
- * {@link REALTIME_MAX_SHARE} of a {@link REALTIME_WINDOW_MS} window it goes back to the
- * ordinary policy and competes like any busy process; it returns to realtime after a window
- * busy less than {@link REALTIME_RESUME_SHARE}, or after more such windows in a row the more
- * often it left realtime in the last {@link REALTIME_BACKOFF_MS} (twice as many per exit, up
- * to {@link REALTIME_MAX_QUIET_WINDOWS}): an attacker who floods in bursts, to catch it back at
- * realtime each time, gets it at realtime less and less. A transfer that saturates the worker
- * costs the box's other threads no more than an ordinary busy thread would; measured here a
- * single stream keeps each worker 75–86% busy on average, with windows up to 93–98%, so such a
- * transfer spends part of its time at the ordinary policy.
+ * CPU (the kernel keeps back only 5% per second), and an underlay attacker can give the worker
+ * that much work with forged datagrams (each costs an AEAD open before it is refused). So once
+ * the worker was busy for more than {@link REALTIME_MAX_SHARE} of a {@link REALTIME_WINDOW_MS}
+ * window it goes back to the ordinary policy, and what brings it back depends on what kept it
+ * busy:
+ * - Traffic (a transfer it cannot keep up with: its datagrams authentic, or frames from this
+ *   box's own TAPs): back at the next window. The box's other threads get the rest of every
+ *   window, at least 5 ms in 100 and their fair share of it, and the transfer keeps its low
+ *   latency the rest of the time.
+ * - A flood: more refused datagrams (forged, replayed, for no session) than authentic ones, at
+ *   least {@link REALTIME_FLOOD_MIN} of them. Back only after a window busy less than
+ *   {@link REALTIME_RESUME_SHARE}, or more such windows in a row the more often a flood drove
+ *   it out in the last {@link REALTIME_BACKOFF_MS} (twice as many each time, up to
+ *   {@link REALTIME_MAX_QUIET_WINDOWS}): an attacker who floods in bursts, to catch it back at
+ *   realtime each time, gets it less and less, and meanwhile the worker costs the box what an
+ *   ordinary busy thread costs it.
  *
  * Pure: the caller passes the times of each loop turn (one clock, ms).
  *
@@ -37,8 +41,13 @@ export const REALTIME_WINDOW_MS = 100;
  * threads, but per 100 ms rather than per second), and all of their share after.
  */
 export const REALTIME_MAX_SHARE = 0.95;
-/** Busy share of a whole window under which it counts as not saturated. */
+/** Busy share of a whole window under which a flood counts as over. */
 export const REALTIME_RESUME_SHARE = 0.8;
+/**
+ * Refused datagrams a window needs (besides outnumbering the authentic ones) to count as a
+ * flood: 1000 a second, far above what a misconfigured box or a late datagram makes.
+ */
+export const REALTIME_FLOOD_MIN = 100;
 /** How long an exit from realtime counts towards the quiet windows needed to return. */
 export const REALTIME_BACKOFF_MS = 10_000;
 /** Most quiet windows in a row ever needed to return to realtime (6.4 s at 100 ms). */
@@ -47,11 +56,13 @@ export const REALTIME_MAX_QUIET_WINDOWS = 64;
 /** What {@link RealtimeBudget.turn} asks for: a change of policy, or none. */
 export type PriorityChange = "realtime" | "normal" | null;
 
-/** A policy change and the busy share of the window that caused it. */
+/** A policy change, the busy share of the window that caused it, and whether a flood did. */
 export interface PriorityDecision {
   change: PriorityChange;
   /** Busy share (0..1) of the window judged. */
   share: number;
+  /** The worker left (or stays out of) realtime for a flood, not for traffic. */
+  flood: boolean;
 }
 
 /** Options of {@link RealtimeBudget}; each defaults to the constant of the same name. */
@@ -80,9 +91,14 @@ export class RealtimeBudget {
   #realtime = true;
   /** When the worker left realtime, within the last backoffMs. */
   #exits: number[] = [];
-  /** Quiet windows in a row since it left, and how many it needs. */
+  /** Quiet windows in a row since a flood drove it out, and how many it needs. */
   #quiet = 0;
   #quietNeeded = 1;
+  /** Out of realtime for a flood (else for traffic, until the window ends). */
+  #flood = false;
+  /** Datagrams of the current window: refused, and authentic. */
+  #refused = 0;
+  #authentic = 0;
 
   /** Starts at realtime, with a window opening at `now`. */
   constructor(now: number, opts: RealtimeBudgetOptions = {}) {
@@ -123,33 +139,45 @@ export class RealtimeBudget {
 
   /**
    * Accounts a loop turn that was busy from `from` to `to` (it woke at `from` and goes back to
-   * sleep at `to`). Leaving realtime happens as soon as the window's budget is spent, not at
-   * the window's end; resuming is judged over whole windows.
+   * sleep at `to`) and, of the datagrams it received, how many were `refused` and how many
+   * `authentic`. Leaving realtime happens as soon as the window's budget is spent, not at the
+   * window's end; returning is judged at a window's end.
    */
-  turn(from: number, to: number): PriorityDecision {
+  turn(from: number, to: number, refused = 0, authentic = 0): PriorityDecision {
     this.#busyMs += Math.max(0, to - from);
+    this.#refused += refused;
+    this.#authentic += authentic;
     const elapsed = to - this.#windowStart;
     // Judged over at least a whole window: a window's first busy turns are not a share yet.
     const span = Math.max(elapsed, this.#windowMs);
     if (this.#realtime && this.#busyMs > this.#maxShare * span) {
       this.#realtime = false;
-      this.#exits = this.#exits.filter((t) => to - t < this.#backoffMs);
-      this.#exits.push(to);
-      this.#quiet = 0;
-      this.#quietNeeded = Math.min(this.#maxQuietWindows, 2 ** (this.#exits.length - 1));
-      return { change: "normal", share: this.#busyMs / span };
+      this.#flood = this.#refused >= REALTIME_FLOOD_MIN && this.#refused > this.#authentic;
+      if (this.#flood) {
+        this.#exits = this.#exits.filter((t) => to - t < this.#backoffMs);
+        this.#exits.push(to);
+        this.#quiet = 0;
+        this.#quietNeeded = Math.min(this.#maxQuietWindows, 2 ** (this.#exits.length - 1));
+      }
+      return { change: "normal", share: this.#busyMs / span, flood: this.#flood };
     }
-    if (elapsed < this.#windowMs) return { change: null, share: this.#busyMs / this.#windowMs };
+    const flood = !this.#realtime && this.#flood;
+    if (elapsed < this.#windowMs) {
+      return { change: null, share: this.#busyMs / this.#windowMs, flood };
+    }
     // The window is over (a long sleep in poll() makes it longer, and its share smaller).
     const share = this.#busyMs / elapsed;
+    const wasFlood = this.#refused >= REALTIME_FLOOD_MIN && this.#refused > this.#authentic;
     this.#windowStart = to;
-    this.#busyMs = 0;
-    if (this.#realtime) return { change: null, share };
-    this.#quiet = share < this.#resumeShare ? this.#quiet + 1 : 0;
-    if (this.#quiet >= this.#quietNeeded) {
-      this.#realtime = true;
-      return { change: "realtime", share };
+    this.#busyMs = this.#refused = this.#authentic = 0;
+    if (this.#realtime) return { change: null, share, flood: false };
+    if (this.#flood) {
+      // A flood that goes on keeps it out whatever the share: it is the refused work that counts.
+      this.#quiet = share < this.#resumeShare && !wasFlood ? this.#quiet + 1 : 0;
+      if (this.#quiet < this.#quietNeeded) return { change: null, share, flood: true };
     }
-    return { change: null, share };
+    this.#realtime = true;
+    this.#flood = false;
+    return { change: "realtime", share, flood: false };
   }
 }

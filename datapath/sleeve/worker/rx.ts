@@ -76,6 +76,13 @@ import {
 export class Receiver {
   /** The TAPs written to since the last {@link clearWritten} (their answers may be queued). */
   readonly wroteTo = new Set<number>();
+  /**
+   * Sleeve datagrams for this box received so far (relay headers for others not counted), and
+   * of them the authentic ones: the rest is what an outsider without keys can make us work on
+   * (realtime_budget.ts tells a flood from traffic by them).
+   */
+  seen = 0;
+  authentic = 0;
   private readonly peers: PathContext["peers"];
   // 1. Received datagrams (a UDP GRO run may fill it) and their sender.
   private readonly inbox = new Uint8Array(
@@ -159,6 +166,7 @@ export class Receiver {
       countGlobal(ctx, G.badType);
       return;
     }
+    this.seen++;
     const index = headerIndex(hdr);
     let rt = known;
     let s = rt?.sessions.forIndex(index);
@@ -197,6 +205,7 @@ export class Receiver {
       count(ctx, slot, F.auth);
       return;
     }
+    this.authentic++;
     const newest = seq > s.window.top;
     s.window.commit(seq);
     // An unknown endpoint is learned from any authentic datagram; a known one moves only for
