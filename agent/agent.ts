@@ -9,6 +9,7 @@
  */
 
 import type { Config, Network, Peer } from "../config/types.ts";
+import { hasFixedAddress } from "../config/mod.ts";
 import { bridgeName, tapName } from "../datapath/link_names.ts";
 import { datapathCaps, type KernelDatapathCaps, probeKernel } from "../datapath/kernel_probe.ts";
 import {
@@ -584,7 +585,7 @@ export class Agent {
     if (reconcile) await this.requestReconcile();
     // A box without a fixed address never probes fast datapath (#15), and its sleeve listens
     // on every address of the port the heartbeats would take.
-    const probes = this.#loaded.self.endpoint?.kind === "ip";
+    const probes = hasFixedAddress(this.#loaded.self);
     this.#heartbeat?.setAddresses(
       probes ? this.#myNetworks().map((n) => memberAddress(n, this.opts.name)!) : [],
     );

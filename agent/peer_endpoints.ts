@@ -15,7 +15,7 @@
  * @module
  */
 
-import { formatHostPort, parseIp } from "../config/mod.ts";
+import { formatHostPort, hasFixedAddress, parseIp } from "../config/mod.ts";
 import { canonicalAddress } from "./control/mod.ts";
 import type { Peer } from "../config/types.ts";
 import type { SleeveEndpointEvent } from "../datapath/sleeve/mod.ts";
@@ -30,18 +30,13 @@ export interface SleeveTarget {
   keepaliveMs: number;
 }
 
-/** True when the peer has a fixed IP address in weave.yaml. */
-export function hasFixedAddress(p: Peer): boolean {
-  return p.endpoint?.kind === "ip";
-}
-
 /**
  * Where this box listens (control TCP and sleeve UDP): its fixed address; a box without one
  * (dial-out only, or known to the others by DNS name) listens on every address of its family,
  * so that a renumbered underlay (a new DHCP lease) needs no restart (#15).
  */
 export function listenAddressOf(self: Peer): string {
-  if (self.endpoint?.kind === "ip") return self.address;
+  if (hasFixedAddress(self)) return self.address;
   return self.family === 6 ? "::" : "0.0.0.0";
 }
 

@@ -16,6 +16,11 @@ export function findSelf(config: Config, name: string): Peer | undefined {
   return config.peers.find((p) => p.name === name);
 }
 
+/** True when the peer has a fixed IP address in weave.yaml (not a DNS name, not dial-out only). */
+export function hasFixedAddress(p: Peer): boolean {
+  return p.endpoint?.kind === "ip";
+}
+
 /** Where a peer is dialled, for messages: `192.0.2.10:6783`, `edge-7.example.net:6783`, or
  * `dial-out only` for a peer without an address. */
 export function peerEndpointText(peer: Peer): string {

@@ -131,7 +131,7 @@ export {
   stripOneNewline,
   systemPasswordAccess,
 } from "./password.ts";
-export { describeForPeer, findSelf, peerEndpointText } from "./describe.ts";
+export { describeForPeer, findSelf, hasFixedAddress, peerEndpointText } from "./describe.ts";
 export { selfName } from "./self_name.ts";
 export { formatDiagnostic, formatDiagnostics } from "./diagnostics.ts";
 export { didYouMean } from "./did_you_mean.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { formatHostPort } from "../../config/mod.ts";
+import { formatHostPort, hasFixedAddress } from "../../config/mod.ts";
 import type { Peer } from "../../config/types.ts";
 import { type ControlMessage, everyOnGrid, type Logger } from "../control/mod.ts";
 import type { Sleeve } from "../../datapath/sleeve/mod.ts";
@@ -200,7 +200,7 @@ export class RelayAgent {
     this.#peers = peers;
     this.#fixed = new Map(
       peers.flatMap((p) =>
-        p.endpoint?.kind === "ip" ? [[p.name, { address: p.address, port: p.port }]] : []
+        hasFixedAddress(p) ? [[p.name, { address: p.address, port: p.port }]] : []
       ),
     );
   }
