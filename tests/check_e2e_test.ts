@@ -100,6 +100,7 @@ Deno.test({
       for (
         const id of [
           "privileges",
+          "privileges.realtime",
           "config.valid",
           "config.identity",
           "underlay.address",

@@ -145,7 +145,10 @@ Deno.test({
       // says why.
       const refused = statuses.get("edge-1")!.sleeve!.priority;
       strictEqual(refused.realtime, false);
-      match(refused.why, /the kernel refused realtime: sched_setscheduler: Operation not permitted/);
+      match(
+        refused.why,
+        /the kernel refused realtime: sched_setscheduler: Operation not permitted/,
+      );
     }
   },
 });

@@ -28,7 +28,7 @@ import {
   systemPasswordAccess,
 } from "../../config/mod.ts";
 import { datapathCaps, type KernelCaps, probeKernel } from "../../datapath/kernel_probe.ts";
-import { sleeveCapabilities } from "../../datapath/sleeve/mod.ts";
+import { sleeveCapabilities, sleeveRealtimeFromEnv } from "../../datapath/sleeve/mod.ts";
 import { isOwnedLink } from "../../datapath/link_names.ts";
 import {
   type CheckItem,
@@ -44,12 +44,14 @@ import {
   linkWithAddress,
   natFleetItem,
   parseCapEff,
+  parseRtprio,
   passwordItems,
   type PasswordObservation,
   portItem,
   type PortProbe,
   privilegesItem,
   reachabilityItem,
+  realtimeItem,
   type SleeveCryptoCaps,
   sleeveCryptoItem,
   subnetItems,
@@ -62,6 +64,7 @@ import {
   commandOutput,
   probeTcp,
   readAddresses,
+  readProcLimits,
   readProcStatus,
   readRoutes,
   readVxlanLinks,
@@ -194,6 +197,7 @@ async function probePorts(
 /** What the box tells regardless of the config, all started at once. */
 interface BoxObservations {
   procStatus: Promise<string | null>;
+  procLimits: Promise<string | null>;
   tools: Promise<[string | null, string | null, string | null]>;
   /** The probe, or why it failed. */
   probe: Promise<KernelCaps | string>;
@@ -206,6 +210,7 @@ interface BoxObservations {
 function observeBox(deps: CheckDeps, timeoutMs: number): BoxObservations {
   return {
     procStatus: readProcStatus(),
+    procLimits: readProcLimits(),
     tools: Promise.all([
       commandOutput(["ip", "-V"], timeoutMs),
       commandOutput(["bridge", "-V"], timeoutMs),
@@ -228,7 +233,16 @@ function observeBox(deps: CheckDeps, timeoutMs: number): BoxObservations {
 async function boxItems(box: BoxObservations, config: Config | null): Promise<CheckItem[]> {
   const items: CheckItem[] = [];
   const caps = await box.procStatus;
-  items.push(privilegesItem(Deno.uid(), caps === null ? null : parseCapEff(caps)));
+  const capEff = caps === null ? null : parseCapEff(caps);
+  items.push(privilegesItem(Deno.uid(), capEff));
+  const limits = await box.procLimits;
+  let off = false;
+  try {
+    off = !sleeveRealtimeFromEnv();
+  } catch {
+    // A bad value is the agent's start-up error; check reports the rest.
+  }
+  items.push(realtimeItem(capEff, limits === null ? null : parseRtprio(limits), off));
   const [ipV, bridgeV, nftV] = await box.tools;
   items.push(toolItem("ip", ipV), toolItem("bridge", bridgeV), toolItem("nft", nftV));
   const probe = await box.probe;

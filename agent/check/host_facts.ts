@@ -52,6 +52,15 @@ export function readVxlanLinks(): Promise<IpDetailedLink[]> {
   return ipJson<IpDetailedLink>(["-d", "link", "show", "type", "vxlan"]);
 }
 
+/** Resource limits of this process (`/proc/self/limits`), or null. */
+export async function readProcLimits(): Promise<string | null> {
+  try {
+    return await Deno.readTextFile("/proc/self/limits");
+  } catch {
+    return null;
+  }
+}
+
 /** Effective capabilities text of this process. */
 export async function readProcStatus(): Promise<string | null> {
   try {

@@ -10,6 +10,7 @@
  * | id                          | group      | what                                               |
  * | --------------------------- | ---------- | -------------------------------------------------- |
  * | `privileges`                | privileges | root, or CAP_NET_ADMIN in the effective set        |
+ * | `privileges.realtime`       | privileges | CAP_SYS_NICE or RLIMIT_RTPRIO ≥ 1: the sleeve's packet worker at realtime priority |
  * | `tool.ip` `tool.bridge` `tool.nft` | tools | present and new enough                           |
  * | `kernel.<capability>`       | kernel     | from the kernel probe: `kernel.bridge`, `kernel.vxlan`, `kernel.tun`, `kernel.nftables`, `kernel.xfrm`, `kernel.esp-gcm` |
  * | `crypto.sleeve`             | crypto     | the sleeve's AES-256-GCM: libcrypto or @noble      |

@@ -12,8 +12,10 @@ import {
   parseCapEff,
   parseIproute2Version,
   parseNftVersion,
+  parseRtprio,
   passwordItems,
   privilegesItem,
+  realtimeItem,
   sleeveCryptoItem,
   toolItem,
   underlayAddressItem,
@@ -33,6 +35,29 @@ Deno.test("versions of ip, bridge and nft as each prints them", () => {
   strictEqual(toolItem("nft", "nftables v0.8.0").status, "failure");
   strictEqual(toolItem("nft", null).status, "failure");
   match(toolItem("nft", null).fix ?? "", /apt-get install nftables/);
+});
+
+Deno.test("privileges.realtime: CAP_SYS_NICE (bit 23) or RLIMIT_RTPRIO >= 1, else a warning with the fix", () => {
+  const limits = (soft: string) =>
+    "Limit                     Soft Limit           Hard Limit           Units     \n" +
+    "Max nice priority         0                    0                    \n" +
+    `Max realtime priority     ${soft}                    ${soft}                    \n`;
+  strictEqual(parseRtprio(limits("0")), 0);
+  strictEqual(parseRtprio(limits("1")), 1);
+  strictEqual(parseRtprio(limits("unlimited")), Infinity);
+  strictEqual(parseRtprio("no such line"), null);
+  strictEqual(realtimeItem(1n << 23n, 0, false).status, "ok");
+  match(realtimeItem(1n << 23n, 0, false).found, /CAP_SYS_NICE/);
+  // The unit's case: no CAP_SYS_NICE in the bounding set, LimitRTPRIO=1.
+  const unit = realtimeItem(1n << 12n | 1n << 21n, 1, false);
+  strictEqual(unit.status, "ok");
+  match(unit.found, /RLIMIT_RTPRIO 1/);
+  const none = realtimeItem(1n << 12n, 0, false);
+  strictEqual(none.status, "warning");
+  match(none.found, /ordinary priority/);
+  match(none.fix ?? "", /LimitRTPRIO=1/);
+  strictEqual(realtimeItem(0n, null, true).status, "ok");
+  match(realtimeItem(0n, null, true).found, /WEAVE_SLEEVE_REALTIME=off/);
 });
 
 Deno.test("privileges: CAP_NET_ADMIN (bit 12) is what counts", () => {

@@ -1,6 +1,6 @@
 /**
- * Check items of the `privileges` and `tools` groups: root or CAP_NET_ADMIN, and `ip`,
- * `bridge`, `nft` present and new enough.
+ * Check items of the `privileges` and `tools` groups: root or CAP_NET_ADMIN, realtime priority
+ * for the sleeve's packet worker, and `ip`, `bridge`, `nft` present and new enough.
  *
  * @module
  */
@@ -8,6 +8,7 @@
 import { type CheckItem, item } from "./item.ts";
 
 const CAP_NET_ADMIN = 12n;
+const CAP_SYS_NICE = 23n;
 
 /** The effective capability set from /proc/self/status text, or null. */
 export function parseCapEff(procStatus: string): bigint | null {
@@ -28,6 +29,53 @@ export function privilegesItem(uid: number | null, capEff: bigint | null): Check
     "failure",
     `uid ${uid ?? "?"} without CAP_NET_ADMIN: cannot create links, xfrm states or nft tables`,
     "run as root (sudo weave-agent …) or grant it: setcap cap_net_admin+ep $(command -v weave-agent)",
+  );
+}
+
+/** The soft "Max realtime priority" (RLIMIT_RTPRIO) from /proc/self/limits text, or null. */
+export function parseRtprio(procLimits: string): number | null {
+  const m = procLimits.match(/^Max realtime priority\s+(\S+)\s+\S+/m);
+  if (!m) return null;
+  return m[1] === "unlimited" ? Infinity : Number.isFinite(Number(m[1])) ? Number(m[1]) : null;
+}
+
+/**
+ * Whether the sleeve's packet worker will get realtime priority (issue #18): CAP_SYS_NICE, or
+ * an RLIMIT_RTPRIO of at least 1. Without either it runs at the ordinary policy: it works, but
+ * under load packets wait behind busy processes, so this is a warning, not a failure.
+ */
+export function realtimeItem(
+  capEff: bigint | null,
+  rtprio: number | null,
+  off: boolean,
+): CheckItem {
+  const id = "privileges.realtime", group = "privileges";
+  if (off) return item(id, group, "ok", "off (WEAVE_SLEEVE_REALTIME=off): ordinary priority");
+  if (capEff !== null && ((capEff >> CAP_SYS_NICE) & 1n) === 1n) {
+    return item(
+      id,
+      group,
+      "ok",
+      "the sleeve's packet worker may run at realtime priority (CAP_SYS_NICE)",
+    );
+  }
+  if (rtprio !== null && rtprio >= 1) {
+    return item(
+      id,
+      group,
+      "ok",
+      `the sleeve's packet worker may run at realtime priority (RLIMIT_RTPRIO ${rtprio})`,
+    );
+  }
+  return item(
+    id,
+    group,
+    "warning",
+    `neither CAP_SYS_NICE nor RLIMIT_RTPRIO ≥ 1 (it is ${rtprio ?? "unknown"}): the sleeve's ` +
+      `packet worker will run at the ordinary priority, and under load its packets wait behind ` +
+      `busy processes`,
+    "under systemd: LimitRTPRIO=1 in the unit (and no RestrictRealtime=yes); elsewhere: " +
+      "prlimit --rtprio=1 or run as root; WEAVE_SLEEVE_REALTIME=off to silence this",
   );
 }
 
