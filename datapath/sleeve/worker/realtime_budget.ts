@@ -22,13 +22,14 @@
  *   latency the rest of the time.
  * - A flood: more refused datagrams (forged, replayed, for no session) than authentic ones, at
  *   least {@link REALTIME_FLOOD_MIN} of them. Back only after a window busy less than
- *   {@link REALTIME_RESUME_SHARE}, or more such windows in a row the more often a flood drove
+ *   {@link REALTIME_RESUME_SHARE} and not itself flooded, or more such windows in a row the more often a flood drove
  *   it out in the last {@link REALTIME_BACKOFF_MS} (twice as many each time, up to
  *   {@link REALTIME_MAX_QUIET_WINDOWS}): an attacker who floods in bursts, to catch it back at
  *   realtime each time, gets it less and less, and meanwhile the worker costs the box what an
  *   ordinary busy thread costs it.
  *
- * Pure: the caller passes the times of each loop turn (one clock, ms).
+ * Pure: the caller passes the times of each loop turn (one clock, ms) and the datagrams it
+ * refused and accepted.
  *
  * @module
  */
