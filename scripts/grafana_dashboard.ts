@@ -279,6 +279,21 @@ const PANELS: readonly PanelSpec[] = [
     h: 6,
     targets: [t(`weave_network_mtu{${SEL}}`, "{{instance}} {{network}}")],
   },
+  {
+    title: "Sleeve packet worker at realtime priority",
+    description: "1 while the sleeve's packet worker runs at realtime priority (#18), and how " +
+      "often it left it: for traffic it cannot keep up with (for the rest of a 100 ms window) " +
+      "or for a flood of refused datagrams (until the flood is over; `status` says which). " +
+      "Stuck at 0 from the start: the agent lacks CAP_SYS_NICE and RLIMIT_RTPRIO.",
+    type: "timeseries",
+    unit: "none",
+    w: 12,
+    h: 6,
+    targets: [
+      t(`weave_sleeve_global_realtime{${SEL}}`, "realtime {{instance}}"),
+      t(`increase(weave_sleeve_global_realtime_exits{${SEL}}[${RATE}])`, "exits {{instance}}"),
+    ],
+  },
 ];
 
 /** The panels, in reading order. */
