@@ -93,11 +93,6 @@ export type { Aead, AeadBackend, AeadName } from "./aead.ts";
 /** The AEADs themselves, for the control channel's sealed messages (agent/control). */
 export { bestAeadBackend, createAead, libcrypto, loadNobleAes, openLibcrypto } from "./aead.ts";
 export { openLibsodium } from "./aead_libsodium.ts";
-export {
-  REALTIME_MAX_SHARE,
-  REALTIME_RESUME_SHARE,
-  REALTIME_WINDOW_MS,
-} from "./worker/realtime_budget.ts";
 export type { SessionLimits } from "./worker/messages.ts";
 export type { SleeveEndpointEvent } from "./endpoints.ts";
 export { ReplayWindow, WINDOW as REPLAY_WINDOW } from "./replay_window.ts";
@@ -367,8 +362,7 @@ export class Sleeve {
   #ackTimeoutMs: number;
   #failed: Error | null = null;
   #priority: SleevePriority;
-  /** Times a flood (not traffic) drove the worker out of realtime; whether one does now. */
-  #floods = 0;
+  /** Whether a flood (not traffic) keeps the worker out of realtime now. */
   #inFlood = false;
 
   private constructor(
@@ -429,6 +423,7 @@ export class Sleeve {
       const at = formatHostPort(opts.listenAddress, opts.port);
       throw new Error(`${e instanceof Error ? e.message : e} (${at})`);
     }
+    const realtime = opts.realtime ?? true;
     const s = new Sleeve(
       fd,
       backend,
@@ -437,7 +432,7 @@ export class Sleeve {
       opts.logger,
       opts.onSessionEvent,
       opts.onEndpoint,
-      opts.realtime ?? true,
+      realtime,
     );
     try {
       const ready = s.#expect(0, "ready after init", opts.ackTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
@@ -447,7 +442,7 @@ export class Sleeve {
         udpFd: fd,
         backend,
         bell: s.#bell,
-        realtime: opts.realtime ?? true,
+        realtime,
       });
       await ready;
       await s.setNetworks(opts.networks);
@@ -534,7 +529,7 @@ export class Sleeve {
   #priorityChanged(r: Extract<WorkerReply, { type: "priority" }>): void {
     const pct = `${Math.round(r.share * 100)}%`;
     const exits = this.#priority.exits + (r.realtime || r.error ? 0 : 1);
-    const floods = this.#floods += !r.realtime && !r.error && r.flood ? 1 : 0;
+    const floods = this.#priority.floods + (!r.realtime && !r.error && r.flood ? 1 : 0);
     this.#priority = {
       realtime: r.realtime,
       since: new Date().toISOString(),

@@ -111,8 +111,8 @@ export type WorkerReply =
   | { type: "endpoint"; slot: number; address: string; port: number }
   /**
    * The worker's scheduling policy changed (worker/realtime_budget.ts), with the busy share of
-   * the window that decided it and whether refused datagrams (a flood) made it; or the kernel refused a change (`error`: the worker then stays
-   * at the policy it has and tries no more).
+   * the window that decided it and whether refused datagrams (a flood) made it; or the kernel
+   * refused a change (`error`: the worker then stays at the policy it has and tries no more).
    */
   | { type: "priority"; realtime: boolean; share: number; flood: boolean; error?: string }
   /** A session's key reached its rekey limit, or its hard limit (nothing sealed under it now). */

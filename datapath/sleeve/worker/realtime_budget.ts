@@ -22,9 +22,9 @@
  *   latency the rest of the time.
  * - A flood: more refused datagrams (forged, replayed, for no session) than authentic ones, at
  *   least {@link REALTIME_FLOOD_MIN} of them. Back only after a window busy less than
- *   {@link REALTIME_RESUME_SHARE} and not itself flooded, or more such windows in a row the more often a flood drove
- *   it out in the last {@link REALTIME_BACKOFF_MS} (twice as many each time, up to
- *   {@link REALTIME_MAX_QUIET_WINDOWS}): an attacker who floods in bursts, to catch it back at
+ *   {@link REALTIME_RESUME_SHARE} and not itself flooded, or more such windows in a row the
+ *   more often a flood drove it out in the last {@link REALTIME_BACKOFF_MS} (twice as many
+ *   each time, up to {@link REALTIME_MAX_QUIET_WINDOWS}): an attacker who floods in bursts, to catch it back at
  *   realtime each time, gets it less and less, and meanwhile the worker costs the box what an
  *   ordinary busy thread costs it.
  *
@@ -72,7 +72,10 @@ export interface RealtimeBudgetOptions {
   windowMs?: number;
   /** Busy share past which realtime ends, in (0, 1]. Default {@link REALTIME_MAX_SHARE}. */
   maxShare?: number;
-  /** Busy share under which realtime resumes, in [0, maxShare). Default {@link REALTIME_RESUME_SHARE}. */
+  /**
+   * Busy share under which realtime resumes after a flood, in [0, maxShare). Default
+   * {@link REALTIME_RESUME_SHARE}.
+   */
   resumeShare?: number;
   /** How long an exit counts, in ms, ≥ 0. Default {@link REALTIME_BACKOFF_MS}. */
   backoffMs?: number;
@@ -153,7 +156,7 @@ export class RealtimeBudget {
     const span = Math.max(elapsed, this.#windowMs);
     if (this.#realtime && this.#busyMs > this.#maxShare * span) {
       this.#realtime = false;
-      this.#flood = this.#refused >= REALTIME_FLOOD_MIN && this.#refused > this.#authentic;
+      this.#flood = this.#flooded();
       if (this.#flood) {
         this.#exits = this.#exits.filter((t) => to - t < this.#backoffMs);
         this.#exits.push(to);
@@ -168,7 +171,7 @@ export class RealtimeBudget {
     }
     // The window is over (a long sleep in poll() makes it longer, and its share smaller).
     const share = this.#busyMs / elapsed;
-    const wasFlood = this.#refused >= REALTIME_FLOOD_MIN && this.#refused > this.#authentic;
+    const wasFlood = this.#flooded();
     this.#windowStart = to;
     this.#busyMs = this.#refused = this.#authentic = 0;
     if (this.#realtime) return { change: null, share, flood: false };
@@ -180,5 +183,10 @@ export class RealtimeBudget {
     this.#realtime = true;
     this.#flood = false;
     return { change: "realtime", share, flood: false };
+  }
+
+  /** Whether refused datagrams, not traffic, filled the current window. */
+  #flooded(): boolean {
+    return this.#refused >= REALTIME_FLOOD_MIN && this.#refused > this.#authentic;
   }
 }
