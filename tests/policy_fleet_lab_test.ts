@@ -548,6 +548,72 @@ async function policyChangeUnderTraffic({ fleet, ns, netns, fast }: World): Prom
   ok(counted.allowed > 0 && counted.denied > 0, `policy counters: ${JSON.stringify(counted)}`);
 }
 
+/**
+ * Step: a policy or route change cuts the connections it no longer allows, both ways. xa holds a
+ * TCP connection and a UDP flow to xb and is subscribed to xb's UDP stream (traffic in
+ * conntrack's reply direction only), all opened while xb admits xa; za holds the same to ya over
+ * the route z -> y. Then xb admits only xc, and the route z -> y goes (y -> z stays). Nothing may
+ * pass after the change is in force: not xa's pings (the original direction), not xb's stream
+ * (the reply direction, which a compromised xb could otherwise keep flowing for as long as it
+ * likes), not za's pings; ya's stream to za still may (the route y -> z carries it). ya's hold on
+ * yb, which nothing touches, must go on (a control).
+ */
+async function policyChangeCutsConnections({ fleet, ns, netns, fast }: World): Promise<void> {
+  const before = {
+    policies: `
+  - {name: b-in, network: x, podSelector: {matchLabels: {pod: b}}, ingress: [{from: [{podSelector: {matchLabels: {pod: a}}}]}]}`,
+  };
+  const after = {
+    policies: before.policies.replace("{pod: a}", "{pod: c}"),
+    routes: ALL_ROUTES.filter((r) => r !== "z y"),
+  };
+  await applyConfig(fleet, fast([...workloadLines(netns), ...caseLines(before)]));
+  const stop = `${fleet.lab.runDir}/hold-stop`;
+  const mark = `${fleet.lab.runDir}/hold-mark`;
+  const hold = (from: string, to: string) => {
+    const a = addressOf(to);
+    return fleet.lab.spawn(ns[from], [
+      ...["python3", PROBE, "hold", stop, mark, `${a}:81`, `${a}:81`, `${a}:82`],
+    ], { logFile: `hold-${from}.log` });
+  };
+  const holders = {
+    xa: await hold("xa", "xb"),
+    za: await hold("za", "ya"),
+    ya: await hold("ya", "yb"),
+  };
+  for (const h of Object.values(holders)) await h.waitForLog(/holding/, 20_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  await applyConfig(fleet, fast([...workloadLines(netns), ...caseLines(after)]));
+  await Deno.writeTextFile(mark, "");
+  await new Promise((r) => setTimeout(r, 3000));
+  await Deno.writeTextFile(stop, "");
+  const seen: Record<string, Record<string, number[]>> = {};
+  for (const [from, h] of Object.entries(holders)) {
+    await h.status;
+    seen[from] = {};
+    for (const l of (await h.readLog()).split("\n")) {
+      const m = /^(tcp|udp|stream) ([\d ]+)$/.exec(l.trim());
+      if (m) seen[from][m[1]] = m[2].split(" ").map(Number);
+    }
+  }
+  const shown = JSON.stringify(seen);
+  for (const k of ["tcp", "udp"]) {
+    for (const from of ["xa", "za"]) {
+      const [okBefore, , okAfter, sentAfter] = seen[from][k] ?? [0, 0, 0, 0];
+      ok(okBefore > 0, `${from}'s ${k} never worked before the change: ${shown}`);
+      ok(sentAfter >= 5, `${from}'s ${k}: too few pings after the change: ${shown}`);
+      strictEqual(okAfter, 0, `${from}'s ${k} outlived the change that denies it: ${shown}`);
+    }
+    const [, , cOk, cSent] = seen.ya[k] ?? [0, 0, 0, 0];
+    ok(cSent >= 10 && cOk === cSent, `control ya -> yb ${k} lost pings: ${shown}`);
+  }
+  const [ticksBefore, ticksAfter] = seen.xa.stream ?? [0, 0];
+  ok(ticksBefore > 0, `xb's stream never reached xa under the old policy: ${shown}`);
+  strictEqual(ticksAfter, 0, `xb's stream to xa outlived the policy that denies it: ${shown}`);
+  ok((seen.ya.stream ?? [0, 0])[1] >= 10, `control stream yb -> ya stopped: ${shown}`);
+  ok((seen.za.stream ?? [0, 0])[1] >= 10, `ya's stream to za (route y -> z) stopped: ${shown}`);
+}
+
 /** Step: a box not in the config reaches no overlay address, injects no VXLAN. */
 async function outsiderOnTheUnderlay({ fleet, ns, netns, fast }: World): Promise<void> {
   await applyConfig(fleet, fast([...workloadLines(netns), ...caseLines({ policies: "" })]));
@@ -716,7 +782,15 @@ Deno.test({
       for (const w of NAMES) ns[w] = await fleet.lab.addMachine(w);
       const netns = Object.fromEntries(NAMES.map((w) => [w, ns[w].ns]));
       for (const w of NAMES) {
-        const p = await fleet.lab.spawn(ns[w], ["python3", PROBE, "serve", "80", "81"], {
+        const p = await fleet.lab.spawn(ns[w], [
+          "python3",
+          PROBE,
+          "serve",
+          "80",
+          "81",
+          "--stream",
+          "82",
+        ], {
           logFile: `serve-${w}.log`,
         });
         await p.waitForLog(/ready/, 20_000);
@@ -736,6 +810,10 @@ Deno.test({
       await step(
         "a policy change under traffic: no window where denied traffic passes",
         () => policyChangeUnderTraffic(world),
+      );
+      await step(
+        "a policy or route change cuts the connections it no longer allows, both ways",
+        () => policyChangeCutsConnections(world),
       );
       await step(
         "a box not in the config reaches no overlay address, injects no VXLAN",

@@ -13,8 +13,9 @@
  *    an address the box holds on another network; nothing arriving on `wvb-X` reaches a local
  *    address other than the box's own address on X.
  * 3. `forward`: within a bridge (bridged frames, with br_netfilter) and declared routes pass,
- *    replies to routed connections pass back (conntrack); everything else between networks, and
- *    between a network and the underlay, is dropped.
+ *    replies to routed connections pass back (conntrack's reply direction: a connection opened
+ *    the other way while a route allowed it dies with the route); everything else between
+ *    networks, and between a network and the underlay, is dropped.
  *
  * Pure: returns the nft table body; the planner puts it in the plan and the applier loads it in
  * one transaction.
@@ -113,7 +114,11 @@ function forwardChain(nets: IsolatedNetwork[], routes: DesiredRoute[]): string[]
   for (const r of declared) {
     const [f, t] = [bridgeName(r.from), bridgeName(r.to)];
     rules.push(`    iifname "${f}" oifname "${t}" counter accept`);
-    rules.push(`    iifname "${t}" oifname "${f}" ct state established,related accept`);
+    // Replies only: a connection opened the other way under a route since removed is judged
+    // by the drop below, not waved through as established.
+    rules.push(
+      `    iifname "${t}" oifname "${f}" ct state established,related ct direction reply accept`,
+    );
   }
   rules.push(`    iifname "wvb-*" counter drop`, `    oifname "wvb-*" counter drop`);
   return [

@@ -9,14 +9,25 @@
  * sleeve TAP - which needs br_netfilter's bridge-nf-call-iptables, and routed between
  * networks), `input` (to the box's own addresses) and `output` (from them). Then:
  *
- * 1. replies to allowed connections pass (`ct state established,related`);
- * 2. from an endpoint some policy selects for egress: `egress` must allow it (some rule of some
- *    such policy returns), else it is counted and dropped;
- * 3. to an endpoint some policy selects for ingress: `ingress` likewise;
- * 4. endpoints selected by no policy for a direction allow everything in it.
+ * 1. ICMP errors and the like about a tracked connection pass (`ct state related`);
+ * 2. a reply (conntrack's reply direction) passes when the connection it answers is allowed now:
+ *    `egress-replies` and `ingress-replies` hold each rule mirrored (addresses swapped, the
+ *    port matched as the source port);
+ * 3. anything else, from an endpoint some policy selects for egress: `egress` must allow it
+ *    (some rule of some such policy returns), else it is counted and dropped;
+ * 4. to an endpoint some policy selects for ingress: `ingress` likewise;
+ * 5. endpoints selected by no policy for a direction allow everything in it.
+ *
+ * Every packet of a connection is judged, not only its first: a policy change cuts the
+ * connections it no longer allows at once, both ways. Accepting whatever conntrack calls
+ * established would let a connection opened under the old policy (a TCP session, a UDP flow kept
+ * warm) outlive a deny meant to fence a compromised workload, for days. The rules are stateless
+ * (addresses, protocol, port), so judging again gives the first packet's answer while the policy
+ * is unchanged. The overlay has no NAT, so a reply's addresses are its connection's swapped.
  *
  * A rule passes traffic that matches one of its peers (any address when `peers` is null) and one
- * of its ports (any when `ports` is null); each rule has a named counter `<policy>.<rule>`.
+ * of its ports (any when `ports` is null); each rule has a named counter `<policy>.<rule>` that
+ * counts the packets it passes, both ways.
  *
  * @module
  */
@@ -103,8 +114,11 @@ function peerMatch(
     (except.length ? `${ipk(f)} ${side} != ${set(except)} ` : "");
 }
 
-/** Port matches, one per protocol ("" for any port of any protocol). */
-function portMatches(ports: DesiredPolicyPort[] | null): string[] {
+/**
+ * Port matches, one per protocol ("" for any port of any protocol), on the destination port or,
+ * for replies, the source port.
+ */
+function portMatches(ports: DesiredPolicyPort[] | null, key: "dport" | "sport"): string[] {
   if (ports === null) return [""];
   const by = new Map<string, string[] | "all">();
   for (const p of ports) {
@@ -118,13 +132,21 @@ function portMatches(ports: DesiredPolicyPort[] | null): string[] {
     }
   }
   return [...by].map(([proto, v]) =>
-    v === "all" ? `meta l4proto ${proto} ` : `${proto} dport ${set(v)} `
+    v === "all" ? `meta l4proto ${proto} ` : `${proto} ${key} ${set(v)} `
   );
 }
 
-/** The nft rules of one policy rule: endpoint × peer × protocol, per family. */
-function ruleLines(p: DesiredPolicy, r: DesiredPolicyRule, dir: Direction): string[] {
-  const [own, other] = dir === "ingress"
+/**
+ * The nft rules of one policy rule: endpoint × peer × protocol, per family; mirrored for the
+ * replies of the connections it allows.
+ */
+function ruleLines(
+  p: DesiredPolicy,
+  r: DesiredPolicyRule,
+  dir: Direction,
+  replies: boolean,
+): string[] {
+  const [own, other] = (dir === "ingress") !== replies
     ? ["daddr", "saddr"] as const
     : ["saddr", "daddr"] as const;
   const out: string[] = [];
@@ -134,7 +156,7 @@ function ruleLines(p: DesiredPolicy, r: DesiredPolicyRule, dir: Direction): stri
     for (const peer of r.peers ?? [null]) {
       const pm = peerMatch(peer, other, f);
       if (pm === null) continue;
-      for (const port of portMatches(r.ports)) {
+      for (const port of portMatches(r.ports, replies ? "sport" : "dport")) {
         out.push(
           `    ${ipk(f)} ${own} ${set(eps)} ${pm}${port}counter name "${
             ruleCounter(p.id, r.id)
@@ -146,9 +168,16 @@ function ruleLines(p: DesiredPolicy, r: DesiredPolicyRule, dir: Direction): stri
   return out;
 }
 
-function directionChain(policies: DesiredPolicy[], dir: Direction): string[] {
-  const rules = policies.flatMap((p) => (p[dir] ?? []).flatMap((r) => ruleLines(p, r, dir)));
-  return [`  chain ${dir} {`, ...rules, `    counter name "${DENIED_COUNTERS[dir]}" drop`, "  }"];
+function directionChain(policies: DesiredPolicy[], dir: Direction, replies: boolean): string[] {
+  const rules = policies.flatMap((p) =>
+    (p[dir] ?? []).flatMap((r) => ruleLines(p, r, dir, replies))
+  );
+  return [
+    `  chain ${dir}${replies ? "-replies" : ""} {`,
+    ...rules,
+    `    counter name "${DENIED_COUNTERS[dir]}" drop`,
+    "  }",
+  ];
 }
 
 /** Endpoints some policy selects for `dir`, per family. */
@@ -169,10 +198,14 @@ export function policyBody(policies: DesiredPolicy[] | undefined): string | null
     ),
   ];
   const jumps: string[] = [];
-  for (const [dir, side] of [["egress", "saddr"], ["ingress", "daddr"]] as const) {
+  const replyJumps: string[] = [];
+  const sides = [["egress", "saddr", "daddr"], ["ingress", "daddr", "saddr"]] as const;
+  for (const [dir, side, replySide] of sides) {
     for (const f of [4, 6] as const) {
       const eps = selected(sorted, dir, f);
-      if (eps.length) jumps.push(`    ${ipk(f)} ${side} ${set(eps)} jump ${dir}`);
+      if (eps.length === 0) continue;
+      jumps.push(`    ${ipk(f)} ${side} ${set(eps)} jump ${dir}`);
+      replyJumps.push(`    ${ipk(f)} ${replySide} ${set(eps)} jump ${dir}-replies`);
     }
   }
   const hook = (name: string) => [
@@ -187,11 +220,19 @@ export function policyBody(policies: DesiredPolicy[] | undefined): string | null
     ...hook("input"),
     ...hook("output"),
     "  chain enforce {",
-    "    ct state established,related accept",
+    "    ct state related accept",
+    "    ct direction reply jump replies",
     ...jumps,
     "  }",
-    ...directionChain(sorted, "egress"),
-    ...directionChain(sorted, "ingress"),
+    // A reply no drop stopped is accepted here: the original direction's jumps are not for it.
+    "  chain replies {",
+    ...replyJumps,
+    "    accept",
+    "  }",
+    ...directionChain(sorted, "egress", false),
+    ...directionChain(sorted, "ingress", false),
+    ...directionChain(sorted, "egress", true),
+    ...directionChain(sorted, "ingress", true),
     "",
   ].join("\n");
 }
