@@ -29,15 +29,23 @@ export function peerEndpointText(peer: Peer): string {
   return formatHostPort(e.kind === "ip" ? e.ip : e.host, e.port);
 }
 
-/** Most entries a list of `describeForPeer` shows; a fleet's is summed up past it. */
+/** Most entries a list in a description shows; a fleet's is summed up past it. */
 export const DESCRIBE_LIST_MAX = 20;
 
-/** `a, b, c`, or for a long list `10000 peers: a, b, … (9980 more)`: a line stays readable. */
-function listed(count: number, items: string[], what: string): string {
-  if (items.length <= DESCRIBE_LIST_MAX) return items.join(", ");
-  return `${count} ${what}: ${items.slice(0, DESCRIBE_LIST_MAX).join(", ")}, … (${
-    count - DESCRIBE_LIST_MAX
-  } more)`;
+/**
+ * `a, b, c`, or for a long list `10000 peers: a, b, … (9980 more)`: a line stays readable for
+ * a fleet of thousands (weave.yaml itself lists them all). `what` null leaves out the count in
+ * front, for a line that states it already; `separator` joins the items shown.
+ */
+export function describeList(
+  items: readonly string[],
+  what: string | null,
+  separator = ", ",
+): string {
+  if (items.length <= DESCRIBE_LIST_MAX) return items.join(separator);
+  return `${what === null ? "" : `${items.length} ${what}: `}${
+    items.slice(0, DESCRIBE_LIST_MAX).join(separator)
+  }${separator}… (${items.length - DESCRIBE_LIST_MAX} more)`;
 }
 
 /**
@@ -57,7 +65,7 @@ export function describeForPeer(config: Config, name: string): string {
       column: 1,
       message: `this box is "${name}", which is not a peer in the config` +
         didYouMean(name, names),
-      hint: `pass --name with one of: ${names.join(", ")}`,
+      hint: `pass --name with one of: ${describeList(names, "peers")}`,
     });
   }
   const encrypted = config.password !== null;
@@ -81,7 +89,7 @@ export function describeForPeer(config: Config, name: string): string {
     others.length === 0
       ? "  connects to: nobody (the only peer)"
       : `  connects to: ${
-        listed(others.length, others.map((p) => `${p.name} ${peerEndpointText(p)}`), "peers")
+        describeList(others.map((p) => `${p.name} ${peerEndpointText(p)}`), "peers")
       }`,
   );
   lines.push(`  datapath: ${config.datapath}`);
@@ -103,7 +111,7 @@ export function describeForPeer(config: Config, name: string): string {
         `vni ${n.vni}${n.vniDerived ? " (derived)" : ""}, mtu ${mtu}`,
     );
     const members = n.members.map((m) => `${m.peer} ${m.address}`);
-    lines.push(`    members: ${listed(members.length, members, "members")}`);
+    lines.push(`    members: ${describeList(members, "members")}`);
   }
   if (notMine.length > 0) {
     lines.push(`  not a member of: ${notMine.map((n) => n.name).join(", ")}`);

@@ -1,5 +1,5 @@
 import { ok, strictEqual } from "node:assert";
-import { describeForPeer, findSelf } from "./describe.ts";
+import { describeForPeer, describeList, findSelf } from "./describe.ts";
 import { selfName } from "./self_name.ts";
 import { parseConfig } from "./parse.ts";
 import type { Config } from "./types.ts";
@@ -122,4 +122,35 @@ Deno.test("describeForPeer sums up long lists: a 100-peer fleet stays one readab
   strictEqual(connects.includes("99 peers: p1 192.0.2.2:6783, "), true, connects);
   strictEqual(connects.endsWith(", p20 192.0.2.21:6783, … (79 more)"), true, connects);
   strictEqual(members.endsWith(", p19 10.1.0.20, … (80 more)"), true, members);
+});
+
+Deno.test("describeList: short lists whole, long ones the first 20 and how many more", () => {
+  const names = Array.from({ length: 25 }, (_, i) => `n${i}`);
+  strictEqual(describeList(names.slice(0, 20), "peers"), names.slice(0, 20).join(", "));
+  strictEqual(
+    describeList(names, "peers"),
+    `25 peers: ${names.slice(0, 20).join(", ")}, … (5 more)`,
+  );
+  strictEqual(describeList(names, null, " "), `${names.slice(0, 20).join(" ")} … (5 more)`);
+  strictEqual(describeList([], "peers"), "");
+});
+
+Deno.test("describeForPeer: an unknown name in a big fleet gets a short hint", () => {
+  const peers = Array.from(
+    { length: 500 },
+    (_, i) => `  - name: box-${i}\n    address: 10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`,
+  );
+  const r = parseConfig(["version: 1", "peers:", ...peers].join("\n") + "\n", "/x/weave.yaml");
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  const text = describeForPeer(r.config, "box-5000");
+  const hint = text.split("\n").find((l) => l.includes("hint:"))!;
+  ok(
+    hint.endsWith(
+      "pass --name with one of: 500 peers: box-0, box-1, box-2, box-3, box-4, " +
+        "box-5, box-6, box-7, box-8, box-9, box-10, box-11, box-12, box-13, box-14, box-15, " +
+        "box-16, box-17, box-18, box-19, … (480 more)",
+    ),
+    hint,
+  );
+  ok(text.length < 400, `${text.length} characters`);
 });

@@ -131,7 +131,13 @@ export {
   stripOneNewline,
   systemPasswordAccess,
 } from "./password.ts";
-export { describeForPeer, findSelf, hasFixedAddress, peerEndpointText } from "./describe.ts";
+export {
+  describeForPeer,
+  describeList,
+  findSelf,
+  hasFixedAddress,
+  peerEndpointText,
+} from "./describe.ts";
 export { selfName } from "./self_name.ts";
 export { formatDiagnostic, formatDiagnostics } from "./diagnostics.ts";
 export { didYouMean } from "./did_you_mean.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Config, Diagnostic, SkippedCheck } from "../../config/mod.ts";
+import { type Config, describeList, type Diagnostic, type SkippedCheck } from "../../config/mod.ts";
 
 /** `validate --json`: these keys, always. */
 export interface ValidateReport {
@@ -24,12 +24,13 @@ export interface ValidateReport {
   summary: string | null;
 }
 
-/** One line per network: what a valid fleet file means, without a box. */
+/** One line per network: what a valid fleet file means, without a box. Long lists are summed
+ * up (`describeList`), so a fleet of 10,000 peers prints short lines. */
 export function describeFleet(config: Config): string {
   const lines = [
     `${config.path}: valid for a fleet of ${config.peers.length} peer${
       config.peers.length === 1 ? "" : "s"
-    } (${config.peers.map((p) => p.name).join(", ")})`,
+    } (${describeList(config.peers.map((p) => p.name), null)})`,
     `  password: ${
       config.password === null
         ? "none (no encryption, no authentication)"
@@ -48,7 +49,9 @@ export function describeFleet(config: Config): string {
   for (const n of config.networks) {
     lines.push(
       `  network ${n.name}: ${n.subnet}, VNI ${n.vni}${n.vniDerived ? " (derived)" : ""}, ` +
-        `members ${n.members.map((m) => `${m.peer}=${m.address}`).join(" ")}`,
+        `${n.members.length} member${n.members.length === 1 ? "" : "s"}: ${
+          describeList(n.members.map((m) => `${m.peer}=${m.address}`), null, " ")
+        }`,
     );
   }
   return lines.join("\n");

@@ -1,5 +1,7 @@
-import { deepStrictEqual, strictEqual } from "node:assert";
+import { deepStrictEqual, ok, strictEqual } from "node:assert";
+import { parseConfig } from "../../config/mod.ts";
 import {
+  describeFleet,
   escapeData,
   escapeProperty,
   githubAnnotations,
@@ -44,4 +46,43 @@ Deno.test("validate --format github: one annotation per diagnostic at file:line:
   ]);
   strictEqual(relativeTo("/repo/fleet/weave.yaml", "/repo"), "fleet/weave.yaml");
   strictEqual(relativeTo("/elsewhere/weave.yaml", "/repo"), "/elsewhere/weave.yaml");
+});
+
+Deno.test("describeFleet: every peer and member of a small fleet, a summary of a big one", () => {
+  const fleet = (n: number) => {
+    const peers = Array.from(
+      { length: n },
+      (_, i) => `  - name: box-${i}\n    address: 10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`,
+    );
+    const yaml = [
+      "version: 1",
+      "peers:",
+      ...peers,
+      "networks:",
+      "  - name: big",
+      "    subnet: 10.200.0.0/16",
+    ];
+    const r = parseConfig(yaml.join("\n") + "\n", "/x/weave.yaml");
+    if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+    return describeFleet(r.config).split("\n");
+  };
+  const small = fleet(3);
+  strictEqual(small[0], "/x/weave.yaml: valid for a fleet of 3 peers (box-0, box-1, box-2)");
+  strictEqual(
+    small[2],
+    "  network big: 10.200.0.0/16, VNI 2403949 (derived), 3 members: " +
+      "box-0=10.200.0.1 box-1=10.200.0.2 box-2=10.200.0.3",
+  );
+  const big = fleet(10_000);
+  const first20 = Array.from({ length: 20 }, (_, i) => `box-${i}`);
+  strictEqual(
+    big[0],
+    `/x/weave.yaml: valid for a fleet of 10000 peers (${first20.join(", ")}, … (9980 more))`,
+  );
+  strictEqual(
+    big[2],
+    "  network big: 10.200.0.0/16, VNI 2403949 (derived), 10000 members: " +
+      `${first20.map((p, i) => `${p}=10.200.0.${i + 1}`).join(" ")} … (9980 more)`,
+  );
+  for (const line of big) ok(line.length < 600, `${line.length} characters: ${line.slice(0, 80)}`);
 });
