@@ -32,20 +32,30 @@ export function peerEndpointText(peer: Peer): string {
 /** Most entries a list in a description shows; a fleet's is summed up past it. */
 export const DESCRIBE_LIST_MAX = 20;
 
+/** How {@link describeList} joins and counts. */
+export interface DescribeListOptions {
+  /** Joins the items shown. Default `", "`. */
+  separator?: string;
+  /** How many items the list has, when `items` holds only its first ones (more than
+   * {@link DESCRIBE_LIST_MAX} of them, so that it is summed up). Default `items.length`. */
+  total?: number;
+}
+
 /**
  * `a, b, c`, or for a long list `10000 peers: a, b, … (9980 more)`: a line stays readable for
  * a fleet of thousands (weave.yaml itself lists them all). `what` null leaves out the count in
- * front, for a line that states it already; `separator` joins the items shown.
+ * front, for a line that states it already.
  */
 export function describeList(
   items: readonly string[],
   what: string | null,
-  separator = ", ",
+  options: DescribeListOptions = {},
 ): string {
-  if (items.length <= DESCRIBE_LIST_MAX) return items.join(separator);
-  return `${what === null ? "" : `${items.length} ${what}: `}${
+  const { separator = ", ", total = items.length } = options;
+  if (total <= DESCRIBE_LIST_MAX) return items.join(separator);
+  return `${what === null ? "" : `${total} ${what}: `}${
     items.slice(0, DESCRIBE_LIST_MAX).join(separator)
-  }${separator}… (${items.length - DESCRIBE_LIST_MAX} more)`;
+  }${separator}… (${total - DESCRIBE_LIST_MAX} more)`;
 }
 
 /**

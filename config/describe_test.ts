@@ -131,7 +131,10 @@ Deno.test("describeList: short lists whole, long ones the first 20 and how many 
     describeList(names, "peers"),
     `25 peers: ${names.slice(0, 20).join(", ")}, … (5 more)`,
   );
-  strictEqual(describeList(names, null, " "), `${names.slice(0, 20).join(" ")} … (5 more)`);
+  strictEqual(
+    describeList(names, null, { separator: " " }),
+    `${names.slice(0, 20).join(" ")} … (5 more)`,
+  );
   strictEqual(describeList([], "peers"), "");
 });
 

@@ -132,8 +132,10 @@ export {
   systemPasswordAccess,
 } from "./password.ts";
 export {
+  DESCRIBE_LIST_MAX,
   describeForPeer,
   describeList,
+  type DescribeListOptions,
   findSelf,
   hasFixedAddress,
   peerEndpointText,

@@ -7,6 +7,7 @@
  */
 
 import { isMap, isScalar, type Scalar, type YAMLMap } from "./yaml.ts";
+import { describeList } from "./describe.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import { deriveMemberAddress } from "./derive.ts";
 import type { Entry } from "./yaml_reader.ts";
@@ -151,16 +152,17 @@ interface Wanted {
 function wantedMembers(ctx: ParseContext, n: MemberScope, peers: Peer[]): Checked<Wanted[]> {
   if (n.members === null) return { value: peers.map((peer) => ({ peer })), ok: true };
   const peerNames = peers.map((p) => p.name);
+  const byName = new Map(peers.map((p) => [p.name, p]));
   const wanted: Wanted[] = [];
   let ok = true;
   for (const m of n.members) {
-    const peer = peers.find((p) => p.name === m.peer);
+    const peer = byName.get(m.peer);
     if (!peer) {
       ctx.report.error(
         m.keyNode,
         `unknown peer "${m.peer}" in members of network "${n.name}"` +
           didYouMean(m.peer, peerNames),
-        `members must be names listed under peers: (${peerNames.join(", ")})`,
+        `members must be names listed under peers: (${describeList(peerNames, "peers")})`,
       );
       ok = false;
       continue;

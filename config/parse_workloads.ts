@@ -7,6 +7,7 @@
  * @module
  */
 
+import { describeList } from "./describe.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import { hashVni } from "./derive.ts";
 import {
@@ -209,7 +210,7 @@ function resolveRefs(
     report.error(
       w.peerNode,
       `unknown peer "${w.peer}" for workload "${w.name}"` + didYouMean(w.peer, names),
-      `peers: ${names.join(", ")}`,
+      `peers: ${describeList(names, null)}`,
     );
     return undefined;
   }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { peerEndpointText } from "../../config/mod.ts";
+import { DESCRIBE_LIST_MAX, describeList, peerEndpointText } from "../../config/mod.ts";
 import type { Config, Peer } from "../../config/types.ts";
 import type { KernelDatapathCaps } from "../../datapath/kernel_probe.ts";
 import { type FastdpCapability, localFastdpCapability } from "../datapath_choice.ts";
@@ -50,7 +50,7 @@ export function dialablePeersItem(config: Config, self: Peer): CheckItem | null 
       "peers.dialable",
       "peers",
       "ok",
-      `this box is dial-out only; it dials ${dialable.map((p) => p.name).join(", ")}`,
+      `this box is dial-out only; it dials ${describeList(dialable.map((p) => p.name), "peers")}`,
     );
   }
   return item(
@@ -71,15 +71,20 @@ export function natFleetItem(config: Config): CheckItem | null {
   const out = config.peers.filter((p) => !p.endpoint);
   if (out.length === 0) return null;
   const reachable = config.peers.filter((p) => p.endpoint);
+  // Only the pairs shown are built: 1,000 boxes behind NATs make half a million.
+  const pairCount = out.length * (out.length - 1) / 2;
   const pairs: string[] = [];
-  for (let i = 0; i < out.length; i++) {
-    for (let j = i + 1; j < out.length; j++) pairs.push(`${out[i].name}–${out[j].name}`);
+  for (let i = 0; i < out.length && pairs.length < DESCRIBE_LIST_MAX; i++) {
+    for (let j = i + 1; j < out.length && pairs.length < DESCRIBE_LIST_MAX; j++) {
+      pairs.push(`${out[i].name}–${out[j].name}`);
+    }
   }
-  const names = out.map((p) => p.name).join(", ");
-  const meet = pairs.length
+  const names = describeList(out.map((p) => p.name), "peers");
+  const shownPairs = describeList(pairs, "pairs", { total: pairCount });
+  const meet = pairCount > 0
     ? `; these pairs can only meet through a peer that has an address (${
-      reachable.map((p) => p.name).join(", ") || "none"
-    }): ${pairs.join(", ")}`
+      describeList(reachable.map((p) => p.name), "peers") || "none"
+    }): ${shownPairs}`
     : "";
   const found = `dial-out only (no address; they dial, nobody dials them): ${names}${meet}`;
   if (reachable.length === 0) {

@@ -316,6 +316,32 @@ Deno.test("#15 fleet view: dial-out-only peers, pairs that can only meet through
     "warning",
     "give at least one peer a fixed address or DNS name the others can reach",
   ]);
+  // A fleet of 1,000 boxes behind NATs: half a million pairs, summed up in one short line.
+  const many = Array.from(
+    { length: 1000 },
+    (_, i) => ({ ...f1, name: `field-${i}`, index: i + 1 }),
+  );
+  const big = natFleetItem({ ...cfg, peers: [hub, ...many] })!;
+  strictEqual(big.found.length < 1000, true, big.found);
+  strictEqual(
+    big.found.startsWith(
+      "dial-out only (no address; they dial, nobody dials them): 1000 peers: field-0, field-1, ",
+    ),
+    true,
+    big.found,
+  );
+  strictEqual(
+    big.found.endsWith(
+      "field-18, field-19, … (980 more); these pairs can only meet through a peer that has an " +
+        "address (hub): 499500 pairs: field-0–field-1, field-0–field-2, field-0–field-3, " +
+        "field-0–field-4, field-0–field-5, field-0–field-6, field-0–field-7, field-0–field-8, " +
+        "field-0–field-9, field-0–field-10, field-0–field-11, field-0–field-12, field-0–field-13, " +
+        "field-0–field-14, field-0–field-15, field-0–field-16, field-0–field-17, field-0–field-18, " +
+        "field-0–field-19, field-0–field-20, … (499480 more)",
+    ),
+    true,
+    big.found,
+  );
   const named = cfg.peers[3];
   const dp = datapathItems(cfg, hub, null).find((i) => i.id === `datapath.${named.name}`);
   strictEqual(

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { didYouMean, findSelf } from "../../config/mod.ts";
+import { describeList, didYouMean, findSelf } from "../../config/mod.ts";
 import type { Config, Peer } from "../../config/types.ts";
 import { type CheckItem, item } from "./item.ts";
 
@@ -40,8 +40,8 @@ export function identityItem(
     "config",
     "failure",
     `this box is "${name}" (${fromFlag ? "--name" : "hostname"}), which is not a peer` +
-      `${didYouMean(name, names)} (peers: ${names.join(", ")})`,
-    `pass --name with the peer this box is (one of: ${names.join(", ")})`,
+      `${didYouMean(name, names)} (peers: ${describeList(names, null)})`,
+    `pass --name with the peer this box is (one of: ${describeList(names, null)})`,
   );
 }
 

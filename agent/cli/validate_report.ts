@@ -50,7 +50,7 @@ export function describeFleet(config: Config): string {
     lines.push(
       `  network ${n.name}: ${n.subnet}, VNI ${n.vni}${n.vniDerived ? " (derived)" : ""}, ` +
         `${n.members.length} member${n.members.length === 1 ? "" : "s"}: ${
-          describeList(n.members.map((m) => `${m.peer}=${m.address}`), null, " ")
+          describeList(n.members.map((m) => `${m.peer}=${m.address}`), null, { separator: " " })
         }`,
     );
   }
