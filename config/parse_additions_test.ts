@@ -449,6 +449,24 @@ Deno.test("#13: IPv6 workloads derive inside the subnet; duplicate names and unk
   );
 });
 
+Deno.test("#13: a workload on a peer that is not a member of its network", () => {
+  const yaml = SMALL.replace(
+    "    subnet: 10.32.1.0/24\n",
+    "    subnet: 10.32.1.0/24\n    members: {edge-2: }\n",
+  );
+  deepStrictEqual(
+    shown(yaml + "workloads:\n  - {name: w-1, peer: edge-1, network: sensors, netns: w1}\n"),
+    [
+      `/fleet/weave.yaml:13:23: error: workload "w-1" is on peer "edge-1", which is not a member ` +
+      `of network "sensors"\n  hint: add "edge-1" to the members of "sensors", or move the workload`,
+    ],
+  );
+  const onMember = small(
+    yaml + "workloads:\n  - {name: w-1, peer: edge-2, network: sensors, netns: w1}\n",
+  );
+  strictEqual(onMember.ok, true, onMember.diagnostics.map(formatDiagnostic).join("\n"));
+});
+
 Deno.test("#13: deriveWorkloadAddress steps past taken addresses and stays in the subnet", () => {
   const subnet = parseCidr("10.9.0.0/30")!; // hosts .1 and .2
   const taken = new Set<string>();

@@ -148,10 +148,13 @@ function resolveWorkloads(
   networks: Network[],
 ): Workload[] | undefined {
   const byName = new Map<string, RawWorkload>();
+  // Looked up by name, once: a scan per workload was O(workloads × peers) for a big fleet.
+  const peerByName = new Map(peers.map((p) => [p.name, p]));
+  const membersOf = new Map(networks.map((n) => [n.name, new Set(n.members.map((m) => m.peer))]));
   const placed: Placed[] = [];
   let ok = true;
   for (const w of raws) {
-    const p = resolveRefs(ctx, w, byName, peers, networks);
+    const p = resolveRefs(ctx, w, byName, { peerByName, membersOf, networks });
     if (p) placed.push(p);
     else ok = false;
   }
@@ -169,13 +172,19 @@ function resolveWorkloads(
   }));
 }
 
+/** What a workload's references resolve against: peers by name, each network's member names. */
+interface FleetIndex {
+  peerByName: ReadonlyMap<string, Peer>;
+  membersOf: ReadonlyMap<string, ReadonlySet<string>>;
+  networks: Network[];
+}
+
 /** The workload's name is unique, its network and peer exist, and the peer is a member. */
 function resolveRefs(
   ctx: ParseContext,
   w: RawWorkload,
   byName: Map<string, RawWorkload>,
-  peers: Peer[],
-  networks: Network[],
+  { peerByName, membersOf, networks }: FleetIndex,
 ): Placed | undefined {
   const { report } = ctx;
   if (
@@ -204,9 +213,9 @@ function resolveRefs(
     );
     return undefined;
   }
-  const peer = peers.find((p) => p.name === w.peer);
+  const peer = peerByName.get(w.peer);
   if (!peer) {
-    const names = peers.map((p) => p.name);
+    const names = [...peerByName.keys()];
     report.error(
       w.peerNode,
       `unknown peer "${w.peer}" for workload "${w.name}"` + didYouMean(w.peer, names),
@@ -214,7 +223,7 @@ function resolveRefs(
     );
     return undefined;
   }
-  if (!net.members.some((m) => m.peer === peer.name)) {
+  if (!membersOf.get(net.name)?.has(peer.name)) {
     report.error(
       w.peerNode,
       `workload "${w.name}" is on peer "${peer.name}", which is not a member of network ` +
