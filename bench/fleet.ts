@@ -13,7 +13,7 @@
  * @module
  */
 
-import { type FleetRunResult, runFleet } from "./fleet_run.ts";
+import { describeCpu, type FleetRunResult, runFleet } from "./fleet_run.ts";
 
 const LOAD_OK = 1.5;
 const LOAD_WAIT_MS = 10 * 60_000;
@@ -53,16 +53,18 @@ const f = (x: number | null, d = 1) => x === null ? "–" : x.toFixed(d);
 /** The Markdown table of `results`. */
 export function fleetTable(results: FleetRunResult[]): string {
   const rows = [
-    "| N | converged (s) | all started (s) | sessions/pair | teardowns/pair | handshakes/pair " +
+    "| N | converged (s) | all started (s) | sessions/pair | teardowns/pair | handshakes/pair | dials/pair " +
     "| topology records sent/agent | control messages (MB) sent/agent | CPU s to converge | RSS median / max (MB) | private RSS median / max (MB) | steady CPU s/agent/min | quiet-window session events " +
     "| status --json (ms) | load at start |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const r of results) {
     rows.push(
       `| ${r.agents} | ${r.converged ? f(r.convergedSeconds) : "not converged"} | ` +
         `${f(r.allStartedSeconds)} | ${f(r.sessionsPerPair, 2)} | ${f(r.teardownsPerPair, 2)} | ` +
-        `${f(r.handshakesPerPair, 2)} | ${f(r.recordsOutPerAgent, 0)} | ` +
+        `${f(r.handshakesPerPair, 2)} | ${f(r.dialsPerPair, 2)} | ${
+          f(r.recordsOutPerAgent, 0)
+        } | ` +
         `${f(r.messagesOutPerAgent, 0)} (${f(r.megabytesOutPerAgent, 1)}) | ` +
         `${f(r.cpuSecondsToConverge)} | ` +
         `${f(r.rssMedianMB, 0)} / ${f(r.rssMaxMB, 0)} | ` +
@@ -73,7 +75,9 @@ export function fleetTable(results: FleetRunResult[]): string {
         `${r.loadAtStart} |`,
     );
   }
-  return rows.join("\n") + "\n";
+  const byThread = results.map((r) => `- N = ${r.agents}: ${describeCpu(r.cpuByThread)}`);
+  return rows.join("\n") + "\n\nCPU to converge by thread, all agents:\n\n" +
+    byThread.join("\n") + "\n";
 }
 
 if (import.meta.main) {

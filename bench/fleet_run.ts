@@ -24,6 +24,7 @@ import {
   raiseNeighbourTables,
   type SessionEvent,
   startAllAtOnce,
+  threadCpu,
 } from "../tests/lab/fleet_scale.ts";
 import { Lab } from "../tests/lab/lab.ts";
 
@@ -60,6 +61,11 @@ export interface FleetRunResult {
   /** Handshakes started by either side, per pair (from the agents' counters; null if absent). */
   handshakesPerPair: number | null;
   /**
+   * Connects tried by either side, per pair, refused ones included (from the agents' counters;
+   * null if absent): a fleet booting together dials boxes whose agents are not up yet.
+   */
+  dialsPerPair: number | null;
+  /**
    * Topology records sent per agent (median; first- and second-hand), from the start to the end
    * of the quiet window; null if unavailable.
    */
@@ -71,6 +77,11 @@ export interface FleetRunResult {
   pairsReestablished: number;
   /** CPU seconds of all agents from start until converged (or the timeout). */
   cpuSecondsToConverge: number;
+  /**
+   * The same CPU by thread, summed over the agents (read just after convergence): `main`, the
+   * packet worker, V8's helper threads (compiler, GC), Tokio's, children, ended threads.
+   */
+  cpuByThread: Record<string, number>;
   rssMedianMB: number;
   rssMaxMB: number;
   /** The private part of the RSS (heaps, stacks, buffers; not the shared executable's pages). */
@@ -93,6 +104,7 @@ interface StatusPeer {
   state: string;
   control?: {
     handshakes?: number;
+    dials?: number;
     sessionsUp?: number;
     sessionsDown?: number;
     counters?: { messagesIn?: number; messagesOut?: number; bytesIn?: number; bytesOut?: number };
@@ -200,6 +212,10 @@ async function measure(
     }
   }
   const convergedAt = state.convergedAt;
+  const cpuByThread: Record<string, number> = {};
+  for (const byThread of await Promise.all(pids.map(threadCpu))) {
+    for (const [k, v] of byThread) cpuByThread[k] = (cpuByThread[k] ?? 0) + v;
+  }
   // An unconverged run keeps the lab's logs (their path is printed) for the post-mortem.
   if (convergedAt === null) lab.markFailed();
   const upTimes = names.map((nm) => agentUpAt(follower.text.get(nm) ?? ""));
@@ -211,6 +227,7 @@ async function measure(
         : "NOT converged"
     }`,
   );
+  say(`  CPU by thread: ${describeCpu(cpuByThread)}`);
   const toConverge = events.filter((e) => convergedAt === null || e.at <= convergedAt);
   const pairs = n * (n - 1) / 2;
   const ups = new Map<string, number>();
@@ -254,7 +271,7 @@ async function measure(
     await cli(lab, lab.hosts[0], ["status", "--json", "--name", names[0]]);
     statusMs.push(performance.now() - t);
   }
-  const { handshakes, recordsOut, messagesOut, bytesOut } = await statusTotals(lab, say);
+  const { handshakes, dials, recordsOut, messagesOut, bytesOut } = await statusTotals(lab, say);
   const warnLines = [...follower.text.values()].reduce(
     (a, t) => a + (t.match(/^\S+ (warn |error) /gm)?.length ?? 0),
     0,
@@ -269,11 +286,13 @@ async function measure(
     teardownsPerPair: toConverge.filter((e) => !e.up).length / 2 / pairs,
     // Each handshake is counted by both of its ends.
     handshakesPerPair: handshakes === null ? null : handshakes / 2 / pairs,
+    dialsPerPair: dials === null ? null : dials / pairs,
     recordsOutPerAgent: recordsOut.length === n ? median(recordsOut) : null,
     messagesOutPerAgent: messagesOut.length === n ? median(messagesOut) : null,
     megabytesOutPerAgent: bytesOut.length === n ? median(bytesOut) / 1e6 : null,
     pairsReestablished: [...ups.values()].filter((c) => c > 2).length,
     cpuSecondsToConverge: cpuAtConverge,
+    cpuByThread,
     rssMedianMB: median(rss),
     rssMaxMB: rss.length ? Math.max(...rss) : 0,
     privateMedianMB: median(priv),
@@ -287,19 +306,35 @@ async function measure(
   };
 }
 
+/** `main 40.1 s, worker-1 3.2 s, …`, largest first. */
+export function describeCpu(byThread: Record<string, number>): string {
+  return Object.entries(byThread)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+    .join(", ");
+}
+
 /**
- * Σ handshakes over every agent's peers (each counted by both ends; null if unavailable), and
+ * Σ handshakes over every agent's peers (each counted by both ends), Σ dials (counted by the
+ * dialling end; both null if unavailable), and
  * per agent: topology records sent, and control messages and bytes sent on its sessions.
  */
 async function statusTotals(
   lab: Lab,
   say: (l: string) => void,
 ): Promise<
-  { handshakes: number | null; recordsOut: number[]; messagesOut: number[]; bytesOut: number[] }
+  {
+    handshakes: number | null;
+    dials: number | null;
+    recordsOut: number[];
+    messagesOut: number[];
+    bytesOut: number[];
+  }
 > {
   const n = lab.hosts.length;
   // Every agent's counters, 8 at a time; under heavy load the CLI is slow, so within a budget.
   let handshakes = 0;
+  let dials = 0;
   let complete = true;
   const recordsOut: number[] = [];
   const messagesOut: number[] = [];
@@ -333,10 +368,17 @@ async function statusTotals(
       bytesOut.push(status.peers.reduce((a, p) => a + (p.control?.counters?.bytesOut ?? 0), 0));
       for (const p of status.peers) {
         const h = p.control?.handshakes;
+        dials += p.control?.dials ?? 0;
         if (typeof h === "number") handshakes += h;
         else incomplete(`${batch[j].name}: peer ${p.name} has no handshake counter (${p.state})`);
       }
     }
   }
-  return { handshakes: complete ? handshakes : null, recordsOut, messagesOut, bytesOut };
+  return {
+    handshakes: complete ? handshakes : null,
+    dials: complete ? dials : null,
+    recordsOut,
+    messagesOut,
+    bytesOut,
+  };
 }
