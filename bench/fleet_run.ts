@@ -340,7 +340,7 @@ async function statusTotals(
   const messagesOut: number[] = [];
   const bytesOut: number[] = [];
   const incomplete = (why: string) => {
-    if (complete) say(`  ${why}: no per-pair handshake count`);
+    if (complete) say(`  ${why}: no per-pair handshake or dial count`);
     complete = false;
   };
   const budget = Date.now() + 120_000;
@@ -368,9 +368,15 @@ async function statusTotals(
       bytesOut.push(status.peers.reduce((a, p) => a + (p.control?.counters?.bytesOut ?? 0), 0));
       for (const p of status.peers) {
         const h = p.control?.handshakes;
-        dials += p.control?.dials ?? 0;
-        if (typeof h === "number") handshakes += h;
-        else incomplete(`${batch[j].name}: peer ${p.name} has no handshake counter (${p.state})`);
+        const d = p.control?.dials;
+        if (typeof h === "number" && typeof d === "number") {
+          handshakes += h;
+          dials += d;
+        } else {
+          incomplete(
+            `${batch[j].name}: peer ${p.name} has no handshake or dial counter (${p.state})`,
+          );
+        }
       }
     }
   }

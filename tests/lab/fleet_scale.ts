@@ -190,20 +190,31 @@ export interface ProcUsage {
 
 const CLOCK_TICKS = 100;
 
+/**
+ * A `/proc/…/stat` line read: the command name (in parentheses; it may contain spaces and
+ * parentheses) and the CPU seconds of the task itself (utime + stime) and of its waited-for
+ * children (cutime + cstime).
+ */
+function readStat(stat: string): { comm: string; ownSeconds: number; childSeconds: number } {
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return {
+    comm: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")),
+    ownSeconds: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS,
+    childSeconds: (Number(f[13]) + Number(f[14])) / CLOCK_TICKS,
+  };
+}
+
 /** /proc figures of `pid`, or null when it is gone. */
 export async function procUsage(pid: number): Promise<ProcUsage | null> {
   try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    // Fields after the parenthesised command name (which may contain spaces).
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    const st = readStat(await Deno.readTextFile(`/proc/${pid}/stat`));
     const status = await Deno.readTextFile(`/proc/${pid}/status`);
     const kb = (field: string) => {
       const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status);
       return m ? Number(m[1]) * 1024 : 0;
     };
     return {
-      cpuSeconds: ticks / CLOCK_TICKS,
+      cpuSeconds: st.ownSeconds + st.childSeconds,
       rssBytes: kb("VmRSS"),
       privateBytes: kb("RssAnon"),
     };
@@ -221,27 +232,21 @@ export async function procUsage(pid: number): Promise<ProcUsage | null> {
  */
 export async function threadCpu(pid: number): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  const fields = (stat: string) => stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   try {
-    const own = fields(await Deno.readTextFile(`/proc/${pid}/stat`));
-    out.set("children", (Number(own[13]) + Number(own[14])) / CLOCK_TICKS);
+    const own = readStat(await Deno.readTextFile(`/proc/${pid}/stat`));
+    out.set("children", own.childSeconds);
     let live = 0;
     for await (const t of Deno.readDir(`/proc/${pid}/task`)) {
       try {
-        const stat = await Deno.readTextFile(`/proc/${pid}/task/${t.name}/stat`);
-        const name = t.name === String(pid)
-          ? "main"
-          : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-        const f = fields(stat);
-        const s = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-        out.set(name, (out.get(name) ?? 0) + s);
-        live += s;
+        const task = readStat(await Deno.readTextFile(`/proc/${pid}/task/${t.name}/stat`));
+        const name = t.name === String(pid) ? "main" : task.comm;
+        out.set(name, (out.get(name) ?? 0) + task.ownSeconds);
+        live += task.ownSeconds;
       } catch {
         // The thread ended between the listing and the read.
       }
     }
-    const total = (Number(own[11]) + Number(own[12])) / CLOCK_TICKS;
-    out.set("ended threads", Math.max(0, total - live));
+    out.set("ended threads", Math.max(0, own.ownSeconds - live));
   } catch {
     return new Map();
   }
